@@ -1,0 +1,175 @@
+//! Builds the application from its state and serves it on a bound listener until a shutdown
+//! signal, so that `main` and the tests run exactly the same stack.
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    http::{HeaderName, HeaderValue, Method, header},
+    middleware,
+};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    cors::{AllowOrigin, CorsLayer},
+};
+
+use crate::{
+    core::{
+        middleware::{
+            X_REQUEST_ID, method_not_allowed, panic_response, request_context, route_not_found,
+        },
+        rate_limit::AuthRateLimits,
+        security::{jwt::TokenKeys, password::PasswordHasherPool},
+        settings::{CorsOrigins, Settings},
+    },
+    routers,
+};
+
+/// The largest request body accepted (SPEC: 64 KiB).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// How long in-flight requests get to finish after a shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Everything a handler may need; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: PgPool,
+    pub settings: Arc<Settings>,
+    pub tokens: Arc<TokenKeys>,
+    pub hasher: PasswordHasherPool,
+    pub auth_limits: AuthRateLimits,
+}
+
+impl AppState {
+    pub fn new(settings: Settings, db: PgPool) -> Self {
+        Self {
+            tokens: Arc::new(TokenKeys::new(&settings.jwt_secret)),
+            hasher: PasswordHasherPool::new(),
+            auth_limits: AuthRateLimits::new(
+                settings.auth_rate_limit_per_minute,
+                settings.trust_proxy_headers,
+            ),
+            settings: Arc::new(settings),
+            db,
+        }
+    }
+}
+
+/// The complete router with its middleware: request context (id, span, log line, timeout),
+/// panic catching, CORS, body limit, and JSON answers for unknown routes and methods.
+pub fn router(state: AppState) -> Router {
+    routers::routes(&state)
+        .fallback(route_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(cors(&state.settings))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn_with_state(
+            state.settings.request_timeout,
+            request_context,
+        ))
+        .with_state(state)
+}
+
+fn cors(settings: &Settings) -> CorsLayer {
+    let origins = match &settings.cors_origins {
+        CorsOrigins::Any => AllowOrigin::mirror_request(),
+        CorsOrigins::List(list) => AllowOrigin::list(
+            list.iter()
+                .filter_map(|origin| HeaderValue::from_str(origin).ok()),
+        ),
+    };
+    CorsLayer::new()
+        .allow_origin(origins)
+        .allow_credentials(true)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            X_REQUEST_ID.clone(),
+        ])
+        .expose_headers([
+            X_REQUEST_ID.clone(),
+            header::LOCATION,
+            header::RETRY_AFTER,
+            HeaderName::from_static("www-authenticate"),
+        ])
+        .max_age(Duration::from_secs(600))
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves, then lets in-flight requests finish
+/// for a bounded time and closes the pool.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let pool = state.db.clone();
+    let limits = state.auth_limits.clone();
+    let janitor = tokio::spawn(async move {
+        let mut every_minute = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            every_minute.tick().await;
+            limits.forget_idle_clients();
+        }
+    });
+
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutting down: no new connections; finishing in-flight requests");
+        let _ = stopping_tx.send(());
+    });
+    let deadline = async move {
+        if stopping_rx.await.is_ok() {
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+
+    let result = tokio::select! {
+        result = server => result,
+        () = deadline => {
+            tracing::warn!("in-flight requests did not finish within {SHUTDOWN_GRACE:?}; stopping anyway");
+            Ok(())
+        }
+    };
+    janitor.abort();
+    pool.close().await;
+    result
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,272 @@
+//! Request extractors: body, path and query wrappers that answer in our error shape, and the
+//! authentication and authorization extractors every protected route goes through.
+
+use axum::{
+    body::Bytes,
+    extract::{FromRequest, FromRequestParts, Request, rejection::BytesRejection},
+    http::{HeaderMap, StatusCode, header, request::Parts},
+};
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use crate::{
+    app::AppState,
+    core::{
+        error::{ApiError, ErrorCode},
+        security::jwt::{TokenError, TokenType},
+    },
+    db,
+    models::UserId,
+};
+
+/// A JSON body. Wrong content type → 415, over 64 KiB → 413, malformed JSON, wrong types,
+/// missing or unknown fields → 422 naming the field.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !has_content_type(req.headers(), is_json) {
+            return Err(ErrorCode::UnsupportedMediaType.into());
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(body_error)?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// Parses a JSON document, naming the offending field on failure.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let inner = error.inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return ApiError::validation("body", "The request body is not valid JSON.");
+        }
+        data_error(&error.path().to_string(), &inner.to_string())
+    })
+}
+
+/// Parses an `application/x-www-form-urlencoded` body, naming the offending field on failure.
+pub fn parse_form<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(bytes));
+    serde_path_to_error::deserialize(deserializer)
+        .map_err(|error| data_error(&error.path().to_string(), &error.inner().to_string()))
+}
+
+/// Turns a serde data error at `path` into a 422 with a clean sentence: no line numbers and no
+/// internal type names.
+fn data_error(path: &str, message: &str) -> ApiError {
+    let message = message.split(" at line ").next().unwrap_or(message);
+    let prefix = if path == "." || path.is_empty() {
+        String::new()
+    } else {
+        format!("{path}.")
+    };
+    if let Some(name) = between_backticks(message, "missing field `") {
+        return ApiError::validation(
+            format!("{prefix}{name}"),
+            format!("The field `{prefix}{name}` is required."),
+        );
+    }
+    if let Some(name) = between_backticks(message, "unknown field `") {
+        return ApiError::validation(
+            format!("{prefix}{name}"),
+            format!("The field `{prefix}{name}` is not allowed here."),
+        );
+    }
+    if prefix.is_empty() {
+        return ApiError::validation("body", "The request body must be a JSON object.");
+    }
+    let leaks_internals = ["struct ", "enum ", "tuple", "newtype", "::", "map"]
+        .iter()
+        .any(|word| message.contains(word));
+    let detail = if leaks_internals {
+        format!("The field `{path}` has an invalid value.")
+    } else {
+        format!("The field `{path}` has an invalid value: {message}.")
+    };
+    ApiError::validation(path.to_owned(), detail)
+}
+
+fn between_backticks<'a>(message: &'a str, start: &str) -> Option<&'a str> {
+    let rest = message.strip_prefix(start)?;
+    rest.split('`').next()
+}
+
+/// Maps a failure to read the body: over the limit is 413, anything else a 422.
+pub fn body_error(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ErrorCode::PayloadTooLarge.into()
+    } else {
+        ApiError::validation("body", "The request body could not be read.")
+    }
+}
+
+fn is_json(mime: &str) -> bool {
+    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+}
+
+/// Whether the request's `Content-Type` (without parameters) satisfies `accept`.
+pub fn has_content_type(headers: &HeaderMap, accept: impl Fn(&str) -> bool) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|mime| accept(&mime.trim().to_ascii_lowercase()))
+        .unwrap_or(false)
+}
+
+/// The authenticated caller: a valid, unexpired access token whose session is still live.
+#[derive(Clone, Debug)]
+pub struct AuthUser {
+    pub id: UserId,
+    pub email: String,
+    pub session_id: Uuid,
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(user) = parts.extensions.get::<AuthUser>() {
+            return Ok(user.clone());
+        }
+        let token = bearer_token(&parts.headers)?;
+        let user = authenticate(state, token).await?;
+        parts.extensions.insert(user.clone());
+        Ok(user)
+    }
+}
+
+/// The token in `Authorization: Bearer …`.
+fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or(ErrorCode::MissingToken)?
+        .to_str()
+        .map_err(|_| ErrorCode::InvalidToken)?;
+    let (scheme, token) = value.split_once(' ').ok_or(ErrorCode::InvalidToken)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(ErrorCode::InvalidToken.into());
+    }
+    Ok(token.trim())
+}
+
+/// Verifies an access token and that its session is live.
+pub async fn authenticate(state: &AppState, token: &str) -> Result<AuthUser, ApiError> {
+    let claims = state
+        .tokens
+        .verify(token, TokenType::Access)
+        .map_err(|error| match error {
+            TokenError::Invalid => ErrorCode::InvalidToken,
+            TokenError::Expired => ErrorCode::TokenExpired,
+            TokenError::WrongType => ErrorCode::InvalidTokenType,
+        })?;
+    let user_id = UserId::from(claims.sub);
+    match db::sessions::session_is_live(&state.db, claims.sid, user_id).await? {
+        Some(true) => {}
+        Some(false) => return Err(ErrorCode::TokenRevoked.into()),
+        None => {
+            return Err(ApiError::new(ErrorCode::InvalidToken)
+                .with_detail("The token's account or session no longer exists."));
+        }
+    }
+    tracing::Span::current().record("user_id", tracing::field::display(user_id));
+    Ok(AuthUser {
+        id: user_id,
+        email: claims.email,
+        session_id: claims.sid,
+    })
+}
+
+/// The caller, proven to be the user named by the path's `{user_id}`: a foreign id is 403 and
+/// a malformed one 422, before any handler code runs. Every route under `/users/{user_id}`
+/// takes this, so a handler cannot forget the check.
+#[derive(Clone, Debug)]
+pub struct UserScope(pub AuthUser);
+
+impl UserScope {
+    pub fn user_id(&self) -> UserId {
+        self.0.id
+    }
+}
+
+impl FromRequestParts<AppState> for UserScope {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let user = AuthUser::from_request_parts(parts, state).await?;
+        let raw = path_param(parts, state, "user_id").await?;
+        let path_user = Uuid::parse_str(&raw)
+            .map_err(|_| ApiError::validation("user_id", "The user id must be a UUID."))?;
+        if path_user != user.id.as_uuid() {
+            return Err(ErrorCode::Forbidden.into());
+        }
+        Ok(UserScope(user))
+    }
+}
+
+async fn path_param(parts: &mut Parts, state: &AppState, name: &str) -> Result<String, ApiError> {
+    let params = axum::extract::RawPathParams::from_request_parts(parts, state)
+        .await
+        .map_err(|_| ApiError::validation(name.to_owned(), "Invalid path parameter."))?;
+    params
+        .iter()
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_owned())
+        .ok_or_else(|| ApiError::internal(format!("route has no {{{name}}} parameter")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        email: String,
+        age: Option<u8>,
+    }
+
+    fn field_of(result: Result<Body, ApiError>) -> String {
+        let error = result.unwrap_err();
+        assert_eq!(error.code(), ErrorCode::ValidationError);
+        let body = serde_json::to_value(format!("{error:?}")).unwrap();
+        body.to_string()
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        assert!(field_of(parse_json(br#"{"age": 3}"#)).contains("email"));
+        assert!(field_of(parse_json(br#"{"email": "a", "x": 1}"#)).contains("\\\"x\\\""));
+        assert!(field_of(parse_json(br#"{"email": 5}"#)).contains("email"));
+        assert!(field_of(parse_json(br#"{"email": "a", "age": 300}"#)).contains("age"));
+        assert!(field_of(parse_json(br#"{"email": "#)).contains("body"));
+        assert!(field_of(parse_json(br#"[1, 2]"#)).contains("body"));
+    }
+
+    #[test]
+    fn internal_type_names_never_appear() {
+        let error = parse_json::<Body>(br#"[1]"#).unwrap_err();
+        assert!(!format!("{error:?}").contains("Body"));
+    }
+
+    #[test]
+    fn bearer_header_is_parsed_strictly() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(
+            bearer_token(&headers).unwrap_err().code(),
+            ErrorCode::MissingToken
+        );
+        headers.insert(header::AUTHORIZATION, "Basic abc".parse().unwrap());
+        assert_eq!(
+            bearer_token(&headers).unwrap_err().code(),
+            ErrorCode::InvalidToken
+        );
+        headers.insert(header::AUTHORIZATION, "bearer abc.def.ghi".parse().unwrap());
+        assert_eq!(bearer_token(&headers).unwrap(), "abc.def.ghi");
+    }
+}

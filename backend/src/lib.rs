@@ -1,0 +1,21 @@
+//! todo-api: a multi-user task service with a JSON REST API.
+//!
+//! The guided tour:
+//! - [`app`] builds the router from state and serves it on a bound listener.
+//! - [`cli`] is the command line: `serve`, `migrate up|down|status`.
+//! - [`core`] holds settings, the error type, security (JWT, passwords), extractors, rate limits
+//!   and the request context middleware.
+//! - [`routers`] has one module per resource, each exporting `router()`.
+//! - [`schemas`] are the request and response bodies (serde + OpenAPI).
+//! - [`models`] are rows and validated values (`Email`, `Password`, `UserId`, …).
+//! - [`services`] are the rules that are neither HTTP nor SQL (sign-in, token rotation).
+//! - [`db`] holds all SQL, one module per table group, plus migrations.
+
+pub mod app;
+pub mod cli;
+pub mod core;
+pub mod db;
+pub mod models;
+pub mod routers;
+pub mod schemas;
+pub mod services;

@@ -1,0 +1,100 @@
+//! Start-up only: settings, logging, pool, migrations, serve.
+
+use std::{net::SocketAddr, process::ExitCode};
+
+use clap::Parser;
+use todo_api::{
+    app::{self, AppState},
+    cli::{Cli, Command, MigrateCommand},
+    core::{settings::Settings, telemetry},
+    db,
+};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // A .env file is honoured in development only; production reads the real environment.
+    if !matches!(std::env::var("APP_ENV").as_deref(), Ok("production")) {
+        let _ = dotenvy::dotenv();
+    }
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("todo-api: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(settings.log_format, &settings.log_filter);
+
+    match run(cli.command.unwrap_or(Command::Serve), settings).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error}");
+            eprintln!("todo-api: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
+    if !settings.is_production() && db::create_database_if_missing(&settings.database_url).await? {
+        tracing::info!("created the database named in DATABASE_URL");
+    }
+    let pool = db::pool(&settings)?;
+    match command {
+        Command::Serve => serve(settings, pool).await,
+        Command::Migrate(MigrateCommand::Up) => {
+            db::migrations::up(&pool).await?;
+            println!("all migrations applied");
+            Ok(())
+        }
+        Command::Migrate(MigrateCommand::Down { steps }) => {
+            let reverted = db::migrations::down(&pool, steps as usize).await?;
+            if reverted.is_empty() {
+                println!("nothing to revert");
+            }
+            for version in reverted {
+                println!("reverted {version}");
+            }
+            Ok(())
+        }
+        Command::Migrate(MigrateCommand::Status) => {
+            for migration in db::migrations::status(&pool).await? {
+                let state = if migration.applied {
+                    "applied"
+                } else {
+                    "pending"
+                };
+                println!(
+                    "{:<8} {} {}",
+                    state, migration.version, migration.description
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn serve(settings: Settings, pool: sqlx::PgPool) -> Result<(), Box<dyn std::error::Error>> {
+    if settings.jwt_secret.was_generated() {
+        tracing::warn!(
+            "JWT_SECRET_KEY is not set: using a random key for this process only. Every token \
+             dies when it stops. Set JWT_SECRET_KEY (make one with `openssl rand -hex 32`)."
+        );
+    }
+    if settings.auto_migrate {
+        db::migrations::up(&pool).await?;
+    } else {
+        tracing::warn!(
+            "AUTO_MIGRATE=false: not applying migrations; /health/ready reports not-ready while \
+             any are pending (run `todo-api migrate up`)"
+        );
+    }
+    let address = SocketAddr::new(settings.host, settings.port);
+    let listener = tokio::net::TcpListener::bind(address).await?;
+    tracing::info!(%address, "todo-api listening");
+    let state = AppState::new(settings, pool);
+    app::serve(listener, state, app::shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,116 @@
+//! `/openapi.json`, Swagger UI at `/docs` and ReDoc at `/redoc`, all served from the binary.
+
+use axum::{
+    Router,
+    http::header,
+    response::{Html, IntoResponse},
+    routing::get,
+};
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{
+        Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityScheme,
+    },
+};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::{
+    app::AppState,
+    core::error::{ErrorBody, ErrorCode},
+    routers::{auth, health, users},
+};
+
+/// The ReDoc 2.x standalone bundle (MIT, see `backend/static/redoc/LICENSE`).
+static REDOC_JS: &str = include_str!("../../static/redoc/redoc.standalone.js");
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "todo-api",
+        description = include_str!("openapi_description.md"),
+        license(name = "MIT"),
+    ),
+    paths(
+        auth::register, auth::login, auth::refresh, auth::logout, auth::me,
+        users::get_profile, users::update_profile, users::change_password, users::delete_account,
+        health::health, health::ready,
+    ),
+    components(schemas(ErrorBody, ErrorCode)),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "auth", description = "Sign-up, sign-in and sessions."),
+        (name = "users", description = "The caller's own account."),
+        (name = "health", description = "Liveness and readiness."),
+    )
+)]
+pub struct ApiDoc;
+
+/// Bearer tokens, and the OAuth2 password flow against the login route so that "Authorize" in
+/// Swagger UI signs in with an email and password.
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("An access token from /api/v1/auth/login."))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "oauth2",
+            SecurityScheme::OAuth2(OAuth2::with_description(
+                [Flow::Password(Password::new(
+                    "/api/v1/auth/login",
+                    Scopes::new(),
+                ))],
+                "Sign in with your email as the username.",
+            )),
+        );
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
+        .route("/redoc", get(redoc_page))
+        .route("/redoc/redoc.standalone.js", get(redoc_script))
+}
+
+async fn redoc_page() -> Html<&'static str> {
+    Html(
+        r#"<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>todo-api — ReDoc</title>
+</head>
+<body>
+  <div id="redoc-container"></div>
+  <script src="/redoc/redoc.standalone.js"></script>
+  <script>
+    Redoc.init("/openapi.json", { hideDownloadButton: false }, document.getElementById("redoc-container"));
+  </script>
+</body>
+</html>"#,
+    )
+}
+
+async fn redoc_script() -> impl IntoResponse {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/javascript; charset=utf-8",
+            ),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        REDOC_JS,
+    )
+}

@@ -1,0 +1,145 @@
+//! `/api/v1/users/{user_id}`: the caller's own account.
+
+use axum::{
+    Json, Router,
+    extract::State,
+    http::StatusCode,
+    routing::{get, post},
+};
+
+use crate::{
+    app::AppState,
+    core::{
+        error::{ApiError, ErrorBody, ErrorCode},
+        extract::{ApiJson, UserScope},
+    },
+    db,
+    models::{DisplayName, Password, TimeZoneName},
+    schemas::users::{
+        ChangePasswordRequest, DeleteAccountRequest, UpdateProfileRequest, UserResponse,
+    },
+    services::accounts,
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/users/{user_id}",
+            get(get_profile)
+                .patch(update_profile)
+                .delete(delete_account),
+        )
+        .route("/users/{user_id}/password", post(change_password))
+}
+
+/// The account's profile.
+#[utoipa::path(
+    get, path = "/api/v1/users/{user_id}", tag = "users",
+    params(("user_id" = uuid::Uuid, Path, description = "Must be the caller's own id.")),
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 200, description = "The account.", body = UserResponse),
+        (status = 401, description = "`MISSING_TOKEN`, `INVALID_TOKEN`, `TOKEN_EXPIRED`, `INVALID_TOKEN_TYPE`, `TOKEN_REVOKED`.", body = ErrorBody),
+        (status = 403, description = "`FORBIDDEN`: `{user_id}` is not the caller.", body = ErrorBody),
+        (status = 422, description = "`VALIDATION_ERROR`: `{user_id}` is not a UUID.", body = ErrorBody),
+    )
+)]
+pub async fn get_profile(
+    State(state): State<AppState>,
+    scope: UserScope,
+) -> Result<Json<UserResponse>, ApiError> {
+    let user = db::users::find_user(&state.db, scope.user_id())
+        .await?
+        .ok_or(ErrorCode::InvalidToken)?;
+    Ok(Json(user.into()))
+}
+
+/// Change the display name and/or time zone. Absent fields stay; `"name": null` clears the name.
+#[utoipa::path(
+    patch, path = "/api/v1/users/{user_id}", tag = "users",
+    params(("user_id" = uuid::Uuid, Path, description = "Must be the caller's own id.")),
+    request_body = UpdateProfileRequest,
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 200, description = "The updated account.", body = UserResponse),
+        (status = 400, description = "`INVALID_TIMEZONE`.", body = ErrorBody),
+        (status = 401, description = "Not signed in.", body = ErrorBody),
+        (status = 403, description = "`FORBIDDEN`.", body = ErrorBody),
+        (status = 422, description = "`VALIDATION_ERROR`.", body = ErrorBody),
+    )
+)]
+pub async fn update_profile(
+    State(state): State<AppState>,
+    scope: UserScope,
+    ApiJson(body): ApiJson<UpdateProfileRequest>,
+) -> Result<Json<UserResponse>, ApiError> {
+    let name = body
+        .name
+        .map(|name| {
+            name.as_deref()
+                .map(DisplayName::parse)
+                .transpose()
+                .map(Option::flatten)
+        })
+        .transpose()?;
+    let timezone = body
+        .timezone
+        .as_deref()
+        .map(TimeZoneName::parse)
+        .transpose()?;
+    let user = db::users::update_profile(
+        &state.db,
+        scope.user_id(),
+        name.as_ref().map(Option::as_ref),
+        timezone.as_ref(),
+    )
+    .await?
+    .ok_or(ErrorCode::InvalidToken)?;
+    Ok(Json(user.into()))
+}
+
+/// Change the password. Every other session of the account is revoked; this one stays.
+#[utoipa::path(
+    post, path = "/api/v1/users/{user_id}/password", tag = "users",
+    params(("user_id" = uuid::Uuid, Path, description = "Must be the caller's own id.")),
+    request_body = ChangePasswordRequest,
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 204, description = "Changed."),
+        (status = 400, description = "`PASSWORD_TOO_SHORT`, `PASSWORD_TOO_LONG` (new password).", body = ErrorBody),
+        (status = 401, description = "`INVALID_CREDENTIALS`: the current password is wrong; or not signed in.", body = ErrorBody),
+        (status = 403, description = "`FORBIDDEN`.", body = ErrorBody),
+        (status = 422, description = "`VALIDATION_ERROR`.", body = ErrorBody),
+    )
+)]
+pub async fn change_password(
+    State(state): State<AppState>,
+    scope: UserScope,
+    ApiJson(body): ApiJson<ChangePasswordRequest>,
+) -> Result<StatusCode, ApiError> {
+    let new_password = Password::parse(&body.new_password, "new_password")?;
+    accounts::change_password(&state, &scope.0, &body.current_password, new_password).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Delete the account, confirmed with the password. Its sessions (and all its data) go with it.
+#[utoipa::path(
+    delete, path = "/api/v1/users/{user_id}", tag = "users",
+    params(("user_id" = uuid::Uuid, Path, description = "Must be the caller's own id.")),
+    request_body = DeleteAccountRequest,
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 401, description = "`INVALID_CREDENTIALS`: wrong password; or not signed in.", body = ErrorBody),
+        (status = 403, description = "`FORBIDDEN`.", body = ErrorBody),
+        (status = 422, description = "`VALIDATION_ERROR`.", body = ErrorBody),
+    )
+)]
+pub async fn delete_account(
+    State(state): State<AppState>,
+    scope: UserScope,
+    ApiJson(body): ApiJson<DeleteAccountRequest>,
+) -> Result<StatusCode, ApiError> {
+    accounts::delete_account(&state, &scope.0, &body.password).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

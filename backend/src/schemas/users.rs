@@ -1,0 +1,67 @@
+//! Bodies of the account routes.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize, Serializer};
+use utoipa::ToSchema;
+
+use crate::models::{User, UserId};
+
+/// The public view of an account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserResponse {
+    pub id: UserId,
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    pub name: Option<String>,
+    /// IANA time zone name.
+    #[schema(example = "Europe/London")]
+    pub timezone: String,
+    /// RFC 3339, UTC, with `Z`.
+    #[serde(serialize_with = "rfc3339_utc")]
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<User> for UserResponse {
+    fn from(user: User) -> Self {
+        Self {
+            id: user.id,
+            email: user.email,
+            name: user.name,
+            timezone: user.timezone,
+            created_at: user.created_at,
+        }
+    }
+}
+
+/// Writes a time as RFC 3339 in UTC with `Z` and microsecond precision, like the database keeps it.
+pub fn rfc3339_utc<S: Serializer>(time: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&time.to_rfc3339_opts(SecondsFormat::Micros, true))
+}
+
+/// `PATCH /api/v1/users/{user_id}`: only the fields present change; `"name": null` clears it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateProfileRequest {
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(value_type = Option<String>, max_length = 100)]
+    pub name: Option<Option<String>>,
+    /// IANA time zone name such as `America/New_York`.
+    #[schema(example = "America/New_York")]
+    pub timezone: Option<String>,
+}
+
+/// `POST /api/v1/users/{user_id}/password`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    pub current_password: String,
+    /// 8 to 128 characters.
+    pub new_password: String,
+}
+
+/// `DELETE /api/v1/users/{user_id}`: the password confirms the deletion.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteAccountRequest {
+    pub password: String,
+}
