@@ -1,0 +1,301 @@
+//! `TestApp`: one running service on its own database, and helpers that sign users up so each
+//! test states only what it is about.
+
+use std::collections::HashMap;
+
+use reqwest::{Response, StatusCode, header};
+use serde_json::{Value, json};
+use sqlx::{Connection, Executor, PgConnection, PgPool};
+use todo_api::{
+    app::{self, AppState},
+    core::settings::Settings,
+    db,
+};
+use tokio::sync::oneshot;
+
+/// The secret every test app signs with, so tests can forge tokens on purpose.
+pub const TEST_SECRET: &str = "5f0c6b1e8a3d47f2b9e1c0a4d6f8e2b3c5a7d9e1f3b5c7a9e2d4f6a8c0b2d4e6";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// The server URL tests create their databases on (`TEST_DATABASE_URL`, without a database
+/// name), defaulting to the local PostgreSQL.
+fn server_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub pool: PgPool,
+    pub database_url: String,
+    db_name: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+/// A signed-up and signed-in user.
+pub struct TestUser {
+    pub id: String,
+    pub email: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+impl TestApp {
+    /// A running app with rate limits off.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    /// A running app with extra settings (environment-variable names and values).
+    pub async fn spawn_with(overrides: &[(&str, &str)]) -> Self {
+        let db_name = format!("todo_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::connect(&format!("{}/postgres", server_url()))
+            .await
+            .expect("PostgreSQL must be reachable at TEST_DATABASE_URL for integration tests");
+        admin
+            .execute(format!(r#"CREATE DATABASE "{db_name}""#).as_str())
+            .await
+            .expect("create test database");
+        let database_url = format!("{}/{db_name}", server_url());
+
+        let mut vars: HashMap<String, String> = [
+            ("DATABASE_URL", database_url.as_str()),
+            ("JWT_SECRET_KEY", TEST_SECRET),
+            ("AUTH_RATE_LIMIT_PER_MINUTE", "0"),
+            ("DB_MAX_CONNECTIONS", "5"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        for (key, value) in overrides {
+            vars.insert((*key).to_owned(), (*value).to_owned());
+        }
+        let settings = Settings::from_vars(&vars).expect("test settings");
+        let pool = db::pool(&settings).expect("pool");
+        db::migrations::up(&pool).await.expect("migrate test database");
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = format!("http://{}", listener.local_addr().unwrap());
+        let (shutdown, stop) = oneshot::channel::<()>();
+        let state = AppState::new(settings, pool.clone());
+        let server = tokio::spawn(app::serve(listener, state, async {
+            let _ = stop.await;
+        }));
+
+        Self {
+            address,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            pool,
+            database_url,
+            db_name,
+            shutdown: Some(shutdown),
+            server: Some(server),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(&mut self) -> std::io::Result<()> {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        match self.server.take() {
+            Some(server) => server.await.expect("server task"),
+            None => Ok(()),
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        let mut request = self.client.get(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// Sends `body` as JSON with `method`, with an optional bearer token.
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: &Value,
+    ) -> Response {
+        let mut request = self.client.request(method, self.url(path)).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn post_json(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
+        self.send_json(reqwest::Method::POST, path, token, body).await
+    }
+
+    pub async fn register(&self, email: &str, password: &str) -> Response {
+        self.post_json(
+            "/api/v1/auth/register",
+            None,
+            &json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Response {
+        self.post_json(
+            "/api/v1/auth/login",
+            None,
+            &json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    /// Posts to the refresh route with `refresh` as the cookie (or no cookie).
+    pub async fn refresh(&self, refresh: Option<&str>) -> Response {
+        let mut request = self.client.post(self.url("/api/v1/auth/refresh"));
+        if let Some(token) = refresh {
+            request = request.header(header::COOKIE, format!("refresh_token={token}"));
+        }
+        request.send().await.unwrap()
+    }
+
+    /// Signs up and signs in a fresh user.
+    pub async fn signed_in_user(&self) -> TestUser {
+        let email = format!("user-{}@example.com", uuid::Uuid::new_v4().simple());
+        let response = self.register(&email, PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let id = body(response).await["id"].as_str().unwrap().to_owned();
+        let (access, refresh) = self.sign_in(&email, PASSWORD).await;
+        TestUser {
+            id,
+            email,
+            access,
+            refresh,
+        }
+    }
+
+    /// Signs in and returns (access token, refresh token).
+    pub async fn sign_in(&self, email: &str, password: &str) -> (String, String) {
+        let response = self.login(email, password).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let refresh = refresh_cookie(&response).expect("login sets the refresh cookie");
+        let access = body(response).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        (access, refresh)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+        let db_name = self.db_name.clone();
+        // Drop runs inside the test's runtime, which cannot be blocked on; a short-lived thread
+        // with its own runtime drops the database. FORCE ends the connections the app's pool
+        // still holds (that pool lives on the test's runtime, so it cannot be closed from here).
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                if let Ok(mut admin) =
+                    PgConnection::connect(&format!("{}/postgres", server_url())).await
+                {
+                    let _ = admin
+                        .execute(format!(r#"DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)"#).as_str())
+                        .await;
+                }
+            });
+        })
+        .join()
+        .ok();
+    }
+}
+
+/// The response body as JSON.
+pub async fn body(response: Response) -> Value {
+    response.json().await.expect("a JSON body")
+}
+
+/// The value of the `refresh_token` cookie set by the response, if any.
+pub fn refresh_cookie(response: &Response) -> Option<String> {
+    set_cookie_header(response).and_then(|cookie| {
+        cookie
+            .split(';')
+            .next()
+            .and_then(|pair| pair.strip_prefix("refresh_token="))
+            .map(str::to_owned)
+    })
+}
+
+/// The raw `Set-Cookie` header for `refresh_token`.
+pub fn set_cookie_header(response: &Response) -> Option<String> {
+    response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("refresh_token="))
+        .map(str::to_owned)
+}
+
+/// Asserts the error shape: status, code, a detail sentence and a request id that matches the
+/// `X-Request-Id` header. Returns the body for further checks.
+pub async fn assert_error(response: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(response.status(), status, "status for {code}");
+    let header_id = response
+        .headers()
+        .get("x-request-id")
+        .expect("X-Request-Id on every response")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    if status == StatusCode::UNAUTHORIZED {
+        assert_eq!(
+            response.headers().get(header::WWW_AUTHENTICATE).unwrap(),
+            "Bearer"
+        );
+    }
+    let body = body(response).await;
+    assert_eq!(body["code"], code, "body: {body}");
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "detail in {body}"
+    );
+    assert_eq!(body["request_id"], header_id.as_str());
+    body
+}
+
+/// Signs a token with the test secret and any claims and algorithm, for forging tests.
+pub fn forge_token(claims: &Value, algorithm: jsonwebtoken::Algorithm, secret: &str) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(algorithm),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
+}
+
+/// The claims of a token, read without verification (tests only).
+pub fn claims_of(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}

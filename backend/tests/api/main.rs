@@ -1,0 +1,10 @@
+//! Integration tests: the real router on a real listener against a real PostgreSQL, each test
+//! in its own freshly created and migrated database that is dropped afterwards.
+
+mod helpers;
+
+mod account;
+mod auth;
+mod errors;
+mod operations;
+mod tokens;
