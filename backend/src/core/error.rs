@@ -26,6 +26,18 @@ pub enum ErrorCode {
     PasswordTooLong,
     InvalidEmail,
     InvalidTimezone,
+    InvalidTitle,
+    DescriptionTooLong,
+    InvalidPriority,
+    InvalidDueDate,
+    InvalidRemindAt,
+    InvalidRrule,
+    InvalidPagination,
+    InvalidStatus,
+    InvalidSortField,
+    InvalidTagName,
+    InvalidColor,
+    TagAlreadyExists,
     // 401
     InvalidCredentials,
     MissingToken,
@@ -38,6 +50,8 @@ pub enum ErrorCode {
     // 403, 404, 405, 413, 415, 422, 429
     Forbidden,
     NotFound,
+    TaskNotFound,
+    TagNotFound,
     MethodNotAllowed,
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -53,11 +67,15 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             EmailAlreadyExists | PasswordTooShort | PasswordTooLong | InvalidEmail
-            | InvalidTimezone => StatusCode::BAD_REQUEST,
+            | InvalidTimezone | InvalidTitle | DescriptionTooLong | InvalidPriority
+            | InvalidDueDate | InvalidRemindAt | InvalidRrule | InvalidPagination | InvalidStatus
+            | InvalidSortField | InvalidTagName | InvalidColor | TagAlreadyExists => {
+                StatusCode::BAD_REQUEST
+            }
             InvalidCredentials | MissingToken | InvalidToken | TokenExpired | InvalidTokenType
             | MissingRefreshToken | RefreshTokenExpired | TokenRevoked => StatusCode::UNAUTHORIZED,
             Forbidden => StatusCode::FORBIDDEN,
-            NotFound => StatusCode::NOT_FOUND,
+            NotFound | TaskNotFound | TagNotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -77,6 +95,20 @@ impl ErrorCode {
             PasswordTooLong => "The password must be at most 128 characters long.",
             InvalidEmail => "The email address is not valid.",
             InvalidTimezone => "The time zone is not a valid IANA time zone name.",
+            InvalidTitle => "The title must be 1 to 200 characters long and not only whitespace.",
+            DescriptionTooLong => "The description must be at most 1000 characters long.",
+            InvalidPriority => "The priority must be one of low, medium, high.",
+            InvalidDueDate => "The due date must be an RFC 3339 time with an offset or Z.",
+            InvalidRemindAt => "The reminder time must be an RFC 3339 time with an offset or Z.",
+            InvalidRrule => "The recurrence rule is not a valid RFC 5545 RRULE.",
+            InvalidPagination => "page and limit must be whole numbers of at least 1.",
+            InvalidStatus => "status must be one of all, pending, completed.",
+            InvalidSortField => {
+                "sort must be one of due_date, priority, created_at, updated_at, title, optionally prefixed with -."
+            }
+            InvalidTagName => "The tag name must be 1 to 50 characters long and not only whitespace.",
+            InvalidColor => "The color must be of the form #RRGGBB.",
+            TagAlreadyExists => "You already have a tag with this name.",
             InvalidCredentials => "Incorrect email or password.",
             MissingToken => "Authentication is required: send an Authorization: Bearer token.",
             InvalidToken => "The token is invalid.",
@@ -87,6 +119,8 @@ impl ErrorCode {
             TokenRevoked => "The token has been revoked; sign in again.",
             Forbidden => "You do not have access to this resource.",
             NotFound => "The requested resource was not found.",
+            TaskNotFound => "Task not found.",
+            TagNotFound => "Tag not found.",
             MethodNotAllowed => "This method is not allowed on this resource.",
             PayloadTooLarge => "The request body is larger than 64 KiB.",
             UnsupportedMediaType => "The request body must be sent as application/json.",

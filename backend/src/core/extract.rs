@@ -16,7 +16,7 @@ use crate::{
         security::jwt::{TokenError, TokenType},
     },
     db,
-    models::UserId,
+    models::{TagId, TaskId, UserId},
 };
 
 /// A JSON body. Wrong content type → 415, over 64 KiB → 413, malformed JSON, wrong types,
@@ -204,6 +204,55 @@ impl FromRequestParts<AppState> for UserScope {
             return Err(ErrorCode::Forbidden.into());
         }
         Ok(UserScope(user))
+    }
+}
+
+/// The `{task_id}` of the path; not a whole number → 422.
+#[derive(Clone, Copy, Debug)]
+pub struct TaskIdPath(pub TaskId);
+
+impl FromRequestParts<AppState> for TaskIdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        id_param(parts, state, "task_id").await.map(|id| Self(TaskId::from(id)))
+    }
+}
+
+/// The `{tag_id}` of the path; not a whole number → 422.
+#[derive(Clone, Copy, Debug)]
+pub struct TagIdPath(pub TagId);
+
+impl FromRequestParts<AppState> for TagIdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        id_param(parts, state, "tag_id").await.map(|id| Self(TagId::from(id)))
+    }
+}
+
+async fn id_param(parts: &mut Parts, state: &AppState, name: &'static str) -> Result<i64, ApiError> {
+    path_param(parts, state, name)
+        .await?
+        .parse()
+        .map_err(|_| ApiError::validation(name, format!("The {name} must be a whole number.")))
+}
+
+/// Query parameters; a malformed query string (e.g. a repeated parameter) → 422.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer)
+            .map(ApiQuery)
+            .map_err(|error| {
+                ApiError::validation("query", format!("Invalid query string: {}.", error.inner()))
+            })
     }
 }
 

@@ -3,6 +3,8 @@
 
 pub mod migrations;
 pub mod sessions;
+pub mod tags;
+pub mod tasks;
 pub mod users;
 
 use std::time::Duration;

@@ -17,7 +17,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::{
     app::AppState,
     core::error::{ErrorBody, ErrorCode},
-    routers::{auth, health, users},
+    routers::{auth, health, tags, tasks, users},
 };
 
 /// The ReDoc 2.x standalone bundle (MIT, see `backend/static/redoc/LICENSE`).
@@ -33,6 +33,11 @@ static REDOC_JS: &str = include_str!("../../static/redoc/redoc.standalone.js");
     paths(
         auth::register, auth::login, auth::refresh, auth::logout, auth::me,
         users::get_profile, users::update_profile, users::change_password, users::delete_account,
+        tasks::create_task, tasks::list_tasks, tasks::get_task, tasks::replace_task,
+        tasks::update_task, tasks::toggle_task, tasks::delete_task, tasks::link_tag,
+        tasks::unlink_tag,
+        tags::create_tag, tags::list_tags, tags::get_tag, tags::replace_tag, tags::update_tag,
+        tags::delete_tag,
         health::health, health::ready,
     ),
     components(schemas(ErrorBody, ErrorCode)),
@@ -40,6 +45,8 @@ static REDOC_JS: &str = include_str!("../../static/redoc/redoc.standalone.js");
     tags(
         (name = "auth", description = "Sign-up, sign-in and sessions."),
         (name = "users", description = "The caller's own account."),
+        (name = "tasks", description = "The caller's tasks: create, list with filters and sorting, update, complete, tag."),
+        (name = "tags", description = "The caller's tags."),
         (name = "health", description = "Liveness and readiness."),
     )
 )]

@@ -3,6 +3,8 @@
 pub mod auth;
 pub mod docs;
 pub mod health;
+pub mod tags;
+pub mod tasks;
 pub mod users;
 
 use axum::Router;
@@ -13,7 +15,9 @@ use crate::app::AppState;
 pub fn routes(state: &AppState) -> Router<AppState> {
     let api = Router::new()
         .merge(auth::router(state))
-        .merge(users::router());
+        .merge(users::router())
+        .merge(tasks::router())
+        .merge(tags::router());
     Router::new()
         .nest("/api/v1", api)
         .merge(health::router())

@@ -15,6 +15,7 @@ use crate::{
     },
     db,
     models::{DisplayName, Password, TimeZoneName},
+    schemas::Patch,
     schemas::users::{
         ChangePasswordRequest, DeleteAccountRequest, UpdateProfileRequest, UserResponse,
     },
@@ -73,15 +74,11 @@ pub async fn update_profile(
     scope: UserScope,
     ApiJson(body): ApiJson<UpdateProfileRequest>,
 ) -> Result<Json<UserResponse>, ApiError> {
-    let name = body
-        .name
-        .map(|name| {
-            name.as_deref()
-                .map(DisplayName::parse)
-                .transpose()
-                .map(Option::flatten)
-        })
-        .transpose()?;
+    let name = match body.name {
+        Patch::Absent => None,
+        Patch::Null => Some(None),
+        Patch::Value(name) => Some(DisplayName::parse(&name)?),
+    };
     let timezone = body
         .timezone
         .as_deref()

@@ -1,9 +1,10 @@
 //! Bodies of the account routes.
 
-use chrono::{DateTime, SecondsFormat, Utc};
-use serde::{Deserialize, Serialize, Serializer};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::{Patch, rfc3339_utc};
 use crate::models::{User, UserId};
 
 /// The public view of an account.
@@ -33,18 +34,13 @@ impl From<User> for UserResponse {
     }
 }
 
-/// Writes a time as RFC 3339 in UTC with `Z` and microsecond precision, like the database keeps it.
-pub fn rfc3339_utc<S: Serializer>(time: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&time.to_rfc3339_opts(SecondsFormat::Micros, true))
-}
-
 /// `PATCH /api/v1/users/{user_id}`: only the fields present change; `"name": null` clears it.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateProfileRequest {
-    #[serde(default, deserialize_with = "super::present")]
+    #[serde(default)]
     #[schema(value_type = Option<String>, max_length = 100)]
-    pub name: Option<Option<String>>,
+    pub name: Patch<String>,
     /// IANA time zone name such as `America/New_York`.
     #[schema(example = "America/New_York")]
     pub timezone: Option<String>,

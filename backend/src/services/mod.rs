@@ -1,4 +1,7 @@
-//! Rules that are neither HTTP nor SQL: sign-up, sign-in, session rotation, account changes.
+//! Rules that are neither HTTP nor SQL: sign-up, sign-in, session rotation, account changes,
+//! task and tag writes.
 
 pub mod accounts;
 pub mod auth;
+pub mod tags;
+pub mod tasks;

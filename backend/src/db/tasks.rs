@@ -1,0 +1,413 @@
+//! SQL for `tasks` and `task_tags`.
+//!
+//! Every statement is scoped by `user_id`: there is no way to load or change a task by its id
+//! alone. Tasks are returned with their tags aggregated in the same query, so a page of tasks is
+//! one round trip however many tags they carry.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder};
+
+use crate::models::{Priority, TagId, Task, TaskId, UserId};
+
+/// Selects a task with its tags as a JSON array ordered by name. Used with `FROM tasks t`.
+macro_rules! task_select {
+    () => {
+        "SELECT t.id, t.user_id, t.title, t.description, t.completed, t.completed_at, \
+                t.priority, t.due_date, t.remind_at, t.recurrence_rule, t.created_at, t.updated_at, \
+                COALESCE((SELECT json_agg(json_build_object('id', g.id, 'name', g.name, 'color', g.color) \
+                                          ORDER BY lower(g.name), g.id) \
+                          FROM task_tags tt JOIN tags g ON g.id = tt.tag_id \
+                          WHERE tt.task_id = t.id), '[]'::json) AS tags"
+    };
+}
+
+/// Every writable column of a task, as it will be stored.
+#[derive(Clone, Debug)]
+pub struct TaskFields {
+    pub title: String,
+    pub description: Option<String>,
+    pub completed: bool,
+    pub priority: Priority,
+    pub due_date: Option<DateTime<Utc>>,
+    pub remind_at: Option<DateTime<Utc>>,
+    pub recurrence_rule: Option<String>,
+}
+
+impl From<&Task> for TaskFields {
+    fn from(task: &Task) -> Self {
+        Self {
+            title: task.title.clone(),
+            description: task.description.clone(),
+            completed: task.completed,
+            priority: Priority::from_rank(task.priority),
+            due_date: task.due_date,
+            remind_at: task.remind_at,
+            recurrence_rule: task.recurrence_rule.clone(),
+        }
+    }
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn insert_task(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    fields: &TaskFields,
+) -> Result<TaskId, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO tasks (user_id, title, description, completed, completed_at, priority, \
+                            due_date, remind_at, recurrence_rule) \
+         VALUES ($1, $2, $3, $4, CASE WHEN $4 THEN now() END, $5, $6, $7, $8) \
+         RETURNING id",
+    )
+    .bind(user_id)
+    .bind(&fields.title)
+    .bind(&fields.description)
+    .bind(fields.completed)
+    .bind(fields.priority.rank())
+    .bind(fields.due_date)
+    .bind(fields.remind_at)
+    .bind(&fields.recurrence_rule)
+    .fetch_one(db)
+    .await
+}
+
+/// Writes every column; `completed_at` is set when the task becomes completed and cleared when
+/// it stops being so. False when the task is not the user's.
+#[tracing::instrument(skip_all)]
+pub async fn update_task(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    id: TaskId,
+    fields: &TaskFields,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "UPDATE tasks SET title = $3, description = $4, completed = $5, \
+             completed_at = CASE WHEN NOT $5 THEN NULL \
+                                 WHEN completed THEN completed_at \
+                                 ELSE now() END, \
+             priority = $6, due_date = $7, remind_at = $8, recurrence_rule = $9 \
+         WHERE id = $1 AND user_id = $2",
+    )
+    .bind(id)
+    .bind(user_id)
+    .bind(&fields.title)
+    .bind(&fields.description)
+    .bind(fields.completed)
+    .bind(fields.priority.rank())
+    .bind(fields.due_date)
+    .bind(fields.remind_at)
+    .bind(&fields.recurrence_rule)
+    .execute(db)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Loads one of the user's tasks with its tags.
+#[tracing::instrument(skip_all)]
+pub async fn find_task(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    id: TaskId,
+) -> Result<Option<Task>, sqlx::Error> {
+    sqlx::query_as(concat!(task_select!(), " FROM tasks t WHERE t.id = $1 AND t.user_id = $2"))
+        .bind(id)
+        .bind(user_id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Loads one of the user's tasks and locks it until the transaction ends, so that concurrent
+/// read-modify-write updates of one task apply one after the other.
+#[tracing::instrument(skip_all)]
+pub async fn find_task_for_update(
+    db: &mut PgConnection,
+    user_id: UserId,
+    id: TaskId,
+) -> Result<Option<Task>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        task_select!(),
+        " FROM tasks t WHERE t.id = $1 AND t.user_id = $2 FOR UPDATE OF t"
+    ))
+    .bind(id)
+    .bind(user_id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Flips `completed` (and `completed_at` with it). False when the task is not the user's.
+#[tracing::instrument(skip_all)]
+pub async fn toggle_task(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    id: TaskId,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "UPDATE tasks SET completed = NOT completed, \
+             completed_at = CASE WHEN completed THEN NULL ELSE now() END \
+         WHERE id = $1 AND user_id = $2",
+    )
+    .bind(id)
+    .bind(user_id)
+    .execute(db)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Deletes the task; its links go by cascade, its tags stay.
+#[tracing::instrument(skip_all)]
+pub async fn delete_task(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    id: TaskId,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query("DELETE FROM tasks WHERE id = $1 AND user_id = $2")
+        .bind(id)
+        .bind(user_id)
+        .execute(db)
+        .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Makes `tag_ids` exactly the task's tags. The caller has checked that they are the user's.
+#[tracing::instrument(skip_all)]
+pub async fn replace_task_tags(
+    db: &mut PgConnection,
+    user_id: UserId,
+    task_id: TaskId,
+    tag_ids: &[TagId],
+) -> Result<(), sqlx::Error> {
+    let ids: Vec<i64> = tag_ids.iter().map(|id| id.get()).collect();
+    sqlx::query("DELETE FROM task_tags WHERE task_id = $1 AND user_id = $2 AND tag_id <> ALL($3)")
+        .bind(task_id)
+        .bind(user_id)
+        .bind(&ids)
+        .execute(&mut *db)
+        .await?;
+    sqlx::query(
+        "INSERT INTO task_tags (task_id, tag_id, user_id) \
+         SELECT $1, id, $2 FROM tags WHERE id = ANY($3) AND user_id = $2 \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(task_id)
+    .bind(user_id)
+    .bind(&ids)
+    .execute(db)
+    .await
+    .map(drop)
+}
+
+/// Links a tag to a task; false when the link already existed.
+#[tracing::instrument(skip_all)]
+pub async fn link_tag(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    task_id: TaskId,
+    tag_id: TagId,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "INSERT INTO task_tags (task_id, tag_id, user_id) VALUES ($1, $2, $3) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(task_id)
+    .bind(tag_id)
+    .bind(user_id)
+    .execute(db)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Removes a link if there is one.
+#[tracing::instrument(skip_all)]
+pub async fn unlink_tag(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    task_id: TaskId,
+    tag_id: TagId,
+) -> Result<bool, sqlx::Error> {
+    let result =
+        sqlx::query("DELETE FROM task_tags WHERE task_id = $1 AND tag_id = $2 AND user_id = $3")
+            .bind(task_id)
+            .bind(tag_id)
+            .bind(user_id)
+            .execute(db)
+            .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Marks the task as written now (its tag set changed).
+#[tracing::instrument(skip_all)]
+pub async fn touch_task(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    id: TaskId,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE tasks SET updated_at = now() WHERE id = $1 AND user_id = $2")
+        .bind(id)
+        .bind(user_id)
+        .execute(db)
+        .await
+        .map(drop)
+}
+
+/// Which tasks a list shows.
+#[derive(Clone, Debug, Default)]
+pub struct TaskFilter {
+    pub completed: Option<bool>,
+    pub priority: Option<Priority>,
+    /// A tag id or name; either matches.
+    pub tag: Option<TagRef>,
+    /// Already escaped for LIKE and wrapped in `%…%`.
+    pub search_pattern: Option<String>,
+    pub due_before: Option<DateTime<Utc>>,
+    pub due_after: Option<DateTime<Utc>>,
+    pub overdue: bool,
+}
+
+/// A tag named in a filter: by name, and by id when the text is a number.
+#[derive(Clone, Debug)]
+pub struct TagRef {
+    pub id: Option<i64>,
+    pub name: String,
+}
+
+/// The columns a list can be sorted by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortField {
+    DueDate,
+    Priority,
+    CreatedAt,
+    UpdatedAt,
+    Title,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TaskSort {
+    pub field: SortField,
+    pub descending: bool,
+}
+
+impl TaskSort {
+    /// The ORDER BY clause: tasks without a due date come last ascending and first descending
+    /// (PostgreSQL's default null placement, stated explicitly), and ties break by id in the
+    /// same direction so pages never repeat or skip a task.
+    fn order_by(self) -> &'static str {
+        use SortField::*;
+        match (self.field, self.descending) {
+            (DueDate, false) => " ORDER BY t.due_date ASC NULLS LAST, t.id ASC",
+            (DueDate, true) => " ORDER BY t.due_date DESC NULLS FIRST, t.id DESC",
+            (Priority, false) => " ORDER BY t.priority ASC, t.id ASC",
+            (Priority, true) => " ORDER BY t.priority DESC, t.id DESC",
+            (CreatedAt, false) => " ORDER BY t.created_at ASC, t.id ASC",
+            (CreatedAt, true) => " ORDER BY t.created_at DESC, t.id DESC",
+            (UpdatedAt, false) => " ORDER BY t.updated_at ASC, t.id ASC",
+            (UpdatedAt, true) => " ORDER BY t.updated_at DESC, t.id DESC",
+            (Title, false) => " ORDER BY lower(t.title) ASC, t.id ASC",
+            (Title, true) => " ORDER BY lower(t.title) DESC, t.id DESC",
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct TaskWithTotal {
+    #[sqlx(flatten)]
+    task: Task,
+    total: i64,
+}
+
+/// One page of the user's tasks matching `filter`, and how many match in all.
+#[tracing::instrument(skip_all)]
+pub async fn list_tasks(
+    db: &mut PgConnection,
+    user_id: UserId,
+    filter: &TaskFilter,
+    sort: TaskSort,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Task>, i64), sqlx::Error> {
+    let mut query = QueryBuilder::new(concat!(task_select!(), ", count(*) OVER () AS total"));
+    push_from_where(&mut query, user_id, filter);
+    query.push(sort.order_by());
+    query.push(" LIMIT ").push_bind(limit);
+    query.push(" OFFSET ").push_bind(offset);
+    let rows: Vec<TaskWithTotal> = query.build_query_as().fetch_all(&mut *db).await?;
+
+    let total = match rows.first() {
+        Some(row) => row.total,
+        // A page past the end carries no count; ask for it.
+        None if offset > 0 => {
+            let mut count = QueryBuilder::new("SELECT count(*)");
+            push_from_where(&mut count, user_id, filter);
+            count.build_query_scalar().fetch_one(&mut *db).await?
+        }
+        None => 0,
+    };
+    Ok((rows.into_iter().map(|row| row.task).collect(), total))
+}
+
+fn push_from_where(query: &mut QueryBuilder<'_, Postgres>, user_id: UserId, filter: &TaskFilter) {
+    query.push(" FROM tasks t WHERE t.user_id = ").push_bind(user_id);
+    if let Some(completed) = filter.completed {
+        query.push(" AND t.completed = ").push_bind(completed);
+    }
+    if let Some(priority) = filter.priority {
+        query.push(" AND t.priority = ").push_bind(priority.rank());
+    }
+    if let Some(tag) = &filter.tag {
+        query
+            .push(
+                " AND EXISTS (SELECT 1 FROM task_tags ft JOIN tags fg ON fg.id = ft.tag_id \
+                 WHERE ft.task_id = t.id AND fg.user_id = ",
+            )
+            .push_bind(user_id)
+            .push(" AND (lower(fg.name) = lower(")
+            .push_bind(tag.name.clone())
+            .push(")");
+        if let Some(id) = tag.id {
+            query.push(" OR fg.id = ").push_bind(id);
+        }
+        query.push("))");
+    }
+    if let Some(pattern) = &filter.search_pattern {
+        query
+            .push(" AND (t.title ILIKE ")
+            .push_bind(pattern.clone())
+            .push(" ESCAPE '\\' OR t.description ILIKE ")
+            .push_bind(pattern.clone())
+            .push(" ESCAPE '\\')");
+    }
+    if let Some(before) = filter.due_before {
+        query.push(" AND t.due_date <= ").push_bind(before);
+    }
+    if let Some(after) = filter.due_after {
+        query.push(" AND t.due_date >= ").push_bind(after);
+    }
+    if filter.overdue {
+        query.push(" AND t.due_date < now() AND NOT t.completed");
+    }
+}
+
+/// Escapes `%`, `_` and `\` so that `text` matches literally inside a LIKE pattern, and wraps it
+/// for a substring match.
+pub fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_wildcards_are_escaped() {
+        assert_eq!(contains_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
+        assert_eq!(contains_pattern("plain"), "%plain%");
+    }
+}

@@ -1,0 +1,125 @@
+//! Tasks and tags as the database holds them.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::types::Json;
+use utoipa::ToSchema;
+
+use crate::{
+    core::error::{ApiError, ErrorCode},
+    models::UserId,
+};
+
+macro_rules! integer_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(
+            Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+            sqlx::Type, ToSchema,
+        )]
+        #[serde(transparent)]
+        #[sqlx(transparent)]
+        #[schema(value_type = i64)]
+        pub struct $name(i64);
+
+        impl $name {
+            pub fn get(self) -> i64 {
+                self.0
+            }
+        }
+
+        impl From<i64> for $name {
+            fn from(id: i64) -> Self {
+                Self(id)
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+integer_id!(
+    /// A task's id.
+    TaskId
+);
+integer_id!(
+    /// A tag's id.
+    TagId
+);
+
+/// How important a task is. Stored as 0, 1, 2 so that the column sorts in importance order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    Low,
+    #[default]
+    Medium,
+    High,
+}
+
+impl Priority {
+    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        match raw {
+            "low" => Ok(Self::Low),
+            "medium" => Ok(Self::Medium),
+            "high" => Ok(Self::High),
+            _ => Err(ApiError::new(ErrorCode::InvalidPriority).with_field("priority")),
+        }
+    }
+
+    pub fn rank(self) -> i16 {
+        match self {
+            Self::Low => 0,
+            Self::Medium => 1,
+            Self::High => 2,
+        }
+    }
+
+    pub fn from_rank(rank: i16) -> Self {
+        match rank {
+            0 => Self::Low,
+            2 => Self::High,
+            _ => Self::Medium,
+        }
+    }
+}
+
+/// A tag as shown inside a task.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TagSummary {
+    pub id: TagId,
+    pub name: String,
+    #[schema(example = "#FF8800")]
+    pub color: Option<String>,
+}
+
+/// A row of `tasks` with its tags (aggregated by the query that loads it).
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Task {
+    pub id: TaskId,
+    pub user_id: UserId,
+    pub title: String,
+    pub description: Option<String>,
+    pub completed: bool,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub priority: i16,
+    pub due_date: Option<DateTime<Utc>>,
+    pub remind_at: Option<DateTime<Utc>>,
+    pub recurrence_rule: Option<String>,
+    pub tags: Json<Vec<TagSummary>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A row of `tags`.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Tag {
+    pub id: TagId,
+    pub name: String,
+    pub color: Option<String>,
+    pub created_at: DateTime<Utc>,
+}

@@ -1,0 +1,185 @@
+//! Validated task and tag values; each `parse` returns the spec's error code for its rule.
+
+use chrono::{DateTime, Utc};
+
+use crate::core::error::{ApiError, ErrorCode};
+
+const MAX_TITLE_CHARS: usize = 200;
+const MAX_DESCRIPTION_CHARS: usize = 1000;
+const MAX_TAG_NAME_CHARS: usize = 50;
+const MAX_RRULE_CHARS: usize = 500;
+
+/// A task title: trimmed, 1 to 200 characters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskTitle(String);
+
+impl TaskTitle {
+    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        let title = raw.trim();
+        if title.is_empty() || title.chars().count() > MAX_TITLE_CHARS {
+            return Err(ApiError::new(ErrorCode::InvalidTitle).with_field("title"));
+        }
+        Ok(Self(title.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A task description of at most 1000 characters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskDescription(String);
+
+impl TaskDescription {
+    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        if raw.chars().count() > MAX_DESCRIPTION_CHARS {
+            return Err(ApiError::new(ErrorCode::DescriptionTooLong).with_field("description"));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A recurrence rule as sent; full RRULE semantics are checked where recurrence is applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecurrenceRule(String);
+
+impl RecurrenceRule {
+    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        let rule = raw.trim();
+        let rule = rule.strip_prefix("RRULE:").unwrap_or(rule);
+        if rule.is_empty()
+            || rule.chars().count() > MAX_RRULE_CHARS
+            || !rule.to_ascii_uppercase().contains("FREQ=")
+            || rule.chars().any(char::is_whitespace)
+        {
+            return Err(ApiError::new(ErrorCode::InvalidRrule).with_field("recurrence_rule"));
+        }
+        Ok(Self(rule.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Parses an RFC 3339 time that carries an offset or `Z`; a time without one is refused with
+/// `code`, since it would be ambiguous.
+pub fn parse_instant(
+    raw: &str,
+    code: ErrorCode,
+    field: &'static str,
+) -> Result<DateTime<Utc>, ApiError> {
+    DateTime::parse_from_rfc3339(raw.trim())
+        .map(|time| time.with_timezone(&Utc))
+        .map_err(|_| ApiError::new(code).with_field(field))
+}
+
+/// A tag name: trimmed, 1 to 50 characters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TagName(String);
+
+impl TagName {
+    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        let name = raw.trim();
+        if name.is_empty() || name.chars().count() > MAX_TAG_NAME_CHARS {
+            return Err(ApiError::new(ErrorCode::InvalidTagName).with_field("name"));
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A colour of the form `#RRGGBB`, stored as sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TagColor(String);
+
+impl TagColor {
+    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        let valid = raw.len() == 7
+            && raw.starts_with('#')
+            && raw[1..].chars().all(|c| c.is_ascii_hexdigit());
+        if !valid {
+            return Err(ApiError::new(ErrorCode::InvalidColor).with_field("color"));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn title_is_trimmed_and_bounded() {
+        assert_eq!(TaskTitle::parse("  Buy milk ").unwrap().as_str(), "Buy milk");
+        assert!(TaskTitle::parse(&"t".repeat(200)).is_ok());
+        for raw in ["", "   \t", &"t".repeat(201)] {
+            assert_eq!(
+                TaskTitle::parse(raw).unwrap_err().code(),
+                ErrorCode::InvalidTitle
+            );
+        }
+    }
+
+    #[test]
+    fn description_is_bounded_at_1000_characters() {
+        assert!(TaskDescription::parse(&"d".repeat(1000)).is_ok());
+        assert_eq!(
+            TaskDescription::parse(&"d".repeat(1001)).unwrap_err().code(),
+            ErrorCode::DescriptionTooLong
+        );
+    }
+
+    #[test]
+    fn instants_need_an_offset() {
+        let time = parse_instant("2030-01-02T03:04:05+02:00", ErrorCode::InvalidDueDate, "due_date")
+            .unwrap();
+        assert_eq!(time.to_rfc3339(), "2030-01-02T01:04:05+00:00");
+        for raw in ["2030-01-02T03:04:05", "2030-01-02", "tomorrow", ""] {
+            assert_eq!(
+                parse_instant(raw, ErrorCode::InvalidDueDate, "due_date")
+                    .unwrap_err()
+                    .code(),
+                ErrorCode::InvalidDueDate
+            );
+        }
+    }
+
+    #[test]
+    fn tag_names_and_colors_follow_their_rules() {
+        assert_eq!(TagName::parse(" work ").unwrap().as_str(), "work");
+        assert!(TagName::parse(&"n".repeat(50)).is_ok());
+        assert!(TagName::parse(&"n".repeat(51)).is_err());
+        assert!(TagName::parse("  ").is_err());
+        assert!(TagColor::parse("#A1b2C3").is_ok());
+        for raw in ["A1B2C3", "#A1B2C", "#A1B2C3D", "#GGGGGG", "red"] {
+            assert_eq!(
+                TagColor::parse(raw).unwrap_err().code(),
+                ErrorCode::InvalidColor
+            );
+        }
+    }
+
+    #[test]
+    fn recurrence_rules_need_a_frequency() {
+        assert!(RecurrenceRule::parse("FREQ=WEEKLY;BYDAY=MO,WE").is_ok());
+        assert_eq!(
+            RecurrenceRule::parse("RRULE:FREQ=DAILY").unwrap().as_str(),
+            "FREQ=DAILY"
+        );
+        assert!(RecurrenceRule::parse("every day").is_err());
+        assert!(RecurrenceRule::parse("").is_err());
+    }
+}

@@ -1,0 +1,177 @@
+//! `/api/v1/users/{user_id}/tags`: the caller's tags.
+
+use axum::{
+    Json, Router,
+    extract::State,
+    http::{StatusCode, header},
+    response::IntoResponse,
+    routing::get,
+};
+
+use crate::{
+    app::AppState,
+    core::{
+        error::{ApiError, ErrorBody},
+        extract::{ApiJson, TagIdPath, UserScope},
+    },
+    db,
+    schemas::tags::{TagRequest, TagResponse, UpdateTagRequest},
+    services::tags as tag_service,
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/users/{user_id}/tags", get(list_tags).post(create_tag))
+        .route(
+            "/users/{user_id}/tags/{tag_id}",
+            get(get_tag).put(replace_tag).patch(update_tag).delete(delete_tag),
+        )
+}
+
+/// Create a tag.
+#[utoipa::path(
+    post, path = "/api/v1/users/{user_id}/tags", tag = "tags",
+    params(("user_id" = uuid::Uuid, Path, description = "Must be the caller's own id.")),
+    request_body = TagRequest,
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 201, description = "Created; `Location` names the new tag.", body = TagResponse),
+        (status = 400, description = "`INVALID_TAG_NAME`, `INVALID_COLOR`, `TAG_ALREADY_EXISTS`.", body = ErrorBody),
+        (status = 401, description = "Not signed in.", body = ErrorBody),
+        (status = 403, description = "`FORBIDDEN`.", body = ErrorBody),
+        (status = 422, description = "`VALIDATION_ERROR`.", body = ErrorBody),
+    )
+)]
+pub async fn create_tag(
+    State(state): State<AppState>,
+    scope: UserScope,
+    ApiJson(body): ApiJson<TagRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let tag = tag_service::create_tag(&state, scope.user_id(), body).await?;
+    let location = format!("/api/v1/users/{}/tags/{}", scope.user_id(), tag.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(TagResponse::from(tag)),
+    ))
+}
+
+/// All of the caller's tags, ordered by name regardless of case (not paginated).
+#[utoipa::path(
+    get, path = "/api/v1/users/{user_id}/tags", tag = "tags",
+    params(("user_id" = uuid::Uuid, Path, description = "Must be the caller's own id.")),
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 200, description = "The tags.", body = [TagResponse]),
+        (status = 401, description = "Not signed in.", body = ErrorBody),
+        (status = 403, description = "`FORBIDDEN`.", body = ErrorBody),
+    )
+)]
+pub async fn list_tags(
+    State(state): State<AppState>,
+    scope: UserScope,
+) -> Result<Json<Vec<TagResponse>>, ApiError> {
+    let tags = db::tags::list_tags(&state.db, scope.user_id()).await?;
+    Ok(Json(tags.into_iter().map(TagResponse::from).collect()))
+}
+
+/// One tag.
+#[utoipa::path(
+    get, path = "/api/v1/users/{user_id}/tags/{tag_id}", tag = "tags",
+    params(
+        ("user_id" = uuid::Uuid, Path, description = "Must be the caller's own id."),
+        ("tag_id" = i64, Path, description = "The tag's id."),
+    ),
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 200, description = "The tag.", body = TagResponse),
+        (status = 401, description = "Not signed in.", body = ErrorBody),
+        (status = 403, description = "`FORBIDDEN`.", body = ErrorBody),
+        (status = 404, description = "`TAG_NOT_FOUND`.", body = ErrorBody),
+    )
+)]
+pub async fn get_tag(
+    State(state): State<AppState>,
+    scope: UserScope,
+    TagIdPath(id): TagIdPath,
+) -> Result<Json<TagResponse>, ApiError> {
+    Ok(Json(tag_service::find_tag(&state, scope.user_id(), id).await?.into()))
+}
+
+/// Replace a tag (an omitted colour becomes null).
+#[utoipa::path(
+    put, path = "/api/v1/users/{user_id}/tags/{tag_id}", tag = "tags",
+    params(
+        ("user_id" = uuid::Uuid, Path, description = "Must be the caller's own id."),
+        ("tag_id" = i64, Path, description = "The tag's id."),
+    ),
+    request_body = TagRequest,
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 200, description = "The tag.", body = TagResponse),
+        (status = 400, description = "`INVALID_TAG_NAME`, `INVALID_COLOR`, `TAG_ALREADY_EXISTS`.", body = ErrorBody),
+        (status = 401, description = "Not signed in.", body = ErrorBody),
+        (status = 403, description = "`FORBIDDEN`.", body = ErrorBody),
+        (status = 404, description = "`TAG_NOT_FOUND`.", body = ErrorBody),
+        (status = 422, description = "`VALIDATION_ERROR`.", body = ErrorBody),
+    )
+)]
+pub async fn replace_tag(
+    State(state): State<AppState>,
+    scope: UserScope,
+    TagIdPath(id): TagIdPath,
+    ApiJson(body): ApiJson<TagRequest>,
+) -> Result<Json<TagResponse>, ApiError> {
+    Ok(Json(tag_service::replace_tag(&state, scope.user_id(), id, body).await?.into()))
+}
+
+/// Change only the fields present; `"color": null` clears the colour.
+#[utoipa::path(
+    patch, path = "/api/v1/users/{user_id}/tags/{tag_id}", tag = "tags",
+    params(
+        ("user_id" = uuid::Uuid, Path, description = "Must be the caller's own id."),
+        ("tag_id" = i64, Path, description = "The tag's id."),
+    ),
+    request_body = UpdateTagRequest,
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 200, description = "The tag.", body = TagResponse),
+        (status = 400, description = "`INVALID_TAG_NAME`, `INVALID_COLOR`, `TAG_ALREADY_EXISTS`.", body = ErrorBody),
+        (status = 401, description = "Not signed in.", body = ErrorBody),
+        (status = 403, description = "`FORBIDDEN`.", body = ErrorBody),
+        (status = 404, description = "`TAG_NOT_FOUND`.", body = ErrorBody),
+        (status = 422, description = "`VALIDATION_ERROR`.", body = ErrorBody),
+    )
+)]
+pub async fn update_tag(
+    State(state): State<AppState>,
+    scope: UserScope,
+    TagIdPath(id): TagIdPath,
+    ApiJson(body): ApiJson<UpdateTagRequest>,
+) -> Result<Json<TagResponse>, ApiError> {
+    Ok(Json(tag_service::update_tag(&state, scope.user_id(), id, body).await?.into()))
+}
+
+/// Delete a tag; its links go, the tasks stay.
+#[utoipa::path(
+    delete, path = "/api/v1/users/{user_id}/tags/{tag_id}", tag = "tags",
+    params(
+        ("user_id" = uuid::Uuid, Path, description = "Must be the caller's own id."),
+        ("tag_id" = i64, Path, description = "The tag's id."),
+    ),
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 401, description = "Not signed in.", body = ErrorBody),
+        (status = 403, description = "`FORBIDDEN`.", body = ErrorBody),
+        (status = 404, description = "`TAG_NOT_FOUND`.", body = ErrorBody),
+    )
+)]
+pub async fn delete_tag(
+    State(state): State<AppState>,
+    scope: UserScope,
+    TagIdPath(id): TagIdPath,
+) -> Result<StatusCode, ApiError> {
+    tag_service::delete_tag(&state, scope.user_id(), id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

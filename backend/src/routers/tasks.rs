@@ -1,0 +1,285 @@
+//! `/api/v1/users/{user_id}/tasks`: the caller's tasks, their completion and their tags.
+
+use axum::{
+    Json, Router,
+    extract::State,
+    http::{StatusCode, header},
+    response::IntoResponse,
+    routing::{get, patch, post},
+};
+
+use crate::{
+    app::AppState,
+    core::{
+        error::{ApiError, ErrorBody},
+        extract::{ApiJson, ApiQuery, TagIdPath, TaskIdPath, UserScope},
+    },
+    schemas::tasks::{
+        CreateTaskRequest, ListTasksQuery, ReplaceTaskRequest, TaskPage, TaskResponse,
+        UpdateTaskRequest,
+    },
+    services::tasks::{self as task_service, ListParams},
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/users/{user_id}/tasks", get(list_tasks).post(create_task))
+        .route(
+            "/users/{user_id}/tasks/{task_id}",
+            get(get_task)
+                .put(replace_task)
+                .patch(update_task)
+                .delete(delete_task),
+        )
+        .route("/users/{user_id}/tasks/{task_id}/complete", patch(toggle_task))
+        .route(
+            "/users/{user_id}/tasks/{task_id}/tags/{tag_id}",
+            post(link_tag).delete(unlink_tag),
+        )
+}
+
+/// Create a task, optionally with tags.
+#[utoipa::path(
+    post, path = "/api/v1/users/{user_id}/tasks", tag = "tasks",
+    params(("user_id" = uuid::Uuid, Path, description = "Must be the caller's own id.")),
+    request_body = CreateTaskRequest,
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 201, description = "Created; `Location` names the new task.", body = TaskResponse),
+        (status = 400, description = "`INVALID_TITLE`, `DESCRIPTION_TOO_LONG`, `INVALID_PRIORITY`, `INVALID_DUE_DATE`, `INVALID_REMIND_AT`, `INVALID_RRULE`.", body = ErrorBody),
+        (status = 401, description = "Not signed in.", body = ErrorBody),
+        (status = 403, description = "`FORBIDDEN`: `{user_id}` is not the caller.", body = ErrorBody),
+        (status = 404, description = "`TAG_NOT_FOUND`: a `tag_ids` entry is not one of the caller's tags; nothing is written.", body = ErrorBody),
+        (status = 422, description = "`VALIDATION_ERROR`.", body = ErrorBody),
+    )
+)]
+pub async fn create_task(
+    State(state): State<AppState>,
+    scope: UserScope,
+    ApiJson(body): ApiJson<CreateTaskRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let task = task_service::create_task(&state, scope.user_id(), body).await?;
+    let location = format!("/api/v1/users/{}/tasks/{}", scope.user_id(), task.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(TaskResponse::from(task)),
+    ))
+}
+
+/// List tasks: filters combine with AND; pages never repeat or skip a task.
+#[utoipa::path(
+    get, path = "/api/v1/users/{user_id}/tasks", tag = "tasks",
+    params(("user_id" = uuid::Uuid, Path, description = "Must be the caller's own id."), ListTasksQuery),
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 200, description = "One page: `{items, total, page, limit, pages}`.", body = TaskPage),
+        (status = 400, description = "`INVALID_PAGINATION`, `INVALID_STATUS`, `INVALID_PRIORITY`, `INVALID_SORT_FIELD`, `INVALID_DUE_DATE` (a bad `due_before`/`due_after`).", body = ErrorBody),
+        (status = 401, description = "Not signed in.", body = ErrorBody),
+        (status = 403, description = "`FORBIDDEN`.", body = ErrorBody),
+        (status = 422, description = "`VALIDATION_ERROR` (e.g. `overdue` not true/false).", body = ErrorBody),
+    )
+)]
+pub async fn list_tasks(
+    State(state): State<AppState>,
+    scope: UserScope,
+    ApiQuery(query): ApiQuery<ListTasksQuery>,
+) -> Result<Json<TaskPage>, ApiError> {
+    let params = ListParams::parse(query)?;
+    let (tasks, total) = task_service::list_tasks(&state, scope.user_id(), &params).await?;
+    Ok(Json(TaskPage {
+        items: tasks.into_iter().map(TaskResponse::from).collect(),
+        total,
+        page: params.page,
+        limit: params.limit,
+        pages: (total + params.limit - 1) / params.limit,
+    }))
+}
+
+/// One task with its tags.
+#[utoipa::path(
+    get, path = "/api/v1/users/{user_id}/tasks/{task_id}", tag = "tasks",
+    params(
+        ("user_id" = uuid::Uuid, Path, description = "Must be the caller's own id."),
+        ("task_id" = i64, Path, description = "The task's id."),
+    ),
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 200, description = "The task.", body = TaskResponse),
+        (status = 401, description = "Not signed in.", body = ErrorBody),
+        (status = 403, description = "`FORBIDDEN`.", body = ErrorBody),
+        (status = 404, description = "`TASK_NOT_FOUND`: no such task, or not the caller's.", body = ErrorBody),
+        (status = 422, description = "`VALIDATION_ERROR`: an id is malformed.", body = ErrorBody),
+    )
+)]
+pub async fn get_task(
+    State(state): State<AppState>,
+    scope: UserScope,
+    TaskIdPath(id): TaskIdPath,
+) -> Result<Json<TaskResponse>, ApiError> {
+    let task = task_service::find_task(&state, scope.user_id(), id).await?;
+    Ok(Json(task.into()))
+}
+
+/// Replace a task: `title`, `priority` and `completed` are required; omitted optional fields
+/// become null and omitted `tag_ids` removes every tag.
+#[utoipa::path(
+    put, path = "/api/v1/users/{user_id}/tasks/{task_id}", tag = "tasks",
+    params(
+        ("user_id" = uuid::Uuid, Path, description = "Must be the caller's own id."),
+        ("task_id" = i64, Path, description = "The task's id."),
+    ),
+    request_body = ReplaceTaskRequest,
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 200, description = "The replaced task.", body = TaskResponse),
+        (status = 400, description = "A validation code, as for create.", body = ErrorBody),
+        (status = 401, description = "Not signed in.", body = ErrorBody),
+        (status = 403, description = "`FORBIDDEN`.", body = ErrorBody),
+        (status = 404, description = "`TASK_NOT_FOUND`, `TAG_NOT_FOUND`.", body = ErrorBody),
+        (status = 422, description = "`VALIDATION_ERROR`: a required field is missing.", body = ErrorBody),
+    )
+)]
+pub async fn replace_task(
+    State(state): State<AppState>,
+    scope: UserScope,
+    TaskIdPath(id): TaskIdPath,
+    ApiJson(body): ApiJson<ReplaceTaskRequest>,
+) -> Result<Json<TaskResponse>, ApiError> {
+    let task = task_service::replace_task(&state, scope.user_id(), id, body).await?;
+    Ok(Json(task.into()))
+}
+
+/// Change only the fields present; an explicit `null` clears a nullable field.
+#[utoipa::path(
+    patch, path = "/api/v1/users/{user_id}/tasks/{task_id}", tag = "tasks",
+    params(
+        ("user_id" = uuid::Uuid, Path, description = "Must be the caller's own id."),
+        ("task_id" = i64, Path, description = "The task's id."),
+    ),
+    request_body = UpdateTaskRequest,
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 200, description = "The updated task.", body = TaskResponse),
+        (status = 400, description = "A validation code, as for create.", body = ErrorBody),
+        (status = 401, description = "Not signed in.", body = ErrorBody),
+        (status = 403, description = "`FORBIDDEN`.", body = ErrorBody),
+        (status = 404, description = "`TASK_NOT_FOUND`, `TAG_NOT_FOUND`.", body = ErrorBody),
+        (status = 422, description = "`VALIDATION_ERROR`.", body = ErrorBody),
+    )
+)]
+pub async fn update_task(
+    State(state): State<AppState>,
+    scope: UserScope,
+    TaskIdPath(id): TaskIdPath,
+    ApiJson(body): ApiJson<UpdateTaskRequest>,
+) -> Result<Json<TaskResponse>, ApiError> {
+    let task = task_service::update_task(&state, scope.user_id(), id, body).await?;
+    Ok(Json(task.into()))
+}
+
+/// Toggle completion (`completed_at` follows).
+#[utoipa::path(
+    patch, path = "/api/v1/users/{user_id}/tasks/{task_id}/complete", tag = "tasks",
+    params(
+        ("user_id" = uuid::Uuid, Path, description = "Must be the caller's own id."),
+        ("task_id" = i64, Path, description = "The task's id."),
+    ),
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 200, description = "The task after the toggle.", body = TaskResponse),
+        (status = 401, description = "Not signed in.", body = ErrorBody),
+        (status = 403, description = "`FORBIDDEN`.", body = ErrorBody),
+        (status = 404, description = "`TASK_NOT_FOUND`.", body = ErrorBody),
+    )
+)]
+pub async fn toggle_task(
+    State(state): State<AppState>,
+    scope: UserScope,
+    TaskIdPath(id): TaskIdPath,
+) -> Result<Json<TaskResponse>, ApiError> {
+    let task = task_service::toggle_task(&state, scope.user_id(), id).await?;
+    Ok(Json(task.into()))
+}
+
+/// Delete a task; its tag links go, its tags stay.
+#[utoipa::path(
+    delete, path = "/api/v1/users/{user_id}/tasks/{task_id}", tag = "tasks",
+    params(
+        ("user_id" = uuid::Uuid, Path, description = "Must be the caller's own id."),
+        ("task_id" = i64, Path, description = "The task's id."),
+    ),
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 401, description = "Not signed in.", body = ErrorBody),
+        (status = 403, description = "`FORBIDDEN`.", body = ErrorBody),
+        (status = 404, description = "`TASK_NOT_FOUND`.", body = ErrorBody),
+    )
+)]
+pub async fn delete_task(
+    State(state): State<AppState>,
+    scope: UserScope,
+    TaskIdPath(id): TaskIdPath,
+) -> Result<StatusCode, ApiError> {
+    task_service::delete_task(&state, scope.user_id(), id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Attach a tag: 201 with the task when the link is new, 200 when it already existed.
+#[utoipa::path(
+    post, path = "/api/v1/users/{user_id}/tasks/{task_id}/tags/{tag_id}", tag = "tasks",
+    params(
+        ("user_id" = uuid::Uuid, Path, description = "Must be the caller's own id."),
+        ("task_id" = i64, Path, description = "The task's id."),
+        ("tag_id" = i64, Path, description = "The tag's id."),
+    ),
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 201, description = "Linked; the task with its tags.", body = TaskResponse),
+        (status = 200, description = "Already linked; the task with its tags.", body = TaskResponse),
+        (status = 401, description = "Not signed in.", body = ErrorBody),
+        (status = 403, description = "`FORBIDDEN`.", body = ErrorBody),
+        (status = 404, description = "`TASK_NOT_FOUND`, `TAG_NOT_FOUND`.", body = ErrorBody),
+    )
+)]
+pub async fn link_tag(
+    State(state): State<AppState>,
+    scope: UserScope,
+    TaskIdPath(task_id): TaskIdPath,
+    TagIdPath(tag_id): TagIdPath,
+) -> Result<impl IntoResponse, ApiError> {
+    let (task, created) = task_service::link_tag(&state, scope.user_id(), task_id, tag_id).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(TaskResponse::from(task))))
+}
+
+/// Detach a tag; 204 also when it was not attached.
+#[utoipa::path(
+    delete, path = "/api/v1/users/{user_id}/tasks/{task_id}/tags/{tag_id}", tag = "tasks",
+    params(
+        ("user_id" = uuid::Uuid, Path, description = "Must be the caller's own id."),
+        ("task_id" = i64, Path, description = "The task's id."),
+        ("tag_id" = i64, Path, description = "The tag's id."),
+    ),
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 204, description = "Not linked (any more)."),
+        (status = 401, description = "Not signed in.", body = ErrorBody),
+        (status = 403, description = "`FORBIDDEN`.", body = ErrorBody),
+        (status = 404, description = "`TASK_NOT_FOUND`, `TAG_NOT_FOUND`.", body = ErrorBody),
+    )
+)]
+pub async fn unlink_tag(
+    State(state): State<AppState>,
+    scope: UserScope,
+    TaskIdPath(task_id): TaskIdPath,
+    TagIdPath(tag_id): TagIdPath,
+) -> Result<StatusCode, ApiError> {
+    task_service::unlink_tag(&state, scope.user_id(), task_id, tag_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

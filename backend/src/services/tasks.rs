@@ -1,0 +1,445 @@
+//! Task rules: turning requests into validated fields, writing a task and its tags in one
+//! transaction, completion, links, and list parameters.
+
+use sqlx::PgConnection;
+
+use crate::{
+    app::AppState,
+    core::error::{ApiError, ErrorCode},
+    db::{
+        self,
+        tasks::{SortField, TagRef, TaskFields, TaskFilter, TaskSort},
+    },
+    models::{
+        Priority, RecurrenceRule, TagId, Task, TaskDescription, TaskId, TaskTitle, UserId,
+        parse_instant,
+    },
+    schemas::{
+        Patch,
+        tasks::{CreateTaskRequest, ListTasksQuery, ReplaceTaskRequest, UpdateTaskRequest},
+    },
+};
+
+const DEFAULT_PAGE_SIZE: i64 = 20;
+const MAX_PAGE_SIZE: i64 = 100;
+
+fn task_not_found() -> ApiError {
+    ErrorCode::TaskNotFound.into()
+}
+
+fn tag_not_found() -> ApiError {
+    ApiError::new(ErrorCode::TagNotFound).with_field("tag_ids")
+}
+
+fn description(raw: Option<String>) -> Result<Option<String>, ApiError> {
+    raw.map(|d| TaskDescription::parse(&d).map(|d| d.as_str().to_owned()))
+        .transpose()
+}
+
+fn due_date(raw: Option<String>) -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
+    raw.map(|t| parse_instant(&t, ErrorCode::InvalidDueDate, "due_date"))
+        .transpose()
+}
+
+fn remind_at(raw: Option<String>) -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
+    raw.map(|t| parse_instant(&t, ErrorCode::InvalidRemindAt, "remind_at"))
+        .transpose()
+}
+
+fn recurrence(raw: Option<String>) -> Result<Option<String>, ApiError> {
+    raw.map(|r| RecurrenceRule::parse(&r).map(|r| r.as_str().to_owned()))
+        .transpose()
+}
+
+fn tag_ids(raw: Vec<i64>) -> Vec<TagId> {
+    let mut ids: Vec<TagId> = raw.into_iter().map(TagId::from).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// Creates a task (and its tag links) in one transaction; returns it with its tags.
+pub async fn create_task(
+    state: &AppState,
+    user_id: UserId,
+    body: CreateTaskRequest,
+) -> Result<Task, ApiError> {
+    let fields = TaskFields {
+        title: TaskTitle::parse(&body.title)?.as_str().to_owned(),
+        description: description(body.description)?,
+        completed: body.completed.unwrap_or(false),
+        priority: body
+            .priority
+            .as_deref()
+            .map(Priority::parse)
+            .transpose()?
+            .unwrap_or_default(),
+        due_date: due_date(body.due_date)?,
+        remind_at: remind_at(body.remind_at)?,
+        recurrence_rule: recurrence(body.recurrence_rule)?,
+    };
+    let tags = body.tag_ids.map(tag_ids);
+
+    let mut tx = state.db.begin().await?;
+    let id = db::tasks::insert_task(&mut *tx, user_id, &fields).await?;
+    if let Some(tags) = &tags {
+        set_tags(&mut tx, user_id, id, tags).await?;
+    }
+    let task = db::tasks::find_task(&mut *tx, user_id, id)
+        .await?
+        .ok_or_else(task_not_found)?;
+    tx.commit().await?;
+    Ok(task)
+}
+
+/// Replaces every field of a task; omitted optional fields become null and omitted `tag_ids`
+/// removes the tags.
+pub async fn replace_task(
+    state: &AppState,
+    user_id: UserId,
+    id: TaskId,
+    body: ReplaceTaskRequest,
+) -> Result<Task, ApiError> {
+    let fields = TaskFields {
+        title: TaskTitle::parse(&body.title)?.as_str().to_owned(),
+        description: description(body.description)?,
+        completed: body.completed,
+        priority: Priority::parse(&body.priority)?,
+        due_date: due_date(body.due_date)?,
+        remind_at: remind_at(body.remind_at)?,
+        recurrence_rule: recurrence(body.recurrence_rule)?,
+    };
+    let tags = tag_ids(body.tag_ids.unwrap_or_default());
+    write_task(state, user_id, id, |_| Ok((fields, Some(tags)))).await
+}
+
+/// Changes only the fields present; `null` clears a nullable field.
+pub async fn update_task(
+    state: &AppState,
+    user_id: UserId,
+    id: TaskId,
+    body: UpdateTaskRequest,
+) -> Result<Task, ApiError> {
+    // Validate everything before touching the database.
+    let title = match body.title {
+        Patch::Absent => None,
+        Patch::Null => return Err(ApiError::new(ErrorCode::InvalidTitle).with_field("title")),
+        Patch::Value(title) => Some(TaskTitle::parse(&title)?.as_str().to_owned()),
+    };
+    let priority = match body.priority {
+        Patch::Absent => None,
+        Patch::Null => {
+            return Err(ApiError::new(ErrorCode::InvalidPriority).with_field("priority"));
+        }
+        Patch::Value(priority) => Some(Priority::parse(&priority)?),
+    };
+    let completed = match body.completed {
+        Patch::Absent => None,
+        Patch::Null => {
+            return Err(ApiError::validation("completed", "completed must be true or false."));
+        }
+        Patch::Value(completed) => Some(completed),
+    };
+    let description = body.description.try_map(|d| {
+        TaskDescription::parse(&d).map(|d| d.as_str().to_owned())
+    })?;
+    let due = body
+        .due_date
+        .try_map(|t| parse_instant(&t, ErrorCode::InvalidDueDate, "due_date"))?;
+    let remind = body
+        .remind_at
+        .try_map(|t| parse_instant(&t, ErrorCode::InvalidRemindAt, "remind_at"))?;
+    let rule = body
+        .recurrence_rule
+        .try_map(|r| RecurrenceRule::parse(&r).map(|r| r.as_str().to_owned()))?;
+    let tags = match body.tag_ids {
+        Patch::Absent => None,
+        Patch::Null => Some(Vec::new()),
+        Patch::Value(ids) => Some(tag_ids(ids)),
+    };
+
+    write_task(state, user_id, id, move |current| {
+        let mut fields = TaskFields::from(current);
+        if let Some(title) = title {
+            fields.title = title;
+        }
+        if let Some(priority) = priority {
+            fields.priority = priority;
+        }
+        if let Some(completed) = completed {
+            fields.completed = completed;
+        }
+        fields.description = description.apply_to(fields.description);
+        fields.due_date = due.apply_to(fields.due_date);
+        fields.remind_at = remind.apply_to(fields.remind_at);
+        fields.recurrence_rule = rule.apply_to(fields.recurrence_rule);
+        Ok((fields, tags))
+    })
+    .await
+}
+
+/// Flips completion and returns the task.
+pub async fn toggle_task(state: &AppState, user_id: UserId, id: TaskId) -> Result<Task, ApiError> {
+    write_task(state, user_id, id, |current| {
+        let mut fields = TaskFields::from(current);
+        fields.completed = !fields.completed;
+        Ok((fields, None))
+    })
+    .await
+}
+
+/// Locks the task, computes its new fields from the current row, writes them and the tags in
+/// one transaction, and returns the result.
+async fn write_task(
+    state: &AppState,
+    user_id: UserId,
+    id: TaskId,
+    change: impl FnOnce(&Task) -> Result<(TaskFields, Option<Vec<TagId>>), ApiError>,
+) -> Result<Task, ApiError> {
+    let mut tx = state.db.begin().await?;
+    let current = db::tasks::find_task_for_update(&mut tx, user_id, id)
+        .await?
+        .ok_or_else(task_not_found)?;
+    let (fields, tags) = change(&current)?;
+    db::tasks::update_task(&mut *tx, user_id, id, &fields).await?;
+    if let Some(tags) = &tags {
+        set_tags(&mut tx, user_id, id, tags).await?;
+    }
+    let task = db::tasks::find_task(&mut *tx, user_id, id)
+        .await?
+        .ok_or_else(task_not_found)?;
+    tx.commit().await?;
+    Ok(task)
+}
+
+/// Makes `tags` the task's tags; every id must be one of the user's tags, else nothing is
+/// written (the caller's transaction is dropped).
+async fn set_tags(
+    tx: &mut PgConnection,
+    user_id: UserId,
+    task_id: TaskId,
+    tags: &[TagId],
+) -> Result<(), ApiError> {
+    if db::tags::lock_user_tags(&mut *tx, user_id, tags).await? != tags.len() {
+        return Err(tag_not_found());
+    }
+    db::tasks::replace_task_tags(tx, user_id, task_id, tags).await?;
+    Ok(())
+}
+
+pub async fn find_task(state: &AppState, user_id: UserId, id: TaskId) -> Result<Task, ApiError> {
+    db::tasks::find_task(&state.db, user_id, id)
+        .await?
+        .ok_or_else(task_not_found)
+}
+
+pub async fn delete_task(state: &AppState, user_id: UserId, id: TaskId) -> Result<(), ApiError> {
+    if db::tasks::delete_task(&state.db, user_id, id).await? {
+        Ok(())
+    } else {
+        Err(task_not_found())
+    }
+}
+
+/// Links a tag; true when the link is new. Either id not being the user's is a 404.
+pub async fn link_tag(
+    state: &AppState,
+    user_id: UserId,
+    task_id: TaskId,
+    tag_id: TagId,
+) -> Result<(Task, bool), ApiError> {
+    let mut tx = state.db.begin().await?;
+    ensure_task_and_tag(&mut tx, user_id, task_id, tag_id).await?;
+    let created = db::tasks::link_tag(&mut *tx, user_id, task_id, tag_id).await?;
+    if created {
+        db::tasks::touch_task(&mut *tx, user_id, task_id).await?;
+    }
+    let task = db::tasks::find_task(&mut *tx, user_id, task_id)
+        .await?
+        .ok_or_else(task_not_found)?;
+    tx.commit().await?;
+    Ok((task, created))
+}
+
+/// Removes a link; succeeds also when there was none.
+pub async fn unlink_tag(
+    state: &AppState,
+    user_id: UserId,
+    task_id: TaskId,
+    tag_id: TagId,
+) -> Result<(), ApiError> {
+    let mut tx = state.db.begin().await?;
+    ensure_task_and_tag(&mut tx, user_id, task_id, tag_id).await?;
+    if db::tasks::unlink_tag(&mut *tx, user_id, task_id, tag_id).await? {
+        db::tasks::touch_task(&mut *tx, user_id, task_id).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Locks the task and the tag for the rest of the transaction, or answers 404 for whichever is
+/// not the user's (the task first).
+async fn ensure_task_and_tag(
+    tx: &mut PgConnection,
+    user_id: UserId,
+    task_id: TaskId,
+    tag_id: TagId,
+) -> Result<(), ApiError> {
+    db::tasks::find_task_for_update(&mut *tx, user_id, task_id)
+        .await?
+        .ok_or_else(task_not_found)?;
+    if db::tags::lock_user_tags(&mut *tx, user_id, &[tag_id]).await? != 1 {
+        return Err(ErrorCode::TagNotFound.into());
+    }
+    Ok(())
+}
+
+/// Validated list parameters.
+#[derive(Debug)]
+pub struct ListParams {
+    pub page: i64,
+    pub limit: i64,
+    pub filter: TaskFilter,
+    pub sort: TaskSort,
+}
+
+impl ListParams {
+    pub fn parse(query: ListTasksQuery) -> Result<Self, ApiError> {
+        let page = parse_positive(query.page.as_deref(), 1, "page")?;
+        let limit = parse_positive(query.limit.as_deref(), DEFAULT_PAGE_SIZE, "limit")?
+            .min(MAX_PAGE_SIZE);
+        let completed = match query.status.as_deref() {
+            None | Some("all") => None,
+            Some("pending") => Some(false),
+            Some("completed") => Some(true),
+            Some(_) => return Err(ApiError::new(ErrorCode::InvalidStatus).with_field("status")),
+        };
+        let priority = query.priority.as_deref().map(Priority::parse).transpose()?;
+        let tag = query.tag.map(|raw| {
+            let name = raw.trim().to_owned();
+            TagRef {
+                id: name.parse().ok(),
+                name,
+            }
+        });
+        let search_pattern = query
+            .q
+            .filter(|q| !q.is_empty())
+            .map(|q| db::tasks::contains_pattern(&q));
+        let due_before = query
+            .due_before
+            .map(|t| parse_instant(&t, ErrorCode::InvalidDueDate, "due_before"))
+            .transpose()?;
+        let due_after = query
+            .due_after
+            .map(|t| parse_instant(&t, ErrorCode::InvalidDueDate, "due_after"))
+            .transpose()?;
+        let overdue = match query.overdue.as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => return Err(ApiError::validation("overdue", "overdue must be true or false.")),
+        };
+        Ok(Self {
+            page,
+            limit,
+            filter: TaskFilter {
+                completed,
+                priority,
+                tag,
+                search_pattern,
+                due_before,
+                due_after,
+                overdue,
+            },
+            sort: parse_sort(query.sort.as_deref())?,
+        })
+    }
+}
+
+fn parse_positive(raw: Option<&str>, default: i64, field: &'static str) -> Result<i64, ApiError> {
+    match raw {
+        None => Ok(default),
+        Some(raw) => raw
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| ApiError::new(ErrorCode::InvalidPagination).with_field(field)),
+    }
+}
+
+fn parse_sort(raw: Option<&str>) -> Result<TaskSort, ApiError> {
+    let Some(raw) = raw else {
+        return Ok(TaskSort {
+            field: SortField::CreatedAt,
+            descending: true,
+        });
+    };
+    let (descending, name) = match raw.strip_prefix('-') {
+        Some(name) => (true, name),
+        None => (false, raw),
+    };
+    let field = match name {
+        "due_date" => SortField::DueDate,
+        "priority" => SortField::Priority,
+        "created_at" => SortField::CreatedAt,
+        "updated_at" => SortField::UpdatedAt,
+        "title" => SortField::Title,
+        _ => return Err(ApiError::new(ErrorCode::InvalidSortField).with_field("sort")),
+    };
+    Ok(TaskSort { field, descending })
+}
+
+/// A page of tasks and the number of pages.
+pub async fn list_tasks(
+    state: &AppState,
+    user_id: UserId,
+    params: &ListParams,
+) -> Result<(Vec<Task>, i64), ApiError> {
+    let offset = (params.page - 1).saturating_mul(params.limit);
+    let mut conn = state.db.acquire().await?;
+    Ok(db::tasks::list_tasks(&mut conn, user_id, &params.filter, params.sort, params.limit, offset)
+        .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(pairs: &[(&str, &str)]) -> ListTasksQuery {
+        let encoded = pairs
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("&");
+        serde_urlencoded::from_str(&encoded).unwrap()
+    }
+
+    fn code(pairs: &[(&str, &str)]) -> ErrorCode {
+        ListParams::parse(query(pairs)).unwrap_err().code()
+    }
+
+    #[test]
+    fn defaults_are_page_1_limit_20_newest_first() {
+        let params = ListParams::parse(query(&[])).unwrap();
+        assert_eq!((params.page, params.limit), (1, 20));
+        assert_eq!(params.sort.field, SortField::CreatedAt);
+        assert!(params.sort.descending);
+    }
+
+    #[test]
+    fn limit_is_capped_at_100_and_bad_paging_is_refused() {
+        assert_eq!(ListParams::parse(query(&[("limit", "500")])).unwrap().limit, 100);
+        for bad in [("page", "0"), ("limit", "0"), ("page", "-1"), ("limit", "ten")] {
+            assert_eq!(code(&[bad]), ErrorCode::InvalidPagination);
+        }
+    }
+
+    #[test]
+    fn bad_filters_get_their_codes() {
+        assert_eq!(code(&[("status", "done")]), ErrorCode::InvalidStatus);
+        assert_eq!(code(&[("priority", "urgent")]), ErrorCode::InvalidPriority);
+        assert_eq!(code(&[("sort", "-name")]), ErrorCode::InvalidSortField);
+        assert_eq!(code(&[("due_before", "soon")]), ErrorCode::InvalidDueDate);
+    }
+}
