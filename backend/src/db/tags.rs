@@ -1,6 +1,6 @@
 //! SQL for `tags`. Every statement is scoped by `user_id`.
 
-use sqlx::PgExecutor;
+use sqlx::{PgConnection, PgExecutor};
 
 use crate::models::{Tag, TagColor, TagId, TagName, UserId};
 
@@ -47,6 +47,23 @@ pub async fn find_tag(
         .bind(user_id)
         .fetch_optional(db)
         .await
+}
+
+/// Loads one of the user's tags and locks it until the transaction ends, so that concurrent
+/// partial updates apply one after the other.
+#[tracing::instrument(skip_all)]
+pub async fn find_tag_for_update(
+    db: &mut PgConnection,
+    user_id: UserId,
+    id: TagId,
+) -> Result<Option<Tag>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, name, color, created_at FROM tags WHERE id = $1 AND user_id = $2 FOR UPDATE",
+    )
+    .bind(id)
+    .bind(user_id)
+    .fetch_optional(db)
+    .await
 }
 
 /// Writes name and colour; `None` when the tag is not the user's.

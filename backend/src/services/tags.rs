@@ -61,17 +61,23 @@ pub async fn update_tag(
         Patch::Value(name) => Some(TagName::parse(&name)?),
     };
     let color = body.color.try_map(|c| TagColor::parse(&c))?;
-    let current = find_tag(state, user_id, id).await?;
+
+    let mut tx = state.db.begin().await?;
+    let current = db::tags::find_tag_for_update(&mut tx, user_id, id)
+        .await?
+        .ok_or_else(tag_not_found)?;
     let name = match name {
         Some(name) => name,
         None => TagName::parse(&current.name)?,
     };
     let current_color = current.color.as_deref().map(TagColor::parse).transpose()?;
     let color = color.apply_to(current_color);
-    db::tags::update_tag(&state.db, user_id, id, &name, color.as_ref())
+    let tag = db::tags::update_tag(&mut *tx, user_id, id, &name, color.as_ref())
         .await
         .on_constraint(db::tags::TAG_NAME_UNIQUE, name_taken)?
-        .ok_or_else(tag_not_found)
+        .ok_or_else(tag_not_found)?;
+    tx.commit().await?;
+    Ok(tag)
 }
 
 pub async fn delete_tag(state: &AppState, user_id: UserId, id: TagId) -> Result<(), ApiError> {

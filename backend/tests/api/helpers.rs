@@ -299,3 +299,57 @@ pub fn claims_of(token: &str) -> Value {
         .unwrap();
     serde_json::from_slice(&bytes).unwrap()
 }
+
+/// The path of a user's task collection.
+pub fn tasks_path(user: &TestUser) -> String {
+    format!("/api/v1/users/{}/tasks", user.id)
+}
+
+/// The path of a user's tag collection.
+pub fn tags_path(user: &TestUser) -> String {
+    format!("/api/v1/users/{}/tags", user.id)
+}
+
+/// Creates a task for `user` from `task` (a request body) and returns the created task.
+pub async fn create_task(app: &TestApp, user: &TestUser, task: Value) -> Value {
+    let response = app
+        .post_json(&tasks_path(user), Some(&user.access), &task)
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED, "creating {task}");
+    body(response).await
+}
+
+/// Creates a tag for `user` from `tag` (a request body) and returns the created tag.
+pub async fn create_tag(app: &TestApp, user: &TestUser, tag: Value) -> Value {
+    let response = app
+        .post_json(&tags_path(user), Some(&user.access), &tag)
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED, "creating {tag}");
+    body(response).await
+}
+
+/// `GET` with query parameters (encoded by the client) and a bearer token.
+pub async fn get_query(app: &TestApp, path: &str, token: &str, query: &[(&str, &str)]) -> Response {
+    app.client
+        .get(app.url(path))
+        .query(query)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Asserts that `value` is a time written as RFC 3339 in UTC with microseconds and `Z`
+/// (`2030-05-01T09:00:00.000000Z`), and returns it parsed.
+pub fn utc_time(value: &Value) -> chrono::DateTime<chrono::Utc> {
+    let text = value
+        .as_str()
+        .unwrap_or_else(|| panic!("expected a time, got {value}"));
+    assert!(
+        text.len() == 27 && text.ends_with('Z') && text.as_bytes()[19] == b'.',
+        "{text} is not RFC 3339 UTC with microseconds and Z"
+    );
+    chrono::DateTime::parse_from_rfc3339(text)
+        .unwrap_or_else(|error| panic!("{text}: {error}"))
+        .to_utc()
+}

@@ -1,0 +1,606 @@
+//! Listing tasks (SPEC 5): paging, filters combined with AND, sorting and stable ties.
+
+use std::collections::HashSet;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    TestApp, TestUser, assert_error, body, create_tag, create_task, get_query, tasks_path,
+};
+
+/// Query parameters, as name and value pairs.
+type Query<'a> = &'a [(&'a str, &'a str)];
+
+/// One page of the user's tasks for `query`; asserts 200.
+async fn list(app: &TestApp, user: &TestUser, query: &[(&str, &str)]) -> Value {
+    let response = get_query(app, &tasks_path(user), &user.access, query).await;
+    assert_eq!(response.status(), StatusCode::OK, "GET tasks {query:?}");
+    body(response).await
+}
+
+fn titles(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|task| task["title"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn ids(page: &Value) -> Vec<i64> {
+    page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|task| task["id"].as_i64().unwrap())
+        .collect()
+}
+
+/// The titles of the page for `query`, sorted, for filters whose order is not the point.
+async fn matching(app: &TestApp, user: &TestUser, query: &[(&str, &str)]) -> Vec<String> {
+    let page = list(app, user, query).await;
+    let mut found = titles(&page);
+    assert_eq!(page["total"], found.len(), "total for {query:?}");
+    found.sort();
+    found
+}
+
+fn sorted(titles: &[&str]) -> Vec<String> {
+    let mut titles: Vec<String> = titles.iter().map(|t| (*t).to_owned()).collect();
+    titles.sort();
+    titles
+}
+
+/// Every id the list serves for `sort`, one page of `limit` at a time, in order.
+async fn page_through(app: &TestApp, user: &TestUser, sort: &str, limit: usize) -> Vec<i64> {
+    let limit_text = limit.to_string();
+    let first = list(app, user, &[("sort", sort), ("limit", &limit_text)]).await;
+    let pages = first["pages"].as_i64().unwrap();
+    let mut seen = Vec::new();
+    for page in 1..=pages {
+        let page_text = page.to_string();
+        let current = list(
+            app,
+            user,
+            &[("sort", sort), ("limit", &limit_text), ("page", &page_text)],
+        )
+        .await;
+        assert_eq!(current["page"], page);
+        assert_eq!(current["total"], first["total"]);
+        let items = ids(&current);
+        assert!(
+            !items.is_empty() && items.len() <= limit,
+            "page {page} of {sort}"
+        );
+        seen.extend(items);
+    }
+    seen
+}
+
+/// Four tasks for the filter tests: tags `Work` and `home`, and a mix of priority and status.
+async fn seed_filter_tasks(app: &TestApp, user: &TestUser) -> (Value, Value) {
+    let work = create_tag(app, user, json!({"name": "Work"})).await;
+    let home = create_tag(app, user, json!({"name": "home"})).await;
+    let tasks = [
+        json!({"title": "work high pending", "priority": "high", "tag_ids": [work["id"]]}),
+        json!({"title": "work high done", "priority": "high", "completed": true, "tag_ids": [work["id"]]}),
+        json!({"title": "work low pending", "priority": "low", "tag_ids": [work["id"]]}),
+        json!({"title": "home high pending", "priority": "high", "tag_ids": [home["id"]]}),
+        json!({"title": "untagged medium pending"}),
+    ];
+    for task in tasks {
+        create_task(app, user, task).await;
+    }
+    (work, home)
+}
+
+#[tokio::test]
+async fn an_empty_list_has_total_0_and_pages_0() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+
+    assert_eq!(
+        list(&app, &user, &[]).await,
+        json!({"items": [], "total": 0, "page": 1, "limit": 20, "pages": 0})
+    );
+    assert_eq!(
+        list(&app, &user, &[("page", "3"), ("limit", "5")]).await,
+        json!({"items": [], "total": 0, "page": 3, "limit": 5, "pages": 0})
+    );
+}
+
+#[tokio::test]
+async fn the_default_order_is_newest_first() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+    for title in ["first", "second", "third"] {
+        create_task(&app, &user, json!({"title": title})).await;
+    }
+
+    let page = list(&app, &user, &[]).await;
+
+    assert_eq!(titles(&page), ["third", "second", "first"]);
+    assert_eq!((&page["total"], &page["page"]), (&json!(3), &json!(1)));
+    assert_eq!((&page["limit"], &page["pages"]), (&json!(20), &json!(1)));
+    assert_eq!(page["items"][0]["tags"], json!([]));
+}
+
+#[tokio::test]
+async fn paging_serves_every_task_once_and_counts_pages() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+    let mut all = HashSet::new();
+    for i in 0..5 {
+        let task = create_task(&app, &user, json!({"title": format!("task {i}")})).await;
+        all.insert(task["id"].as_i64().unwrap());
+    }
+
+    let seen = page_through(&app, &user, "-created_at", 1).await;
+    assert_eq!(seen.len(), 5, "{seen:?}");
+    assert_eq!(seen.iter().copied().collect::<HashSet<_>>(), all);
+
+    // pages = ceil(total / limit)
+    for (limit, pages, last_page_items) in [("1", 5, 1), ("2", 3, 1), ("5", 1, 5), ("20", 1, 5)] {
+        let page = list(&app, &user, &[("limit", limit)]).await;
+        assert_eq!(page["pages"], pages, "limit {limit}");
+        let last = list(
+            &app,
+            &user,
+            &[("limit", limit), ("page", &pages.to_string())],
+        )
+        .await;
+        assert_eq!(last["items"].as_array().unwrap().len(), last_page_items);
+    }
+
+    let past_the_end = list(&app, &user, &[("limit", "2"), ("page", "4")]).await;
+    assert_eq!(
+        past_the_end,
+        json!({"items": [], "total": 5, "page": 4, "limit": 2, "pages": 3})
+    );
+}
+
+#[tokio::test]
+async fn a_limit_above_100_is_served_as_100() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+    sqlx::query(
+        "INSERT INTO tasks (user_id, title) \
+         SELECT $1::uuid, 'bulk ' || g FROM generate_series(1, 105) AS g",
+    )
+    .bind(&user.id)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+
+    let page = list(&app, &user, &[("limit", "500")]).await;
+
+    assert_eq!(page["limit"], 100);
+    assert_eq!(page["items"].as_array().unwrap().len(), 100);
+    assert_eq!((&page["total"], &page["pages"]), (&json!(105), &json!(2)));
+    let second = list(&app, &user, &[("limit", "500"), ("page", "2")]).await;
+    assert_eq!(second["items"].as_array().unwrap().len(), 5);
+}
+
+#[tokio::test]
+async fn bad_paging_is_rejected() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+
+    let cases = [
+        ("page", "0"),
+        ("limit", "0"),
+        ("page", "-1"),
+        ("limit", "-5"),
+        ("page", "abc"),
+        ("limit", "ten"),
+        ("page", "1.5"),
+        ("page", ""),
+    ];
+    for (name, value) in cases {
+        let response = get_query(&app, &tasks_path(&user), &user.access, &[(name, value)]).await;
+        let error = assert_error(response, StatusCode::BAD_REQUEST, "INVALID_PAGINATION").await;
+        assert_eq!(error["field"], name, "{name}={value}");
+    }
+}
+
+#[tokio::test]
+async fn status_filters_by_completion() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+    seed_filter_tasks(&app, &user).await;
+
+    let everything = sorted(&[
+        "home high pending",
+        "untagged medium pending",
+        "work high done",
+        "work high pending",
+        "work low pending",
+    ]);
+    let cases: [(Query, Vec<String>); 4] = [
+        (&[], everything.clone()),
+        (&[("status", "all")], everything),
+        (&[("status", "completed")], sorted(&["work high done"])),
+        (
+            &[("status", "pending")],
+            sorted(&[
+                "home high pending",
+                "untagged medium pending",
+                "work high pending",
+                "work low pending",
+            ]),
+        ),
+    ];
+    for (query, expected) in cases {
+        assert_eq!(matching(&app, &user, query).await, expected, "{query:?}");
+    }
+
+    for bad in ["done", "PENDING", ""] {
+        let response = get_query(&app, &tasks_path(&user), &user.access, &[("status", bad)]).await;
+        let error = assert_error(response, StatusCode::BAD_REQUEST, "INVALID_STATUS").await;
+        assert_eq!(error["field"], "status");
+    }
+}
+
+#[tokio::test]
+async fn priority_filters_by_priority() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+    seed_filter_tasks(&app, &user).await;
+
+    let cases = [
+        (
+            "high",
+            sorted(&["home high pending", "work high done", "work high pending"]),
+        ),
+        ("medium", sorted(&["untagged medium pending"])),
+        ("low", sorted(&["work low pending"])),
+    ];
+    for (priority, expected) in cases {
+        assert_eq!(
+            matching(&app, &user, &[("priority", priority)]).await,
+            expected
+        );
+    }
+
+    let response = get_query(
+        &app,
+        &tasks_path(&user),
+        &user.access,
+        &[("priority", "urgent")],
+    )
+    .await;
+    let error = assert_error(response, StatusCode::BAD_REQUEST, "INVALID_PRIORITY").await;
+    assert_eq!(error["field"], "priority");
+}
+
+#[tokio::test]
+async fn tag_filters_by_id_or_by_name_in_any_case() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+    let (work, home) = seed_filter_tasks(&app, &user).await;
+
+    let work_tasks = sorted(&["work high done", "work high pending", "work low pending"]);
+    let work_id = work["id"].to_string();
+    for tag in [work_id.as_str(), "Work", "work", "WORK"] {
+        assert_eq!(
+            matching(&app, &user, &[("tag", tag)]).await,
+            work_tasks,
+            "tag={tag}"
+        );
+    }
+    // Each item carries its tags.
+    let page = list(&app, &user, &[("tag", "work")]).await;
+    let work_summary = json!([{"id": work["id"], "name": "Work", "color": null}]);
+    for item in page["items"].as_array().unwrap() {
+        assert_eq!(item["tags"], work_summary, "{item}");
+    }
+    let home_id = home["id"].to_string();
+    assert_eq!(
+        matching(&app, &user, &[("tag", &home_id)]).await,
+        sorted(&["home high pending"])
+    );
+
+    for unknown in ["nope", "999999"] {
+        assert_eq!(
+            list(&app, &user, &[("tag", unknown)]).await,
+            json!({"items": [], "total": 0, "page": 1, "limit": 20, "pages": 0}),
+            "tag={unknown}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn q_matches_title_or_description_and_wildcards_match_literally() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+    for title in [
+        "100% done",
+        "100 percent",
+        "a_b",
+        "axb",
+        "back\\slash",
+        "backslash",
+    ] {
+        create_task(&app, &user, json!({"title": title})).await;
+    }
+    create_task(
+        &app,
+        &user,
+        json!({"title": "Groceries", "description": "Buy MILK and eggs"}),
+    )
+    .await;
+
+    let cases = [
+        ("%", vec!["100% done"]),
+        ("0%", vec!["100% done"]),
+        ("_", vec!["a_b"]),
+        ("a_b", vec!["a_b"]),
+        ("\\", vec!["back\\slash"]),
+        ("K\\S", vec!["back\\slash"]),
+        ("BACKSLASH", vec!["backslash"]),
+        ("100", vec!["100 percent", "100% done"]),
+        ("milk", vec!["Groceries"]),
+        ("gRoC", vec!["Groceries"]),
+        ("zzz", vec![]),
+    ];
+    for (q, expected) in cases {
+        assert_eq!(
+            matching(&app, &user, &[("q", q)]).await,
+            sorted(&expected),
+            "q={q:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn due_bounds_are_inclusive_and_must_carry_an_offset() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+    for (title, due) in [
+        ("jan 1", "2030-01-01T00:00:00Z"),
+        ("jan 2", "2030-01-02T00:00:00Z"),
+        ("jan 3", "2030-01-03T00:00:00Z"),
+    ] {
+        create_task(&app, &user, json!({"title": title, "due_date": due})).await;
+    }
+    create_task(&app, &user, json!({"title": "undated"})).await;
+
+    let cases: [(Query, &[&str]); 6] = [
+        (
+            &[("due_before", "2030-01-02T00:00:00Z")],
+            &["jan 1", "jan 2"],
+        ),
+        (
+            &[("due_before", "2030-01-02T01:00:00+01:00")],
+            &["jan 1", "jan 2"],
+        ),
+        (&[("due_before", "2030-01-01T23:59:59Z")], &["jan 1"]),
+        (
+            &[("due_after", "2030-01-02T00:00:00Z")],
+            &["jan 2", "jan 3"],
+        ),
+        (&[("due_after", "2030-01-02T00:00:00.000001Z")], &["jan 3"]),
+        (
+            &[
+                ("due_after", "2030-01-02T00:00:00Z"),
+                ("due_before", "2030-01-02T00:00:00Z"),
+            ],
+            &["jan 2"],
+        ),
+    ];
+    for (query, expected) in cases {
+        assert_eq!(
+            matching(&app, &user, query).await,
+            sorted(expected),
+            "{query:?}"
+        );
+    }
+
+    for name in ["due_before", "due_after"] {
+        for bad in ["tomorrow", "2030-01-02T00:00:00", "2030-01-02"] {
+            let response = get_query(&app, &tasks_path(&user), &user.access, &[(name, bad)]).await;
+            let error = assert_error(response, StatusCode::BAD_REQUEST, "INVALID_DUE_DATE").await;
+            assert_eq!(error["field"], name, "{name}={bad}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn overdue_shows_only_past_due_open_tasks() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+    let tasks = [
+        json!({"title": "late", "due_date": "2000-01-01T00:00:00Z"}),
+        json!({"title": "late but done", "due_date": "2000-01-01T00:00:00Z", "completed": true}),
+        json!({"title": "future", "due_date": "2100-01-01T00:00:00Z"}),
+        json!({"title": "undated"}),
+    ];
+    for task in tasks {
+        create_task(&app, &user, task).await;
+    }
+
+    assert_eq!(
+        matching(&app, &user, &[("overdue", "true")]).await,
+        ["late"]
+    );
+    assert_eq!(
+        matching(&app, &user, &[("overdue", "false")]).await,
+        sorted(&["future", "late", "late but done", "undated"])
+    );
+
+    let response = get_query(
+        &app,
+        &tasks_path(&user),
+        &user.access,
+        &[("overdue", "yes")],
+    )
+    .await;
+    assert_error(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "VALIDATION_ERROR",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn filters_combine_with_and() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+    seed_filter_tasks(&app, &user).await;
+    create_task(
+        &app,
+        &user,
+        json!({"title": "work high pending later", "priority": "high", "due_date": "2030-06-01T00:00:00Z"}),
+    )
+    .await;
+
+    let cases: [(Query, &[&str]); 5] = [
+        (
+            &[("status", "pending"), ("priority", "high"), ("tag", "work")],
+            &["work high pending"],
+        ),
+        (
+            &[("status", "completed"), ("tag", "work")],
+            &["work high done"],
+        ),
+        (
+            &[("priority", "high"), ("q", "home")],
+            &["home high pending"],
+        ),
+        (
+            &[
+                ("priority", "high"),
+                ("q", "pending"),
+                ("due_after", "2030-01-01T00:00:00Z"),
+            ],
+            &["work high pending later"],
+        ),
+        (&[("priority", "low"), ("tag", "home")], &[]),
+    ];
+    for (query, expected) in cases {
+        assert_eq!(
+            matching(&app, &user, query).await,
+            sorted(expected),
+            "{query:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_sort_field_orders_both_ways() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+    // Created in this order, so ids and created_at rise down the list.
+    let tasks = [
+        json!({"title": "cherry", "priority": "low", "due_date": "2030-01-03T00:00:00Z"}),
+        json!({"title": "apple", "priority": "high"}),
+        json!({"title": "Banana", "priority": "medium", "due_date": "2030-01-01T00:00:00Z"}),
+        json!({"title": "date", "priority": "medium", "due_date": "2030-01-02T00:00:00Z"}),
+    ];
+    let mut created = Vec::new();
+    for task in tasks {
+        created.push(create_task(&app, &user, task).await);
+    }
+    // apple becomes the most recently updated.
+    let response = app
+        .send_json(
+            Method::PATCH,
+            &format!("{}/{}", tasks_path(&user), created[1]["id"]),
+            Some(&user.access),
+            &json!({"description": "touched"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let cases: [(&str, [&str; 4]); 5] = [
+        ("created_at", ["cherry", "apple", "Banana", "date"]),
+        ("updated_at", ["cherry", "Banana", "date", "apple"]),
+        ("due_date", ["Banana", "date", "cherry", "apple"]),
+        ("priority", ["cherry", "Banana", "date", "apple"]),
+        ("title", ["apple", "Banana", "cherry", "date"]),
+    ];
+    for (field, ascending) in cases {
+        let page = list(&app, &user, &[("sort", field)]).await;
+        assert_eq!(titles(&page), ascending, "sort={field}");
+
+        let descending: Vec<&str> = ascending.iter().rev().copied().collect();
+        let page = list(&app, &user, &[("sort", &format!("-{field}"))]).await;
+        assert_eq!(titles(&page), descending, "sort=-{field}");
+    }
+}
+
+#[tokio::test]
+async fn ties_break_by_id_so_pages_never_repeat_or_skip() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+    let specs = [
+        ("high", Some("2030-01-01T00:00:00Z"), "same"),
+        ("low", None, "same"),
+        ("medium", Some("2030-01-01T00:00:00Z"), "Same"),
+        ("medium", None, "other"),
+        ("high", Some("2030-01-02T00:00:00Z"), "same"),
+        ("medium", Some("2030-01-01T00:00:00Z"), "other"),
+        ("low", None, "SAME"),
+    ];
+    let mut tasks = Vec::new();
+    for (priority, due, title) in specs {
+        let task = create_task(
+            &app,
+            &user,
+            json!({"title": title, "priority": priority, "due_date": due}),
+        )
+        .await;
+        let rank = ["low", "medium", "high"]
+            .iter()
+            .position(|p| *p == priority);
+        tasks.push((
+            task["id"].as_i64().unwrap(),
+            rank.unwrap(),
+            due,
+            title.to_lowercase(),
+        ));
+    }
+
+    let mut by_priority = tasks.clone();
+    by_priority.sort_by_key(|(id, rank, _, _)| (*rank, *id));
+    let mut by_due = tasks.clone();
+    by_due.sort_by_key(|(id, _, due, _)| (due.is_none(), *due, *id));
+    let mut by_title = tasks.clone();
+    by_title.sort_by_key(|(id, _, _, title)| (title.clone(), *id));
+
+    for (field, ascending) in [
+        ("priority", by_priority),
+        ("due_date", by_due),
+        ("title", by_title),
+    ] {
+        let ascending: Vec<i64> = ascending.iter().map(|task| task.0).collect();
+        let descending: Vec<i64> = ascending.iter().rev().copied().collect();
+        for limit in [1, 2] {
+            assert_eq!(
+                page_through(&app, &user, field, limit).await,
+                ascending,
+                "{field}"
+            );
+            let sort = format!("-{field}");
+            assert_eq!(
+                page_through(&app, &user, &sort, limit).await,
+                descending,
+                "{sort}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_sort_field_is_rejected() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+
+    for sort in ["name", "-", "+title", "--title", "Title", "id", ""] {
+        let response = get_query(&app, &tasks_path(&user), &user.access, &[("sort", sort)]).await;
+        let error = assert_error(response, StatusCode::BAD_REQUEST, "INVALID_SORT_FIELD").await;
+        assert_eq!(error["field"], "sort", "sort={sort:?}");
+    }
+}

@@ -1,0 +1,1016 @@
+//! Tasks (SPEC 5): create, read, replace, partial update, completion, deletion and tag links.
+
+use futures_util::future::join_all;
+use reqwest::{Method, Response, StatusCode, header};
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    TestApp, TestUser, assert_error, body, create_tag, create_task, get_query, tags_path,
+    tasks_path, utc_time,
+};
+
+fn task_path(user: &TestUser, task: &Value) -> String {
+    format!("{}/{}", tasks_path(user), task["id"])
+}
+
+fn link_path(user: &TestUser, task: &Value, tag: &Value) -> String {
+    format!("{}/tags/{}", task_path(user, task), tag["id"])
+}
+
+/// `POST …/tasks/{task_id}/tags/{tag_id}` (no body).
+async fn link(app: &TestApp, user: &TestUser, task: &Value, tag: &Value) -> Response {
+    app.client
+        .post(app.url(&link_path(user, task, tag)))
+        .bearer_auth(&user.access)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// `DELETE …/tasks/{task_id}/tags/{tag_id}`.
+async fn unlink(app: &TestApp, user: &TestUser, task: &Value, tag: &Value) -> Response {
+    app.client
+        .delete(app.url(&link_path(user, task, tag)))
+        .bearer_auth(&user.access)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// `PATCH …/tasks/{task_id}/complete`.
+async fn toggle(app: &TestApp, user: &TestUser, task: &Value) -> Response {
+    app.client
+        .patch(app.url(&format!("{}/complete", task_path(user, task))))
+        .bearer_auth(&user.access)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn fetch(app: &TestApp, user: &TestUser, task: &Value) -> Value {
+    let response = app.get(&task_path(user, task), Some(&user.access)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    body(response).await
+}
+
+async fn total_tasks(app: &TestApp, user: &TestUser) -> i64 {
+    let response = get_query(app, &tasks_path(user), &user.access, &[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    body(response).await["total"].as_i64().unwrap()
+}
+
+/// `{id, name, color}`: a tag as a task shows it.
+fn summary(tag: &Value) -> Value {
+    json!({"id": tag["id"], "name": tag["name"], "color": tag["color"]})
+}
+
+#[tokio::test]
+async fn create_task_answers_201_with_location_and_the_full_task() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+    let tag = create_tag(&app, &user, json!({"name": "home", "color": "#00AA55"})).await;
+
+    let response = app
+        .post_json(
+            &tasks_path(&user),
+            Some(&user.access),
+            &json!({
+                "title": "  Water the plants  ",
+                "description": "The ferns first.",
+                "due_date": "2030-05-01T11:00:00+02:00",
+                "remind_at": "2030-05-01T08:30:00Z",
+                "recurrence_rule": "FREQ=WEEKLY;BYDAY=MO,WE",
+                "tag_ids": [tag["id"]],
+            }),
+        )
+        .await;
+
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let location = response.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let task = body(response).await;
+    let id = task["id"].as_i64().expect("a numeric id");
+    assert_eq!(location, format!("/api/v1/users/{}/tasks/{id}", user.id));
+    let created_at = utc_time(&task["created_at"]);
+    assert_eq!(utc_time(&task["updated_at"]), created_at);
+    assert_eq!(
+        task,
+        json!({
+            "id": id,
+            "user_id": user.id,
+            "title": "Water the plants",
+            "description": "The ferns first.",
+            "completed": false,
+            "completed_at": null,
+            "priority": "medium",
+            "due_date": "2030-05-01T09:00:00.000000Z",
+            "remind_at": "2030-05-01T08:30:00.000000Z",
+            "recurrence_rule": "FREQ=WEEKLY;BYDAY=MO,WE",
+            "tags": [{"id": tag["id"], "name": "home", "color": "#00AA55"}],
+            "created_at": task["created_at"],
+            "updated_at": task["updated_at"],
+        })
+    );
+
+    // The Location names the task as GET serves it.
+    let fetched = app.get(&location, Some(&user.access)).await;
+    assert_eq!(fetched.status(), StatusCode::OK);
+    assert_eq!(body(fetched).await, task);
+}
+
+#[tokio::test]
+async fn create_task_with_only_a_title_fills_in_the_defaults() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+
+    let task = create_task(&app, &user, json!({"title": "Buy milk"})).await;
+
+    for field in [
+        "description",
+        "completed_at",
+        "due_date",
+        "remind_at",
+        "recurrence_rule",
+    ] {
+        assert_eq!(task[field], Value::Null, "{field} in {task}");
+    }
+    assert_eq!(task["completed"], false);
+    assert_eq!(task["priority"], "medium");
+    assert_eq!(task["tags"], json!([]));
+    assert_eq!(task["user_id"], user.id.as_str());
+}
+
+#[tokio::test]
+async fn task_title_must_be_1_to_200_characters_after_trimming() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+
+    let longest = "t".repeat(200);
+    let task = create_task(&app, &user, json!({"title": format!("  {longest}  ")})).await;
+    assert_eq!(task["title"], longest.as_str());
+
+    for title in ["t".repeat(201), String::new(), "   \t\n ".to_owned()] {
+        let response = app
+            .post_json(
+                &tasks_path(&user),
+                Some(&user.access),
+                &json!({"title": title}),
+            )
+            .await;
+        let error = assert_error(response, StatusCode::BAD_REQUEST, "INVALID_TITLE").await;
+        assert_eq!(error["field"], "title");
+    }
+    assert_eq!(total_tasks(&app, &user).await, 1);
+}
+
+#[tokio::test]
+async fn description_may_be_up_to_1000_characters() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+
+    let longest = "d".repeat(1000);
+    let task = create_task(&app, &user, json!({"title": "t", "description": longest})).await;
+    assert_eq!(task["description"], longest.as_str());
+
+    let response = app
+        .post_json(
+            &tasks_path(&user),
+            Some(&user.access),
+            &json!({"title": "t", "description": "d".repeat(1001)}),
+        )
+        .await;
+    let error = assert_error(response, StatusCode::BAD_REQUEST, "DESCRIPTION_TOO_LONG").await;
+    assert_eq!(error["field"], "description");
+}
+
+#[tokio::test]
+async fn create_task_with_an_unknown_priority_is_rejected() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+
+    for priority in ["urgent", "HIGH", ""] {
+        let response = app
+            .post_json(
+                &tasks_path(&user),
+                Some(&user.access),
+                &json!({"title": "t", "priority": priority}),
+            )
+            .await;
+        let error = assert_error(response, StatusCode::BAD_REQUEST, "INVALID_PRIORITY").await;
+        assert_eq!(error["field"], "priority");
+    }
+    for priority in ["low", "medium", "high"] {
+        let task = create_task(&app, &user, json!({"title": "t", "priority": priority})).await;
+        assert_eq!(task["priority"], priority);
+    }
+}
+
+#[tokio::test]
+async fn times_without_an_offset_are_rejected() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+
+    let cases = [
+        ("due_date", "2030-01-01T10:00:00", "INVALID_DUE_DATE"),
+        ("due_date", "2030-01-01", "INVALID_DUE_DATE"),
+        ("due_date", "tomorrow", "INVALID_DUE_DATE"),
+        ("remind_at", "2030-01-01T10:00:00", "INVALID_REMIND_AT"),
+        ("remind_at", "soon", "INVALID_REMIND_AT"),
+    ];
+    for (field, value, code) in cases {
+        let response = app
+            .post_json(
+                &tasks_path(&user),
+                Some(&user.access),
+                &json!({"title": "t", field: value}),
+            )
+            .await;
+        let error = assert_error(response, StatusCode::BAD_REQUEST, code).await;
+        assert_eq!(error["field"], field, "{field} = {value}");
+    }
+    assert_eq!(total_tasks(&app, &user).await, 0);
+}
+
+#[tokio::test]
+async fn recurrence_rule_must_be_an_rrule() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+
+    let response = app
+        .post_json(
+            &tasks_path(&user),
+            Some(&user.access),
+            &json!({
+                "title": "t",
+                "due_date": "2030-01-01T10:00:00Z",
+                "recurrence_rule": "every day",
+            }),
+        )
+        .await;
+    let error = assert_error(response, StatusCode::BAD_REQUEST, "INVALID_RRULE").await;
+    assert_eq!(error["field"], "recurrence_rule");
+}
+
+#[tokio::test]
+async fn create_completed_task_sets_completed_at() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+
+    let task = create_task(
+        &app,
+        &user,
+        json!({"title": "Done already", "completed": true}),
+    )
+    .await;
+
+    assert_eq!(task["completed"], true);
+    assert!(utc_time(&task["completed_at"]) >= utc_time(&task["created_at"]));
+}
+
+#[tokio::test]
+async fn create_task_with_tag_ids_attaches_them_ordered_by_name() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+    let zeta = create_tag(&app, &user, json!({"name": "zeta"})).await;
+    let alpha = create_tag(&app, &user, json!({"name": "Alpha", "color": "#112233"})).await;
+    let mid = create_tag(&app, &user, json!({"name": "mid"})).await;
+
+    let task = create_task(
+        &app,
+        &user,
+        json!({"title": "t", "tag_ids": [zeta["id"], alpha["id"], mid["id"], zeta["id"]]}),
+    )
+    .await;
+
+    let expected = json!([summary(&alpha), summary(&mid), summary(&zeta)]);
+    assert_eq!(task["tags"], expected);
+    assert_eq!(fetch(&app, &user, &task).await["tags"], expected);
+}
+
+#[tokio::test]
+async fn create_task_with_an_unknown_tag_is_404_and_writes_nothing() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+    let tag = create_tag(&app, &user, json!({"name": "real"})).await;
+
+    for tag_ids in [json!([999_999]), json!([tag["id"], 999_999])] {
+        let response = app
+            .post_json(
+                &tasks_path(&user),
+                Some(&user.access),
+                &json!({"title": "Never written", "tag_ids": tag_ids}),
+            )
+            .await;
+        let error = assert_error(response, StatusCode::NOT_FOUND, "TAG_NOT_FOUND").await;
+        assert_eq!(error["field"], "tag_ids");
+    }
+
+    assert_eq!(total_tasks(&app, &user).await, 0);
+    let links: i64 = sqlx::query_scalar("SELECT count(*) FROM task_tags")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(links, 0);
+}
+
+#[tokio::test]
+async fn get_task_returns_it_with_its_tags() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+    let tag = create_tag(&app, &user, json!({"name": "work"})).await;
+    let task = create_task(&app, &user, json!({"title": "t", "tag_ids": [tag["id"]]})).await;
+
+    let fetched = fetch(&app, &user, &task).await;
+
+    assert_eq!(fetched, task);
+    assert_eq!(fetched["tags"], json!([summary(&tag)]));
+}
+
+#[tokio::test]
+async fn get_unknown_task_is_404_and_a_malformed_id_is_422() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+
+    let response = app
+        .get(&format!("{}/999999", tasks_path(&user)), Some(&user.access))
+        .await;
+    assert_error(response, StatusCode::NOT_FOUND, "TASK_NOT_FOUND").await;
+
+    for id in ["abc", "1.5", "99999999999999999999"] {
+        let response = app
+            .get(&format!("{}/{id}", tasks_path(&user)), Some(&user.access))
+            .await;
+        let error = assert_error(
+            response,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "VALIDATION_ERROR",
+        )
+        .await;
+        assert_eq!(error["field"], "task_id", "task id {id}");
+    }
+}
+
+#[tokio::test]
+async fn put_replaces_the_task_and_omitted_fields_become_null() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+    let old_tag = create_tag(&app, &user, json!({"name": "old"})).await;
+    let new_tag = create_tag(&app, &user, json!({"name": "new"})).await;
+    let task = create_task(
+        &app,
+        &user,
+        json!({
+            "title": "Before",
+            "description": "will go",
+            "priority": "low",
+            "due_date": "2030-01-01T00:00:00Z",
+            "remind_at": "2029-12-31T23:00:00Z",
+            "recurrence_rule": "FREQ=DAILY",
+            "tag_ids": [old_tag["id"]],
+        }),
+    )
+    .await;
+
+    let response = app
+        .send_json(
+            Method::PUT,
+            &task_path(&user, &task),
+            Some(&user.access),
+            &json!({"title": " After ", "priority": "high", "completed": false, "tag_ids": [new_tag["id"]]}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let replaced = body(response).await;
+    assert_eq!(
+        replaced,
+        json!({
+            "id": task["id"],
+            "user_id": user.id,
+            "title": "After",
+            "description": null,
+            "completed": false,
+            "completed_at": null,
+            "priority": "high",
+            "due_date": null,
+            "remind_at": null,
+            "recurrence_rule": null,
+            "tags": [summary(&new_tag)],
+            "created_at": task["created_at"],
+            "updated_at": replaced["updated_at"],
+        })
+    );
+    assert_eq!(fetch(&app, &user, &task).await, replaced);
+
+    // Without tag_ids, PUT removes every tag.
+    let response = app
+        .send_json(
+            Method::PUT,
+            &task_path(&user, &task),
+            Some(&user.access),
+            &json!({"title": "After", "priority": "high", "completed": true}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let replaced = body(response).await;
+    assert_eq!(replaced["tags"], json!([]));
+    assert_eq!(replaced["completed"], true);
+    utc_time(&replaced["completed_at"]);
+}
+
+#[tokio::test]
+async fn put_without_a_required_field_is_422_naming_it() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+    let task = create_task(&app, &user, json!({"title": "Keep me"})).await;
+
+    let full = json!({"title": "New", "priority": "high", "completed": false});
+    for field in ["title", "priority", "completed"] {
+        let mut partial = full.clone();
+        partial.as_object_mut().unwrap().remove(field);
+        let response = app
+            .send_json(
+                Method::PUT,
+                &task_path(&user, &task),
+                Some(&user.access),
+                &partial,
+            )
+            .await;
+        let error = assert_error(
+            response,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "VALIDATION_ERROR",
+        )
+        .await;
+        assert_eq!(error["field"], field);
+    }
+    assert_eq!(fetch(&app, &user, &task).await, task);
+}
+
+#[tokio::test]
+async fn put_validates_like_create() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+    let task = create_task(&app, &user, json!({"title": "Keep me"})).await;
+
+    let base = json!({"title": "New", "priority": "high", "completed": false});
+    let cases = [
+        ("title", json!("   "), "INVALID_TITLE"),
+        ("priority", json!("urgent"), "INVALID_PRIORITY"),
+        (
+            "description",
+            json!("d".repeat(1001)),
+            "DESCRIPTION_TOO_LONG",
+        ),
+        ("due_date", json!("2030-01-01T10:00:00"), "INVALID_DUE_DATE"),
+        (
+            "remind_at",
+            json!("2030-01-01T10:00:00"),
+            "INVALID_REMIND_AT",
+        ),
+        ("recurrence_rule", json!("every day"), "INVALID_RRULE"),
+    ];
+    for (field, value, code) in cases {
+        let mut request = base.clone();
+        request[field] = value;
+        let response = app
+            .send_json(
+                Method::PUT,
+                &task_path(&user, &task),
+                Some(&user.access),
+                &request,
+            )
+            .await;
+        assert_error(response, StatusCode::BAD_REQUEST, code).await;
+    }
+    assert_eq!(fetch(&app, &user, &task).await, task);
+}
+
+#[tokio::test]
+async fn patch_changes_only_the_fields_present() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+    let tag = create_tag(&app, &user, json!({"name": "keep"})).await;
+    let task = create_task(
+        &app,
+        &user,
+        json!({
+            "title": "Original",
+            "description": "stays",
+            "priority": "low",
+            "due_date": "2030-01-01T00:00:00Z",
+            "remind_at": "2029-12-31T12:00:00Z",
+            "recurrence_rule": "FREQ=DAILY",
+            "tag_ids": [tag["id"]],
+        }),
+    )
+    .await;
+
+    let response = app
+        .send_json(
+            Method::PATCH,
+            &task_path(&user, &task),
+            Some(&user.access),
+            &json!({"title": "  Renamed ", "priority": "high"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let patched = body(response).await;
+
+    let mut expected = task.clone();
+    expected["title"] = json!("Renamed");
+    expected["priority"] = json!("high");
+    expected["updated_at"] = patched["updated_at"].clone();
+    assert_eq!(patched, expected);
+    assert_eq!(fetch(&app, &user, &task).await, patched);
+}
+
+#[tokio::test]
+async fn patch_with_explicit_null_clears_nullable_fields() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+    let tag = create_tag(&app, &user, json!({"name": "gone"})).await;
+    let task = create_task(
+        &app,
+        &user,
+        json!({
+            "title": "Clear me",
+            "description": "goes",
+            "due_date": "2030-01-01T00:00:00Z",
+            "remind_at": "2029-12-31T12:00:00Z",
+            "recurrence_rule": "FREQ=DAILY",
+            "tag_ids": [tag["id"]],
+        }),
+    )
+    .await;
+
+    // One field at a time: the named one clears, the others stay.
+    let response = app
+        .send_json(
+            Method::PATCH,
+            &task_path(&user, &task),
+            Some(&user.access),
+            &json!({"description": null}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let patched = body(response).await;
+    assert_eq!(patched["description"], Value::Null);
+    assert_eq!(patched["due_date"], task["due_date"]);
+    assert_eq!(patched["tags"], task["tags"]);
+
+    let response = app
+        .send_json(
+            Method::PATCH,
+            &task_path(&user, &task),
+            Some(&user.access),
+            &json!({"due_date": null, "remind_at": null, "recurrence_rule": null, "tag_ids": null}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let patched = body(response).await;
+    for field in ["description", "due_date", "remind_at", "recurrence_rule"] {
+        assert_eq!(patched[field], Value::Null, "{field}");
+    }
+    assert_eq!(patched["tags"], json!([]));
+    assert_eq!(patched["title"], "Clear me");
+    assert_eq!(fetch(&app, &user, &task).await, patched);
+}
+
+#[tokio::test]
+async fn patch_cannot_null_a_required_field() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+    let task = create_task(&app, &user, json!({"title": "Required"})).await;
+
+    let cases = [
+        ("title", StatusCode::BAD_REQUEST, "INVALID_TITLE"),
+        ("priority", StatusCode::BAD_REQUEST, "INVALID_PRIORITY"),
+        (
+            "completed",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "VALIDATION_ERROR",
+        ),
+    ];
+    for (field, status, code) in cases {
+        let response = app
+            .send_json(
+                Method::PATCH,
+                &task_path(&user, &task),
+                Some(&user.access),
+                &json!({field: null}),
+            )
+            .await;
+        let error = assert_error(response, status, code).await;
+        assert_eq!(error["field"], field);
+    }
+    assert_eq!(fetch(&app, &user, &task).await, task);
+}
+
+#[tokio::test]
+async fn write_with_an_unknown_tag_is_404_and_leaves_the_task_unchanged() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+    let tag = create_tag(&app, &user, json!({"name": "kept"})).await;
+    let task = create_task(
+        &app,
+        &user,
+        json!({"title": "Unchanged", "tag_ids": [tag["id"]]}),
+    )
+    .await;
+
+    let cases = [
+        (Method::PATCH, json!({"tag_ids": [999_999]})),
+        (
+            Method::PATCH,
+            json!({"title": "Changed", "tag_ids": [tag["id"], 999_999]}),
+        ),
+        (
+            Method::PUT,
+            json!({"title": "Changed", "priority": "high", "completed": true, "tag_ids": [999_999]}),
+        ),
+    ];
+    for (method, request) in cases {
+        let response = app
+            .send_json(
+                method,
+                &task_path(&user, &task),
+                Some(&user.access),
+                &request,
+            )
+            .await;
+        let error = assert_error(response, StatusCode::NOT_FOUND, "TAG_NOT_FOUND").await;
+        assert_eq!(error["field"], "tag_ids");
+        assert_eq!(fetch(&app, &user, &task).await, task, "after {request}");
+    }
+}
+
+#[tokio::test]
+async fn every_write_moves_updated_at_and_keeps_created_at() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+    let tag = create_tag(&app, &user, json!({"name": "t"})).await;
+    let task = create_task(&app, &user, json!({"title": "Busy"})).await;
+    let path = task_path(&user, &task);
+    let mut last = utc_time(&task["updated_at"]);
+
+    let mut after = Vec::new();
+    let response = app
+        .send_json(
+            Method::PUT,
+            &path,
+            Some(&user.access),
+            &json!({"title": "Busy", "priority": "low", "completed": false}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    after.push(("PUT", body(response).await));
+
+    let response = app
+        .send_json(
+            Method::PATCH,
+            &path,
+            Some(&user.access),
+            &json!({"description": "x"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    after.push(("PATCH", body(response).await));
+
+    let response = toggle(&app, &user, &task).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    after.push(("toggle", body(response).await));
+
+    let response = link(&app, &user, &task, &tag).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    after.push(("link", body(response).await));
+
+    let response = unlink(&app, &user, &task, &tag).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    after.push(("unlink", fetch(&app, &user, &task).await));
+
+    for (write, current) in after {
+        assert_eq!(
+            current["created_at"], task["created_at"],
+            "created_at after {write}"
+        );
+        let updated = utc_time(&current["updated_at"]);
+        assert!(
+            updated > last,
+            "updated_at after {write}: {updated} <= {last}"
+        );
+        last = updated;
+    }
+}
+
+#[tokio::test]
+async fn toggle_completes_and_reopens_a_task() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+    let task = create_task(&app, &user, json!({"title": "Toggle me"})).await;
+
+    let response = toggle(&app, &user, &task).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let completed = body(response).await;
+    assert_eq!(completed["completed"], true);
+    let completed_at = utc_time(&completed["completed_at"]);
+    assert!(completed_at > utc_time(&task["created_at"]));
+    assert_eq!(completed["title"], "Toggle me");
+
+    let response = toggle(&app, &user, &task).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let reopened = body(response).await;
+    assert_eq!(reopened["completed"], false);
+    assert_eq!(reopened["completed_at"], Value::Null);
+    assert_eq!(fetch(&app, &user, &task).await, reopened);
+
+    let response = app
+        .client
+        .patch(app.url(&format!("{}/999999/complete", tasks_path(&user))))
+        .bearer_auth(&user.access)
+        .send()
+        .await
+        .unwrap();
+    assert_error(response, StatusCode::NOT_FOUND, "TASK_NOT_FOUND").await;
+}
+
+#[tokio::test]
+async fn patch_completed_maintains_completed_at() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+    let task = create_task(&app, &user, json!({"title": "Finish"})).await;
+    let path = task_path(&user, &task);
+
+    let response = app
+        .send_json(
+            Method::PATCH,
+            &path,
+            Some(&user.access),
+            &json!({"completed": true}),
+        )
+        .await;
+    let completed = body(response).await;
+    assert_eq!(completed["completed"], true);
+    utc_time(&completed["completed_at"]);
+
+    // Completing a completed task keeps the moment it was first completed.
+    let response = app
+        .send_json(
+            Method::PATCH,
+            &path,
+            Some(&user.access),
+            &json!({"completed": true, "title": "Finished"}),
+        )
+        .await;
+    let again = body(response).await;
+    assert_eq!(again["completed_at"], completed["completed_at"]);
+    assert_eq!(again["title"], "Finished");
+
+    let response = app
+        .send_json(
+            Method::PATCH,
+            &path,
+            Some(&user.access),
+            &json!({"completed": false}),
+        )
+        .await;
+    let reopened = body(response).await;
+    assert_eq!(reopened["completed"], false);
+    assert_eq!(reopened["completed_at"], Value::Null);
+}
+
+#[tokio::test]
+async fn delete_task_is_204_then_404_and_its_tags_stay() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+    let tag = create_tag(&app, &user, json!({"name": "survivor"})).await;
+    let task = create_task(
+        &app,
+        &user,
+        json!({"title": "Doomed", "tag_ids": [tag["id"]]}),
+    )
+    .await;
+
+    let response = app
+        .client
+        .delete(app.url(&task_path(&user, &task)))
+        .bearer_auth(&user.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+
+    let response = app.get(&task_path(&user, &task), Some(&user.access)).await;
+    assert_error(response, StatusCode::NOT_FOUND, "TASK_NOT_FOUND").await;
+
+    let response = app
+        .get(
+            &format!("{}/{}", tags_path(&user), tag["id"]),
+            Some(&user.access),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(body(response).await, tag);
+
+    let response = app
+        .client
+        .delete(app.url(&task_path(&user, &task)))
+        .bearer_auth(&user.access)
+        .send()
+        .await
+        .unwrap();
+    assert_error(response, StatusCode::NOT_FOUND, "TASK_NOT_FOUND").await;
+}
+
+#[tokio::test]
+async fn linking_a_tag_is_201_then_200_and_never_duplicates_it() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+    let tag = create_tag(&app, &user, json!({"name": "urgent", "color": "#FF0000"})).await;
+    let task = create_task(&app, &user, json!({"title": "Link me"})).await;
+
+    let response = link(&app, &user, &task, &tag).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let linked = body(response).await;
+    assert_eq!(linked["id"], task["id"]);
+    assert_eq!(linked["tags"], json!([summary(&tag)]));
+
+    let response = link(&app, &user, &task, &tag).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let again = body(response).await;
+    assert_eq!(again["tags"], json!([summary(&tag)]));
+    assert_eq!(
+        fetch(&app, &user, &task).await["tags"],
+        json!([summary(&tag)])
+    );
+}
+
+#[tokio::test]
+async fn unlinking_is_204_also_when_not_linked() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+    let tag = create_tag(&app, &user, json!({"name": "loose"})).await;
+    let other = create_tag(&app, &user, json!({"name": "other"})).await;
+    let task = create_task(
+        &app,
+        &user,
+        json!({"title": "Unlink me", "tag_ids": [tag["id"], other["id"]]}),
+    )
+    .await;
+
+    for _ in 0..2 {
+        let response = unlink(&app, &user, &task, &tag).await;
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        assert_eq!(response.text().await.unwrap(), "");
+        assert_eq!(
+            fetch(&app, &user, &task).await["tags"],
+            json!([summary(&other)])
+        );
+    }
+}
+
+#[tokio::test]
+async fn linking_or_unlinking_an_unknown_task_or_tag_is_404() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+    let tag = create_tag(&app, &user, json!({"name": "real"})).await;
+    let task = create_task(&app, &user, json!({"title": "Real"})).await;
+    let missing = json!({"id": 999_999});
+
+    let cases = [
+        (&task, &missing, "TAG_NOT_FOUND"),
+        (&missing, &tag, "TASK_NOT_FOUND"),
+        (&missing, &missing, "TASK_NOT_FOUND"),
+    ];
+    for (on_task, on_tag, code) in cases {
+        let response = link(&app, &user, on_task, on_tag).await;
+        assert_error(response, StatusCode::NOT_FOUND, code).await;
+        let response = unlink(&app, &user, on_task, on_tag).await;
+        assert_error(response, StatusCode::NOT_FOUND, code).await;
+    }
+    assert_eq!(fetch(&app, &user, &task).await, task);
+
+    let response = app
+        .client
+        .post(app.url(&format!("{}/tags/abc", task_path(&user, &task))))
+        .bearer_auth(&user.access)
+        .send()
+        .await
+        .unwrap();
+    let error = assert_error(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    assert_eq!(error["field"], "tag_id");
+}
+
+#[tokio::test]
+async fn parallel_links_of_one_tag_create_exactly_one_link() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+    let tag = create_tag(&app, &user, json!({"name": "race"})).await;
+    let task = create_task(&app, &user, json!({"title": "Contended"})).await;
+
+    let responses = join_all((0..8).map(|_| link(&app, &user, &task, &tag))).await;
+
+    let mut statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 200, 200, 201]);
+    for response in responses {
+        assert_eq!(body(response).await["tags"], json!([summary(&tag)]));
+    }
+    assert_eq!(
+        fetch(&app, &user, &task).await["tags"],
+        json!([summary(&tag)])
+    );
+    let links: i64 = sqlx::query_scalar("SELECT count(*) FROM task_tags")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(links, 1);
+}
+
+#[tokio::test]
+async fn concurrent_patches_of_different_fields_both_apply() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+
+    for round in 0..10 {
+        let task = create_task(&app, &user, json!({"title": format!("before {round}")})).await;
+        let path = task_path(&user, &task);
+        let retitle_body = json!({"title": format!("after {round}")});
+        let reprioritize_body = json!({"priority": "high"});
+        let (retitled, reprioritized) = futures_util::future::join(
+            app.send_json(Method::PATCH, &path, Some(&user.access), &retitle_body),
+            app.send_json(Method::PATCH, &path, Some(&user.access), &reprioritize_body),
+        )
+        .await;
+        assert_eq!(retitled.status(), StatusCode::OK);
+        assert_eq!(reprioritized.status(), StatusCode::OK);
+
+        let current = fetch(&app, &user, &task).await;
+        assert_eq!(
+            (&current["title"], &current["priority"]),
+            (&json!(format!("after {round}")), &json!("high")),
+            "round {round}: one PATCH undid the other"
+        );
+    }
+}
+
+#[tokio::test]
+async fn text_with_a_nul_character_is_a_client_error_not_a_500() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+    let task = create_task(&app, &user, json!({"title": "Untouched"})).await;
+    let nul = "a\u{0}b";
+
+    let writes = [
+        (Method::POST, tasks_path(&user), json!({"title": nul})),
+        (
+            Method::POST,
+            tasks_path(&user),
+            json!({"title": "t", "description": nul}),
+        ),
+        (
+            Method::POST,
+            tasks_path(&user),
+            json!({"title": "t", "due_date": "2030-01-01T00:00:00Z", "recurrence_rule": "FREQ=DAILY\u{0}"}),
+        ),
+        (
+            Method::PATCH,
+            task_path(&user, &task),
+            json!({"title": nul}),
+        ),
+        (
+            Method::PATCH,
+            task_path(&user, &task),
+            json!({"description": nul}),
+        ),
+    ];
+    for (method, path, request) in writes {
+        let response = app
+            .send_json(method.clone(), &path, Some(&user.access), &request)
+            .await;
+        assert_error(
+            response,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "VALIDATION_ERROR",
+        )
+        .await;
+    }
+    for filter in ["q", "tag"] {
+        let response = get_query(&app, &tasks_path(&user), &user.access, &[(filter, nul)]).await;
+        assert_error(
+            response,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "VALIDATION_ERROR",
+        )
+        .await;
+    }
+
+    assert_eq!(total_tasks(&app, &user).await, 1);
+    assert_eq!(fetch(&app, &user, &task).await, task);
+}
