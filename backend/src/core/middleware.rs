@@ -111,7 +111,10 @@ mod tests {
                 }),
             )
             .layer(CatchPanicLayer::custom(panic_response))
-            .layer(axum::middleware::from_fn_with_state(timeout, request_context))
+            .layer(axum::middleware::from_fn_with_state(
+                timeout,
+                request_context,
+            ))
     }
 
     async fn send(app: Router, path: &str) -> (StatusCode, HeaderValue, serde_json::Value) {
