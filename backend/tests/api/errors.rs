@@ -443,3 +443,30 @@ async fn an_error_body_has_exactly_the_documented_keys() {
     keys.sort_unstable();
     assert_eq!(keys, ["code", "detail", "field", "request_id"]);
 }
+
+#[tokio::test]
+async fn a_nul_character_in_stored_text_is_a_validation_error_not_a_500() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+    let response = app
+        .send_json(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/users/{}", user.id),
+            Some(&user.access),
+            &serde_json::json!({"name": "nul\u{0}name"}),
+        )
+        .await;
+    assert_error(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "VALIDATION_ERROR",
+    )
+    .await;
+
+    let profile = body(
+        app.get(&format!("/api/v1/users/{}", user.id), Some(&user.access))
+            .await,
+    )
+    .await;
+    assert_eq!(profile["name"], serde_json::Value::Null);
+}
