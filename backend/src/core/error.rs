@@ -222,10 +222,22 @@ impl From<ErrorCode> for ApiError {
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
         if crate::db::is_unavailable(&error) {
-            Self::unavailable(error)
-        } else {
-            Self::internal(error)
+            return Self::unavailable(error);
         }
+        // Class 22 is "data exception": a value the database cannot store, such as a NUL
+        // character in text. Only client input can carry one, so it is the client's error.
+        let data_exception = error
+            .as_database_error()
+            .and_then(|e| e.code())
+            .is_some_and(|code| code.starts_with("22"));
+        if data_exception {
+            tracing::info!(%error, "database refused a value from the request");
+            return Self::validation(
+                "body",
+                "The request contains a value that cannot be stored (for example a NUL character).",
+            );
+        }
+        Self::internal(error)
     }
 }
 

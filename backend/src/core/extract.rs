@@ -37,6 +37,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 
 /// Parses a JSON document, naming the offending field on failure.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Derived structs also accept a JSON array of their fields in order; the API's bodies are
+    // objects only.
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|&b| b != b'{') {
+        return Err(ApiError::validation(
+            "body",
+            "The request body must be a JSON object.",
+        ));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let inner = error.inner();
@@ -70,9 +79,11 @@ fn data_error(path: &str, message: &str) -> ApiError {
         );
     }
     if let Some(name) = between_backticks(message, "unknown field `") {
+        // Here the path already ends with the unknown key.
+        let field = if prefix.is_empty() { name } else { path };
         return ApiError::validation(
-            format!("{prefix}{name}"),
-            format!("The field `{prefix}{name}` is not allowed here."),
+            field.to_owned(),
+            format!("The field `{field}` is not allowed here."),
         );
     }
     if prefix.is_empty() {

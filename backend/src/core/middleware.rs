@@ -83,3 +83,70 @@ pub async fn route_not_found() -> ApiError {
 pub async fn method_not_allowed() -> ApiError {
     ErrorCode::MethodNotAllowed.into()
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::{Router, body::Body, http::StatusCode, routing::get};
+    use tower::ServiceExt;
+    use tower_http::catch_panic::CatchPanicLayer;
+
+    use super::*;
+
+    fn app(timeout: Duration) -> Router {
+        Router::new()
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    "done"
+                }),
+            )
+            .route(
+                "/panic",
+                get(|| async {
+                    if true {
+                        panic!("secret internal detail");
+                    }
+                    "unreachable"
+                }),
+            )
+            .layer(CatchPanicLayer::custom(panic_response))
+            .layer(axum::middleware::from_fn_with_state(
+                timeout,
+                request_context,
+            ))
+    }
+
+    async fn send(app: Router, path: &str) -> (StatusCode, HeaderValue, serde_json::Value) {
+        let request = Request::builder()
+            .uri(path)
+            .header("x-request-id", "test-id-1")
+            .body(Body::empty())
+            .unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        let status = response.status();
+        let id = response.headers()[&X_REQUEST_ID].clone();
+        let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024)
+            .await
+            .unwrap();
+        (status, id, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_request_over_the_time_limit_is_answered_503() {
+        let (status, id, body) = send(app(Duration::from_millis(50)), "/slow").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(id, "test-id-1");
+        assert_eq!(body["code"], "SERVICE_UNAVAILABLE");
+        assert_eq!(body["request_id"], "test-id-1");
+    }
+
+    #[tokio::test]
+    async fn a_panic_is_answered_500_without_its_message() {
+        let (status, _, body) = send(app(Duration::from_secs(5)), "/panic").await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["code"], "INTERNAL_ERROR");
+        assert_eq!(body["request_id"], "test-id-1");
+        assert!(!body.to_string().contains("secret internal detail"));
+    }
+}

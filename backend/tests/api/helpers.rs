@@ -76,7 +76,9 @@ impl TestApp {
         }
         let settings = Settings::from_vars(&vars).expect("test settings");
         let pool = db::pool(&settings).expect("pool");
-        db::migrations::up(&pool).await.expect("migrate test database");
+        db::migrations::up(&pool)
+            .await
+            .expect("migrate test database");
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = format!("http://{}", listener.local_addr().unwrap());
@@ -139,7 +141,8 @@ impl TestApp {
     }
 
     pub async fn post_json(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
-        self.send_json(reqwest::Method::POST, path, token, body).await
+        self.send_json(reqwest::Method::POST, path, token, body)
+            .await
     }
 
     pub async fn register(&self, email: &str, password: &str) -> Response {
@@ -216,7 +219,9 @@ impl Drop for TestApp {
                     PgConnection::connect(&format!("{}/postgres", server_url())).await
                 {
                     let _ = admin
-                        .execute(format!(r#"DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)"#).as_str())
+                        .execute(
+                            format!(r#"DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)"#).as_str(),
+                        )
                         .await;
                 }
             });

@@ -1,9 +1,19 @@
 //! Operations (SPEC 7): health, readiness, migrations, request ids, shutdown, docs.
 
-use reqwest::StatusCode;
-use serde_json::json;
+use std::{collections::HashMap, time::Duration};
 
-use crate::helpers::{TestApp, body};
+use reqwest::{StatusCode, header};
+use serde_json::{Value, json};
+use todo_api::{
+    app::{AppState, serve},
+    core::settings::Settings,
+    db,
+};
+
+use crate::helpers::{PASSWORD, TEST_SECRET, TestApp, assert_error, body};
+
+/// Generous bound for answers that must come "quickly" rather than hang.
+const NO_HANG: Duration = Duration::from_secs(10);
 
 #[tokio::test]
 async fn health_answers_ok() {
@@ -11,4 +21,490 @@ async fn health_answers_ok() {
     let response = app.get("/health", None).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(body(response).await, json!({"status": "ok"}));
+}
+
+// --- readiness and migrations ----------------------------------------------------------------
+
+#[tokio::test]
+async fn ready_answers_ok_when_the_database_is_migrated() {
+    let app = TestApp::spawn().await;
+    let response = app.get("/health/ready", None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(body(response).await, json!({"status": "ok"}));
+}
+
+#[tokio::test]
+async fn a_pending_migration_makes_ready_unavailable_until_it_is_applied() {
+    let app = TestApp::spawn().await;
+
+    let reverted = db::migrations::down(&app.pool, 1).await.unwrap();
+    assert_eq!(reverted.len(), 1);
+
+    let response = app.get("/health/ready", None).await;
+    let error = assert_error(
+        response,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "SERVICE_UNAVAILABLE",
+    )
+    .await;
+    assert!(
+        error["detail"].as_str().unwrap().contains("migration"),
+        "{error}"
+    );
+    // Liveness does not depend on it.
+    assert_eq!(app.get("/health", None).await.status(), StatusCode::OK);
+
+    db::migrations::up(&app.pool).await.unwrap();
+    let response = app.get("/health/ready", None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(body(response).await, json!({"status": "ok"}));
+}
+
+/// Whether `table` exists, asked on a connection of its own (not the app's pool).
+async fn table_exists(app: &TestApp, table: &str) -> bool {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&app.database_url)
+        .await
+        .unwrap();
+    let exists = sqlx::query_scalar::<_, bool>("SELECT to_regclass($1) IS NOT NULL")
+        .bind(format!("public.{table}"))
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    exists
+}
+
+#[tokio::test]
+async fn migrating_all_the_way_down_and_up_again_restores_a_working_service() {
+    let app = TestApp::spawn().await;
+    // Use the tables first, so that the server's connections have seen them.
+    let user = app.signed_in_user().await;
+    let total = db::migrations::status(&app.pool).await.unwrap().len();
+    assert!(total >= 2);
+
+    let reverted = db::migrations::down(&app.pool, 100).await.unwrap();
+    assert_eq!(reverted.len(), total);
+    assert!(
+        reverted.windows(2).all(|pair| pair[0] > pair[1]),
+        "newest first: {reverted:?}"
+    );
+    assert!(!table_exists(&app, "users").await);
+    assert!(!table_exists(&app, "refresh_sessions").await);
+    let status = db::migrations::status(&app.pool).await.unwrap();
+    assert_eq!(status.len(), total);
+    assert!(status.iter().all(|m| !m.applied), "{status:?}");
+    assert_eq!(
+        db::migrations::pending_count(&app.pool).await.unwrap(),
+        total
+    );
+    let response = app.get("/health/ready", None).await;
+    assert_error(
+        response,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "SERVICE_UNAVAILABLE",
+    )
+    .await;
+
+    db::migrations::up(&app.pool).await.unwrap();
+    assert!(table_exists(&app, "users").await);
+    assert!(table_exists(&app, "refresh_sessions").await);
+    let status = db::migrations::status(&app.pool).await.unwrap();
+    assert!(status.iter().all(|m| m.applied), "{status:?}");
+    assert_eq!(
+        app.get("/health/ready", None).await.status(),
+        StatusCode::OK
+    );
+
+    // The data went with the tables; the same email can register again and sign in.
+    let response = app.register(&user.email, PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let (access, _) = app.sign_in(&user.email, PASSWORD).await;
+    let response = app.get("/api/v1/auth/me", Some(&access)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(body(response).await["email"], user.email.as_str());
+}
+
+// --- database unreachable --------------------------------------------------------------------
+
+/// A server whose database is a closed port. Returns its address and a shutdown handle.
+async fn spawn_without_database() -> (String, tokio::sync::oneshot::Sender<()>) {
+    let vars: HashMap<String, String> = [
+        ("DATABASE_URL", "postgres://postgres@127.0.0.1:1/nowhere"),
+        ("JWT_SECRET_KEY", TEST_SECRET),
+        ("AUTH_RATE_LIMIT_PER_MINUTE", "0"),
+        ("DB_MAX_CONNECTIONS", "2"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let settings = Settings::from_vars(&vars).expect("settings");
+    let pool = db::pool(&settings).expect("a lazy pool needs no database");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(serve(listener, AppState::new(settings, pool), async {
+        let _ = stopped.await;
+    }));
+    (address, stop)
+}
+
+#[tokio::test]
+async fn with_the_database_unreachable_liveness_is_ok_and_everything_else_is_503_quickly() {
+    let (address, _stop) = spawn_without_database().await;
+    let client = reqwest::Client::new();
+
+    let response = tokio::time::timeout(NO_HANG, client.get(format!("{address}/health")).send())
+        .await
+        .expect("/health does not hang")
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(body(response).await, json!({"status": "ok"}));
+
+    let response = tokio::time::timeout(
+        NO_HANG,
+        client.get(format!("{address}/health/ready")).send(),
+    )
+    .await
+    .expect("/health/ready does not hang")
+    .unwrap();
+    let error = assert_error(
+        response,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "SERVICE_UNAVAILABLE",
+    )
+    .await;
+    assert!(
+        error["detail"].as_str().unwrap().contains("database"),
+        "{error}"
+    );
+
+    let login = client
+        .post(format!("{address}/api/v1/auth/login"))
+        .json(&json!({"email": "someone@example.com", "password": PASSWORD}))
+        .send();
+    let response = tokio::time::timeout(NO_HANG, login)
+        .await
+        .expect("login does not hang")
+        .unwrap();
+    let error = assert_error(
+        response,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "SERVICE_UNAVAILABLE",
+    )
+    .await;
+    let text = error.to_string();
+    for leak in ["sqlx", "127.0.0.1:1", "Connection refused", "postgres"] {
+        assert!(!text.contains(leak), "{leak:?} leaked in {text}");
+    }
+
+    let register = client
+        .post(format!("{address}/api/v1/auth/register"))
+        .json(&json!({"email": "someone@example.com", "password": PASSWORD}))
+        .send();
+    let response = tokio::time::timeout(NO_HANG, register)
+        .await
+        .expect("register does not hang")
+        .unwrap();
+    assert_error(
+        response,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "SERVICE_UNAVAILABLE",
+    )
+    .await;
+}
+
+// --- CORS ------------------------------------------------------------------------------------
+
+async fn preflight(app: &TestApp, origin: &str) -> reqwest::Response {
+    app.client
+        .request(reqwest::Method::OPTIONS, app.url("/api/v1/auth/login"))
+        .header(header::ORIGIN, origin)
+        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+        .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "content-type")
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_preflight_from_an_allowed_origin_is_allowed_with_credentials() {
+    let app = TestApp::spawn().await;
+
+    let response = preflight(&app, "http://localhost:3000").await;
+    assert!(response.status().is_success(), "{}", response.status());
+    let headers = response.headers();
+    assert_eq!(
+        headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "http://localhost:3000"
+    );
+    assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_CREDENTIALS], "true");
+    let methods = headers[header::ACCESS_CONTROL_ALLOW_METHODS]
+        .to_str()
+        .unwrap()
+        .to_ascii_uppercase();
+    assert!(methods.contains("POST"), "{methods}");
+
+    // A real request from that origin is answered with the same permission.
+    let response = app
+        .client
+        .get(app.url("/health"))
+        .header(header::ORIGIN, "http://localhost:3000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "http://localhost:3000"
+    );
+    assert_eq!(
+        response.headers()[header::ACCESS_CONTROL_ALLOW_CREDENTIALS],
+        "true"
+    );
+}
+
+#[tokio::test]
+async fn a_preflight_from_an_unknown_origin_gets_no_permission() {
+    let app = TestApp::spawn().await;
+
+    let response = preflight(&app, "https://evil.example").await;
+    assert!(
+        response
+            .headers()
+            .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+            .is_none(),
+        "{:?}",
+        response.headers()
+    );
+
+    let response = app
+        .client
+        .get(app.url("/health"))
+        .header(header::ORIGIN, "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response
+            .headers()
+            .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+            .is_none()
+    );
+}
+
+// --- shutdown --------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn graceful_shutdown_returns_ok_stops_accepting_and_closes_the_pool() {
+    let mut app = TestApp::spawn().await;
+    assert_eq!(app.get("/health", None).await.status(), StatusCode::OK);
+
+    tokio::time::timeout(NO_HANG, app.stop())
+        .await
+        .expect("shutdown does not hang")
+        .expect("shutdown is clean");
+
+    let socket = app.address.trim_start_matches("http://");
+    assert!(
+        tokio::net::TcpStream::connect(socket).await.is_err(),
+        "the listener is closed"
+    );
+    let fresh_client = reqwest::Client::new();
+    assert!(fresh_client.get(app.url("/health")).send().await.is_err());
+    assert!(app.pool.is_closed());
+}
+
+// --- documentation ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn openapi_lists_every_route_the_security_schemes_and_the_error_shape() {
+    let app = TestApp::spawn().await;
+    let response = app.get("/openapi.json", None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let doc = body(response).await;
+
+    let paths = doc["paths"].as_object().expect("paths");
+    for path in [
+        "/api/v1/auth/register",
+        "/api/v1/auth/login",
+        "/api/v1/auth/refresh",
+        "/api/v1/auth/logout",
+        "/api/v1/auth/me",
+        "/api/v1/users/{user_id}",
+        "/api/v1/users/{user_id}/password",
+        "/health",
+        "/health/ready",
+    ] {
+        assert!(
+            paths.contains_key(path),
+            "{path} missing from {:?}",
+            paths.keys()
+        );
+    }
+    let account = &paths["/api/v1/users/{user_id}"];
+    for method in ["get", "patch", "delete"] {
+        assert!(account.get(method).is_some(), "{method} /users/{{user_id}}");
+    }
+
+    let schemes = doc["components"]["securitySchemes"]
+        .as_object()
+        .expect("securitySchemes");
+    assert!(
+        schemes.values().any(|s| s["type"] == "http"
+            && s["scheme"].as_str().map(str::to_ascii_lowercase).as_deref() == Some("bearer")),
+        "{schemes:?}"
+    );
+    assert!(
+        schemes
+            .values()
+            .any(|s| s["type"] == "oauth2"
+                && s["flows"]["password"]["tokenUrl"] == "/api/v1/auth/login"),
+        "{schemes:?}"
+    );
+
+    let schemas = &doc["components"]["schemas"];
+    let error_body = &schemas["ErrorBody"];
+    assert!(error_body.is_object(), "ErrorBody schema missing");
+    for property in ["detail", "code", "field", "request_id"] {
+        assert!(
+            error_body["properties"].get(property).is_some(),
+            "ErrorBody.{property}"
+        );
+    }
+    // Every code the service answers with is documented.
+    let documented = serde_json::to_string(&doc).unwrap();
+    for code in [
+        "EMAIL_ALREADY_EXISTS",
+        "PASSWORD_TOO_SHORT",
+        "PASSWORD_TOO_LONG",
+        "INVALID_EMAIL",
+        "INVALID_TIMEZONE",
+        "INVALID_CREDENTIALS",
+        "MISSING_TOKEN",
+        "INVALID_TOKEN",
+        "TOKEN_EXPIRED",
+        "INVALID_TOKEN_TYPE",
+        "MISSING_REFRESH_TOKEN",
+        "REFRESH_TOKEN_EXPIRED",
+        "TOKEN_REVOKED",
+        "FORBIDDEN",
+        "NOT_FOUND",
+        "METHOD_NOT_ALLOWED",
+        "PAYLOAD_TOO_LARGE",
+        "UNSUPPORTED_MEDIA_TYPE",
+        "VALIDATION_ERROR",
+        "RATE_LIMIT_EXCEEDED",
+        "INTERNAL_ERROR",
+        "SERVICE_UNAVAILABLE",
+    ] {
+        assert!(documented.contains(code), "{code} is not documented");
+    }
+}
+
+/// The `src` attributes of the `<script>` tags in `html`.
+fn script_sources(html: &str) -> Vec<String> {
+    html.split("<script")
+        .skip(1)
+        .filter_map(|tag| {
+            let tag = tag.split('>').next()?;
+            let start = tag.find("src=")? + 4;
+            let quote = tag[start..].chars().next()?;
+            let rest = &tag[start + 1..];
+            Some(rest[..rest.find(quote)?].to_owned())
+        })
+        .collect()
+}
+
+fn assert_no_cdn(html: &str) {
+    for cdn in ["unpkg", "jsdelivr", "cdnjs", "googleapis"] {
+        assert!(!html.contains(cdn), "{cdn} referenced");
+    }
+    for src in script_sources(html) {
+        assert!(!src.starts_with("http") && !src.starts_with("//"), "{src}");
+    }
+}
+
+fn is_html(response: &reqwest::Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"))
+}
+
+#[tokio::test]
+async fn swagger_ui_is_served_from_the_binary() {
+    let app = TestApp::spawn().await;
+
+    let response = app.get("/docs", None).await;
+    let page = if response.status().is_redirection() {
+        let location = response.headers()[header::LOCATION].to_str().unwrap();
+        assert!(location.ends_with("/docs/"), "{location}");
+        app.get("/docs/", None).await
+    } else {
+        response
+    };
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(is_html(&page), "{:?}", page.headers());
+    let html = page.text().await.unwrap();
+    assert!(html.to_ascii_lowercase().contains("swagger"), "{html}");
+    assert_no_cdn(&html);
+
+    // Every script the page loads is served here, and the configuration points at our document.
+    let sources = script_sources(&html);
+    assert!(!sources.is_empty(), "{html}");
+    let mut scripts = String::new();
+    for src in sources {
+        let path = match src.strip_prefix("./") {
+            Some(relative) => format!("/docs/{relative}"),
+            None if src.starts_with('/') => src.clone(),
+            None => format!("/docs/{src}"),
+        };
+        let response = app.get(&path, None).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        scripts.push_str(&response.text().await.unwrap());
+    }
+    assert!(
+        scripts.contains("/openapi.json"),
+        "the UI loads /openapi.json"
+    );
+}
+
+#[tokio::test]
+async fn redoc_is_served_from_the_binary() {
+    let app = TestApp::spawn().await;
+
+    let response = app.get("/redoc", None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(is_html(&response), "{:?}", response.headers());
+    let html = response.text().await.unwrap();
+    assert!(html.contains("/redoc/redoc.standalone.js"), "{html}");
+    assert!(html.contains("/openapi.json"), "{html}");
+    assert_no_cdn(&html);
+
+    let response = app.get("/redoc/redoc.standalone.js", None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let content_type = response.headers()[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        content_type.starts_with("application/javascript")
+            || content_type.starts_with("text/javascript"),
+        "{content_type}"
+    );
+    let script = response.text().await.unwrap();
+    assert!(script.len() > 100_000, "the full bundle, not a stub");
+}
+
+#[tokio::test]
+async fn the_openapi_document_is_valid_json_with_a_version_and_title() {
+    let app = TestApp::spawn().await;
+    let doc: Value = body(app.get("/openapi.json", None).await).await;
+    assert!(
+        doc["openapi"].as_str().is_some_and(|v| v.starts_with('3')),
+        "{}",
+        doc["openapi"]
+    );
+    assert_eq!(doc["info"]["title"], "todo-api");
 }
