@@ -68,10 +68,9 @@ impl ErrorCode {
         match self {
             EmailAlreadyExists | PasswordTooShort | PasswordTooLong | InvalidEmail
             | InvalidTimezone | InvalidTitle | DescriptionTooLong | InvalidPriority
-            | InvalidDueDate | InvalidRemindAt | InvalidRrule | InvalidPagination | InvalidStatus
-            | InvalidSortField | InvalidTagName | InvalidColor | TagAlreadyExists => {
-                StatusCode::BAD_REQUEST
-            }
+            | InvalidDueDate | InvalidRemindAt | InvalidRrule | InvalidPagination
+            | InvalidStatus | InvalidSortField | InvalidTagName | InvalidColor
+            | TagAlreadyExists => StatusCode::BAD_REQUEST,
             InvalidCredentials | MissingToken | InvalidToken | TokenExpired | InvalidTokenType
             | MissingRefreshToken | RefreshTokenExpired | TokenRevoked => StatusCode::UNAUTHORIZED,
             Forbidden => StatusCode::FORBIDDEN,
@@ -106,7 +105,9 @@ impl ErrorCode {
             InvalidSortField => {
                 "sort must be one of due_date, priority, created_at, updated_at, title, optionally prefixed with -."
             }
-            InvalidTagName => "The tag name must be 1 to 50 characters long and not only whitespace.",
+            InvalidTagName => {
+                "The tag name must be 1 to 50 characters long and not only whitespace."
+            }
             InvalidColor => "The color must be of the form #RRGGBB.",
             TagAlreadyExists => "You already have a tag with this name.",
             InvalidCredentials => "Incorrect email or password.",

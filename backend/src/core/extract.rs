@@ -226,7 +226,9 @@ impl FromRequestParts<AppState> for TaskIdPath {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        id_param(parts, state, "task_id").await.map(|id| Self(TaskId::from(id)))
+        id_param(parts, state, "task_id")
+            .await
+            .map(|id| Self(TaskId::from(id)))
     }
 }
 
@@ -238,11 +240,17 @@ impl FromRequestParts<AppState> for TagIdPath {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        id_param(parts, state, "tag_id").await.map(|id| Self(TagId::from(id)))
+        id_param(parts, state, "tag_id")
+            .await
+            .map(|id| Self(TagId::from(id)))
     }
 }
 
-async fn id_param(parts: &mut Parts, state: &AppState, name: &'static str) -> Result<i64, ApiError> {
+async fn id_param(
+    parts: &mut Parts,
+    state: &AppState,
+    name: &'static str,
+) -> Result<i64, ApiError> {
     path_param(parts, state, name)
         .await?
         .parse()

@@ -109,11 +109,14 @@ pub async fn find_task(
     user_id: UserId,
     id: TaskId,
 ) -> Result<Option<Task>, sqlx::Error> {
-    sqlx::query_as(concat!(task_select!(), " FROM tasks t WHERE t.id = $1 AND t.user_id = $2"))
-        .bind(id)
-        .bind(user_id)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as(concat!(
+        task_select!(),
+        " FROM tasks t WHERE t.id = $1 AND t.user_id = $2"
+    ))
+    .bind(id)
+    .bind(user_id)
+    .fetch_optional(db)
+    .await
 }
 
 /// Loads one of the user's tasks and locks it until the transaction ends, so that concurrent
@@ -345,7 +348,9 @@ pub async fn list_tasks(
 }
 
 fn push_from_where(query: &mut QueryBuilder<'_, Postgres>, user_id: UserId, filter: &TaskFilter) {
-    query.push(" FROM tasks t WHERE t.user_id = ").push_bind(user_id);
+    query
+        .push(" FROM tasks t WHERE t.user_id = ")
+        .push_bind(user_id);
     if let Some(completed) = filter.completed {
         query.push(" AND t.completed = ").push_bind(completed);
     }

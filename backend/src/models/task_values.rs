@@ -123,7 +123,10 @@ mod tests {
 
     #[test]
     fn title_is_trimmed_and_bounded() {
-        assert_eq!(TaskTitle::parse("  Buy milk ").unwrap().as_str(), "Buy milk");
+        assert_eq!(
+            TaskTitle::parse("  Buy milk ").unwrap().as_str(),
+            "Buy milk"
+        );
         assert!(TaskTitle::parse(&"t".repeat(200)).is_ok());
         for raw in ["", "   \t", &"t".repeat(201)] {
             assert_eq!(
@@ -137,15 +140,21 @@ mod tests {
     fn description_is_bounded_at_1000_characters() {
         assert!(TaskDescription::parse(&"d".repeat(1000)).is_ok());
         assert_eq!(
-            TaskDescription::parse(&"d".repeat(1001)).unwrap_err().code(),
+            TaskDescription::parse(&"d".repeat(1001))
+                .unwrap_err()
+                .code(),
             ErrorCode::DescriptionTooLong
         );
     }
 
     #[test]
     fn instants_need_an_offset() {
-        let time = parse_instant("2030-01-02T03:04:05+02:00", ErrorCode::InvalidDueDate, "due_date")
-            .unwrap();
+        let time = parse_instant(
+            "2030-01-02T03:04:05+02:00",
+            ErrorCode::InvalidDueDate,
+            "due_date",
+        )
+        .unwrap();
         assert_eq!(time.to_rfc3339(), "2030-01-02T01:04:05+00:00");
         for raw in ["2030-01-02T03:04:05", "2030-01-02", "tomorrow", ""] {
             assert_eq!(

@@ -24,7 +24,10 @@ pub fn router() -> Router<AppState> {
         .route("/users/{user_id}/tags", get(list_tags).post(create_tag))
         .route(
             "/users/{user_id}/tags/{tag_id}",
-            get(get_tag).put(replace_tag).patch(update_tag).delete(delete_tag),
+            get(get_tag)
+                .put(replace_tag)
+                .patch(update_tag)
+                .delete(delete_tag),
         )
 }
 
@@ -95,7 +98,11 @@ pub async fn get_tag(
     scope: UserScope,
     TagIdPath(id): TagIdPath,
 ) -> Result<Json<TagResponse>, ApiError> {
-    Ok(Json(tag_service::find_tag(&state, scope.user_id(), id).await?.into()))
+    Ok(Json(
+        tag_service::find_tag(&state, scope.user_id(), id)
+            .await?
+            .into(),
+    ))
 }
 
 /// Replace a tag (an omitted colour becomes null).
@@ -122,7 +129,11 @@ pub async fn replace_tag(
     TagIdPath(id): TagIdPath,
     ApiJson(body): ApiJson<TagRequest>,
 ) -> Result<Json<TagResponse>, ApiError> {
-    Ok(Json(tag_service::replace_tag(&state, scope.user_id(), id, body).await?.into()))
+    Ok(Json(
+        tag_service::replace_tag(&state, scope.user_id(), id, body)
+            .await?
+            .into(),
+    ))
 }
 
 /// Change only the fields present; `"color": null` clears the colour.
@@ -149,7 +160,11 @@ pub async fn update_tag(
     TagIdPath(id): TagIdPath,
     ApiJson(body): ApiJson<UpdateTagRequest>,
 ) -> Result<Json<TagResponse>, ApiError> {
-    Ok(Json(tag_service::update_tag(&state, scope.user_id(), id, body).await?.into()))
+    Ok(Json(
+        tag_service::update_tag(&state, scope.user_id(), id, body)
+            .await?
+            .into(),
+    ))
 }
 
 /// Delete a tag; its links go, the tasks stay.

@@ -31,7 +31,10 @@ pub fn router() -> Router<AppState> {
                 .patch(update_task)
                 .delete(delete_task),
         )
-        .route("/users/{user_id}/tasks/{task_id}/complete", patch(toggle_task))
+        .route(
+            "/users/{user_id}/tasks/{task_id}/complete",
+            patch(toggle_task),
+        )
         .route(
             "/users/{user_id}/tasks/{task_id}/tags/{tag_id}",
             post(link_tag).delete(unlink_tag),

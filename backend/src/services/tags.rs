@@ -19,7 +19,11 @@ fn name_taken() -> ApiError {
     ApiError::new(ErrorCode::TagAlreadyExists).with_field("name")
 }
 
-pub async fn create_tag(state: &AppState, user_id: UserId, body: TagRequest) -> Result<Tag, ApiError> {
+pub async fn create_tag(
+    state: &AppState,
+    user_id: UserId,
+    body: TagRequest,
+) -> Result<Tag, ApiError> {
     let name = TagName::parse(&body.name)?;
     let color = body.color.as_deref().map(TagColor::parse).transpose()?;
     db::tags::insert_tag(&state.db, user_id, &name, color.as_ref())

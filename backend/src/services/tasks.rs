@@ -136,13 +136,16 @@ pub async fn update_task(
     let completed = match body.completed {
         Patch::Absent => None,
         Patch::Null => {
-            return Err(ApiError::validation("completed", "completed must be true or false."));
+            return Err(ApiError::validation(
+                "completed",
+                "completed must be true or false.",
+            ));
         }
         Patch::Value(completed) => Some(completed),
     };
-    let description = body.description.try_map(|d| {
-        TaskDescription::parse(&d).map(|d| d.as_str().to_owned())
-    })?;
+    let description = body
+        .description
+        .try_map(|d| TaskDescription::parse(&d).map(|d| d.as_str().to_owned()))?;
     let due = body
         .due_date
         .try_map(|t| parse_instant(&t, ErrorCode::InvalidDueDate, "due_date"))?;
@@ -306,8 +309,8 @@ pub struct ListParams {
 impl ListParams {
     pub fn parse(query: ListTasksQuery) -> Result<Self, ApiError> {
         let page = parse_positive(query.page.as_deref(), 1, "page")?;
-        let limit = parse_positive(query.limit.as_deref(), DEFAULT_PAGE_SIZE, "limit")?
-            .min(MAX_PAGE_SIZE);
+        let limit =
+            parse_positive(query.limit.as_deref(), DEFAULT_PAGE_SIZE, "limit")?.min(MAX_PAGE_SIZE);
         let completed = match query.status.as_deref() {
             None | Some("all") => None,
             Some("pending") => Some(false),
@@ -337,7 +340,12 @@ impl ListParams {
         let overdue = match query.overdue.as_deref() {
             None | Some("false") => false,
             Some("true") => true,
-            Some(_) => return Err(ApiError::validation("overdue", "overdue must be true or false.")),
+            Some(_) => {
+                return Err(ApiError::validation(
+                    "overdue",
+                    "overdue must be true or false.",
+                ));
+            }
         };
         Ok(Self {
             page,
@@ -398,8 +406,15 @@ pub async fn list_tasks(
 ) -> Result<(Vec<Task>, i64), ApiError> {
     let offset = (params.page - 1).saturating_mul(params.limit);
     let mut conn = state.db.acquire().await?;
-    Ok(db::tasks::list_tasks(&mut conn, user_id, &params.filter, params.sort, params.limit, offset)
-        .await?)
+    Ok(db::tasks::list_tasks(
+        &mut conn,
+        user_id,
+        &params.filter,
+        params.sort,
+        params.limit,
+        offset,
+    )
+    .await?)
 }
 
 #[cfg(test)]
@@ -429,8 +444,16 @@ mod tests {
 
     #[test]
     fn limit_is_capped_at_100_and_bad_paging_is_refused() {
-        assert_eq!(ListParams::parse(query(&[("limit", "500")])).unwrap().limit, 100);
-        for bad in [("page", "0"), ("limit", "0"), ("page", "-1"), ("limit", "ten")] {
+        assert_eq!(
+            ListParams::parse(query(&[("limit", "500")])).unwrap().limit,
+            100
+        );
+        for bad in [
+            ("page", "0"),
+            ("limit", "0"),
+            ("page", "-1"),
+            ("limit", "ten"),
+        ] {
             assert_eq!(code(&[bad]), ErrorCode::InvalidPagination);
         }
     }
