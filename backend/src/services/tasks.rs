@@ -85,11 +85,7 @@ pub async fn create_task(
     if let Some(tags) = &tags {
         set_tags(&mut tx, user_id, id, tags).await?;
     }
-    let task = db::tasks::find_task(&mut *tx, user_id, id)
-        .await?
-        .ok_or_else(task_not_found)?;
-    tx.commit().await?;
-    Ok(task)
+    commit_and_return(tx, user_id, id).await
 }
 
 /// Replaces every field of a task; omitted optional fields become null and omitted `tag_ids`
@@ -208,6 +204,15 @@ async fn write_task(
     if let Some(tags) = &tags {
         set_tags(&mut tx, user_id, id, tags).await?;
     }
+    commit_and_return(tx, user_id, id).await
+}
+
+/// Reads the task as the transaction left it, then commits.
+async fn commit_and_return(
+    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    user_id: UserId,
+    id: TaskId,
+) -> Result<Task, ApiError> {
     let task = db::tasks::find_task(&mut *tx, user_id, id)
         .await?
         .ok_or_else(task_not_found)?;
@@ -257,11 +262,7 @@ pub async fn link_tag(
     if created {
         db::tasks::touch_task(&mut *tx, user_id, task_id).await?;
     }
-    let task = db::tasks::find_task(&mut *tx, user_id, task_id)
-        .await?
-        .ok_or_else(task_not_found)?;
-    tx.commit().await?;
-    Ok((task, created))
+    Ok((commit_and_return(tx, user_id, task_id).await?, created))
 }
 
 /// Removes a link; succeeds also when there was none.
