@@ -19,7 +19,8 @@ use tower_http::{
 use crate::{
     core::{
         middleware::{
-            X_REQUEST_ID, method_not_allowed, panic_response, request_context, route_not_found,
+            X_REQUEST_ID, method_not_allowed, panic_response, request_context, request_timeout,
+            route_not_found,
         },
         rate_limit::AuthRateLimits,
         security::{jwt::TokenKeys, password::PasswordHasherPool},
@@ -58,19 +59,21 @@ impl AppState {
     }
 }
 
-/// The complete router with its middleware: request context (id, span, log line, timeout),
-/// panic catching, CORS, body limit, and JSON answers for unknown routes and methods.
+/// The complete router with its middleware, outermost first: request context (id, span, log
+/// line), CORS, timeout, panic catching, body limit; and JSON answers for unknown routes and
+/// methods. Timeouts and panics sit inside CORS so that browsers can read those answers too.
 pub fn router(state: AppState) -> Router {
     routers::routes(&state)
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(cors(&state.settings))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn_with_state(
             state.settings.request_timeout,
-            request_context,
+            request_timeout,
         ))
+        .layer(cors(&state.settings))
+        .layer(middleware::from_fn(request_context))
         .with_state(state)
 }
 

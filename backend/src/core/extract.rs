@@ -47,13 +47,18 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         ));
     }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let inner = error.inner();
         if inner.is_syntax() || inner.is_eof() {
             return ApiError::validation("body", "The request body is not valid JSON.");
         }
         data_error(&error.path().to_string(), &inner.to_string())
-    })
+    })?;
+    // Anything after the document (a second object, stray text) makes the body malformed.
+    deserializer
+        .end()
+        .map_err(|_| ApiError::validation("body", "The request body is not valid JSON."))?;
+    Ok(value)
 }
 
 /// Parses an `application/x-www-form-urlencoded` body, naming the offending field on failure.
@@ -78,6 +83,12 @@ fn data_error(path: &str, message: &str) -> ApiError {
             format!("The field `{prefix}{name}` is required."),
         );
     }
+    if let Some(name) = between_backticks(message, "duplicate field `") {
+        return ApiError::validation(
+            format!("{prefix}{name}"),
+            format!("The field `{prefix}{name}` appears more than once."),
+        );
+    }
     if let Some(name) = between_backticks(message, "unknown field `") {
         // Here the path already ends with the unknown key.
         let field = if prefix.is_empty() { name } else { path };
@@ -89,9 +100,12 @@ fn data_error(path: &str, message: &str) -> ApiError {
     if prefix.is_empty() {
         return ApiError::validation("body", "The request body must be a JSON object.");
     }
-    let leaks_internals = ["struct ", "enum ", "tuple", "newtype", "::", "map"]
-        .iter()
-        .any(|word| message.contains(word));
+    let leaks_internals = [
+        "struct ", "enum ", "tuple", "newtype", "::", "map", "i8", "i16", "i32", "i64", "u8",
+        "u16", "u32", "u64", "f32", "f64", "usize",
+    ]
+    .iter()
+    .any(|word| message.contains(word));
     let detail = if leaks_internals {
         format!("The field `{path}` has an invalid value.")
     } else {
@@ -269,9 +283,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
             serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(deserializer)
             .map(ApiQuery)
-            .map_err(|error| {
-                ApiError::validation("query", format!("Invalid query string: {}.", error.inner()))
-            })
+            .map_err(|error| data_error(&error.path().to_string(), &error.inner().to_string()))
     }
 }
 

@@ -22,14 +22,10 @@ use crate::core::{
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Gives the request an id (the caller's if sane), runs it inside a span carrying the id, the
-/// matched route and later the user id, bounds it by the request timeout, echoes the id in
-/// `X-Request-Id`, and writes one log line when it ends. The raw URI is never logged, so query
-/// strings (which may carry an access token) stay out of the logs.
-pub async fn request_context(
-    State(timeout): State<Duration>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// matched route and later the user id, echoes the id in `X-Request-Id`, and writes one log
+/// line when it ends. The raw URI is never logged, so query strings (which may carry an access
+/// token) stay out of the logs.
+pub async fn request_context(request: Request, next: Next) -> Response {
     let id = request_id::from_header(request.headers().get(&X_REQUEST_ID));
     let route = request
         .extensions()
@@ -45,15 +41,8 @@ pub async fn request_context(
     );
     let started = Instant::now();
 
-    let work = async move {
-        match tokio::time::timeout(timeout, next.run(request)).await {
-            Ok(response) => response,
-            Err(_) => ApiError::new(ErrorCode::ServiceUnavailable)
-                .with_detail("The request took too long and was cancelled.")
-                .into_response(),
-        }
-    };
-    let mut response = request_id::scope(id.clone(), work.instrument(span.clone())).await;
+    let mut response =
+        request_id::scope(id.clone(), next.run(request).instrument(span.clone())).await;
 
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(X_REQUEST_ID.clone(), value);
@@ -62,6 +51,21 @@ pub async fn request_context(
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     span.in_scope(|| tracing::info!(status, latency_ms, "request finished"));
     response
+}
+
+/// Answers 503 when the request runs longer than the limit; its work is dropped. It sits
+/// inside the CORS layer, so a browser can read the answer.
+pub async fn request_timeout(
+    State(timeout): State<Duration>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(ErrorCode::ServiceUnavailable)
+            .with_detail("The request took too long and was cancelled.")
+            .into_response(),
+    }
 }
 
 /// Turns a panic in a handler into our 500 body; the panic message is logged, never sent.
@@ -113,8 +117,9 @@ mod tests {
             .layer(CatchPanicLayer::custom(panic_response))
             .layer(axum::middleware::from_fn_with_state(
                 timeout,
-                request_context,
+                request_timeout,
             ))
+            .layer(axum::middleware::from_fn(request_context))
     }
 
     async fn send(app: Router, path: &str) -> (StatusCode, HeaderValue, serde_json::Value) {

@@ -34,6 +34,7 @@ pub async fn down(pool: &PgPool, steps: usize) -> Result<Vec<i64>, sqlx::migrate
 }
 
 /// Every known migration with its state, oldest first.
+#[tracing::instrument(skip_all)]
 pub async fn status(pool: &PgPool) -> Result<Vec<MigrationState>, sqlx::migrate::MigrateError> {
     let applied: HashSet<i64> = applied_versions(pool).await?.into_iter().collect();
     Ok(MIGRATOR
@@ -48,6 +49,7 @@ pub async fn status(pool: &PgPool) -> Result<Vec<MigrationState>, sqlx::migrate:
 }
 
 /// How many known migrations are not applied yet.
+#[tracing::instrument(skip_all)]
 pub async fn pending_count(pool: &PgPool) -> Result<usize, sqlx::migrate::MigrateError> {
     Ok(status(pool).await?.iter().filter(|m| !m.applied).count())
 }

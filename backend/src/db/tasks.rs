@@ -137,25 +137,6 @@ pub async fn find_task_for_update(
     .await
 }
 
-/// Flips `completed` (and `completed_at` with it). False when the task is not the user's.
-#[tracing::instrument(skip_all)]
-pub async fn toggle_task(
-    db: impl PgExecutor<'_>,
-    user_id: UserId,
-    id: TaskId,
-) -> Result<bool, sqlx::Error> {
-    let result = sqlx::query(
-        "UPDATE tasks SET completed = NOT completed, \
-             completed_at = CASE WHEN completed THEN NULL ELSE now() END \
-         WHERE id = $1 AND user_id = $2",
-    )
-    .bind(id)
-    .bind(user_id)
-    .execute(db)
-    .await?;
-    Ok(result.rows_affected() == 1)
-}
-
 /// Deletes the task; its links go by cascade, its tags stay.
 #[tracing::instrument(skip_all)]
 pub async fn delete_task(

@@ -93,7 +93,7 @@ impl Priority {
 pub struct TagSummary {
     pub id: TagId,
     pub name: String,
-    #[schema(example = "#FF8800")]
+    #[schema(example = "#FF8800", required = true)]
     pub color: Option<String>,
 }
 

@@ -1,6 +1,6 @@
 //! Validated task and tag values; each `parse` returns the spec's error code for its rule.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 
 use crate::core::error::{ApiError, ErrorCode};
 
@@ -44,21 +44,22 @@ impl TaskDescription {
     }
 }
 
-/// A recurrence rule as sent; full RRULE semantics are checked where recurrence is applied.
+/// A recurrence rule: a valid RFC 5545 RRULE (an `RRULE:` prefix is accepted and dropped).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecurrenceRule(String);
 
 impl RecurrenceRule {
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        let invalid = || ApiError::new(ErrorCode::InvalidRrule).with_field("recurrence_rule");
         let rule = raw.trim();
         let rule = rule.strip_prefix("RRULE:").unwrap_or(rule);
-        if rule.is_empty()
-            || rule.chars().count() > MAX_RRULE_CHARS
-            || !rule.to_ascii_uppercase().contains("FREQ=")
-            || rule.chars().any(char::is_whitespace)
-        {
-            return Err(ApiError::new(ErrorCode::InvalidRrule).with_field("recurrence_rule"));
+        if rule.is_empty() || rule.chars().count() > MAX_RRULE_CHARS {
+            return Err(invalid());
         }
+        let parsed: rrule::RRule<rrule::Unvalidated> = rule.parse().map_err(|_| invalid())?;
+        // Validation needs a start; the rule's own constraints do not depend on which.
+        let start = Utc::now().with_timezone(&rrule::Tz::UTC);
+        parsed.validate(start).map_err(|_| invalid())?;
         Ok(Self(rule.to_owned()))
     }
 
@@ -76,7 +77,10 @@ pub fn parse_instant(
 ) -> Result<DateTime<Utc>, ApiError> {
     DateTime::parse_from_rfc3339(raw.trim())
         .map(|time| time.with_timezone(&Utc))
-        .map_err(|_| ApiError::new(code).with_field(field))
+        .ok()
+        // Beyond these years the time could not be written back as RFC 3339.
+        .filter(|time| (0..=9999).contains(&time.year()))
+        .ok_or_else(|| ApiError::new(code).with_field(field))
 }
 
 /// A tag name: trimmed, 1 to 50 characters.
@@ -156,7 +160,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(time.to_rfc3339(), "2030-01-02T01:04:05+00:00");
-        for raw in ["2030-01-02T03:04:05", "2030-01-02", "tomorrow", ""] {
+        for raw in [
+            "2030-01-02T03:04:05",
+            "2030-01-02",
+            "tomorrow",
+            "",
+            "9999-12-31T23:59:59-23:59",
+            "0000-01-01T00:00:00+23:59",
+        ] {
             assert_eq!(
                 parse_instant(raw, ErrorCode::InvalidDueDate, "due_date")
                     .unwrap_err()
@@ -188,7 +199,21 @@ mod tests {
             RecurrenceRule::parse("RRULE:FREQ=DAILY").unwrap().as_str(),
             "FREQ=DAILY"
         );
-        assert!(RecurrenceRule::parse("every day").is_err());
-        assert!(RecurrenceRule::parse("").is_err());
+        for bad in [
+            "every day",
+            "",
+            "FREQ=BOGUS",
+            "FREQ=",
+            "XFREQ=DAILY;FOO=BAR",
+            "FREQ=DAILY;INTERVAL=-3",
+            "FREQ=WEEKLY;BYDAY=XX",
+        ] {
+            assert!(
+                RecurrenceRule::parse(bad).is_err(),
+                "{bad:?} should be invalid"
+            );
+        }
+        assert!(RecurrenceRule::parse("FREQ=MONTHLY;BYMONTHDAY=31;COUNT=3").is_ok());
+        assert!(RecurrenceRule::parse("FREQ=DAILY;UNTIL=20300101T000000Z").is_ok());
     }
 }

@@ -171,7 +171,10 @@ pub async fn refresh(
     State(state): State<AppState>,
     jar: CookieJar,
 ) -> Result<impl IntoResponse, ApiError> {
-    let token = jar.get(REFRESH_COOKIE).map(Cookie::value);
+    let token = jar
+        .get(REFRESH_COOKIE)
+        .map(Cookie::value)
+        .filter(|value| !value.is_empty());
     let tokens = auth_service::refresh(&state, token).await?;
     Ok(token_response(&state, jar, tokens))
 }

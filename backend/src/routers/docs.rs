@@ -84,7 +84,12 @@ impl Modify for SecuritySchemes {
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
+        .merge(
+            SwaggerUi::new("/docs")
+                .url("/openapi.json", ApiDoc::openapi())
+                // No call to the online validator: the page works with no internet access.
+                .config(utoipa_swagger_ui::Config::default().validator_url("none")),
+        )
         .route("/redoc", get(redoc_page))
         .route("/redoc/redoc.standalone.js", get(redoc_script))
 }

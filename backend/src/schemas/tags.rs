@@ -12,7 +12,7 @@ pub struct TagResponse {
     pub id: TagId,
     #[schema(example = "work")]
     pub name: String,
-    #[schema(example = "#3366FF")]
+    #[schema(example = "#3366FF", required = true)]
     pub color: Option<String>,
     #[serde(serialize_with = "rfc3339_utc")]
     pub created_at: DateTime<Utc>,

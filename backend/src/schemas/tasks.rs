@@ -13,16 +13,20 @@ pub struct TaskResponse {
     pub id: TaskId,
     pub user_id: UserId,
     pub title: String,
+    #[schema(required = true)]
     pub description: Option<String>,
     pub completed: bool,
     #[serde(serialize_with = "rfc3339_utc_opt")]
+    #[schema(required = true)]
     pub completed_at: Option<DateTime<Utc>>,
     pub priority: Priority,
     #[serde(serialize_with = "rfc3339_utc_opt")]
+    #[schema(required = true)]
     pub due_date: Option<DateTime<Utc>>,
     #[serde(serialize_with = "rfc3339_utc_opt")]
+    #[schema(required = true)]
     pub remind_at: Option<DateTime<Utc>>,
-    #[schema(example = "FREQ=WEEKLY;BYDAY=MO,WE")]
+    #[schema(example = "FREQ=WEEKLY;BYDAY=MO,WE", required = true)]
     pub recurrence_rule: Option<String>,
     /// The task's tags, ordered by name.
     pub tags: Vec<TagSummary>,
@@ -62,10 +66,11 @@ pub struct CreateTaskRequest {
     /// At most 1000 characters.
     pub description: Option<String>,
     /// `low`, `medium` (default) or `high`.
-    #[schema(example = "high")]
+    #[schema(value_type = Option<Priority>, example = "high")]
     pub priority: Option<String>,
-    #[schema(example = "2030-05-01T09:00:00Z")]
+    #[schema(format = DateTime, example = "2030-05-01T09:00:00Z")]
     pub due_date: Option<String>,
+    #[schema(format = DateTime)]
     pub remind_at: Option<String>,
     /// An RFC 5545 RRULE such as `FREQ=WEEKLY;BYDAY=MO,WE`.
     pub recurrence_rule: Option<String>,
@@ -80,10 +85,13 @@ pub struct CreateTaskRequest {
 #[serde(deny_unknown_fields)]
 pub struct ReplaceTaskRequest {
     pub title: String,
+    #[schema(value_type = Priority)]
     pub priority: String,
     pub completed: bool,
     pub description: Option<String>,
+    #[schema(format = DateTime)]
     pub due_date: Option<String>,
+    #[schema(format = DateTime)]
     pub remind_at: Option<String>,
     pub recurrence_rule: Option<String>,
     pub tag_ids: Option<Vec<i64>>,

@@ -13,6 +13,7 @@ pub struct UserResponse {
     pub id: UserId,
     #[schema(example = "ada@example.com")]
     pub email: String,
+    #[schema(required = true)]
     pub name: Option<String>,
     /// IANA time zone name.
     #[schema(example = "Europe/London")]

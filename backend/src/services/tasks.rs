@@ -319,6 +319,14 @@ impl ListParams {
             Some(_) => return Err(ApiError::new(ErrorCode::InvalidStatus).with_field("status")),
         };
         let priority = query.priority.as_deref().map(Priority::parse).transpose()?;
+        for (field, value) in [("q", &query.q), ("tag", &query.tag)] {
+            if value.as_deref().is_some_and(|v| v.contains('\0')) {
+                return Err(ApiError::validation(
+                    field,
+                    "NUL characters cannot be searched for.",
+                ));
+            }
+        }
         let tag = query.tag.map(|raw| {
             let name = raw.trim().to_owned();
             TagRef {

@@ -541,7 +541,9 @@ async fn refresh_without_a_cookie_is_missing_refresh_token() {
     let app = TestApp::spawn().await;
 
     let response = app.refresh(None).await;
+    assert_error(response, StatusCode::UNAUTHORIZED, "MISSING_REFRESH_TOKEN").await;
 
+    let response = app.refresh(Some("")).await;
     assert_error(response, StatusCode::UNAUTHORIZED, "MISSING_REFRESH_TOKEN").await;
 }
 

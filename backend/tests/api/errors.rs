@@ -470,3 +470,70 @@ async fn a_nul_character_in_stored_text_is_a_validation_error_not_a_500() {
     .await;
     assert_eq!(profile["name"], serde_json::Value::Null);
 }
+
+/// Posts a raw body as JSON to the task route of a fresh user.
+async fn post_raw_task(app: &TestApp, raw: &str) -> reqwest::Response {
+    let user = app.signed_in_user().await;
+    app.client
+        .post(app.url(&format!("/api/v1/users/{}/tasks", user.id)))
+        .bearer_auth(&user.access)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(raw.to_owned())
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn trailing_data_after_the_json_document_is_malformed_json() {
+    let app = TestApp::spawn().await;
+    for raw in [r#"{"title":"x"} trailing"#, r#"{"title":"x"}{"title":"y"}"#] {
+        let response = post_raw_task(&app, raw).await;
+        let body = assert_error(
+            response,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "VALIDATION_ERROR",
+        )
+        .await;
+        assert_eq!(body["field"], "body", "{raw}");
+    }
+}
+
+#[tokio::test]
+async fn a_duplicated_key_is_a_validation_error_naming_it() {
+    let app = TestApp::spawn().await;
+    let response = post_raw_task(&app, r#"{"title":"a","title":"b"}"#).await;
+    let body = assert_error(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    assert_eq!(body["field"], "title");
+}
+
+#[tokio::test]
+async fn number_type_errors_do_not_name_rust_types() {
+    let app = TestApp::spawn().await;
+    for raw in [
+        r#"{"title":"x","tag_ids":[1.5]}"#,
+        r#"{"title":"x","tag_ids":[99999999999999999999]}"#,
+        r#"{"title":"x","tag_ids":[null]}"#,
+    ] {
+        let response = post_raw_task(&app, raw).await;
+        let body = assert_error(
+            response,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "VALIDATION_ERROR",
+        )
+        .await;
+        let detail = body["detail"].as_str().unwrap();
+        assert!(
+            body["field"].as_str().unwrap().starts_with("tag_ids"),
+            "{body}"
+        );
+        for word in ["i64", "u64", "f64"] {
+            assert!(!detail.contains(word), "{detail}");
+        }
+    }
+}

@@ -975,11 +975,6 @@ async fn text_with_a_nul_character_is_a_client_error_not_a_500() {
             json!({"title": "t", "description": nul}),
         ),
         (
-            Method::POST,
-            tasks_path(&user),
-            json!({"title": "t", "due_date": "2030-01-01T00:00:00Z", "recurrence_rule": "FREQ=DAILY\u{0}"}),
-        ),
-        (
             Method::PATCH,
             task_path(&user, &task),
             json!({"title": nul}),
@@ -1001,6 +996,15 @@ async fn text_with_a_nul_character_is_a_client_error_not_a_500() {
         )
         .await;
     }
+    // A NUL inside a recurrence rule already fails the RRULE grammar.
+    let response = app
+        .post_json(
+            &tasks_path(&user),
+            Some(&user.access),
+            &json!({"title": "t", "due_date": "2030-01-01T00:00:00Z", "recurrence_rule": "FREQ=DAILY\u{0}"}),
+        )
+        .await;
+    assert_error(response, StatusCode::BAD_REQUEST, "INVALID_RRULE").await;
     for filter in ["q", "tag"] {
         let response = get_query(&app, &tasks_path(&user), &user.access, &[(filter, nul)]).await;
         assert_error(
@@ -1013,4 +1017,55 @@ async fn text_with_a_nul_character_is_a_client_error_not_a_500() {
 
     assert_eq!(total_tasks(&app, &user).await, 1);
     assert_eq!(fetch(&app, &user, &task).await, task);
+}
+
+#[tokio::test]
+async fn recurrence_rules_must_be_valid_rrules() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+    for rule in [
+        "FREQ=BOGUS",
+        "FREQ=",
+        "XFREQ=DAILY;FOO=BAR",
+        "FREQ=DAILY;INTERVAL=-3",
+        "FREQ=WEEKLY;BYDAY=XX",
+    ] {
+        let response = app
+            .post_json(
+                &tasks_path(&user),
+                Some(&user.access),
+                &json!({"title": "x", "recurrence_rule": rule}),
+            )
+            .await;
+        let body = assert_error(response, StatusCode::BAD_REQUEST, "INVALID_RRULE").await;
+        assert_eq!(body["field"], "recurrence_rule", "{rule}");
+    }
+    let task = create_task(
+        &app,
+        &user,
+        json!({"title": "x", "due_date": "2030-01-06T09:00:00Z", "recurrence_rule": "FREQ=WEEKLY;BYDAY=MO,WE"}),
+    )
+    .await;
+    assert_eq!(task["recurrence_rule"], "FREQ=WEEKLY;BYDAY=MO,WE");
+}
+
+#[tokio::test]
+async fn times_that_cannot_be_written_back_as_rfc3339_are_refused() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user().await;
+    for (field, code) in [
+        ("due_date", "INVALID_DUE_DATE"),
+        ("remind_at", "INVALID_REMIND_AT"),
+    ] {
+        for time in ["9999-12-31T23:59:59-23:59", "0000-01-01T00:00:00+23:59"] {
+            let response = app
+                .post_json(
+                    &tasks_path(&user),
+                    Some(&user.access),
+                    &json!({"title": "x", field: time}),
+                )
+                .await;
+            assert_error(response, StatusCode::BAD_REQUEST, code).await;
+        }
+    }
 }
