@@ -166,6 +166,15 @@ impl FromRequestParts<AppState> for AuthUser {
 
 /// The token in `Authorization: Bearer …`.
 fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
+    // Two Authorization headers are ambiguous: refuse rather than pick one.
+    if headers
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .nth(1)
+        .is_some()
+    {
+        return Err(ErrorCode::InvalidToken.into());
+    }
     let value = headers
         .get(header::AUTHORIZATION)
         .ok_or(ErrorCode::MissingToken)?
@@ -348,5 +357,10 @@ mod tests {
         );
         headers.insert(header::AUTHORIZATION, "bearer abc.def.ghi".parse().unwrap());
         assert_eq!(bearer_token(&headers).unwrap(), "abc.def.ghi");
+        headers.append(header::AUTHORIZATION, "Bearer other".parse().unwrap());
+        assert_eq!(
+            bearer_token(&headers).unwrap_err().code(),
+            ErrorCode::InvalidToken
+        );
     }
 }

@@ -340,11 +340,11 @@ impl ListParams {
             .map(|q| db::tasks::contains_pattern(&q));
         let due_before = query
             .due_before
-            .map(|t| parse_instant(&t, ErrorCode::InvalidDueDate, "due_before"))
+            .map(|t| parse_instant(&restore_plus(&t), ErrorCode::InvalidDueDate, "due_before"))
             .transpose()?;
         let due_after = query
             .due_after
-            .map(|t| parse_instant(&t, ErrorCode::InvalidDueDate, "due_after"))
+            .map(|t| parse_instant(&restore_plus(&t), ErrorCode::InvalidDueDate, "due_after"))
             .transpose()?;
         let overdue = match query.overdue.as_deref() {
             None | Some("false") => false,
@@ -370,6 +370,18 @@ impl ListParams {
             },
             sort: parse_sort(query.sort.as_deref())?,
         })
+    }
+}
+
+/// In a query string an unencoded `+` arrives as a space; a time like
+/// `2030-01-01T09:00:00 02:00` had a `+02:00` offset before it was decoded.
+fn restore_plus(time: &str) -> String {
+    let time = time.trim_start();
+    match time.rfind(' ') {
+        Some(at) if time.len() - at == 6 && time.ends_with(|c: char| c.is_ascii_digit()) => {
+            format!("{}+{}", &time[..at], &time[at + 1..])
+        }
+        _ => time.to_owned(),
     }
 }
 
@@ -465,6 +477,16 @@ mod tests {
         ] {
             assert_eq!(code(&[bad]), ErrorCode::InvalidPagination);
         }
+    }
+
+    #[test]
+    fn an_unencoded_plus_in_a_time_offset_is_restored() {
+        let params =
+            ListParams::parse(query(&[("due_before", "2030-01-01T09:00:00+02:00")])).unwrap();
+        assert_eq!(
+            params.filter.due_before.unwrap().to_rfc3339(),
+            "2030-01-01T07:00:00+00:00"
+        );
     }
 
     #[test]
