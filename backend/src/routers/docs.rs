@@ -41,7 +41,7 @@ static REDOC_JS: &str = include_str!("../../static/redoc/redoc.standalone.js");
         health::health, health::ready,
     ),
     components(schemas(ErrorBody, ErrorCode)),
-    modifiers(&SecuritySchemes),
+    modifiers(&SecuritySchemes, &CommonResponses),
     tags(
         (name = "auth", description = "Sign-up, sign-in and sessions."),
         (name = "users", description = "The caller's own account."),
@@ -79,6 +79,81 @@ impl Modify for SecuritySchemes {
                 "Sign in with your email as the username.",
             )),
         );
+    }
+}
+
+/// Documents on every operation the answers any route can give, so they need not be repeated
+/// in each annotation: 413/415/422 where a body is read, 422 for malformed path ids, 500 and
+/// 503 everywhere, and the `X-Request-Id` header on every response.
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{
+            Ref, RefOr,
+            content::Content,
+            header::Header,
+            response::ResponseBuilder,
+            schema::{ObjectBuilder, Type},
+        };
+
+        let error = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+                    )
+                    .build(),
+            )
+        };
+        let request_id = Header::new(ObjectBuilder::new().schema_type(Type::String));
+
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let responses = &mut operation.responses.responses;
+                let mut add = |status: &str, description: &str| {
+                    responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| error(description));
+                };
+                if operation.request_body.is_some() {
+                    add("413", "`PAYLOAD_TOO_LARGE`: the body is over 64 KiB.");
+                    add("415", "`UNSUPPORTED_MEDIA_TYPE`: the body is not JSON.");
+                    add(
+                        "422",
+                        "`VALIDATION_ERROR`: malformed JSON, wrong types, missing or unknown fields; `field` names the culprit.",
+                    );
+                }
+                if operation.parameters.as_ref().is_some_and(|p| !p.is_empty()) {
+                    add(
+                        "422",
+                        "`VALIDATION_ERROR`: a path id or query parameter is malformed.",
+                    );
+                }
+                add("500", "`INTERNAL_ERROR`.");
+                add(
+                    "503",
+                    "`SERVICE_UNAVAILABLE`: the database is unreachable or the request timed out.",
+                );
+                for response in responses.values_mut() {
+                    if let RefOr::T(response) = response {
+                        response
+                            .headers
+                            .entry("X-Request-Id".to_owned())
+                            .or_insert_with(|| request_id.clone());
+                    }
+                }
+            }
+        }
     }
 }
 
