@@ -22,10 +22,7 @@ pub fn router() -> Router<AppState> {
     responses((status = 200, description = "`{\"status\":\"ok\"}`", body = HealthResponse))
 )]
 pub async fn health() -> Json<HealthResponse> {
-    Json(HealthResponse {
-        status: "ok",
-        reason: None,
-    })
+    Json(HealthResponse { status: "ok" })
 }
 
 /// Readiness: 200 when the database answers and every migration is applied, else 503 with the
@@ -40,10 +37,7 @@ pub async fn health() -> Json<HealthResponse> {
 pub async fn ready(State(state): State<AppState>) -> Result<Json<HealthResponse>, ApiError> {
     let reason = match db::migrations::pending_count(&state.db).await {
         Ok(0) => {
-            return Ok(Json(HealthResponse {
-                status: "ok",
-                reason: None,
-            }));
+            return Ok(Json(HealthResponse { status: "ok" }));
         }
         Ok(n) => format!("{n} database migration(s) pending; run `todo-api migrate up`"),
         Err(error) => {

@@ -3,11 +3,9 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// `{"status": "ok"}`, or `{"status": "unavailable", "reason": …}` from readiness.
+/// `{"status": "ok"}`. Not being ready is an error in the usual shape (503).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthResponse {
     #[schema(example = "ok")]
     pub status: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
 }
