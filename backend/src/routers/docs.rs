@@ -83,8 +83,9 @@ impl Modify for SecuritySchemes {
 }
 
 /// Documents on every operation the answers any route can give, so they need not be repeated
-/// in each annotation: 413/415/422 where a body is read, 422 for malformed path ids, 500 and
-/// 503 everywhere, and the `X-Request-Id` header on every response.
+/// in each annotation: 401 where a token is required, 403 under `/users/{user_id}`, 413/415/422
+/// where a body is read, 422 for malformed path ids, 500 and 503 everywhere, and the
+/// `X-Request-Id` header on every response.
 struct CommonResponses;
 
 impl Modify for CommonResponses {
@@ -110,7 +111,8 @@ impl Modify for CommonResponses {
         };
         let request_id = Header::new(ObjectBuilder::new().schema_type(Type::String));
 
-        for item in openapi.paths.paths.values_mut() {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let under_user = path.contains("{user_id}");
             let operations = [
                 &mut item.get,
                 &mut item.put,
@@ -137,6 +139,18 @@ impl Modify for CommonResponses {
                     add(
                         "422",
                         "`VALIDATION_ERROR`: a path id or query parameter is malformed.",
+                    );
+                }
+                if operation.security.is_some() {
+                    add(
+                        "401",
+                        "`MISSING_TOKEN`, `INVALID_TOKEN`, `TOKEN_EXPIRED`, `INVALID_TOKEN_TYPE`, `TOKEN_REVOKED`; with `WWW-Authenticate: Bearer`.",
+                    );
+                }
+                if under_user {
+                    add(
+                        "403",
+                        "`FORBIDDEN`: `{user_id}` is not the caller (checked before anything is read).",
                     );
                 }
                 add("500", "`INTERNAL_ERROR`.");

@@ -40,8 +40,6 @@ pub fn router() -> Router<AppState> {
     responses(
         (status = 201, description = "Created; `Location` names the new tag.", body = TagResponse),
         (status = 400, description = "`INVALID_TAG_NAME`, `INVALID_COLOR`, `TAG_ALREADY_EXISTS`.", body = ErrorBody),
-        (status = 401, description = "Not signed in.", body = ErrorBody),
-        (status = 403, description = "`FORBIDDEN`.", body = ErrorBody),
         (status = 422, description = "`VALIDATION_ERROR`.", body = ErrorBody),
     )
 )]
@@ -66,8 +64,6 @@ pub async fn create_tag(
     security(("bearer" = []), ("oauth2" = [])),
     responses(
         (status = 200, description = "The tags.", body = [TagResponse]),
-        (status = 401, description = "Not signed in.", body = ErrorBody),
-        (status = 403, description = "`FORBIDDEN`.", body = ErrorBody),
     )
 )]
 pub async fn list_tags(
@@ -88,8 +84,6 @@ pub async fn list_tags(
     security(("bearer" = []), ("oauth2" = [])),
     responses(
         (status = 200, description = "The tag.", body = TagResponse),
-        (status = 401, description = "Not signed in.", body = ErrorBody),
-        (status = 403, description = "`FORBIDDEN`.", body = ErrorBody),
         (status = 404, description = "`TAG_NOT_FOUND`.", body = ErrorBody),
     )
 )]
@@ -117,8 +111,6 @@ pub async fn get_tag(
     responses(
         (status = 200, description = "The tag.", body = TagResponse),
         (status = 400, description = "`INVALID_TAG_NAME`, `INVALID_COLOR`, `TAG_ALREADY_EXISTS`.", body = ErrorBody),
-        (status = 401, description = "Not signed in.", body = ErrorBody),
-        (status = 403, description = "`FORBIDDEN`.", body = ErrorBody),
         (status = 404, description = "`TAG_NOT_FOUND`.", body = ErrorBody),
         (status = 422, description = "`VALIDATION_ERROR`.", body = ErrorBody),
     )
@@ -148,8 +140,6 @@ pub async fn replace_tag(
     responses(
         (status = 200, description = "The tag.", body = TagResponse),
         (status = 400, description = "`INVALID_TAG_NAME`, `INVALID_COLOR`, `TAG_ALREADY_EXISTS`.", body = ErrorBody),
-        (status = 401, description = "Not signed in.", body = ErrorBody),
-        (status = 403, description = "`FORBIDDEN`.", body = ErrorBody),
         (status = 404, description = "`TAG_NOT_FOUND`.", body = ErrorBody),
         (status = 422, description = "`VALIDATION_ERROR`.", body = ErrorBody),
     )
@@ -177,8 +167,6 @@ pub async fn update_tag(
     security(("bearer" = []), ("oauth2" = [])),
     responses(
         (status = 204, description = "Deleted."),
-        (status = 401, description = "Not signed in.", body = ErrorBody),
-        (status = 403, description = "`FORBIDDEN`.", body = ErrorBody),
         (status = 404, description = "`TAG_NOT_FOUND`.", body = ErrorBody),
     )
 )]

@@ -50,8 +50,6 @@ pub fn router() -> Router<AppState> {
     responses(
         (status = 201, description = "Created; `Location` names the new task.", body = TaskResponse),
         (status = 400, description = "`INVALID_TITLE`, `DESCRIPTION_TOO_LONG`, `INVALID_PRIORITY`, `INVALID_DUE_DATE`, `INVALID_REMIND_AT`, `INVALID_RRULE`.", body = ErrorBody),
-        (status = 401, description = "Not signed in.", body = ErrorBody),
-        (status = 403, description = "`FORBIDDEN`: `{user_id}` is not the caller.", body = ErrorBody),
         (status = 404, description = "`TAG_NOT_FOUND`: a `tag_ids` entry is not one of the caller's tags; nothing is written.", body = ErrorBody),
         (status = 422, description = "`VALIDATION_ERROR`.", body = ErrorBody),
     )
@@ -78,8 +76,6 @@ pub async fn create_task(
     responses(
         (status = 200, description = "One page: `{items, total, page, limit, pages}`.", body = TaskPage),
         (status = 400, description = "`INVALID_PAGINATION`, `INVALID_STATUS`, `INVALID_PRIORITY`, `INVALID_SORT_FIELD`, `INVALID_DUE_DATE` (a bad `due_before`/`due_after`).", body = ErrorBody),
-        (status = 401, description = "Not signed in.", body = ErrorBody),
-        (status = 403, description = "`FORBIDDEN`.", body = ErrorBody),
         (status = 422, description = "`VALIDATION_ERROR` (e.g. `overdue` not true/false).", body = ErrorBody),
     )
 )]
@@ -109,8 +105,6 @@ pub async fn list_tasks(
     security(("bearer" = []), ("oauth2" = [])),
     responses(
         (status = 200, description = "The task.", body = TaskResponse),
-        (status = 401, description = "Not signed in.", body = ErrorBody),
-        (status = 403, description = "`FORBIDDEN`.", body = ErrorBody),
         (status = 404, description = "`TASK_NOT_FOUND`: no such task, or not the caller's.", body = ErrorBody),
         (status = 422, description = "`VALIDATION_ERROR`: an id is malformed.", body = ErrorBody),
     )
@@ -137,8 +131,6 @@ pub async fn get_task(
     responses(
         (status = 200, description = "The replaced task.", body = TaskResponse),
         (status = 400, description = "A validation code, as for create.", body = ErrorBody),
-        (status = 401, description = "Not signed in.", body = ErrorBody),
-        (status = 403, description = "`FORBIDDEN`.", body = ErrorBody),
         (status = 404, description = "`TASK_NOT_FOUND`, `TAG_NOT_FOUND`.", body = ErrorBody),
         (status = 422, description = "`VALIDATION_ERROR`: a required field is missing.", body = ErrorBody),
     )
@@ -165,8 +157,6 @@ pub async fn replace_task(
     responses(
         (status = 200, description = "The updated task.", body = TaskResponse),
         (status = 400, description = "A validation code, as for create.", body = ErrorBody),
-        (status = 401, description = "Not signed in.", body = ErrorBody),
-        (status = 403, description = "`FORBIDDEN`.", body = ErrorBody),
         (status = 404, description = "`TASK_NOT_FOUND`, `TAG_NOT_FOUND`.", body = ErrorBody),
         (status = 422, description = "`VALIDATION_ERROR`.", body = ErrorBody),
     )
@@ -191,8 +181,6 @@ pub async fn update_task(
     security(("bearer" = []), ("oauth2" = [])),
     responses(
         (status = 200, description = "The task after the toggle.", body = TaskResponse),
-        (status = 401, description = "Not signed in.", body = ErrorBody),
-        (status = 403, description = "`FORBIDDEN`.", body = ErrorBody),
         (status = 404, description = "`TASK_NOT_FOUND`.", body = ErrorBody),
     )
 )]
@@ -215,8 +203,6 @@ pub async fn toggle_task(
     security(("bearer" = []), ("oauth2" = [])),
     responses(
         (status = 204, description = "Deleted."),
-        (status = 401, description = "Not signed in.", body = ErrorBody),
-        (status = 403, description = "`FORBIDDEN`.", body = ErrorBody),
         (status = 404, description = "`TASK_NOT_FOUND`.", body = ErrorBody),
     )
 )]
@@ -241,8 +227,6 @@ pub async fn delete_task(
     responses(
         (status = 201, description = "Linked; the task with its tags.", body = TaskResponse),
         (status = 200, description = "Already linked; the task with its tags.", body = TaskResponse),
-        (status = 401, description = "Not signed in.", body = ErrorBody),
-        (status = 403, description = "`FORBIDDEN`.", body = ErrorBody),
         (status = 404, description = "`TASK_NOT_FOUND`, `TAG_NOT_FOUND`.", body = ErrorBody),
     )
 )]
@@ -272,8 +256,6 @@ pub async fn link_tag(
     security(("bearer" = []), ("oauth2" = [])),
     responses(
         (status = 204, description = "Not linked (any more)."),
-        (status = 401, description = "Not signed in.", body = ErrorBody),
-        (status = 403, description = "`FORBIDDEN`.", body = ErrorBody),
         (status = 404, description = "`TASK_NOT_FOUND`, `TAG_NOT_FOUND`.", body = ErrorBody),
     )
 )]

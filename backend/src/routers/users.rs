@@ -40,8 +40,6 @@ pub fn router() -> Router<AppState> {
     security(("bearer" = []), ("oauth2" = [])),
     responses(
         (status = 200, description = "The account.", body = UserResponse),
-        (status = 401, description = "`MISSING_TOKEN`, `INVALID_TOKEN`, `TOKEN_EXPIRED`, `INVALID_TOKEN_TYPE`, `TOKEN_REVOKED`.", body = ErrorBody),
-        (status = 403, description = "`FORBIDDEN`: `{user_id}` is not the caller.", body = ErrorBody),
         (status = 422, description = "`VALIDATION_ERROR`: `{user_id}` is not a UUID.", body = ErrorBody),
     )
 )]
@@ -64,8 +62,6 @@ pub async fn get_profile(
     responses(
         (status = 200, description = "The updated account.", body = UserResponse),
         (status = 400, description = "`INVALID_TIMEZONE`.", body = ErrorBody),
-        (status = 401, description = "Not signed in.", body = ErrorBody),
-        (status = 403, description = "`FORBIDDEN`.", body = ErrorBody),
         (status = 422, description = "`VALIDATION_ERROR`.", body = ErrorBody),
     )
 )]
@@ -105,7 +101,6 @@ pub async fn update_profile(
         (status = 204, description = "Changed."),
         (status = 400, description = "`PASSWORD_TOO_SHORT`, `PASSWORD_TOO_LONG` (new password).", body = ErrorBody),
         (status = 401, description = "`INVALID_CREDENTIALS`: the current password is wrong; or not signed in.", body = ErrorBody),
-        (status = 403, description = "`FORBIDDEN`.", body = ErrorBody),
         (status = 422, description = "`VALIDATION_ERROR`.", body = ErrorBody),
     )
 )]
@@ -128,7 +123,6 @@ pub async fn change_password(
     responses(
         (status = 204, description = "Deleted."),
         (status = 401, description = "`INVALID_CREDENTIALS`: wrong password; or not signed in.", body = ErrorBody),
-        (status = 403, description = "`FORBIDDEN`.", body = ErrorBody),
         (status = 422, description = "`VALIDATION_ERROR`.", body = ErrorBody),
     )
 )]
