@@ -9,7 +9,6 @@ use axum::{
     http::{HeaderName, HeaderValue, Method, header},
     middleware,
 };
-use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tower_http::{
     catch_panic::CatchPanicLayer,
@@ -26,6 +25,7 @@ use crate::{
         security::{jwt::TokenKeys, password::PasswordHasherPool},
         settings::{CorsOrigins, Settings},
     },
+    db::Store,
     routers,
 };
 
@@ -37,7 +37,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Everything a handler may need; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    pub db: PgPool,
+    pub store: Arc<dyn Store>,
     pub settings: Arc<Settings>,
     pub tokens: Arc<TokenKeys>,
     pub hasher: PasswordHasherPool,
@@ -45,7 +45,7 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(settings: Settings, db: PgPool) -> Self {
+    pub fn new(settings: Settings, store: Arc<dyn Store>) -> Self {
         Self {
             tokens: Arc::new(TokenKeys::new(&settings.jwt_secret)),
             hasher: PasswordHasherPool::new(),
@@ -54,7 +54,7 @@ impl AppState {
                 settings.trust_proxy_headers,
             ),
             settings: Arc::new(settings),
-            db,
+            store,
         }
     }
 }
@@ -118,7 +118,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let pool = state.db.clone();
+    let store = state.store.clone();
     let limits = state.auth_limits.clone();
     let janitor = tokio::spawn(async move {
         let mut every_minute = tokio::time::interval(Duration::from_secs(60));
@@ -151,7 +151,7 @@ pub async fn serve(
         }
     };
     janitor.abort();
-    pool.close().await;
+    store.close().await;
     result
 }
 

@@ -1,13 +1,13 @@
 //! Start-up only: settings, logging, pool, migrations, serve.
 
-use std::{net::SocketAddr, process::ExitCode};
+use std::{net::SocketAddr, process::ExitCode, sync::Arc};
 
 use clap::Parser;
 use todo_api::{
     app::{self, AppState},
     cli::{Cli, Command, MigrateCommand},
     core::{settings::Settings, telemetry},
-    db,
+    db::{self, Store},
 };
 
 #[tokio::main]
@@ -37,19 +37,16 @@ async fn main() -> ExitCode {
 }
 
 async fn run(command: Command, settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
-    if !settings.is_production() && db::create_database_if_missing(&settings.database_url).await? {
-        tracing::info!("created the database named in DATABASE_URL");
-    }
-    let pool = db::pool(&settings)?;
+    let store = db::connect(&settings).await?;
     match command {
-        Command::Serve => serve(settings, pool).await,
+        Command::Serve => serve(settings, store).await,
         Command::Migrate(MigrateCommand::Up) => {
-            db::migrations::up(&pool).await?;
+            store.migrate_up().await?;
             println!("all migrations applied");
             Ok(())
         }
         Command::Migrate(MigrateCommand::Down { steps }) => {
-            let reverted = db::migrations::down(&pool, steps as usize).await?;
+            let reverted = store.migrate_down(steps as usize).await?;
             if reverted.is_empty() {
                 println!("nothing to revert");
             }
@@ -59,7 +56,7 @@ async fn run(command: Command, settings: Settings) -> Result<(), Box<dyn std::er
             Ok(())
         }
         Command::Migrate(MigrateCommand::Status) => {
-            for migration in db::migrations::status(&pool).await? {
+            for migration in store.migration_status().await? {
                 let state = if migration.applied {
                     "applied"
                 } else {
@@ -75,7 +72,10 @@ async fn run(command: Command, settings: Settings) -> Result<(), Box<dyn std::er
     }
 }
 
-async fn serve(settings: Settings, pool: sqlx::PgPool) -> Result<(), Box<dyn std::error::Error>> {
+async fn serve(
+    settings: Settings,
+    store: Arc<dyn Store>,
+) -> Result<(), Box<dyn std::error::Error>> {
     if settings.jwt_secret.was_generated() {
         tracing::warn!(
             "JWT_SECRET_KEY is not set: using a random key for this process only. Every token \
@@ -83,7 +83,7 @@ async fn serve(settings: Settings, pool: sqlx::PgPool) -> Result<(), Box<dyn std
         );
     }
     if settings.auto_migrate {
-        db::migrations::up(&pool).await?;
+        store.migrate_up().await?;
     } else {
         tracing::warn!(
             "AUTO_MIGRATE=false: not applying migrations; /health/ready reports not-ready while \
@@ -93,7 +93,7 @@ async fn serve(settings: Settings, pool: sqlx::PgPool) -> Result<(), Box<dyn std
     let address = SocketAddr::new(settings.host, settings.port);
     let listener = tokio::net::TcpListener::bind(address).await?;
     tracing::info!(%address, "todo-api listening");
-    let state = AppState::new(settings, pool);
+    let state = AppState::new(settings, store);
     app::serve(listener, state, app::shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())

@@ -269,20 +269,20 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Maps a named database constraint to the client error it stands for, so that a violation a
-/// client can cause is a 4xx and never a 500.
+/// Maps a unique-constraint violation to the client error it stands for (a taken email or tag
+/// name), so that a conflict a client can cause is a 4xx and never a 500.
 pub trait ResultExt<T> {
-    fn on_constraint(self, name: &str, map: impl FnOnce() -> ApiError) -> Result<T, ApiError>;
+    fn on_unique_violation(self, map: impl FnOnce() -> ApiError) -> Result<T, ApiError>;
 }
 
 impl<T> ResultExt<T> for Result<T, sqlx::Error> {
-    fn on_constraint(self, name: &str, map: impl FnOnce() -> ApiError) -> Result<T, ApiError> {
+    fn on_unique_violation(self, map: impl FnOnce() -> ApiError) -> Result<T, ApiError> {
         self.map_err(|error| {
-            let violated = error
-                .as_database_error()
-                .and_then(|e| e.constraint())
-                .is_some_and(|constraint| constraint == name);
-            if violated { map() } else { error.into() }
+            if crate::db::is_unique_violation(&error) {
+                map()
+            } else {
+                error.into()
+            }
         })
     }
 }

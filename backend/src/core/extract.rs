@@ -15,7 +15,6 @@ use crate::{
         error::{ApiError, ErrorCode},
         security::jwt::{TokenError, TokenType},
     },
-    db,
     models::{TagId, TaskId, UserId},
 };
 
@@ -198,7 +197,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<AuthUser, Api
             TokenError::WrongType => ErrorCode::InvalidTokenType,
         })?;
     let user_id = UserId::from(claims.sub);
-    match db::sessions::session_is_live(&state.db, claims.sid, user_id).await? {
+    match state.store.session_is_live(claims.sid, user_id).await? {
         Some(true) => {}
         Some(false) => return Err(ErrorCode::TokenRevoked.into()),
         None => {

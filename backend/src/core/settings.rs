@@ -10,7 +10,8 @@ use rand::RngCore;
 /// The minimum length of `JWT_SECRET_KEY` in hex characters (256 bits).
 const MIN_SECRET_HEX_CHARS: usize = 64;
 
-const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/todo";
+/// The embedded default: a SQLite file in the working directory.
+const DEFAULT_DATABASE_URL: &str = "sqlite://todo.db";
 const DEFAULT_CORS_ORIGINS: &str =
     "http://localhost:3000,http://localhost:5173,http://localhost:8080,http://localhost:8000";
 
@@ -86,6 +87,24 @@ impl fmt::Debug for JwtSecret {
     }
 }
 
+/// Which database `DATABASE_URL` names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DatabaseBackend {
+    Postgres,
+    Sqlite,
+}
+
+impl DatabaseBackend {
+    pub fn of_url(url: &str) -> Option<Self> {
+        let scheme = url.split_once(':')?.0.to_ascii_lowercase();
+        match scheme.as_str() {
+            "postgres" | "postgresql" => Some(Self::Postgres),
+            "sqlite" => Some(Self::Sqlite),
+            _ => None,
+        }
+    }
+}
+
 /// Every setting of the service (SPEC section 1).
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -147,8 +166,11 @@ impl Settings {
         let database_url = get("DATABASE_URL")
             .unwrap_or(DEFAULT_DATABASE_URL)
             .to_owned();
-        if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
-            return Err(invalid("DATABASE_URL", "a postgres:// URL"));
+        if DatabaseBackend::of_url(&database_url).is_none() {
+            return Err(invalid(
+                "DATABASE_URL",
+                "a sqlite:// or postgres:// URL (unset means sqlite://todo.db)",
+            ));
         }
 
         let host = match get("HOST") {
@@ -234,6 +256,11 @@ impl Settings {
     pub fn is_production(&self) -> bool {
         self.app_env == AppEnv::Production
     }
+
+    pub fn database_backend(&self) -> DatabaseBackend {
+        // Checked when the settings were read.
+        DatabaseBackend::of_url(&self.database_url).unwrap_or(DatabaseBackend::Sqlite)
+    }
 }
 
 fn parse_or<T: std::str::FromStr>(
@@ -305,7 +332,21 @@ mod tests {
         assert_eq!(settings.jwt_secret.as_bytes().len(), 64);
         assert_eq!(settings.log_format, LogFormat::Pretty);
         assert!(!settings.cookie_secure);
-        assert_eq!(settings.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(settings.database_url, "sqlite://todo.db");
+        assert_eq!(settings.database_backend(), DatabaseBackend::Sqlite);
+    }
+
+    #[test]
+    fn the_url_scheme_picks_the_backend() {
+        for (url, backend) in [
+            ("postgres://u@h/db", DatabaseBackend::Postgres),
+            ("postgresql://u@h/db", DatabaseBackend::Postgres),
+            ("sqlite://data/todo.db", DatabaseBackend::Sqlite),
+            ("sqlite::memory:", DatabaseBackend::Sqlite),
+        ] {
+            let settings = Settings::from_vars(&vars(&[("DATABASE_URL", url)])).unwrap();
+            assert_eq!(settings.database_backend(), backend, "{url}");
+        }
     }
 
     #[test]

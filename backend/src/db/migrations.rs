@@ -1,11 +1,13 @@
-//! The embedded migrations and the operations behind `todo-api migrate …` and readiness.
+//! Migrations, one reversible set per backend (`migrations/postgres`, `migrations/sqlite`), with
+//! the same versions and the same schema meaning. `todo-api migrate up|down|status` and
+//! `AUTO_MIGRATE` use these; `/health/ready` reports pending ones.
 
 use std::collections::HashSet;
 
-use sqlx::{PgPool, migrate::Migrate, migrate::Migrator};
-
-/// Migrations from `backend/migrations/`, compiled into the binary.
-pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+use sqlx::{
+    Database, Pool,
+    migrate::{Migrate, MigrateError, Migrator},
+};
 
 /// One migration and whether it has been applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,29 +17,46 @@ pub struct MigrationState {
     pub applied: bool,
 }
 
-/// Applies every pending migration.
 #[tracing::instrument(skip_all)]
-pub async fn up(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
-    MIGRATOR.run(pool).await
+pub async fn up<DB>(migrator: &Migrator, pool: &Pool<DB>) -> Result<(), MigrateError>
+where
+    DB: Database,
+    DB::Connection: Migrate,
+{
+    migrator.run(pool).await
 }
 
-/// Reverts the newest `steps` applied migrations; returns the versions reverted.
+/// Reverts the newest `steps` applied migrations; returns their versions, newest first.
 #[tracing::instrument(skip_all, fields(steps))]
-pub async fn down(pool: &PgPool, steps: usize) -> Result<Vec<i64>, sqlx::migrate::MigrateError> {
+pub async fn down<DB>(
+    migrator: &Migrator,
+    pool: &Pool<DB>,
+    steps: usize,
+) -> Result<Vec<i64>, MigrateError>
+where
+    DB: Database,
+    DB::Connection: Migrate,
+{
     let mut applied = applied_versions(pool).await?;
     applied.sort_unstable_by(|a, b| b.cmp(a));
     let reverted: Vec<i64> = applied.iter().take(steps).copied().collect();
-    // Undo reverts every applied migration newer than the target.
+    // `undo` reverts everything newer than the target version.
     let target = applied.get(steps).copied().unwrap_or(0);
-    MIGRATOR.undo(pool, target).await?;
+    migrator.undo(pool, target).await?;
     Ok(reverted)
 }
 
-/// Every known migration with its state, oldest first.
 #[tracing::instrument(skip_all)]
-pub async fn status(pool: &PgPool) -> Result<Vec<MigrationState>, sqlx::migrate::MigrateError> {
+pub async fn status<DB>(
+    migrator: &Migrator,
+    pool: &Pool<DB>,
+) -> Result<Vec<MigrationState>, MigrateError>
+where
+    DB: Database,
+    DB::Connection: Migrate,
+{
     let applied: HashSet<i64> = applied_versions(pool).await?.into_iter().collect();
-    Ok(MIGRATOR
+    Ok(migrator
         .iter()
         .filter(|m| !m.migration_type.is_down_migration())
         .map(|m| MigrationState {
@@ -48,13 +67,11 @@ pub async fn status(pool: &PgPool) -> Result<Vec<MigrationState>, sqlx::migrate:
         .collect())
 }
 
-/// How many known migrations are not applied yet.
-#[tracing::instrument(skip_all)]
-pub async fn pending_count(pool: &PgPool) -> Result<usize, sqlx::migrate::MigrateError> {
-    Ok(status(pool).await?.iter().filter(|m| !m.applied).count())
-}
-
-async fn applied_versions(pool: &PgPool) -> Result<Vec<i64>, sqlx::migrate::MigrateError> {
+async fn applied_versions<DB>(pool: &Pool<DB>) -> Result<Vec<i64>, MigrateError>
+where
+    DB: Database,
+    DB::Connection: Migrate,
+{
     let mut conn = pool.acquire().await?;
     conn.ensure_migrations_table().await?;
     Ok(conn

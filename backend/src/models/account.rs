@@ -74,6 +74,7 @@ pub struct DisplayName(String);
 impl DisplayName {
     /// `None` for a blank name.
     pub fn parse(raw: &str) -> Result<Option<Self>, ApiError> {
+        crate::models::task_values::reject_nul(raw, "name")?;
         let name = raw.trim();
         if name.chars().count() > MAX_NAME_CHARS {
             return Err(ApiError::validation(

@@ -15,6 +15,7 @@ pub struct TaskTitle(String);
 
 impl TaskTitle {
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        reject_nul(raw, "title")?;
         let title = raw.trim();
         if title.is_empty() || title.chars().count() > MAX_TITLE_CHARS {
             return Err(ApiError::new(ErrorCode::InvalidTitle).with_field("title"));
@@ -33,6 +34,7 @@ pub struct TaskDescription(String);
 
 impl TaskDescription {
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        reject_nul(raw, "description")?;
         if raw.chars().count() > MAX_DESCRIPTION_CHARS {
             return Err(ApiError::new(ErrorCode::DescriptionTooLong).with_field("description"));
         }
@@ -89,6 +91,7 @@ pub struct TagName(String);
 
 impl TagName {
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        reject_nul(raw, "name")?;
         let name = raw.trim();
         if name.is_empty() || name.chars().count() > MAX_TAG_NAME_CHARS {
             return Err(ApiError::new(ErrorCode::InvalidTagName).with_field("name"));
@@ -119,6 +122,18 @@ impl TagColor {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Stored text may not contain NUL: PostgreSQL cannot store it and C tools reading a SQLite
+/// file would cut the text there, so both backends refuse it the same way, before any write.
+pub(crate) fn reject_nul(raw: &str, field: &'static str) -> Result<(), ApiError> {
+    if raw.contains('\0') {
+        return Err(ApiError::validation(
+            field,
+            "Text cannot contain NUL characters.",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

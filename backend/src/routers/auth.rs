@@ -19,7 +19,6 @@ use crate::{
         rate_limit::limit_by_ip,
         security::jwt::{ACCESS_TOKEN_TTL, REFRESH_TOKEN_TTL},
     },
-    db,
     models::{DisplayName, Email, Password},
     schemas::{
         auth::{LoginForm, LoginRequest, MessageResponse, RegisterRequest, TokenResponse},
@@ -212,7 +211,9 @@ pub async fn me(
     State(state): State<AppState>,
     caller: AuthUser,
 ) -> Result<Json<UserResponse>, ApiError> {
-    let user = db::users::find_user(&state.db, caller.id)
+    let user = state
+        .store
+        .find_user(caller.id)
         .await?
         .ok_or(ErrorCode::InvalidToken)?;
     Ok(Json(user.into()))

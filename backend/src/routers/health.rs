@@ -6,7 +6,6 @@ use axum::{Json, Router, extract::State, routing::get};
 use crate::{
     app::AppState,
     core::error::{ApiError, ErrorBody, ErrorCode},
-    db,
     schemas::health::HealthResponse,
 };
 
@@ -35,7 +34,7 @@ pub async fn health() -> Json<HealthResponse> {
     )
 )]
 pub async fn ready(State(state): State<AppState>) -> Result<Json<HealthResponse>, ApiError> {
-    let reason = match db::migrations::pending_count(&state.db).await {
+    let reason = match pending_migrations(&state).await {
         Ok(0) => {
             return Ok(Json(HealthResponse { status: "ok" }));
         }
@@ -46,4 +45,9 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<HealthResponse>
         }
     };
     Err(ApiError::new(ErrorCode::ServiceUnavailable).with_detail(format!("Not ready: {reason}.")))
+}
+
+async fn pending_migrations(state: &AppState) -> Result<usize, sqlx::migrate::MigrateError> {
+    let status = state.store.migration_status().await?;
+    Ok(status.iter().filter(|m| !m.applied).count())
 }

@@ -14,7 +14,6 @@ use crate::{
         error::{ApiError, ErrorBody},
         extract::{ApiJson, TagIdPath, UserScope},
     },
-    db,
     schemas::tags::{TagRequest, TagResponse, UpdateTagRequest},
     services::tags as tag_service,
 };
@@ -70,7 +69,7 @@ pub async fn list_tags(
     State(state): State<AppState>,
     scope: UserScope,
 ) -> Result<Json<Vec<TagResponse>>, ApiError> {
-    let tags = db::tags::list_tags(&state.db, scope.user_id()).await?;
+    let tags = state.store.list_tags(scope.user_id()).await?;
     Ok(Json(tags.into_iter().map(TagResponse::from).collect()))
 }
 

@@ -14,6 +14,7 @@ use crate::{
         error::{ApiError, ErrorBody},
         extract::{ApiJson, ApiQuery, TagIdPath, TaskIdPath, UserScope},
     },
+    db::ListedTasks,
     schemas::tasks::{
         CreateTaskRequest, ListTasksQuery, ReplaceTaskRequest, TaskPage, TaskResponse,
         UpdateTaskRequest,
@@ -85,7 +86,8 @@ pub async fn list_tasks(
     ApiQuery(query): ApiQuery<ListTasksQuery>,
 ) -> Result<Json<TaskPage>, ApiError> {
     let params = ListParams::parse(query)?;
-    let (tasks, total) = task_service::list_tasks(&state, scope.user_id(), &params).await?;
+    let ListedTasks { tasks, total } =
+        task_service::list_tasks(&state, scope.user_id(), &params).await?;
     Ok(Json(TaskPage {
         items: tasks.into_iter().map(TaskResponse::from).collect(),
         total,

@@ -13,7 +13,6 @@ use crate::{
         error::{ApiError, ErrorBody, ErrorCode},
         extract::{ApiJson, UserScope},
     },
-    db,
     models::{DisplayName, Password, TimeZoneName},
     schemas::Patch,
     schemas::users::{
@@ -47,7 +46,9 @@ pub async fn get_profile(
     State(state): State<AppState>,
     scope: UserScope,
 ) -> Result<Json<UserResponse>, ApiError> {
-    let user = db::users::find_user(&state.db, scope.user_id())
+    let user = state
+        .store
+        .find_user(scope.user_id())
         .await?
         .ok_or(ErrorCode::InvalidToken)?;
     Ok(Json(user.into()))
@@ -80,14 +81,15 @@ pub async fn update_profile(
         .as_deref()
         .map(TimeZoneName::parse)
         .transpose()?;
-    let user = db::users::update_profile(
-        &state.db,
-        scope.user_id(),
-        name.as_ref().map(Option::as_ref),
-        timezone.as_ref(),
-    )
-    .await?
-    .ok_or(ErrorCode::InvalidToken)?;
+    let user = state
+        .store
+        .update_profile(
+            scope.user_id(),
+            name.as_ref().map(Option::as_ref),
+            timezone.as_ref(),
+        )
+        .await?
+        .ok_or(ErrorCode::InvalidToken)?;
     Ok(Json(user.into()))
 }
 

@@ -6,7 +6,6 @@ use crate::{
         error::{ApiError, ErrorCode},
         extract::AuthUser,
     },
-    db,
     models::{Password, User},
     services::auth::verify_password,
 };
@@ -17,7 +16,9 @@ async fn confirm_password(
     caller: &AuthUser,
     password: &str,
 ) -> Result<User, ApiError> {
-    let user = db::users::find_user(&state.db, caller.id)
+    let user = state
+        .store
+        .find_user(caller.id)
         .await?
         .ok_or(ErrorCode::InvalidToken)?;
     verify_password(state, Some(user), password).await
@@ -34,11 +35,10 @@ pub async fn change_password(
         .await
         .map_err(|e| e.with_field("current_password"))?;
     let hash = state.hasher.hash(new_password.expose()).await?;
-    let mut tx = state.db.begin().await?;
-    db::users::update_password_hash(&mut *tx, caller.id, &hash).await?;
-    db::sessions::revoke_other_sessions(&mut *tx, caller.id, caller.session_id).await?;
-    tx.commit().await?;
-    Ok(())
+    state
+        .store
+        .change_password(caller.id, &hash, caller.session_id)
+        .await
 }
 
 /// Deletes the caller's account and, by cascade, everything that belongs to it.
@@ -50,6 +50,6 @@ pub async fn delete_account(
     confirm_password(state, caller, password)
         .await
         .map_err(|e| e.with_field("password"))?;
-    db::users::delete_user(&state.db, caller.id).await?;
+    state.store.delete_user(caller.id).await?;
     Ok(())
 }

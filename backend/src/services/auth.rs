@@ -6,13 +6,12 @@ use uuid::Uuid;
 use crate::{
     app::AppState,
     core::{
-        error::{ApiError, ErrorCode, ResultExt},
+        error::{ApiError, ErrorCode},
         security::{
             jwt::{SignedToken, TokenError, TokenType},
             password::Verified,
         },
     },
-    db,
     models::{DisplayName, Email, Password, User, UserId},
 };
 
@@ -33,11 +32,10 @@ pub struct NewAccount {
 /// unique index decides, and the loser gets `EMAIL_ALREADY_EXISTS`.
 pub async fn register(state: &AppState, account: NewAccount) -> Result<User, ApiError> {
     let hash = state.hasher.hash(account.password.expose()).await?;
-    db::users::insert_user(&state.db, &account.email, &hash, account.name.as_ref())
+    state
+        .store
+        .insert_user(&account.email, &hash, account.name.as_ref())
         .await
-        .on_constraint(db::users::EMAIL_UNIQUE, || {
-            ApiError::new(ErrorCode::EmailAlreadyExists).with_field("email")
-        })
 }
 
 /// Checks the credentials and opens a session. An unknown email costs the same hashing work
@@ -48,7 +46,7 @@ pub async fn login(
     password: &str,
 ) -> Result<IssuedTokens, ApiError> {
     let user = match Email::parse(email) {
-        Ok(email) => db::users::find_user_by_email(&state.db, &email).await?,
+        Ok(email) => state.store.find_user_by_email(&email).await?,
         Err(_) => None,
     };
     let user = verify_password(state, user, password).await?;
@@ -66,7 +64,7 @@ pub async fn verify_password(
     match (state.hasher.verify(password, stored).await?, user) {
         (Verified::Yes, Some(user)) => Ok(user),
         (Verified::YesUpgrade(new_hash), Some(user)) => {
-            db::users::update_password_hash(&state.db, user.id, &new_hash).await?;
+            state.store.update_password_hash(user.id, &new_hash).await?;
             tracing::info!("upgraded a legacy bcrypt password hash to Argon2id");
             Ok(user)
         }
@@ -81,14 +79,15 @@ async fn open_session(
 ) -> Result<IssuedTokens, ApiError> {
     let session_id = Uuid::new_v4();
     let tokens = issue_pair(state, user_id.as_uuid(), email, session_id);
-    db::sessions::create_session(
-        &state.db,
-        session_id,
-        user_id,
-        tokens.refresh.claims.jti,
-        expiry(&tokens.refresh),
-    )
-    .await?;
+    state
+        .store
+        .create_session(
+            session_id,
+            user_id,
+            tokens.refresh.claims.jti,
+            expiry(&tokens.refresh),
+        )
+        .await?;
     Ok(tokens)
 }
 
@@ -122,26 +121,27 @@ pub async fn refresh(state: &AppState, token: Option<&str>) -> Result<IssuedToke
         })?;
     let user_id = UserId::from(claims.sub);
     let tokens = issue_pair(state, claims.sub, &claims.email, claims.sid);
-    let rotated = db::sessions::rotate_session(
-        &state.db,
-        claims.sid,
-        user_id,
-        claims.jti,
-        tokens.refresh.claims.jti,
-        expiry(&tokens.refresh),
-    )
-    .await?;
+    let rotated = state
+        .store
+        .rotate_session(
+            claims.sid,
+            user_id,
+            claims.jti,
+            tokens.refresh.claims.jti,
+            expiry(&tokens.refresh),
+        )
+        .await?;
     if rotated {
         return Ok(tokens);
     }
 
-    let session = db::sessions::find_session(&state.db, claims.sid, user_id).await?;
+    let session = state.store.find_session(claims.sid, user_id).await?;
     match session {
         Some(session) if session.revoked_at.is_none() && session.expires_at <= Utc::now() => {
             Err(ErrorCode::RefreshTokenExpired.into())
         }
         Some(session) if session.revoked_at.is_none() => {
-            db::sessions::revoke_session(&state.db, claims.sid, user_id).await?;
+            state.store.revoke_session(claims.sid, user_id).await?;
             tracing::warn!(%user_id, "a rotated refresh token was used again; session revoked");
             Err(ApiError::new(ErrorCode::TokenRevoked)
                 .with_detail("This refresh token was already used; the session has been revoked."))
@@ -156,6 +156,9 @@ pub async fn logout(state: &AppState, token: Option<&str>) -> Result<(), ApiErro
     let Some(claims) = token.and_then(|t| state.tokens.verify_ignoring_expiry(t).ok()) else {
         return Ok(());
     };
-    db::sessions::revoke_session(&state.db, claims.sid, UserId::from(claims.sub)).await?;
+    state
+        .store
+        .revoke_session(claims.sid, UserId::from(claims.sub))
+        .await?;
     Ok(())
 }

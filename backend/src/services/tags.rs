@@ -2,8 +2,7 @@
 
 use crate::{
     app::AppState,
-    core::error::{ApiError, ErrorCode, ResultExt},
-    db,
+    core::error::{ApiError, ErrorCode},
     models::{Tag, TagColor, TagId, TagName, UserId},
     schemas::{
         Patch,
@@ -15,10 +14,6 @@ fn tag_not_found() -> ApiError {
     ErrorCode::TagNotFound.into()
 }
 
-fn name_taken() -> ApiError {
-    ApiError::new(ErrorCode::TagAlreadyExists).with_field("name")
-}
-
 pub async fn create_tag(
     state: &AppState,
     user_id: UserId,
@@ -26,13 +21,13 @@ pub async fn create_tag(
 ) -> Result<Tag, ApiError> {
     let name = TagName::parse(&body.name)?;
     let color = body.color.as_deref().map(TagColor::parse).transpose()?;
-    db::tags::insert_tag(&state.db, user_id, &name, color.as_ref())
-        .await
-        .on_constraint(db::tags::TAG_NAME_UNIQUE, name_taken)
+    state.store.insert_tag(user_id, &name, color.as_ref()).await
 }
 
 pub async fn find_tag(state: &AppState, user_id: UserId, id: TagId) -> Result<Tag, ApiError> {
-    db::tags::find_tag(&state.db, user_id, id)
+    state
+        .store
+        .find_tag(user_id, id)
         .await?
         .ok_or_else(tag_not_found)
 }
@@ -46,10 +41,10 @@ pub async fn replace_tag(
 ) -> Result<Tag, ApiError> {
     let name = TagName::parse(&body.name)?;
     let color = body.color.as_deref().map(TagColor::parse).transpose()?;
-    db::tags::update_tag(&state.db, user_id, id, &name, color.as_ref())
+    state
+        .store
+        .edit_tag(user_id, id, Box::new(move |_| Ok((name, color))))
         .await
-        .on_constraint(db::tags::TAG_NAME_UNIQUE, name_taken)?
-        .ok_or_else(tag_not_found)
 }
 
 /// Changes only the fields present; `"color": null` clears the colour.
@@ -66,26 +61,19 @@ pub async fn update_tag(
     };
     let color = body.color.try_map(|c| TagColor::parse(&c))?;
 
-    let mut tx = state.db.begin().await?;
-    let current = db::tags::find_tag_for_update(&mut tx, user_id, id)
-        .await?
-        .ok_or_else(tag_not_found)?;
-    let name = match name {
-        Some(name) => name,
-        None => TagName::parse(&current.name)?,
+    let edit = move |current: &Tag| {
+        let name = match name {
+            Some(name) => name,
+            None => TagName::parse(&current.name)?,
+        };
+        let current_color = current.color.as_deref().map(TagColor::parse).transpose()?;
+        Ok((name, color.apply_to(current_color)))
     };
-    let current_color = current.color.as_deref().map(TagColor::parse).transpose()?;
-    let color = color.apply_to(current_color);
-    let tag = db::tags::update_tag(&mut *tx, user_id, id, &name, color.as_ref())
-        .await
-        .on_constraint(db::tags::TAG_NAME_UNIQUE, name_taken)?
-        .ok_or_else(tag_not_found)?;
-    tx.commit().await?;
-    Ok(tag)
+    state.store.edit_tag(user_id, id, Box::new(edit)).await
 }
 
 pub async fn delete_tag(state: &AppState, user_id: UserId, id: TagId) -> Result<(), ApiError> {
-    if db::tags::delete_tag(&state.db, user_id, id).await? {
+    if state.store.delete_tag(user_id, id).await? {
         Ok(())
     } else {
         Err(tag_not_found())

@@ -1,15 +1,10 @@
 //! Task rules: turning requests into validated fields, writing a task and its tags in one
 //! transaction, completion, links, and list parameters.
 
-use sqlx::PgConnection;
-
 use crate::{
     app::AppState,
     core::error::{ApiError, ErrorCode},
-    db::{
-        self,
-        tasks::{SortField, TagRef, TaskFields, TaskFilter, TaskSort},
-    },
+    db::{ListedTasks, SortField, TagRef, TaskFields, TaskFilter, TaskSort, TaskWrite},
     models::{
         Priority, RecurrenceRule, TagId, Task, TaskDescription, TaskId, TaskTitle, UserId,
         parse_instant,
@@ -25,10 +20,6 @@ const MAX_PAGE_SIZE: i64 = 100;
 
 fn task_not_found() -> ApiError {
     ErrorCode::TaskNotFound.into()
-}
-
-fn tag_not_found() -> ApiError {
-    ApiError::new(ErrorCode::TagNotFound).with_field("tag_ids")
 }
 
 fn description(raw: Option<String>) -> Result<Option<String>, ApiError> {
@@ -79,13 +70,10 @@ pub async fn create_task(
         recurrence_rule: recurrence(body.recurrence_rule)?,
     };
     let tags = body.tag_ids.map(tag_ids);
-
-    let mut tx = state.db.begin().await?;
-    let id = db::tasks::insert_task(&mut *tx, user_id, &fields).await?;
-    if let Some(tags) = &tags {
-        set_tags(&mut tx, user_id, id, tags).await?;
-    }
-    commit_and_return(tx, user_id, id).await
+    state
+        .store
+        .create_task(user_id, TaskWrite { fields, tags })
+        .await
 }
 
 /// Replaces every field of a task; omitted optional fields become null and omitted `tag_ids`
@@ -106,7 +94,14 @@ pub async fn replace_task(
         recurrence_rule: recurrence(body.recurrence_rule)?,
     };
     let tags = tag_ids(body.tag_ids.unwrap_or_default());
-    write_task(state, user_id, id, |_| Ok((fields, Some(tags)))).await
+    let write = TaskWrite {
+        fields,
+        tags: Some(tags),
+    };
+    state
+        .store
+        .edit_task(user_id, id, Box::new(move |_| Ok(write)))
+        .await
 }
 
 /// Changes only the fields present; `null` clears a nullable field.
@@ -157,7 +152,7 @@ pub async fn update_task(
         Patch::Value(ids) => Some(tag_ids(ids)),
     };
 
-    write_task(state, user_id, id, move |current| {
+    let edit = move |current: &Task| {
         let mut fields = TaskFields::from(current);
         if let Some(title) = title {
             fields.title = title;
@@ -172,77 +167,31 @@ pub async fn update_task(
         fields.due_date = due.apply_to(fields.due_date);
         fields.remind_at = remind.apply_to(fields.remind_at);
         fields.recurrence_rule = rule.apply_to(fields.recurrence_rule);
-        Ok((fields, tags))
-    })
-    .await
+        Ok(TaskWrite { fields, tags })
+    };
+    state.store.edit_task(user_id, id, Box::new(edit)).await
 }
 
 /// Flips completion and returns the task.
 pub async fn toggle_task(state: &AppState, user_id: UserId, id: TaskId) -> Result<Task, ApiError> {
-    write_task(state, user_id, id, |current| {
+    let edit = |current: &Task| {
         let mut fields = TaskFields::from(current);
         fields.completed = !fields.completed;
-        Ok((fields, None))
-    })
-    .await
-}
-
-/// Locks the task, computes its new fields from the current row, writes them and the tags in
-/// one transaction, and returns the result.
-async fn write_task(
-    state: &AppState,
-    user_id: UserId,
-    id: TaskId,
-    change: impl FnOnce(&Task) -> Result<(TaskFields, Option<Vec<TagId>>), ApiError>,
-) -> Result<Task, ApiError> {
-    let mut tx = state.db.begin().await?;
-    let current = db::tasks::find_task_for_update(&mut tx, user_id, id)
-        .await?
-        .ok_or_else(task_not_found)?;
-    let (fields, tags) = change(&current)?;
-    db::tasks::update_task(&mut *tx, user_id, id, &fields).await?;
-    if let Some(tags) = &tags {
-        set_tags(&mut tx, user_id, id, tags).await?;
-    }
-    commit_and_return(tx, user_id, id).await
-}
-
-/// Reads the task as the transaction left it, then commits.
-async fn commit_and_return(
-    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
-    user_id: UserId,
-    id: TaskId,
-) -> Result<Task, ApiError> {
-    let task = db::tasks::find_task(&mut *tx, user_id, id)
-        .await?
-        .ok_or_else(task_not_found)?;
-    tx.commit().await?;
-    Ok(task)
-}
-
-/// Makes `tags` the task's tags; every id must be one of the user's tags, else nothing is
-/// written (the caller's transaction is dropped).
-async fn set_tags(
-    tx: &mut PgConnection,
-    user_id: UserId,
-    task_id: TaskId,
-    tags: &[TagId],
-) -> Result<(), ApiError> {
-    if db::tags::lock_user_tags(&mut *tx, user_id, tags).await? != tags.len() {
-        return Err(tag_not_found());
-    }
-    db::tasks::replace_task_tags(tx, user_id, task_id, tags).await?;
-    Ok(())
+        Ok(TaskWrite { fields, tags: None })
+    };
+    state.store.edit_task(user_id, id, Box::new(edit)).await
 }
 
 pub async fn find_task(state: &AppState, user_id: UserId, id: TaskId) -> Result<Task, ApiError> {
-    db::tasks::find_task(&state.db, user_id, id)
+    state
+        .store
+        .find_task(user_id, id)
         .await?
         .ok_or_else(task_not_found)
 }
 
 pub async fn delete_task(state: &AppState, user_id: UserId, id: TaskId) -> Result<(), ApiError> {
-    if db::tasks::delete_task(&state.db, user_id, id).await? {
+    if state.store.delete_task(user_id, id).await? {
         Ok(())
     } else {
         Err(task_not_found())
@@ -256,13 +205,7 @@ pub async fn link_tag(
     task_id: TaskId,
     tag_id: TagId,
 ) -> Result<(Task, bool), ApiError> {
-    let mut tx = state.db.begin().await?;
-    ensure_task_and_tag(&mut tx, user_id, task_id, tag_id).await?;
-    let created = db::tasks::link_tag(&mut *tx, user_id, task_id, tag_id).await?;
-    if created {
-        db::tasks::touch_task(&mut *tx, user_id, task_id).await?;
-    }
-    Ok((commit_and_return(tx, user_id, task_id).await?, created))
+    state.store.link_tag(user_id, task_id, tag_id).await
 }
 
 /// Removes a link; succeeds also when there was none.
@@ -272,30 +215,7 @@ pub async fn unlink_tag(
     task_id: TaskId,
     tag_id: TagId,
 ) -> Result<(), ApiError> {
-    let mut tx = state.db.begin().await?;
-    ensure_task_and_tag(&mut tx, user_id, task_id, tag_id).await?;
-    if db::tasks::unlink_tag(&mut *tx, user_id, task_id, tag_id).await? {
-        db::tasks::touch_task(&mut *tx, user_id, task_id).await?;
-    }
-    tx.commit().await?;
-    Ok(())
-}
-
-/// Locks the task and the tag for the rest of the transaction, or answers 404 for whichever is
-/// not the user's (the task first).
-async fn ensure_task_and_tag(
-    tx: &mut PgConnection,
-    user_id: UserId,
-    task_id: TaskId,
-    tag_id: TagId,
-) -> Result<(), ApiError> {
-    db::tasks::find_task_for_update(&mut *tx, user_id, task_id)
-        .await?
-        .ok_or_else(task_not_found)?;
-    if db::tags::lock_user_tags(&mut *tx, user_id, &[tag_id]).await? != 1 {
-        return Err(ErrorCode::TagNotFound.into());
-    }
-    Ok(())
+    state.store.unlink_tag(user_id, task_id, tag_id).await
 }
 
 /// Validated list parameters.
@@ -334,10 +254,7 @@ impl ListParams {
                 name,
             }
         });
-        let search_pattern = query
-            .q
-            .filter(|q| !q.is_empty())
-            .map(|q| db::tasks::contains_pattern(&q));
+        let search = query.q.filter(|q| !q.is_empty());
         let due_before = query
             .due_before
             .map(|t| parse_instant(&restore_plus(&t), ErrorCode::InvalidDueDate, "due_before"))
@@ -363,7 +280,7 @@ impl ListParams {
                 completed,
                 priority,
                 tag,
-                search_pattern,
+                search,
                 due_before,
                 due_after,
                 overdue,
@@ -424,18 +341,12 @@ pub async fn list_tasks(
     state: &AppState,
     user_id: UserId,
     params: &ListParams,
-) -> Result<(Vec<Task>, i64), ApiError> {
+) -> Result<ListedTasks, ApiError> {
     let offset = (params.page - 1).saturating_mul(params.limit);
-    let mut conn = state.db.acquire().await?;
-    Ok(db::tasks::list_tasks(
-        &mut conn,
-        user_id,
-        &params.filter,
-        params.sort,
-        params.limit,
-        offset,
-    )
-    .await?)
+    state
+        .store
+        .list_tasks(user_id, &params.filter, params.sort, params.limit, offset)
+        .await
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, TestUser, assert_error, body};
+use super::helpers::{PASSWORD, TestApp, TestUser, assert_error, body};
 
 const NEW_PASSWORD: &str = "a much better passphrase";
 
@@ -56,20 +56,13 @@ async fn delete_account(app: &TestApp, user: &TestUser, password: &str) -> reqwe
     .await
 }
 
-async fn count(app: &TestApp, sql: &str, user_id: &str) -> i64 {
-    let id = uuid::Uuid::parse_str(user_id).unwrap();
-    sqlx::query_scalar(sql)
-        .bind(id)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap()
-}
-
 // --- reading ---------------------------------------------------------------------------------
 
 #[tokio::test]
 async fn own_profile_is_the_user_object() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
 
     let response = app.get(&user_path(&user.id), Some(&user.access)).await;
@@ -98,7 +91,9 @@ async fn own_profile_is_the_user_object() {
 
 #[tokio::test]
 async fn another_users_profile_is_forbidden_and_reveals_nothing_about_them() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let me = app.signed_in_user().await;
     let other = app.signed_in_user().await;
 
@@ -113,7 +108,9 @@ async fn another_users_profile_is_forbidden_and_reveals_nothing_about_them() {
 
 #[tokio::test]
 async fn a_user_id_that_is_not_a_uuid_is_a_validation_error_on_user_id() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
 
     for path in [
@@ -143,7 +140,9 @@ async fn a_user_id_that_is_not_a_uuid_is_a_validation_error_on_user_id() {
 
 #[tokio::test]
 async fn without_a_token_the_answer_is_missing_token_before_the_path_is_looked_at() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
 
     for path in [user_path(&user.id), user_path("not-a-uuid")] {
@@ -185,7 +184,9 @@ async fn without_a_token_the_answer_is_missing_token_before_the_path_is_looked_a
 
 #[tokio::test]
 async fn patching_name_and_timezone_returns_and_persists_the_new_values() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
 
     let response = patch(
@@ -210,7 +211,9 @@ async fn patching_name_and_timezone_returns_and_persists_the_new_values() {
 
 #[tokio::test]
 async fn a_null_name_clears_it_while_an_absent_name_keeps_it() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     let response = patch(&app, &user, &json!({"name": "Ada"})).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -238,7 +241,9 @@ async fn a_null_name_clears_it_while_an_absent_name_keeps_it() {
 
 #[tokio::test]
 async fn an_invalid_timezone_is_rejected_and_nothing_changes() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     let before = profile(&app, &user).await;
 
@@ -258,7 +263,9 @@ async fn an_invalid_timezone_is_rejected_and_nothing_changes() {
 
 #[tokio::test]
 async fn a_name_of_101_characters_is_a_validation_error_on_name() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
 
     let response = patch(&app, &user, &json!({"name": "n".repeat(101)})).await;
@@ -279,7 +286,9 @@ async fn a_name_of_101_characters_is_a_validation_error_on_name() {
 
 #[tokio::test]
 async fn an_unknown_field_in_a_patch_is_a_validation_error_naming_it() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     let before = profile(&app, &user).await;
 
@@ -302,7 +311,9 @@ async fn an_unknown_field_in_a_patch_is_a_validation_error_naming_it() {
 
 #[tokio::test]
 async fn patching_another_user_is_forbidden_and_leaves_them_unchanged() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let me = app.signed_in_user().await;
     let other = app.signed_in_user().await;
     let before = profile(&app, &other).await;
@@ -326,7 +337,9 @@ async fn patching_another_user_is_forbidden_and_leaves_them_unchanged() {
 
 #[tokio::test]
 async fn a_wrong_current_password_is_invalid_credentials_and_the_password_stays() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
 
     let response = change_password(&app, &user, "not my password", NEW_PASSWORD).await;
@@ -346,7 +359,9 @@ async fn a_wrong_current_password_is_invalid_credentials_and_the_password_stays(
 
 #[tokio::test]
 async fn a_new_password_of_7_characters_is_too_short() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
 
     let response = change_password(&app, &user, PASSWORD, "1234567").await;
@@ -360,7 +375,9 @@ async fn a_new_password_of_7_characters_is_too_short() {
 
 #[tokio::test]
 async fn a_new_password_of_129_characters_is_too_long() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
 
     let response = change_password(&app, &user, PASSWORD, &"p".repeat(129)).await;
@@ -374,7 +391,9 @@ async fn a_new_password_of_129_characters_is_too_long() {
 
 #[tokio::test]
 async fn changing_the_password_answers_204_and_only_the_new_password_signs_in() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
 
     let response = change_password(&app, &user, PASSWORD, NEW_PASSWORD).await;
@@ -391,7 +410,9 @@ async fn changing_the_password_answers_204_and_only_the_new_password_signs_in() 
 
 #[tokio::test]
 async fn changing_password_revokes_other_sessions_but_keeps_this_one() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     let (other_access, other_refresh) = app.sign_in(&user.email, PASSWORD).await;
     // Both sessions work before the change.
@@ -425,7 +446,9 @@ async fn changing_password_revokes_other_sessions_but_keeps_this_one() {
 
 #[tokio::test]
 async fn changing_another_users_password_is_forbidden() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let me = app.signed_in_user().await;
     let other = app.signed_in_user().await;
 
@@ -450,7 +473,9 @@ async fn changing_another_users_password_is_forbidden() {
 
 #[tokio::test]
 async fn deleting_with_a_wrong_password_is_invalid_credentials_and_the_account_stays() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
 
     let response = delete_account(&app, &user, "not my password").await;
@@ -463,23 +488,20 @@ async fn deleting_with_a_wrong_password_is_invalid_credentials_and_the_account_s
         StatusCode::OK
     );
     assert_eq!(
-        count(&app, "SELECT count(*) FROM users WHERE id = $1", &user.id).await,
+        app.count_rows_with("users", "id", &user.id).await,
         1
     );
 }
 
 #[tokio::test]
 async fn deleting_the_account_removes_the_user_and_every_session() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     let (_, second_refresh) = app.sign_in(&user.email, PASSWORD).await;
     assert_eq!(
-        count(
-            &app,
-            "SELECT count(*) FROM refresh_sessions WHERE user_id = $1",
-            &user.id
-        )
-        .await,
+        app.count_rows_with("refresh_sessions", "user_id", &user.id).await,
         2
     );
 
@@ -504,16 +526,11 @@ async fn deleting_the_account_removes_the_user_and_every_session() {
     }
 
     assert_eq!(
-        count(
-            &app,
-            "SELECT count(*) FROM refresh_sessions WHERE user_id = $1",
-            &user.id
-        )
-        .await,
+        app.count_rows_with("refresh_sessions", "user_id", &user.id).await,
         0
     );
     assert_eq!(
-        count(&app, "SELECT count(*) FROM users WHERE id = $1", &user.id).await,
+        app.count_rows_with("users", "id", &user.id).await,
         0
     );
 
@@ -526,7 +543,9 @@ async fn deleting_the_account_removes_the_user_and_every_session() {
 
 #[tokio::test]
 async fn deleting_another_user_is_forbidden_and_they_still_exist() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let me = app.signed_in_user().await;
     let other = app.signed_in_user().await;
 
@@ -541,7 +560,7 @@ async fn deleting_another_user_is_forbidden_and_they_still_exist() {
     assert_error(response, StatusCode::FORBIDDEN, "FORBIDDEN").await;
 
     assert_eq!(
-        count(&app, "SELECT count(*) FROM users WHERE id = $1", &other.id).await,
+        app.count_rows_with("users", "id", &other.id).await,
         1
     );
     assert_eq!(profile(&app, &other).await["id"], other.id.as_str());

@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, assert_error, body};
+use super::helpers::{PASSWORD, TestApp, assert_error, body};
 
 const REGISTER: &str = "/api/v1/auth/register";
 
@@ -67,7 +67,9 @@ fn request_id_header(response: &reqwest::Response) -> String {
 
 #[tokio::test]
 async fn an_unknown_route_is_not_found_in_our_shape() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
 
     for path in ["/nowhere", "/api/v1/nothing-here", "/api/v2/auth/login"] {
         let response = app.get(path, None).await;
@@ -82,7 +84,9 @@ async fn an_unknown_route_is_not_found_in_our_shape() {
 
 #[tokio::test]
 async fn a_wrong_method_is_method_not_allowed_in_our_shape() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
 
     let response = app.client.delete(app.url("/health")).send().await.unwrap();
     assert_error(
@@ -115,7 +119,9 @@ async fn a_wrong_method_is_method_not_allowed_in_our_shape() {
 
 #[tokio::test]
 async fn a_body_over_64_kib_is_payload_too_large() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let email = "big@example.com";
     let raw = json!({
         "email": email,
@@ -129,16 +135,15 @@ async fn a_body_over_64_kib_is_payload_too_large() {
     assert_error(response, StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE").await;
 
     // Nobody was registered.
-    let registered: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let registered = app.count_rows("users").await;
     assert_eq!(registered, 0);
 }
 
 #[tokio::test]
 async fn a_body_that_is_not_json_is_unsupported_media_type() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let raw = json!({"email": "plain@example.com", "password": PASSWORD}).to_string();
 
     let response = post_raw(&app, REGISTER, "text/plain", raw.clone()).await;
@@ -167,7 +172,9 @@ async fn a_body_that_is_not_json_is_unsupported_media_type() {
 
 #[tokio::test]
 async fn malformed_json_is_a_validation_error_on_the_body() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
 
     for raw in [
         r#"{"email": "a@example.com", "password": "#,
@@ -185,7 +192,9 @@ async fn malformed_json_is_a_validation_error_on_the_body() {
 
 #[tokio::test]
 async fn a_field_of_the_wrong_type_is_a_validation_error_naming_it() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
 
     let response = app
         .post_json(REGISTER, None, &json!({"email": 5, "password": PASSWORD}))
@@ -213,7 +222,9 @@ async fn a_field_of_the_wrong_type_is_a_validation_error_naming_it() {
 
 #[tokio::test]
 async fn a_missing_field_is_a_validation_error_naming_it() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
 
     let response = app
         .post_json(REGISTER, None, &json!({"email": "m@example.com"}))
@@ -232,7 +243,9 @@ async fn a_missing_field_is_a_validation_error_naming_it() {
 
 #[tokio::test]
 async fn an_unknown_field_is_a_validation_error_naming_it() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
 
     let response = app
         .post_json(
@@ -247,16 +260,15 @@ async fn an_unknown_field_is_a_validation_error_naming_it() {
         "{error}"
     );
     // And nothing was created on the way.
-    let registered: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let registered = app.count_rows("users").await;
     assert_eq!(registered, 0);
 }
 
 #[tokio::test]
 async fn a_body_that_is_not_an_object_is_a_validation_error() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
 
     for body in [
         json!(["a@example.com", PASSWORD]),
@@ -276,16 +288,15 @@ async fn a_body_that_is_not_an_object_is_a_validation_error() {
         assert_eq!(error["field"], "body", "{body}: {error}");
         assert_no_internals(&error);
     }
-    let registered: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let registered = app.count_rows("users").await;
     assert_eq!(registered, 0);
 }
 
 #[tokio::test]
 async fn validation_errors_never_name_internal_types() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let bodies = [
         r#"[1, 2, 3]"#,
         r#"{"email": 5, "password": 6}"#,
@@ -316,7 +327,9 @@ async fn validation_errors_never_name_internal_types() {
 
 #[tokio::test]
 async fn a_sane_request_id_is_echoed_in_the_header_and_the_error_body() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
 
     let response = app
         .client
@@ -354,7 +367,9 @@ async fn a_sane_request_id_is_echoed_in_the_header_and_the_error_body() {
 
 #[tokio::test]
 async fn an_insane_request_id_is_replaced_by_a_uuid() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
 
     for insane in [
         "has spaces in it".to_owned(),
@@ -380,7 +395,9 @@ async fn an_insane_request_id_is_replaced_by_a_uuid() {
 
 #[tokio::test]
 async fn every_response_carries_a_request_id_and_each_is_new() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
 
     let mut ids = Vec::new();
@@ -412,7 +429,9 @@ async fn every_response_carries_a_request_id_and_each_is_new() {
 
 #[tokio::test]
 async fn an_error_body_has_exactly_the_documented_keys() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
 
     let error = assert_error(
         app.get("/nowhere", None).await,
@@ -446,7 +465,9 @@ async fn an_error_body_has_exactly_the_documented_keys() {
 
 #[tokio::test]
 async fn a_nul_character_in_stored_text_is_a_validation_error_not_a_500() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     let response = app
         .send_json(
@@ -486,7 +507,9 @@ async fn post_raw_task(app: &TestApp, raw: &str) -> reqwest::Response {
 
 #[tokio::test]
 async fn trailing_data_after_the_json_document_is_malformed_json() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     for raw in [r#"{"title":"x"} trailing"#, r#"{"title":"x"}{"title":"y"}"#] {
         let response = post_raw_task(&app, raw).await;
         let body = assert_error(
@@ -501,7 +524,9 @@ async fn trailing_data_after_the_json_document_is_malformed_json() {
 
 #[tokio::test]
 async fn a_duplicated_key_is_a_validation_error_naming_it() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let response = post_raw_task(&app, r#"{"title":"a","title":"b"}"#).await;
     let body = assert_error(
         response,
@@ -514,7 +539,9 @@ async fn a_duplicated_key_is_a_validation_error_naming_it() {
 
 #[tokio::test]
 async fn number_type_errors_do_not_name_rust_types() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     for raw in [
         r#"{"title":"x","tag_ids":[1.5]}"#,
         r#"{"title":"x","tag_ids":[99999999999999999999]}"#,

@@ -3,7 +3,7 @@
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{
+use super::helpers::{
     PASSWORD, TestApp, TestUser, assert_error, body, create_tag, create_task, get_query, tags_path,
     tasks_path,
 };
@@ -285,7 +285,9 @@ fn without_request_id(mut error: Value) -> Value {
 
 #[tokio::test]
 async fn another_users_task_or_tag_is_indistinguishable_from_a_missing_one() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let a = owner(&app, "alpha").await;
     let b = owner(&app, "beta").await;
     let before = snapshot(&app, &b).await;
@@ -349,7 +351,9 @@ async fn another_users_task_or_tag_is_indistinguishable_from_a_missing_one() {
 
 #[tokio::test]
 async fn every_route_on_another_users_path_is_403_and_changes_nothing() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let a = owner(&app, "alpha").await;
     let b = owner(&app, "beta").await;
     let before = snapshot(&app, &b).await;
@@ -389,7 +393,9 @@ async fn every_route_on_another_users_path_is_403_and_changes_nothing() {
 
 #[tokio::test]
 async fn every_route_refuses_a_malformed_user_id_and_a_missing_token() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let a = owner(&app, "alpha").await;
     let before = snapshot(&app, &a).await;
 
@@ -419,7 +425,9 @@ async fn every_route_refuses_a_malformed_user_id_and_a_missing_token() {
 
 #[tokio::test]
 async fn deleting_a_user_removes_their_tasks_and_tags_only() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let a = owner(&app, "alpha").await;
     let b = owner(&app, "beta").await;
     create_task(
@@ -441,13 +449,7 @@ async fn deleting_a_user_removes_their_tasks_and_tags_only() {
 
     for (user, expected) in [(&a.user, 0), (&b.user, 1)] {
         for table in ["tasks", "tags", "task_tags"] {
-            let count: i64 = sqlx::query_scalar(&format!(
-                "SELECT count(*) FROM {table} WHERE user_id = $1::uuid"
-            ))
-            .bind(&user.id)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+            let count = app.count_rows_with(table, "user_id", &user.id).await;
             assert_eq!(count, expected, "{table} rows of {}", user.email);
         }
     }

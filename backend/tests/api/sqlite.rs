@@ -1,0 +1,3 @@
+//! The behaviour suite on SQLite.
+
+behaviour_suite!(Sqlite);
