@@ -9,7 +9,8 @@
 //! - [`schemas`] are the request and response bodies (serde + OpenAPI).
 //! - [`models`] are rows and validated values (`Email`, `Password`, `UserId`, …).
 //! - [`services`] are the rules that are neither HTTP nor SQL (sign-in, token rotation).
-//! - [`db`] holds all SQL, one module per table group, plus migrations.
+//! - [`db`] is storage: the [`db::Store`] trait, and one implementation per backend
+//!   (`db::postgres`, `db::sqlite`), each with its own SQL and migrations.
 
 pub mod app;
 pub mod cli;

@@ -38,8 +38,8 @@ async fn main() -> ExitCode {
 
 async fn run(command: Command, settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
     let store = db::connect(&settings).await?;
-    match command {
-        Command::Serve => serve(settings, store).await,
+    let result = match command {
+        Command::Serve => serve(settings, store.clone()).await,
         Command::Migrate(MigrateCommand::Up) => {
             store.migrate_up().await?;
             println!("all migrations applied");
@@ -69,7 +69,10 @@ async fn run(command: Command, settings: Settings) -> Result<(), Box<dyn std::er
             }
             Ok(())
         }
-    }
+    };
+    // A clean close lets SQLite fold its write-ahead log back into the file.
+    store.close().await;
+    result
 }
 
 async fn serve(
