@@ -284,6 +284,20 @@ pub fn is_unique_violation(error: &sqlx::Error) -> bool {
         .is_some_and(|e| e.kind() == sqlx::error::ErrorKind::UniqueViolation)
 }
 
+/// The key text is compared by "regardless of case" (titles in sort and search, tag names):
+/// lower-cased one character at a time, as PostgreSQL's `lower()` does, so that both backends
+/// agree (no final-sigma rule; `İ` becomes `i`, not `i` and a combining dot).
+pub(crate) fn case_key(text: &str) -> String {
+    let mut key = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            'İ' => key.push('i'),
+            c => key.extend(c.to_lowercase()),
+        }
+    }
+    key
+}
+
 /// The current time as both backends store it: UTC, whole microseconds.
 pub(crate) fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
@@ -308,4 +322,17 @@ pub(crate) fn tag_not_found() -> ApiError {
 /// A tag id in a task body that is not one of the user's.
 pub(crate) fn unknown_tag_id() -> ApiError {
     ApiError::new(ErrorCode::TagNotFound).with_field("tag_ids")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_keys_fold_one_character_at_a_time() {
+        assert_eq!(case_key("École ÉCRIRE"), "école écrire");
+        assert_eq!(case_key("ΟΔΟΣ"), "οδοσ");
+        assert_eq!(case_key("İzmir"), "izmir");
+        assert_eq!(case_key("50%_OFF\\"), "50%_off\\");
+    }
 }

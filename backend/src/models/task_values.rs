@@ -72,14 +72,18 @@ impl RecurrenceRule {
 
 /// Parses an RFC 3339 time that carries an offset or `Z`; a time without one is refused with
 /// `code`, since it would be ambiguous.
+///
+/// The result is in whole microseconds, the precision both databases keep: extra digits are
+/// dropped (towards the past) and a leap second (`:60`) becomes the next second, here, so that
+/// every backend stores, compares and returns the same instant.
 pub fn parse_instant(
     raw: &str,
     code: ErrorCode,
     field: &'static str,
 ) -> Result<DateTime<Utc>, ApiError> {
     DateTime::parse_from_rfc3339(raw.trim())
-        .map(|time| time.with_timezone(&Utc))
         .ok()
+        .and_then(|time| DateTime::from_timestamp_micros(time.timestamp_micros()))
         // Beyond these years the time could not be written back as RFC 3339.
         .filter(|time| (0..=9999).contains(&time.year()))
         .ok_or_else(|| ApiError::new(code).with_field(field))
@@ -139,6 +143,31 @@ pub(crate) fn reject_nul(raw: &str, field: &'static str) -> Result<(), ApiError>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn instant(raw: &str) -> String {
+        parse_instant(raw, ErrorCode::InvalidDueDate, "due_date")
+            .unwrap()
+            .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+            .to_string()
+    }
+
+    #[test]
+    fn instants_keep_whole_microseconds_and_leap_seconds_roll_over() {
+        assert_eq!(
+            instant("2030-06-01T12:00:00.1234567+02:00"),
+            "2030-06-01T10:00:00.123456Z"
+        );
+        assert_eq!(
+            instant("1999-12-31T23:59:59.9999999Z"),
+            "1999-12-31T23:59:59.999999Z"
+        );
+        assert_eq!(
+            instant("2030-01-01T12:00:60Z"),
+            "2030-01-01T12:01:00.000000Z"
+        );
+        // A leap second at the very end of 9999 would leave the supported years.
+        assert!(parse_instant("9999-12-31T23:59:60Z", ErrorCode::InvalidDueDate, "d").is_err());
+    }
 
     #[test]
     fn title_is_trimmed_and_bounded() {

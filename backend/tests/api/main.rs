@@ -31,6 +31,8 @@ macro_rules! behaviour_suite {
         mod listing;
         #[path = "operations.rs"]
         mod operations;
+        #[path = "parity.rs"]
+        mod parity;
         #[path = "tags.rs"]
         mod tags;
         #[path = "tasks.rs"]

@@ -26,7 +26,7 @@ pub async fn insert_tag(
 #[tracing::instrument(skip_all)]
 pub async fn list_tags(db: impl PgExecutor<'_>, user_id: UserId) -> Result<Vec<Tag>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, name, color, created_at FROM tags WHERE user_id = $1 ORDER BY lower(name), id",
+        "SELECT id, name, color, created_at FROM tags WHERE user_id = $1 ORDER BY lower(name) COLLATE \"C\", id",
     )
     .bind(user_id)
     .fetch_all(db)

@@ -17,7 +17,7 @@ macro_rules! task_select {
         "SELECT t.id, t.user_id, t.title, t.description, t.completed, t.completed_at, \
                 t.priority, t.due_date, t.remind_at, t.recurrence_rule, t.created_at, t.updated_at, \
                 COALESCE((SELECT json_agg(json_build_object('id', g.id, 'name', g.name, 'color', g.color) \
-                                          ORDER BY lower(g.name), g.id) \
+                                          ORDER BY lower(g.name) COLLATE \"C\", g.id) \
                           FROM task_tags tt JOIN tags g ON g.id = tt.tag_id \
                           WHERE tt.task_id = t.id), '[]'::json) AS tags"
     };
@@ -223,8 +223,8 @@ fn order_by(sort: TaskSort) -> &'static str {
         (CreatedAt, true) => " ORDER BY t.created_at DESC, t.id DESC",
         (UpdatedAt, false) => " ORDER BY t.updated_at ASC, t.id ASC",
         (UpdatedAt, true) => " ORDER BY t.updated_at DESC, t.id DESC",
-        (Title, false) => " ORDER BY lower(t.title) ASC, t.id ASC",
-        (Title, true) => " ORDER BY lower(t.title) DESC, t.id DESC",
+        (Title, false) => " ORDER BY lower(t.title) COLLATE \"C\" ASC, t.id ASC",
+        (Title, true) => " ORDER BY lower(t.title) COLLATE \"C\" DESC, t.id DESC",
     }
 }
 

@@ -12,7 +12,7 @@ mod tags;
 mod tasks;
 mod users;
 
-use std::{str::FromStr, time::Duration};
+use std::{fs::File, path::PathBuf, str::FromStr, time::Duration};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -51,6 +51,8 @@ pub struct SqliteStore {
     writer: SqlitePool,
     /// Connections for reads outside a write transaction.
     readers: SqlitePool,
+    /// The database file (`None` in memory).
+    file: Option<PathBuf>,
 }
 
 /// A time as the SQLite schema stores it: UTC, fixed-width text with microseconds, so that
@@ -71,7 +73,8 @@ impl SqliteStore {
         let options = SqliteConnectOptions::from_str(&settings.database_url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            // Durable at every checkpoint, and safe against corruption, in WAL mode.
+            // Safe against corruption in WAL mode; a power cut (not a crash of the process) can
+            // lose the last commits before a checkpoint. The usual trade for WAL.
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
@@ -84,11 +87,13 @@ impl SqliteStore {
             std::fs::create_dir_all(parent)?;
         }
 
+        let file = (!in_memory).then(|| options.get_filename().to_path_buf());
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            // An in-memory database lives as long as its connection: keep it open.
+            .min_connections(1)
             .acquire_timeout(WRITER_ACQUIRE_TIMEOUT)
             .test_before_acquire(false)
-            // An in-memory database lives as long as its connection.
             .idle_timeout(None)
             .max_lifetime(None)
             .connect_with(options.clone())
@@ -102,7 +107,30 @@ impl SqliteStore {
                 .test_before_acquire(false)
                 .connect_lazy_with(options)
         };
-        Ok(Self { writer, readers })
+        Ok(Self {
+            writer,
+            readers,
+            file,
+        })
+    }
+
+    /// An exclusive lock on the database file for as long as the returned handle lives. sqlx
+    /// takes no migration lock on SQLite (it does on PostgreSQL), so without this two processes
+    /// starting on a new file could both try to create the tables. (`flock` does not interact
+    /// with SQLite's own `fcntl` locks.)
+    async fn migration_lock(&self) -> Result<Option<File>, MigrateError> {
+        let Some(path) = self.file.clone() else {
+            return Ok(None);
+        };
+        let locked = tokio::task::spawn_blocking(move || {
+            let file = File::open(path)?;
+            file.lock()?;
+            Ok::<_, std::io::Error>(file)
+        })
+        .await
+        .map_err(|e| MigrateError::Execute(sqlx::Error::Io(std::io::Error::other(e))))?
+        .map_err(|e| MigrateError::Execute(sqlx::Error::Io(e)))?;
+        Ok(Some(locked))
     }
 
     /// A write transaction on the single writer connection.
@@ -162,10 +190,12 @@ impl Store for SqliteStore {
     }
 
     async fn migrate_up(&self) -> Result<(), MigrateError> {
+        let _lock = self.migration_lock().await?;
         migrations::up(&MIGRATOR, &self.writer).await
     }
 
     async fn migrate_down(&self, steps: usize) -> Result<Vec<i64>, MigrateError> {
+        let _lock = self.migration_lock().await?;
         migrations::down(&MIGRATOR, &self.writer, steps).await
     }
 

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::SqliteExecutor;
 
 use super::{id_list, text_time};
+use crate::db::case_key;
 use crate::models::{Tag, TagColor, TagId, TagName, UserId};
 
 #[tracing::instrument(skip_all)]
@@ -21,7 +22,7 @@ pub async fn insert_tag(
     )
     .bind(user_id)
     .bind(name.as_str())
-    .bind(name.as_str().to_lowercase())
+    .bind(case_key(name.as_str()))
     .bind(color.map(TagColor::as_str))
     .bind(text_time(now))
     .fetch_one(db)
@@ -71,7 +72,7 @@ pub async fn update_tag(
     .bind(id)
     .bind(user_id)
     .bind(name.as_str())
-    .bind(name.as_str().to_lowercase())
+    .bind(case_key(name.as_str()))
     .bind(color.map(TagColor::as_str))
     .fetch_optional(db)
     .await

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqliteExecutor};
 
 use super::{id_list, text_time};
+use crate::db::case_key;
 use crate::{
     db::{ListedTasks, SortField, TaskFields, TaskFilter, TaskSort},
     models::{TagId, Task, TaskId, UserId},
@@ -41,9 +42,9 @@ pub async fn insert_task(
     )
     .bind(user_id)
     .bind(&fields.title)
-    .bind(fields.title.to_lowercase())
+    .bind(case_key(&fields.title))
     .bind(&fields.description)
-    .bind(fields.description.as_deref().map(str::to_lowercase))
+    .bind(fields.description.as_deref().map(case_key))
     .bind(fields.completed)
     .bind(fields.priority.rank())
     .bind(fields.due_date.map(text_time))
@@ -77,9 +78,9 @@ pub async fn update_task(
     .bind(id)
     .bind(user_id)
     .bind(&fields.title)
-    .bind(fields.title.to_lowercase())
+    .bind(case_key(&fields.title))
     .bind(&fields.description)
-    .bind(fields.description.as_deref().map(str::to_lowercase))
+    .bind(fields.description.as_deref().map(case_key))
     .bind(fields.completed)
     .bind(fields.priority.rank())
     .bind(fields.due_date.map(text_time))
@@ -290,7 +291,7 @@ fn push_from_where(
             )
             .push_bind(user_id)
             .push(" AND (fg.name_key = ")
-            .push_bind(tag.name.to_lowercase());
+            .push_bind(case_key(&tag.name));
         if let Some(id) = tag.id {
             query.push(" OR fg.id = ").push_bind(id);
         }
@@ -298,7 +299,7 @@ fn push_from_where(
     }
     if let Some(text) = &filter.search {
         // instr() matches the text literally: no character of it is a wildcard.
-        let needle = text.to_lowercase();
+        let needle = case_key(text);
         query
             .push(" AND (instr(t.title_key, ")
             .push_bind(needle.clone())
