@@ -26,7 +26,9 @@ use crate::{
         settings::{CorsOrigins, Settings},
     },
     db::Store,
+    events::EventBus,
     routers,
+    services::reminders,
 };
 
 /// The largest request body accepted (SPEC: 64 KiB).
@@ -42,6 +44,7 @@ pub struct AppState {
     pub tokens: Arc<TokenKeys>,
     pub hasher: PasswordHasherPool,
     pub auth_limits: AuthRateLimits,
+    pub events: EventBus,
 }
 
 impl AppState {
@@ -54,6 +57,7 @@ impl AppState {
                 settings.trust_proxy_headers,
             ),
             settings: Arc::new(settings),
+            events: EventBus::new(&*store),
             store,
         }
     }
@@ -119,6 +123,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let store = state.store.clone();
+    let events = state.events.clone();
+    let mut workers = events.spawn_workers(&*store);
+    workers.push(tokio::spawn(reminders::run(store.clone(), events.clone())));
     let limits = state.auth_limits.clone();
     let janitor = tokio::spawn(async move {
         let mut every_minute = tokio::time::interval(Duration::from_secs(60));
@@ -128,11 +135,14 @@ pub async fn serve(
         }
     });
 
+    let closing_events = events.clone();
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown.await;
         tracing::info!("shutting down: no new connections; finishing in-flight requests");
+        // Event streams never finish by themselves: end them now.
+        closing_events.close();
         let _ = stopping_tx.send(());
     });
     let deadline = async move {
@@ -151,6 +161,9 @@ pub async fn serve(
         }
     };
     janitor.abort();
+    for worker in workers {
+        worker.abort();
+    }
     store.close().await;
     result
 }

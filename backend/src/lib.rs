@@ -16,6 +16,7 @@ pub mod app;
 pub mod cli;
 pub mod core;
 pub mod db;
+pub mod events;
 pub mod models;
 pub mod routers;
 pub mod schemas;

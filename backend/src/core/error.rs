@@ -32,6 +32,7 @@ pub enum ErrorCode {
     InvalidDueDate,
     InvalidRemindAt,
     InvalidRrule,
+    RecurrenceRequiresDueDate,
     InvalidPagination,
     InvalidStatus,
     InvalidSortField,
@@ -66,10 +67,23 @@ impl ErrorCode {
     pub fn status(self) -> StatusCode {
         use ErrorCode::*;
         match self {
-            EmailAlreadyExists | PasswordTooShort | PasswordTooLong | InvalidEmail
-            | InvalidTimezone | InvalidTitle | DescriptionTooLong | InvalidPriority
-            | InvalidDueDate | InvalidRemindAt | InvalidRrule | InvalidPagination
-            | InvalidStatus | InvalidSortField | InvalidTagName | InvalidColor
+            EmailAlreadyExists
+            | PasswordTooShort
+            | PasswordTooLong
+            | InvalidEmail
+            | InvalidTimezone
+            | InvalidTitle
+            | DescriptionTooLong
+            | InvalidPriority
+            | InvalidDueDate
+            | InvalidRemindAt
+            | InvalidRrule
+            | RecurrenceRequiresDueDate
+            | InvalidPagination
+            | InvalidStatus
+            | InvalidSortField
+            | InvalidTagName
+            | InvalidColor
             | TagAlreadyExists => StatusCode::BAD_REQUEST,
             InvalidCredentials | MissingToken | InvalidToken | TokenExpired | InvalidTokenType
             | MissingRefreshToken | RefreshTokenExpired | TokenRevoked => StatusCode::UNAUTHORIZED,
@@ -100,6 +114,7 @@ impl ErrorCode {
             InvalidDueDate => "The due date must be an RFC 3339 time with an offset or Z.",
             InvalidRemindAt => "The reminder time must be an RFC 3339 time with an offset or Z.",
             InvalidRrule => "The recurrence rule is not a valid RFC 5545 RRULE.",
+            RecurrenceRequiresDueDate => "A recurring task needs a due date.",
             InvalidPagination => "page and limit must be whole numbers of at least 1.",
             InvalidStatus => "status must be one of all, pending, completed.",
             InvalidSortField => {

@@ -240,6 +240,31 @@ impl FromRequestParts<AppState> for UserScope {
     }
 }
 
+/// [`UserScope`] for the event stream, whose token may also come as the `access_token` query
+/// parameter: a browser's `EventSource` cannot send headers. A header, when present, wins.
+/// (Query strings are never logged, so the token does not end up in logs.)
+#[derive(Clone, Debug)]
+pub struct StreamScope(pub UserScope);
+
+impl FromRequestParts<AppState> for StreamScope {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if !parts.headers.contains_key(header::AUTHORIZATION) {
+            let token = parts.uri.query().and_then(|query| {
+                form_urlencoded::parse(query.as_bytes())
+                    .find(|(key, _)| key == "access_token")
+                    .map(|(_, token)| token.into_owned())
+            });
+            if let Some(token) = token {
+                let user = authenticate(state, token.trim()).await?;
+                parts.extensions.insert(user);
+            }
+        }
+        UserScope::from_request_parts(parts, state).await.map(Self)
+    }
+}
+
 /// The `{task_id}` of the path; not a whole number → 422.
 #[derive(Clone, Copy, Debug)]
 pub struct TaskIdPath(pub TaskId);

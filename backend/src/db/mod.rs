@@ -121,6 +121,20 @@ pub struct TaskSort {
     pub descending: bool,
 }
 
+/// A task as an edit left it, and the next occurrence the edit created (when it completed a
+/// recurring task).
+pub struct EditedTask {
+    pub task: Task,
+    pub successor: Option<Task>,
+}
+
+/// A reminder the scheduler has claimed: it is this process's to deliver.
+#[derive(Clone, Copy, Debug)]
+pub struct ClaimedReminder {
+    pub user_id: UserId,
+    pub task_id: TaskId,
+}
+
 /// One page of a list and how many tasks match in all.
 pub struct ListedTasks {
     pub tasks: Vec<Task>,
@@ -195,8 +209,15 @@ pub trait Store: Send + Sync + 'static {
     /// one of the user's.
     async fn create_task(&self, user_id: UserId, task: TaskWrite) -> StoreResult<Task>;
     /// Locks the task, applies `edit` to it and writes the result; `TASK_NOT_FOUND` when the
-    /// task is not the user's, `TAG_NOT_FOUND` when a new tag id is not.
-    async fn edit_task(&self, user_id: UserId, id: TaskId, edit: TaskEdit) -> StoreResult<Task>;
+    /// task is not the user's, `TAG_NOT_FOUND` when a new tag id is not. When the edit completes
+    /// a recurring task that has no successor yet, the next occurrence (with the same tags) is
+    /// created in the same transaction.
+    async fn edit_task(
+        &self,
+        user_id: UserId,
+        id: TaskId,
+        edit: TaskEdit,
+    ) -> StoreResult<EditedTask>;
     async fn find_task(&self, user_id: UserId, id: TaskId) -> StoreResult<Option<Task>>;
     async fn delete_task(&self, user_id: UserId, id: TaskId) -> StoreResult<bool>;
     /// Links a tag to a task; the flag is true when the link is new.
@@ -216,6 +237,23 @@ pub trait Store: Send + Sync + 'static {
         limit: i64,
         offset: i64,
     ) -> StoreResult<ListedTasks>;
+
+    // Reminders.
+    /// Marks up to `limit` due reminders (open tasks whose `remind_at` has come and whose
+    /// reminder is armed) as delivered now and returns them. Atomic: of several processes
+    /// claiming at once, each reminder goes to exactly one.
+    async fn claim_due_reminders(&self, limit: i64) -> StoreResult<Vec<ClaimedReminder>>;
+    /// The user's open tasks whose `remind_at` is at or before `before`, soonest first.
+    async fn list_reminders(
+        &self,
+        user_id: UserId,
+        before: DateTime<Utc>,
+    ) -> StoreResult<Vec<Task>>;
+
+    /// The PostgreSQL pool, for the event stream's LISTEN/NOTIFY; `None` on SQLite.
+    fn postgres_pool(&self) -> Option<sqlx::PgPool> {
+        None
+    }
 
     // Tags.
     /// `TAG_ALREADY_EXISTS` when the user has a tag of that name in any case.

@@ -4,6 +4,7 @@
 //! `Password` never needs to check it again.
 
 pub mod account;
+pub mod recurrence;
 pub mod session;
 pub mod task;
 pub mod task_values;

@@ -113,6 +113,14 @@ pub struct Task {
     pub tags: Json<Vec<TagSummary>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When the reminder was delivered; `None` while it is armed (or there is none).
+    pub reminded_at: Option<DateTime<Utc>>,
+    /// The next occurrence, once this recurring task has been completed.
+    pub successor_id: Option<TaskId>,
+    /// When the successor was created; set once, so there is never a second one.
+    pub recurred_at: Option<DateTime<Utc>>,
+    /// Position in the recurring series, 1 for the first task (for `COUNT`).
+    pub recurrence_index: i32,
 }
 
 /// A row of `tags`.

@@ -17,7 +17,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::{
     app::AppState,
     core::error::{ErrorBody, ErrorCode},
-    routers::{auth, health, tags, tasks, users},
+    routers::{auth, events, health, reminders, tags, tasks, users},
 };
 
 /// The ReDoc 2.x standalone bundle (MIT, see `backend/static/redoc/LICENSE`).
@@ -35,7 +35,7 @@ static REDOC_JS: &str = include_str!("../../static/redoc/redoc.standalone.js");
         users::get_profile, users::update_profile, users::change_password, users::delete_account,
         tasks::create_task, tasks::list_tasks, tasks::get_task, tasks::replace_task,
         tasks::update_task, tasks::toggle_task, tasks::delete_task, tasks::link_tag,
-        tasks::unlink_tag,
+        tasks::unlink_tag, reminders::list_reminders, events::events,
         tags::create_tag, tags::list_tags, tags::get_tag, tags::replace_tag, tags::update_tag,
         tags::delete_tag,
         health::health, health::ready,
@@ -47,6 +47,7 @@ static REDOC_JS: &str = include_str!("../../static/redoc/redoc.standalone.js");
         (name = "users", description = "The caller's own account."),
         (name = "tasks", description = "The caller's tasks: create, list with filters and sorting, update, complete, tag."),
         (name = "tags", description = "The caller's tags."),
+        (name = "events", description = "The caller's live event stream (Server-Sent Events)."),
         (name = "health", description = "Liveness and readiness."),
     )
 )]

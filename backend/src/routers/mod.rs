@@ -2,7 +2,9 @@
 
 pub mod auth;
 pub mod docs;
+pub mod events;
 pub mod health;
+pub mod reminders;
 pub mod tags;
 pub mod tasks;
 pub mod users;
@@ -17,7 +19,9 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .merge(auth::router(state))
         .merge(users::router())
         .merge(tasks::router())
-        .merge(tags::router());
+        .merge(tags::router())
+        .merge(reminders::router())
+        .merge(events::router());
     Router::new()
         .nest("/api/v1", api)
         .merge(health::router())

@@ -34,6 +34,15 @@ pub struct TaskResponse {
     pub created_at: DateTime<Utc>,
     #[serde(serialize_with = "rfc3339_utc")]
     pub updated_at: DateTime<Utc>,
+    /// When the reminder at `remind_at` was delivered on the event stream; null while it is
+    /// pending (changing `remind_at` re-arms it).
+    #[serde(serialize_with = "rfc3339_utc_opt")]
+    #[schema(required = true)]
+    pub reminded_at: Option<DateTime<Utc>>,
+    /// The id of the next occurrence, created when this recurring task was completed; null
+    /// otherwise (and after that task is deleted).
+    #[schema(value_type = Option<i64>, required = true)]
+    pub successor_id: Option<TaskId>,
 }
 
 impl From<Task> for TaskResponse {
@@ -52,6 +61,8 @@ impl From<Task> for TaskResponse {
             tags: task.tags.0,
             created_at: task.created_at,
             updated_at: task.updated_at,
+            reminded_at: task.reminded_at,
+            successor_id: task.successor_id,
         }
     }
 }

@@ -3,5 +3,6 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod reminders;
 pub mod tags;
 pub mod tasks;

@@ -6,7 +6,7 @@ use crate::{
     models::{Tag, TagColor, TagId, TagName, UserId},
     schemas::{
         Patch,
-        tags::{TagRequest, UpdateTagRequest},
+        tags::{TagRequest, TagResponse, UpdateTagRequest},
     },
 };
 
@@ -21,7 +21,19 @@ pub async fn create_tag(
 ) -> Result<Tag, ApiError> {
     let name = TagName::parse(&body.name)?;
     let color = body.color.as_deref().map(TagColor::parse).transpose()?;
-    state.store.insert_tag(user_id, &name, color.as_ref()).await
+    let tag = state
+        .store
+        .insert_tag(user_id, &name, color.as_ref())
+        .await?;
+    Ok(published(state, user_id, "tag.created", tag))
+}
+
+/// Publishes the tag on the user's event streams; returns it.
+fn published(state: &AppState, user_id: UserId, name: &str, tag: Tag) -> Tag {
+    state
+        .events
+        .publish(user_id, name, TagResponse::from(tag.clone()));
+    tag
 }
 
 pub async fn find_tag(state: &AppState, user_id: UserId, id: TagId) -> Result<Tag, ApiError> {
@@ -41,10 +53,11 @@ pub async fn replace_tag(
 ) -> Result<Tag, ApiError> {
     let name = TagName::parse(&body.name)?;
     let color = body.color.as_deref().map(TagColor::parse).transpose()?;
-    state
+    let tag = state
         .store
         .edit_tag(user_id, id, Box::new(move |_| Ok((name, color))))
-        .await
+        .await?;
+    Ok(published(state, user_id, "tag.updated", tag))
 }
 
 /// Changes only the fields present; `"color": null` clears the colour.
@@ -69,11 +82,15 @@ pub async fn update_tag(
         let current_color = current.color.as_deref().map(TagColor::parse).transpose()?;
         Ok((name, color.apply_to(current_color)))
     };
-    state.store.edit_tag(user_id, id, Box::new(edit)).await
+    let tag = state.store.edit_tag(user_id, id, Box::new(edit)).await?;
+    Ok(published(state, user_id, "tag.updated", tag))
 }
 
 pub async fn delete_tag(state: &AppState, user_id: UserId, id: TagId) -> Result<(), ApiError> {
     if state.store.delete_tag(user_id, id).await? {
+        state
+            .events
+            .publish(user_id, "tag.deleted", serde_json::json!({"id": id}));
         Ok(())
     } else {
         Err(tag_not_found())

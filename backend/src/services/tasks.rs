@@ -4,14 +4,16 @@
 use crate::{
     app::AppState,
     core::error::{ApiError, ErrorCode},
-    db::{ListedTasks, SortField, TagRef, TaskFields, TaskFilter, TaskSort, TaskWrite},
+    db::{EditedTask, ListedTasks, SortField, TagRef, TaskFields, TaskFilter, TaskSort, TaskWrite},
     models::{
         Priority, RecurrenceRule, TagId, Task, TaskDescription, TaskId, TaskTitle, UserId,
         parse_instant,
     },
     schemas::{
         Patch,
-        tasks::{CreateTaskRequest, ListTasksQuery, ReplaceTaskRequest, UpdateTaskRequest},
+        tasks::{
+            CreateTaskRequest, ListTasksQuery, ReplaceTaskRequest, TaskResponse, UpdateTaskRequest,
+        },
     },
 };
 
@@ -42,6 +44,30 @@ fn recurrence(raw: Option<String>) -> Result<Option<String>, ApiError> {
         .transpose()
 }
 
+/// A recurrence rule is expanded from the due date, so it needs one.
+fn check_recurrence(fields: &TaskFields) -> Result<(), ApiError> {
+    if fields.recurrence_rule.is_some() && fields.due_date.is_none() {
+        return Err(ApiError::new(ErrorCode::RecurrenceRequiresDueDate).with_field("due_date"));
+    }
+    Ok(())
+}
+
+/// Publishes `task.updated` for an edited task, and `task.created` for the next occurrence
+/// the edit created; returns the task.
+fn edited(state: &AppState, user_id: UserId, edited: EditedTask) -> Task {
+    state.events.publish(
+        user_id,
+        "task.updated",
+        TaskResponse::from(edited.task.clone()),
+    );
+    if let Some(successor) = edited.successor {
+        state
+            .events
+            .publish(user_id, "task.created", TaskResponse::from(successor));
+    }
+    edited.task
+}
+
 fn tag_ids(raw: Vec<i64>) -> Vec<TagId> {
     let mut ids: Vec<TagId> = raw.into_iter().map(TagId::from).collect();
     ids.sort_unstable();
@@ -69,11 +95,16 @@ pub async fn create_task(
         remind_at: remind_at(body.remind_at)?,
         recurrence_rule: recurrence(body.recurrence_rule)?,
     };
+    check_recurrence(&fields)?;
     let tags = body.tag_ids.map(tag_ids);
-    state
+    let task = state
         .store
         .create_task(user_id, TaskWrite { fields, tags })
-        .await
+        .await?;
+    state
+        .events
+        .publish(user_id, "task.created", TaskResponse::from(task.clone()));
+    Ok(task)
 }
 
 /// Replaces every field of a task; omitted optional fields become null and omitted `tag_ids`
@@ -93,15 +124,17 @@ pub async fn replace_task(
         remind_at: remind_at(body.remind_at)?,
         recurrence_rule: recurrence(body.recurrence_rule)?,
     };
+    check_recurrence(&fields)?;
     let tags = tag_ids(body.tag_ids.unwrap_or_default());
     let write = TaskWrite {
         fields,
         tags: Some(tags),
     };
-    state
+    let task = state
         .store
         .edit_task(user_id, id, Box::new(move |_| Ok(write)))
-        .await
+        .await?;
+    Ok(edited(state, user_id, task))
 }
 
 /// Changes only the fields present; `null` clears a nullable field.
@@ -167,9 +200,11 @@ pub async fn update_task(
         fields.due_date = due.apply_to(fields.due_date);
         fields.remind_at = remind.apply_to(fields.remind_at);
         fields.recurrence_rule = rule.apply_to(fields.recurrence_rule);
+        check_recurrence(&fields)?;
         Ok(TaskWrite { fields, tags })
     };
-    state.store.edit_task(user_id, id, Box::new(edit)).await
+    let task = state.store.edit_task(user_id, id, Box::new(edit)).await?;
+    Ok(edited(state, user_id, task))
 }
 
 /// Flips completion and returns the task.
@@ -179,7 +214,8 @@ pub async fn toggle_task(state: &AppState, user_id: UserId, id: TaskId) -> Resul
         fields.completed = !fields.completed;
         Ok(TaskWrite { fields, tags: None })
     };
-    state.store.edit_task(user_id, id, Box::new(edit)).await
+    let task = state.store.edit_task(user_id, id, Box::new(edit)).await?;
+    Ok(edited(state, user_id, task))
 }
 
 pub async fn find_task(state: &AppState, user_id: UserId, id: TaskId) -> Result<Task, ApiError> {
@@ -192,6 +228,9 @@ pub async fn find_task(state: &AppState, user_id: UserId, id: TaskId) -> Result<
 
 pub async fn delete_task(state: &AppState, user_id: UserId, id: TaskId) -> Result<(), ApiError> {
     if state.store.delete_task(user_id, id).await? {
+        state
+            .events
+            .publish(user_id, "task.deleted", serde_json::json!({"id": id}));
         Ok(())
     } else {
         Err(task_not_found())
@@ -205,7 +244,13 @@ pub async fn link_tag(
     task_id: TaskId,
     tag_id: TagId,
 ) -> Result<(Task, bool), ApiError> {
-    state.store.link_tag(user_id, task_id, tag_id).await
+    let (task, created) = state.store.link_tag(user_id, task_id, tag_id).await?;
+    if created {
+        state
+            .events
+            .publish(user_id, "task.updated", TaskResponse::from(task.clone()));
+    }
+    Ok((task, created))
 }
 
 /// Removes a link; succeeds also when there was none.
@@ -215,7 +260,13 @@ pub async fn unlink_tag(
     task_id: TaskId,
     tag_id: TagId,
 ) -> Result<(), ApiError> {
-    state.store.unlink_tag(user_id, task_id, tag_id).await
+    state.store.unlink_tag(user_id, task_id, tag_id).await?;
+    if let Some(task) = state.store.find_task(user_id, task_id).await? {
+        state
+            .events
+            .publish(user_id, "task.updated", TaskResponse::from(task));
+    }
+    Ok(())
 }
 
 /// Validated list parameters.
@@ -292,7 +343,7 @@ impl ListParams {
 
 /// In a query string an unencoded `+` arrives as a space; a time like
 /// `2030-01-01T09:00:00 02:00` had a `+02:00` offset before it was decoded.
-fn restore_plus(time: &str) -> String {
+pub(crate) fn restore_plus(time: &str) -> String {
     let time = time.trim_start();
     match time.rfind(' ') {
         Some(at) if time.len() - at == 6 && time.ends_with(|c: char| c.is_ascii_digit()) => {

@@ -113,6 +113,8 @@ async fn create_task_answers_201_with_location_and_the_full_task() {
             "tags": [{"id": tag["id"], "name": "home", "color": "#00AA55"}],
             "created_at": task["created_at"],
             "updated_at": task["updated_at"],
+            "reminded_at": null,
+            "successor_id": null,
         })
     );
 
@@ -422,6 +424,8 @@ async fn put_replaces_the_task_and_omitted_fields_become_null() {
             "tags": [summary(&new_tag)],
             "created_at": task["created_at"],
             "updated_at": replaced["updated_at"],
+            "reminded_at": null,
+            "successor_id": null,
         })
     );
     assert_eq!(fetch(&app, &user, &task).await, replaced);

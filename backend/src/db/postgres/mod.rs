@@ -16,9 +16,9 @@ use sqlx::{
 use uuid::Uuid;
 
 use super::{
-    ACQUIRE_TIMEOUT, ListedTasks, MigrationState, Store, StoreResult, TagEdit, TaskEdit,
-    TaskFilter, TaskSort, TaskWrite, email_taken, migrations, tag_name_taken, tag_not_found,
-    task_not_found, unknown_tag_id,
+    ACQUIRE_TIMEOUT, ClaimedReminder, EditedTask, ListedTasks, MigrationState, Store, StoreResult,
+    TagEdit, TaskEdit, TaskFilter, TaskSort, TaskWrite, email_taken, migrations, tag_name_taken,
+    tag_not_found, task_not_found, unknown_tag_id,
 };
 use crate::{
     core::{
@@ -27,7 +27,7 @@ use crate::{
     },
     models::{
         DisplayName, Email, RefreshSession, Tag, TagColor, TagId, TagName, Task, TaskId,
-        TimeZoneName, User, UserId,
+        TimeZoneName, User, UserId, recurrence,
     },
 };
 
@@ -217,24 +217,52 @@ impl Store for PgStore {
 
     async fn create_task(&self, user_id: UserId, task: TaskWrite) -> StoreResult<Task> {
         let mut tx = self.pool.begin().await?;
-        let id = tasks::insert_task(&mut *tx, user_id, &task.fields).await?;
+        let id = tasks::insert_task(&mut *tx, user_id, &task.fields, 1).await?;
         if let Some(tags) = &task.tags {
             Self::set_tags(&mut tx, user_id, id, tags).await?;
         }
         Self::commit_and_return(tx, user_id, id).await
     }
 
-    async fn edit_task(&self, user_id: UserId, id: TaskId, edit: TaskEdit) -> StoreResult<Task> {
+    async fn edit_task(
+        &self,
+        user_id: UserId,
+        id: TaskId,
+        edit: TaskEdit,
+    ) -> StoreResult<EditedTask> {
         let mut tx = self.pool.begin().await?;
-        let current = tasks::find_task_for_update(&mut tx, user_id, id)
+        let before = tasks::find_task_for_update(&mut tx, user_id, id)
             .await?
             .ok_or_else(task_not_found)?;
-        let write = edit(&current)?;
+        let write = edit(&before)?;
         tasks::update_task(&mut *tx, user_id, id, &write.fields).await?;
         if let Some(tags) = &write.tags {
             Self::set_tags(&mut tx, user_id, id, tags).await?;
         }
-        Self::commit_and_return(tx, user_id, id).await
+        let mut successor = None;
+        let after = tasks::find_task(&mut *tx, user_id, id)
+            .await?
+            .ok_or_else(task_not_found)?;
+        if recurrence::completes_occurrence(&before, &after) {
+            let zone = tasks::user_time_zone(&mut *tx, user_id).await?;
+            if let Some(next) = recurrence::next_occurrence(&after, &zone) {
+                let fields = recurrence::successor_fields(&after, &next);
+                let next_id =
+                    tasks::insert_task(&mut *tx, user_id, &fields, next.recurrence_index).await?;
+                tasks::copy_tags(&mut *tx, user_id, id, next_id).await?;
+                tasks::set_successor(&mut *tx, user_id, id, next_id).await?;
+                successor = tasks::find_task(&mut *tx, user_id, next_id).await?;
+            }
+        }
+        let task = if successor.is_some() {
+            tasks::find_task(&mut *tx, user_id, id)
+                .await?
+                .ok_or_else(task_not_found)?
+        } else {
+            after
+        };
+        tx.commit().await?;
+        Ok(EditedTask { task, successor })
     }
 
     async fn find_task(&self, user_id: UserId, id: TaskId) -> StoreResult<Option<Task>> {
@@ -242,7 +270,10 @@ impl Store for PgStore {
     }
 
     async fn delete_task(&self, user_id: UserId, id: TaskId) -> StoreResult<bool> {
-        Ok(tasks::delete_task(&self.pool, user_id, id).await?)
+        let mut tx = self.pool.begin().await?;
+        let deleted = tasks::delete_task(&mut tx, user_id, id).await?;
+        tx.commit().await?;
+        Ok(deleted)
     }
 
     async fn link_tag(
@@ -283,6 +314,26 @@ impl Store for PgStore {
     ) -> StoreResult<ListedTasks> {
         let mut conn = self.pool.acquire().await?;
         Ok(tasks::list_tasks(&mut conn, user_id, filter, sort, limit, offset).await?)
+    }
+
+    async fn claim_due_reminders(&self, limit: i64) -> StoreResult<Vec<ClaimedReminder>> {
+        let claimed = tasks::claim_due_reminders(&self.pool, limit).await?;
+        Ok(claimed
+            .into_iter()
+            .map(|(user_id, task_id)| ClaimedReminder { user_id, task_id })
+            .collect())
+    }
+
+    async fn list_reminders(
+        &self,
+        user_id: UserId,
+        before: DateTime<Utc>,
+    ) -> StoreResult<Vec<Task>> {
+        Ok(tasks::list_reminders(&self.pool, user_id, before).await?)
+    }
+
+    fn postgres_pool(&self) -> Option<PgPool> {
+        Some(self.pool.clone())
     }
 
     async fn insert_tag(

@@ -4,6 +4,7 @@
 //! alone. Tasks are returned with their tags aggregated in the same query, so a page of tasks is
 //! one round trip however many tags they carry.
 
+use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder};
 
 use crate::{
@@ -16,6 +17,7 @@ macro_rules! task_select {
     () => {
         "SELECT t.id, t.user_id, t.title, t.description, t.completed, t.completed_at, \
                 t.priority, t.due_date, t.remind_at, t.recurrence_rule, t.created_at, t.updated_at, \
+                t.reminded_at, t.successor_id, t.recurred_at, t.recurrence_index, \
                 COALESCE((SELECT json_agg(json_build_object('id', g.id, 'name', g.name, 'color', g.color) \
                                           ORDER BY lower(g.name) COLLATE \"C\", g.id) \
                           FROM task_tags tt JOIN tags g ON g.id = tt.tag_id \
@@ -23,16 +25,18 @@ macro_rules! task_select {
     };
 }
 
+/// Inserts a task; `recurrence_index` is its position in a recurring series (1 for a new one).
 #[tracing::instrument(skip_all)]
 pub async fn insert_task(
     db: impl PgExecutor<'_>,
     user_id: UserId,
     fields: &TaskFields,
+    recurrence_index: i32,
 ) -> Result<TaskId, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO tasks (user_id, title, description, completed, completed_at, priority, \
-                            due_date, remind_at, recurrence_rule) \
-         VALUES ($1, $2, $3, $4, CASE WHEN $4 THEN now() END, $5, $6, $7, $8) \
+                            due_date, remind_at, recurrence_rule, recurrence_index) \
+         VALUES ($1, $2, $3, $4, CASE WHEN $4 THEN now() END, $5, $6, $7, $8, $9) \
          RETURNING id",
     )
     .bind(user_id)
@@ -43,12 +47,14 @@ pub async fn insert_task(
     .bind(fields.due_date)
     .bind(fields.remind_at)
     .bind(&fields.recurrence_rule)
+    .bind(recurrence_index)
     .fetch_one(db)
     .await
 }
 
 /// Writes every column; `completed_at` is set when the task becomes completed and cleared when
-/// it stops being so. False when the task is not the user's.
+/// it stops being so, and a changed `remind_at` re-arms the reminder. False when the task is
+/// not the user's.
 #[tracing::instrument(skip_all)]
 pub async fn update_task(
     db: impl PgExecutor<'_>,
@@ -61,7 +67,9 @@ pub async fn update_task(
              completed_at = CASE WHEN NOT $5 THEN NULL \
                                  WHEN completed THEN completed_at \
                                  ELSE now() END, \
-             priority = $6, due_date = $7, remind_at = $8, recurrence_rule = $9 \
+             priority = $6, due_date = $7, remind_at = $8, recurrence_rule = $9, \
+             reminded_at = CASE WHEN remind_at IS DISTINCT FROM $8 THEN NULL \
+                                ELSE reminded_at END \
          WHERE id = $1 AND user_id = $2",
     )
     .bind(id)
@@ -113,19 +121,119 @@ pub async fn find_task_for_update(
     .await
 }
 
-/// Deletes the task; its links go by cascade, its tags stay.
+/// Deletes the task; its links go by cascade, its tags stay, and a predecessor's link to it is
+/// cleared (its `recurred_at` stays, so no new successor is made).
 #[tracing::instrument(skip_all)]
 pub async fn delete_task(
-    db: impl PgExecutor<'_>,
+    db: &mut PgConnection,
     user_id: UserId,
     id: TaskId,
 ) -> Result<bool, sqlx::Error> {
     let result = sqlx::query("DELETE FROM tasks WHERE id = $1 AND user_id = $2")
         .bind(id)
         .bind(user_id)
+        .execute(&mut *db)
+        .await?;
+    if result.rows_affected() == 0 {
+        return Ok(false);
+    }
+    sqlx::query("UPDATE tasks SET successor_id = NULL WHERE successor_id = $1 AND user_id = $2")
+        .bind(id)
+        .bind(user_id)
         .execute(db)
         .await?;
-    Ok(result.rows_affected() == 1)
+    Ok(true)
+}
+
+/// Links `id` to its successor and records that it has one.
+#[tracing::instrument(skip_all)]
+pub async fn set_successor(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    id: TaskId,
+    successor: TaskId,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE tasks SET successor_id = $3, recurred_at = now() WHERE id = $1 AND user_id = $2",
+    )
+    .bind(id)
+    .bind(user_id)
+    .bind(successor)
+    .execute(db)
+    .await
+    .map(drop)
+}
+
+/// Gives `to` the same tags as `from`.
+#[tracing::instrument(skip_all)]
+pub async fn copy_tags(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    from: TaskId,
+    to: TaskId,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO task_tags (task_id, tag_id, user_id) \
+         SELECT $3, tag_id, user_id FROM task_tags WHERE task_id = $2 AND user_id = $1",
+    )
+    .bind(user_id)
+    .bind(from)
+    .bind(to)
+    .execute(db)
+    .await
+    .map(drop)
+}
+
+/// Claims up to `limit` due reminders: marks them delivered and returns them. Rows another
+/// process is claiming are skipped, and the `reminded_at IS NULL` condition is re-checked under
+/// the row lock, so each reminder is claimed exactly once.
+#[tracing::instrument(skip_all)]
+pub async fn claim_due_reminders(
+    db: impl PgExecutor<'_>,
+    limit: i64,
+) -> Result<Vec<(UserId, TaskId)>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE tasks t SET reminded_at = now() \
+         FROM (SELECT id FROM tasks \
+               WHERE reminded_at IS NULL AND NOT completed AND remind_at <= now() \
+               ORDER BY remind_at LIMIT $1 \
+               FOR UPDATE SKIP LOCKED) due \
+         WHERE t.id = due.id AND t.reminded_at IS NULL \
+         RETURNING t.user_id, t.id",
+    )
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// The user's open tasks whose `remind_at` is at or before `before`, soonest first.
+#[tracing::instrument(skip_all)]
+pub async fn list_reminders(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    before: DateTime<Utc>,
+) -> Result<Vec<Task>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        task_select!(),
+        " FROM tasks t WHERE t.user_id = $1 AND NOT t.completed AND t.remind_at <= $2 \
+          ORDER BY t.remind_at, t.id"
+    ))
+    .bind(user_id)
+    .bind(before)
+    .fetch_all(db)
+    .await
+}
+
+/// The user's IANA time zone name.
+#[tracing::instrument(skip_all)]
+pub async fn user_time_zone(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+) -> Result<String, sqlx::Error> {
+    sqlx::query_scalar("SELECT timezone FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_one(db)
+        .await
 }
 
 /// Makes `tag_ids` exactly the task's tags. The caller has checked that they are the user's.

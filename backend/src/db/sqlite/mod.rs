@@ -24,9 +24,9 @@ use sqlx::{
 use uuid::Uuid;
 
 use super::{
-    ACQUIRE_TIMEOUT, ListedTasks, MigrationState, Store, StoreResult, TagEdit, TaskEdit,
-    TaskFilter, TaskSort, TaskWrite, email_taken, migrations, now, tag_name_taken, tag_not_found,
-    task_not_found, unknown_tag_id,
+    ACQUIRE_TIMEOUT, ClaimedReminder, EditedTask, ListedTasks, MigrationState, Store, StoreResult,
+    TagEdit, TaskEdit, TaskFilter, TaskSort, TaskWrite, email_taken, migrations, now,
+    tag_name_taken, tag_not_found, task_not_found, unknown_tag_id,
 };
 use crate::{
     core::{
@@ -35,7 +35,7 @@ use crate::{
     },
     models::{
         DisplayName, Email, RefreshSession, Tag, TagColor, TagId, TagName, Task, TaskId,
-        TimeZoneName, User, UserId,
+        TimeZoneName, User, UserId, recurrence,
     },
 };
 
@@ -306,24 +306,54 @@ impl Store for SqliteStore {
 
     async fn create_task(&self, user_id: UserId, task: TaskWrite) -> StoreResult<Task> {
         let mut tx = self.write().await?;
-        let id = tasks::insert_task(&mut *tx, user_id, &task.fields, now()).await?;
+        let id = tasks::insert_task(&mut *tx, user_id, &task.fields, 1, now()).await?;
         if let Some(tags) = &task.tags {
             Self::set_tags(&mut tx, user_id, id, tags).await?;
         }
         Self::commit_and_return(tx, user_id, id).await
     }
 
-    async fn edit_task(&self, user_id: UserId, id: TaskId, edit: TaskEdit) -> StoreResult<Task> {
+    async fn edit_task(
+        &self,
+        user_id: UserId,
+        id: TaskId,
+        edit: TaskEdit,
+    ) -> StoreResult<EditedTask> {
+        let now = now();
         let mut tx = self.write().await?;
-        let current = tasks::find_task(&mut *tx, user_id, id)
+        let before = tasks::find_task(&mut *tx, user_id, id)
             .await?
             .ok_or_else(task_not_found)?;
-        let write = edit(&current)?;
-        tasks::update_task(&mut *tx, user_id, id, &write.fields, now()).await?;
+        let write = edit(&before)?;
+        tasks::update_task(&mut *tx, user_id, id, &write.fields, now).await?;
         if let Some(tags) = &write.tags {
             Self::set_tags(&mut tx, user_id, id, tags).await?;
         }
-        Self::commit_and_return(tx, user_id, id).await
+        let mut successor = None;
+        let after = tasks::find_task(&mut *tx, user_id, id)
+            .await?
+            .ok_or_else(task_not_found)?;
+        if recurrence::completes_occurrence(&before, &after) {
+            let zone = tasks::user_time_zone(&mut *tx, user_id).await?;
+            if let Some(next) = recurrence::next_occurrence(&after, &zone) {
+                let fields = recurrence::successor_fields(&after, &next);
+                let next_id =
+                    tasks::insert_task(&mut *tx, user_id, &fields, next.recurrence_index, now)
+                        .await?;
+                tasks::copy_tags(&mut *tx, user_id, id, next_id).await?;
+                tasks::set_successor(&mut *tx, user_id, id, next_id, now).await?;
+                successor = tasks::find_task(&mut *tx, user_id, next_id).await?;
+            }
+        }
+        let task = if successor.is_some() {
+            tasks::find_task(&mut *tx, user_id, id)
+                .await?
+                .ok_or_else(task_not_found)?
+        } else {
+            after
+        };
+        tx.commit().await?;
+        Ok(EditedTask { task, successor })
     }
 
     async fn find_task(&self, user_id: UserId, id: TaskId) -> StoreResult<Option<Task>> {
@@ -331,7 +361,10 @@ impl Store for SqliteStore {
     }
 
     async fn delete_task(&self, user_id: UserId, id: TaskId) -> StoreResult<bool> {
-        Ok(tasks::delete_task(&self.writer, user_id, id).await?)
+        let mut tx = self.write().await?;
+        let deleted = tasks::delete_task(&mut tx, user_id, id).await?;
+        tx.commit().await?;
+        Ok(deleted)
     }
 
     async fn link_tag(
@@ -372,6 +405,22 @@ impl Store for SqliteStore {
     ) -> StoreResult<ListedTasks> {
         let mut conn = self.readers.acquire().await?;
         Ok(tasks::list_tasks(&mut conn, user_id, filter, sort, limit, offset, now()).await?)
+    }
+
+    async fn claim_due_reminders(&self, limit: i64) -> StoreResult<Vec<ClaimedReminder>> {
+        let claimed = tasks::claim_due_reminders(&self.writer, limit, now()).await?;
+        Ok(claimed
+            .into_iter()
+            .map(|(user_id, task_id)| ClaimedReminder { user_id, task_id })
+            .collect())
+    }
+
+    async fn list_reminders(
+        &self,
+        user_id: UserId,
+        before: DateTime<Utc>,
+    ) -> StoreResult<Vec<Task>> {
+        Ok(tasks::list_reminders(&self.readers, user_id, before).await?)
     }
 
     async fn insert_tag(

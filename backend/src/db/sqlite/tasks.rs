@@ -18,6 +18,7 @@ macro_rules! task_select {
     () => {
         "SELECT t.id, t.user_id, t.title, t.description, t.completed, t.completed_at, \
                 t.priority, t.due_date, t.remind_at, t.recurrence_rule, t.created_at, t.updated_at, \
+                t.reminded_at, t.successor_id, t.recurred_at, t.recurrence_index, \
                 (SELECT json_group_array(json_object('id', g.id, 'name', g.name, 'color', g.color) \
                                          ORDER BY g.name_key, g.id) \
                  FROM task_tags tt JOIN tags g ON g.id = tt.tag_id \
@@ -25,19 +26,22 @@ macro_rules! task_select {
     };
 }
 
+/// Inserts a task; `recurrence_index` is its position in a recurring series (1 for a new one).
 #[tracing::instrument(skip_all)]
 pub async fn insert_task(
     db: impl SqliteExecutor<'_>,
     user_id: UserId,
     fields: &TaskFields,
+    recurrence_index: i32,
     now: DateTime<Utc>,
 ) -> Result<TaskId, sqlx::Error> {
     let now = text_time(now);
     sqlx::query_scalar(
         "INSERT INTO tasks (user_id, title, title_key, description, description_key, completed, \
                             completed_at, priority, due_date, remind_at, recurrence_rule, \
-                            created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $6 THEN $11 END, $7, $8, $9, $10, $11, $11) \
+                            created_at, updated_at, recurrence_index) \
+         VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $6 THEN $11 END, $7, $8, $9, $10, $11, $11, \
+                 $12) \
          RETURNING id",
     )
     .bind(user_id)
@@ -51,12 +55,13 @@ pub async fn insert_task(
     .bind(fields.remind_at.map(text_time))
     .bind(&fields.recurrence_rule)
     .bind(now)
+    .bind(recurrence_index)
     .fetch_one(db)
     .await
 }
 
 /// Writes every column; `completed_at` is set when the task becomes completed and cleared when
-/// it stops being so.
+/// it stops being so, and a changed `remind_at` re-arms the reminder.
 #[tracing::instrument(skip_all)]
 pub async fn update_task(
     db: impl SqliteExecutor<'_>,
@@ -72,7 +77,8 @@ pub async fn update_task(
                                  WHEN completed THEN completed_at \
                                  ELSE $12 END, \
              priority = $8, due_date = $9, remind_at = $10, recurrence_rule = $11, \
-             updated_at = $12 \
+             updated_at = $12, \
+             reminded_at = CASE WHEN remind_at IS NOT $10 THEN NULL ELSE reminded_at END \
          WHERE id = $1 AND user_id = $2",
     )
     .bind(id)
@@ -108,19 +114,124 @@ pub async fn find_task(
     .await
 }
 
-/// Deletes the task; its links go by cascade, its tags stay.
+/// Deletes the task; its links go by cascade, its tags stay, and a predecessor's link to it is
+/// cleared (its `recurred_at` stays, so no new successor is made).
 #[tracing::instrument(skip_all)]
 pub async fn delete_task(
-    db: impl SqliteExecutor<'_>,
+    db: &mut SqliteConnection,
     user_id: UserId,
     id: TaskId,
 ) -> Result<bool, sqlx::Error> {
     let result = sqlx::query("DELETE FROM tasks WHERE id = $1 AND user_id = $2")
         .bind(id)
         .bind(user_id)
+        .execute(&mut *db)
+        .await?;
+    if result.rows_affected() == 0 {
+        return Ok(false);
+    }
+    sqlx::query("UPDATE tasks SET successor_id = NULL WHERE successor_id = $1 AND user_id = $2")
+        .bind(id)
+        .bind(user_id)
         .execute(db)
         .await?;
-    Ok(result.rows_affected() == 1)
+    Ok(true)
+}
+
+/// Links `id` to its successor and records that it has one; `updated_at` moves, as the
+/// PostgreSQL trigger does for this write.
+#[tracing::instrument(skip_all)]
+pub async fn set_successor(
+    db: impl SqliteExecutor<'_>,
+    user_id: UserId,
+    id: TaskId,
+    successor: TaskId,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE tasks SET successor_id = $3, recurred_at = $4, updated_at = $4 \
+         WHERE id = $1 AND user_id = $2",
+    )
+    .bind(id)
+    .bind(user_id)
+    .bind(successor)
+    .bind(text_time(now))
+    .execute(db)
+    .await
+    .map(drop)
+}
+
+/// Gives `to` the same tags as `from`.
+#[tracing::instrument(skip_all)]
+pub async fn copy_tags(
+    db: impl SqliteExecutor<'_>,
+    user_id: UserId,
+    from: TaskId,
+    to: TaskId,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO task_tags (task_id, tag_id, user_id) \
+         SELECT $3, tag_id, user_id FROM task_tags WHERE task_id = $2 AND user_id = $1",
+    )
+    .bind(user_id)
+    .bind(from)
+    .bind(to)
+    .execute(db)
+    .await
+    .map(drop)
+}
+
+/// Claims up to `limit` due reminders: marks them delivered and returns them. Runs on the
+/// single writer, so no two claims overlap in this process; another process's claim waits
+/// for the write lock and then finds them taken.
+#[tracing::instrument(skip_all)]
+pub async fn claim_due_reminders(
+    db: impl SqliteExecutor<'_>,
+    limit: i64,
+    now: DateTime<Utc>,
+) -> Result<Vec<(UserId, TaskId)>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE tasks SET reminded_at = $2 \
+         WHERE id IN (SELECT id FROM tasks \
+                      WHERE reminded_at IS NULL AND NOT completed AND remind_at <= $2 \
+                      ORDER BY remind_at LIMIT $1) \
+           AND reminded_at IS NULL \
+         RETURNING user_id, id",
+    )
+    .bind(limit)
+    .bind(text_time(now))
+    .fetch_all(db)
+    .await
+}
+
+/// The user's open tasks whose `remind_at` is at or before `before`, soonest first.
+#[tracing::instrument(skip_all)]
+pub async fn list_reminders(
+    db: impl SqliteExecutor<'_>,
+    user_id: UserId,
+    before: DateTime<Utc>,
+) -> Result<Vec<Task>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        task_select!(),
+        " FROM tasks t WHERE t.user_id = $1 AND NOT t.completed AND t.remind_at <= $2 \
+          ORDER BY t.remind_at, t.id"
+    ))
+    .bind(user_id)
+    .bind(text_time(before))
+    .fetch_all(db)
+    .await
+}
+
+/// The user's IANA time zone name.
+#[tracing::instrument(skip_all)]
+pub async fn user_time_zone(
+    db: impl SqliteExecutor<'_>,
+    user_id: UserId,
+) -> Result<String, sqlx::Error> {
+    sqlx::query_scalar("SELECT timezone FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_one(db)
+        .await
 }
 
 /// Makes `tag_ids` exactly the task's tags. The caller has checked that they are the user's.

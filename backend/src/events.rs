@@ -1,0 +1,241 @@
+//! The live event stream's plumbing: every change to a user's tasks and tags, and every
+//! delivered reminder, is published here and fanned out to that user's open streams
+//! (`GET /api/v1/users/{user_id}/events`).
+//!
+//! In one process a broadcast channel carries events to the streams. On PostgreSQL, events go
+//! through `NOTIFY todo_events` instead and every process `LISTEN`s, so a change made through
+//! one server process reaches the streams of all of them (this process's own streams included,
+//! by the same path). On SQLite (one process) the broadcast channel is all there is.
+//!
+//! Nothing here can slow a writer down: publishing never waits (a full queue drops the event
+//! with a warning), the channel is bounded, and a stream that falls behind by more than its
+//! capacity is ended (the browser's `EventSource` reconnects by itself).
+
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use serde::{Deserialize, Serialize};
+use sqlx::{PgPool, postgres::PgListener};
+use tokio::{
+    sync::{broadcast, mpsc, watch},
+    task::JoinHandle,
+};
+use uuid::Uuid;
+
+use crate::{db::Store, models::UserId};
+
+/// Events a stream may fall behind by before it is ended.
+const STREAM_CAPACITY: usize = 1024;
+/// Events waiting to be sent to PostgreSQL.
+const OUTBOX_CAPACITY: usize = 4096;
+/// The NOTIFY channel.
+const CHANNEL: &str = "todo_events";
+/// PostgreSQL refuses NOTIFY payloads of 8000 bytes or more.
+const MAX_PAYLOAD_BYTES: usize = 7900;
+
+/// One event: its id (the SSE `id:`), whose it is, its name (`task.created`, …) and its data.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Event {
+    pub id: String,
+    pub user_id: UserId,
+    pub name: String,
+    pub data: serde_json::Value,
+}
+
+#[derive(Clone)]
+pub struct EventBus {
+    streams: broadcast::Sender<Arc<Event>>,
+    /// Set on PostgreSQL: events go out through NOTIFY.
+    outbox: Option<mpsc::Sender<Arc<Event>>>,
+    outbox_rx: Arc<Mutex<Option<mpsc::Receiver<Arc<Event>>>>>,
+    closing: watch::Sender<bool>,
+}
+
+impl EventBus {
+    /// A bus for `store`: NOTIFY-based on PostgreSQL, in-process otherwise. Nothing runs until
+    /// [`EventBus::spawn_workers`].
+    pub fn new(store: &dyn Store) -> Self {
+        let (streams, _) = broadcast::channel(STREAM_CAPACITY);
+        let (outbox, outbox_rx) = match store.postgres_pool() {
+            Some(_) => {
+                let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
+                (Some(tx), Some(rx))
+            }
+            None => (None, None),
+        };
+        Self {
+            streams,
+            outbox,
+            outbox_rx: Arc::new(Mutex::new(outbox_rx)),
+            closing: watch::channel(false).0,
+        }
+    }
+
+    /// Starts the PostgreSQL sender and listener (nothing on SQLite).
+    pub fn spawn_workers(&self, store: &dyn Store) -> Vec<JoinHandle<()>> {
+        let Some(pool) = store.postgres_pool() else {
+            return Vec::new();
+        };
+        let Some(outbox) = self.outbox_rx.lock().ok().and_then(|mut rx| rx.take()) else {
+            return Vec::new();
+        };
+        vec![
+            tokio::spawn(send_notifications(
+                pool.clone(),
+                outbox,
+                self.streams.clone(),
+            )),
+            tokio::spawn(listen(pool, self.streams.clone(), self.closing.subscribe())),
+        ]
+    }
+
+    /// Publishes an event for `user_id`'s streams. Never waits.
+    pub fn publish(&self, user_id: UserId, name: &str, data: impl Serialize) {
+        let data = match serde_json::to_value(data) {
+            Ok(data) => data,
+            Err(error) => {
+                tracing::error!(%error, name, "event data could not be serialized");
+                return;
+            }
+        };
+        let event = Arc::new(Event {
+            id: Uuid::new_v4().to_string(),
+            user_id,
+            name: name.to_owned(),
+            data,
+        });
+        match &self.outbox {
+            Some(outbox) => {
+                if outbox.try_send(event).is_err() {
+                    tracing::warn!(name, "event queue full; event dropped");
+                }
+            }
+            None => {
+                // No stream open is not an error.
+                let _ = self.streams.send(event);
+            }
+        }
+    }
+
+    /// A receiver of every event from now on (streams keep only their user's).
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.streams.subscribe()
+    }
+
+    /// Becomes true when the service is shutting down: streams end then.
+    pub fn closing(&self) -> watch::Receiver<bool> {
+        self.closing.subscribe()
+    }
+
+    /// Ends every stream and the listener.
+    pub fn close(&self) {
+        let _ = self.closing.send(true);
+    }
+}
+
+/// The NOTIFY payload: the event as JSON, with its data cut down to the object's id when the
+/// whole would exceed PostgreSQL's limit (the client then fetches the object).
+fn payload(event: &Event) -> String {
+    let full = serde_json::to_string(event).unwrap_or_default();
+    if full.len() <= MAX_PAYLOAD_BYTES {
+        return full;
+    }
+    let slim = Event {
+        data: serde_json::json!({"id": event.data.get("id"), "truncated": true}),
+        ..event.clone()
+    };
+    serde_json::to_string(&slim).unwrap_or_default()
+}
+
+async fn send_notifications(
+    pool: PgPool,
+    mut outbox: mpsc::Receiver<Arc<Event>>,
+    streams: broadcast::Sender<Arc<Event>>,
+) {
+    while let Some(event) = outbox.recv().await {
+        let sent = sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(payload(&event))
+            .execute(&pool)
+            .await;
+        if let Err(error) = sent {
+            // At least this process's streams get it.
+            tracing::warn!(%error, "NOTIFY failed; event delivered to this process only");
+            let _ = streams.send(event);
+        }
+    }
+}
+
+async fn listen(
+    pool: PgPool,
+    streams: broadcast::Sender<Arc<Event>>,
+    mut closing: watch::Receiver<bool>,
+) {
+    while !*closing.borrow() {
+        let mut listener = match PgListener::connect_with(&pool).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                tracing::warn!(%error, "event listener cannot connect; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if let Err(error) = listener.listen(CHANNEL).await {
+            tracing::warn!(%error, "LISTEN failed; retrying");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        loop {
+            tokio::select! {
+                () = closed(&mut closing) => return,
+                received = listener.try_recv() => match received {
+                    Ok(Some(notification)) => {
+                        match serde_json::from_str::<Event>(notification.payload()) {
+                            Ok(event) => {
+                                let _ = streams.send(Arc::new(event));
+                            }
+                            Err(error) => tracing::warn!(%error, "unreadable event notification"),
+                        }
+                    }
+                    // The connection dropped; the listener reconnects on the next call.
+                    Ok(None) => tracing::warn!("event listener lost its connection; reconnecting"),
+                    Err(error) => {
+                        tracing::warn!(%error, "event listener failed; reconnecting");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        break;
+                    }
+                },
+            }
+        }
+    }
+}
+
+/// Resolves once `closing` is true (or its sender is gone).
+pub async fn closed(closing: &mut watch::Receiver<bool>) {
+    let _ = closing.wait_for(|closing| *closing).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oversized_payloads_carry_only_the_id() {
+        let event = Event {
+            id: "e".into(),
+            user_id: UserId::new(),
+            name: "task.updated".into(),
+            data: serde_json::json!({"id": 7, "description": "x".repeat(9000)}),
+        };
+        let sent: Event = serde_json::from_str(&payload(&event)).unwrap();
+        assert_eq!(sent.data, serde_json::json!({"id": 7, "truncated": true}));
+        let small = Event {
+            data: serde_json::json!({"id": 7}),
+            ..event
+        };
+        let sent: Event = serde_json::from_str(&payload(&small)).unwrap();
+        assert_eq!(sent.data, serde_json::json!({"id": 7}));
+    }
+}

@@ -1,0 +1,55 @@
+//! `/api/v1/users/{user_id}/reminders`: due reminders, for clients that poll.
+
+use axum::{Json, Router, extract::State, routing::get};
+use chrono::Utc;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::{
+    app::AppState,
+    core::{
+        error::{ApiError, ErrorBody, ErrorCode},
+        extract::{ApiQuery, UserScope},
+    },
+    models::parse_instant,
+    schemas::tasks::TaskResponse,
+    services::{reminders as reminder_service, tasks::restore_plus},
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/users/{user_id}/reminders", get(list_reminders))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RemindersQuery {
+    /// RFC 3339 time (with offset or `Z`); default now.
+    pub before: Option<String>,
+}
+
+/// The caller's open tasks whose reminder time has come.
+///
+/// Not-completed tasks whose `remind_at` is at or before `before` (default: now), soonest
+/// first, as a JSON array of tasks. `reminded_at` says whether (and when) the reminder was
+/// delivered on the event stream.
+#[utoipa::path(
+    get, path = "/api/v1/users/{user_id}/reminders", tag = "tasks",
+    params(("user_id" = uuid::Uuid, Path, description = "Must be the caller's own id."), RemindersQuery),
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 200, description = "The tasks, soonest reminder first.", body = Vec<TaskResponse>),
+        (status = 400, description = "`INVALID_DUE_DATE` (`field`: `before`).", body = ErrorBody),
+    )
+)]
+pub async fn list_reminders(
+    State(state): State<AppState>,
+    scope: UserScope,
+    ApiQuery(query): ApiQuery<RemindersQuery>,
+) -> Result<Json<Vec<TaskResponse>>, ApiError> {
+    let before = match query.before {
+        Some(raw) => parse_instant(&restore_plus(&raw), ErrorCode::InvalidDueDate, "before")?,
+        None => Utc::now(),
+    };
+    let tasks = reminder_service::list_reminders(&state, scope.user_id(), before).await?;
+    Ok(Json(tasks.into_iter().map(TaskResponse::from).collect()))
+}

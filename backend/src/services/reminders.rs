@@ -1,0 +1,70 @@
+//! The reminder scheduler: once a second, claims the reminders that have come due (the store
+//! makes each claim atomic, so with several processes on one database each reminder is claimed
+//! by exactly one) and publishes each as a `reminder` event. A reminder that came due while no
+//! process was running is simply due at the next tick after start.
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::{DateTime, Utc};
+
+use crate::{
+    app::AppState,
+    core::error::ApiError,
+    db::Store,
+    events::EventBus,
+    models::{Task, UserId},
+    schemas::tasks::TaskResponse,
+};
+
+const TICK: Duration = Duration::from_secs(1);
+const BATCH: i64 = 100;
+
+/// Runs until the task is aborted.
+pub async fn run(store: Arc<dyn Store>, events: EventBus) {
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing = false;
+    loop {
+        tick.tick().await;
+        loop {
+            match deliver_due(&*store, &events).await {
+                Ok(delivered) => {
+                    failing = false;
+                    if delivered < BATCH as usize {
+                        break;
+                    }
+                }
+                Err(error) => {
+                    // Once per outage, not once a second.
+                    if !failing {
+                        tracing::warn!(error = ?error.code(), "reminder scheduler: cannot claim reminders; retrying");
+                    }
+                    failing = true;
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Claims one batch and publishes it; returns how many were claimed.
+async fn deliver_due(store: &dyn Store, events: &EventBus) -> Result<usize, ApiError> {
+    let claimed = store.claim_due_reminders(BATCH).await?;
+    for reminder in &claimed {
+        // Claimed, so delivered now or never: a task deleted in between has nothing to show.
+        if let Some(task) = store.find_task(reminder.user_id, reminder.task_id).await? {
+            tracing::info!(user_id = %reminder.user_id, task_id = %reminder.task_id, "reminder delivered");
+            events.publish(reminder.user_id, "reminder", TaskResponse::from(task));
+        }
+    }
+    Ok(claimed.len())
+}
+
+/// `GET …/reminders`: the user's open tasks whose reminder time is at or before `before`.
+pub async fn list_reminders(
+    state: &AppState,
+    user_id: UserId,
+    before: DateTime<Utc>,
+) -> Result<Vec<Task>, ApiError> {
+    state.store.list_reminders(user_id, before).await
+}
