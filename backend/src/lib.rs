@@ -8,7 +8,9 @@
 //! - [`routers`] has one module per resource, each exporting `router()`.
 //! - [`schemas`] are the request and response bodies (serde + OpenAPI).
 //! - [`models`] are rows and validated values (`Email`, `Password`, `UserId`, …).
-//! - [`services`] are the rules that are neither HTTP nor SQL (sign-in, token rotation).
+//! - [`services`] are the rules that are neither HTTP nor SQL (sign-in, token rotation, task
+//!   writes and their events, the reminder scheduler).
+//! - [`events`] carries changes and reminders to the live event streams.
 //! - [`db`] is storage: the [`db::Store`] trait, and one implementation per backend
 //!   (`db::postgres`, `db::sqlite`), each with its own SQL and migrations.
 
