@@ -147,6 +147,8 @@ pub struct AuthUser {
     pub id: UserId,
     pub email: String,
     pub session_id: Uuid,
+    /// When the access token expires (Unix seconds).
+    pub token_expires_at: i64,
 }
 
 impl FromRequestParts<AppState> for AuthUser {
@@ -210,6 +212,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<AuthUser, Api
         id: user_id,
         email: claims.email,
         session_id: claims.sid,
+        token_expires_at: claims.exp,
     })
 }
 

@@ -26,7 +26,8 @@ pub fn router() -> Router<AppState> {
 /// through any server process sharing the database arrive. A client that falls more than 1024
 /// events behind is disconnected (an `EventSource` reconnects by itself; re-read the lists
 /// then). The access token goes in the `Authorization` header or, for `EventSource`, in the
-/// `access_token` query parameter.
+/// `access_token` query parameter. The stream ends when that token expires (15 minutes):
+/// reconnect with a fresh one.
 #[utoipa::path(
     get, path = "/api/v1/users/{user_id}/events", tag = "events",
     params(
@@ -43,6 +44,10 @@ pub async fn events(
     StreamScope(scope): StreamScope,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let user_id = scope.user_id();
+    // The stream lives as long as the token that opened it: a client reconnects with a fresh
+    // one, so a signed-out or expired session does not keep receiving events for long.
+    let lifetime = (scope.0.token_expires_at - chrono::Utc::now().timestamp()).max(0);
+    let expiry = tokio::time::Instant::now() + Duration::from_secs(lifetime.unsigned_abs());
     // Subscribed before the response starts, so nothing written after the client sees the
     // headers is missed.
     let receiver = state.events.subscribe();
@@ -54,6 +59,7 @@ pub async fn events(
             loop {
                 let received = tokio::select! {
                     () = closed(&mut closing) => return None,
+                    () = tokio::time::sleep_until(expiry) => return None,
                     received = receiver.recv() => received,
                 };
                 match received {
