@@ -101,6 +101,10 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub store: Arc<dyn Store>,
     db: TestDb,
+    /// The settings the app was started with (environment-variable names and values).
+    vars: HashMap<String, String>,
+    /// Whether dropping this app removes its database (false for [`TestApp::spawn_sharing`]).
+    owns_database: bool,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -167,9 +171,46 @@ impl TestApp {
         for (key, value) in overrides {
             vars.insert((*key).to_owned(), (*value).to_owned());
         }
+        Some(Self::start(vars, db, true).await)
+    }
+
+    /// A second running app on this app's database, as a second server process would be: its
+    /// own store (connection pool), state, event bus, reminder scheduler and port, with the same
+    /// settings. Dropping it leaves the database alone; dropping the app it shares with removes
+    /// the database.
+    pub async fn spawn_sharing(&self) -> Self {
+        let database_url = &self.vars["DATABASE_URL"];
+        let db = match &self.db {
+            TestDb::Postgres { name, .. } => TestDb::Postgres {
+                pool: sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(2)
+                    .connect_lazy(database_url)
+                    .unwrap(),
+                name: name.clone(),
+            },
+            TestDb::Sqlite { dir, .. } => {
+                let options: sqlx::sqlite::SqliteConnectOptions = database_url.parse().unwrap();
+                TestDb::Sqlite {
+                    pool: sqlx::sqlite::SqlitePoolOptions::new()
+                        .max_connections(1)
+                        .connect_lazy_with(
+                            options.busy_timeout(std::time::Duration::from_secs(5)),
+                        ),
+                    dir: dir.clone(),
+                }
+            }
+        };
+        Self::start(self.vars.clone(), db, false).await
+    }
+
+    /// Connects a store for `vars`, migrates it (when this app owns the database) and serves it
+    /// on a port of its own.
+    async fn start(vars: HashMap<String, String>, db: TestDb, owns_database: bool) -> Self {
         let settings = Settings::from_vars(&vars).expect("test settings");
         let store = db::connect(&settings).await.expect("test store");
-        store.migrate_up().await.expect("migrate test database");
+        if owns_database {
+            store.migrate_up().await.expect("migrate test database");
+        }
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = format!("http://{}", listener.local_addr().unwrap());
@@ -179,7 +220,7 @@ impl TestApp {
             let _ = stop.await;
         }));
 
-        Some(Self {
+        Self {
             address,
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -187,9 +228,11 @@ impl TestApp {
                 .unwrap(),
             store,
             db,
+            vars,
+            owns_database,
             shutdown: Some(shutdown),
             server: Some(server),
-        })
+        }
     }
 
     /// How many rows `table` has.
@@ -439,6 +482,9 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(server) = self.server.take() {
             server.abort();
+        }
+        if !self.owns_database {
+            return;
         }
         match &self.db {
             TestDb::Postgres { name, .. } => {

@@ -25,6 +25,8 @@ macro_rules! behaviour_suite {
         mod auth;
         #[path = "errors.rs"]
         mod errors;
+        #[path = "events.rs"]
+        mod events;
         #[path = "isolation.rs"]
         mod isolation;
         #[path = "listing.rs"]
@@ -33,6 +35,8 @@ macro_rules! behaviour_suite {
         mod operations;
         #[path = "parity.rs"]
         mod parity;
+        #[path = "recurrence.rs"]
+        mod recurrence;
         #[path = "tags.rs"]
         mod tags;
         #[path = "tasks.rs"]
