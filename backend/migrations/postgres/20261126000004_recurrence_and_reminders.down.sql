@@ -7,4 +7,4 @@ ALTER TABLE tasks
     DROP COLUMN reminded_at,
     DROP COLUMN successor_id,
     DROP COLUMN recurred_at,
-    DROP COLUMN recurrence_index;
+    DROP COLUMN recurrence_start;

@@ -7,12 +7,15 @@
 --   completed. recurred_at is set once and never cleared, so an occurrence has at most one
 --   successor however often it is completed again, even if the successor is deleted (which
 --   clears successor_id).
--- recurrence_index: this task's position in its series (1 for the first), for COUNT.
+-- recurrence_start: the due date of the series' first occurrence (the rule's DTSTART), which
+--   successors inherit; NULL means this task's own due date. Expanding from it keeps COUNT and
+--   a local time that falls in a daylight-saving gap right. Changing the due date or the rule
+--   starts a new series (the service clears it).
 ALTER TABLE tasks
     ADD COLUMN reminded_at      timestamptz,
     ADD COLUMN successor_id     bigint,
     ADD COLUMN recurred_at      timestamptz,
-    ADD COLUMN recurrence_index integer NOT NULL DEFAULT 1 CHECK (recurrence_index >= 1);
+    ADD COLUMN recurrence_start timestamptz;
 
 -- What the scheduler looks for: armed reminders of open tasks, soonest first.
 CREATE INDEX tasks_pending_reminders_idx ON tasks (remind_at)

@@ -3,7 +3,7 @@
 ALTER TABLE tasks ADD COLUMN reminded_at TEXT;
 ALTER TABLE tasks ADD COLUMN successor_id INTEGER;
 ALTER TABLE tasks ADD COLUMN recurred_at TEXT;
-ALTER TABLE tasks ADD COLUMN recurrence_index INTEGER NOT NULL DEFAULT 1 CHECK (recurrence_index >= 1);
+ALTER TABLE tasks ADD COLUMN recurrence_start TEXT;
 
 CREATE INDEX tasks_pending_reminders_idx ON tasks (remind_at)
     WHERE reminded_at IS NULL AND NOT completed AND remind_at IS NOT NULL;

@@ -12,7 +12,8 @@ pub struct NextOccurrence {
     pub due_date: DateTime<Utc>,
     /// The reminder moved by as much as the due date, so it keeps its distance.
     pub remind_at: Option<DateTime<Utc>>,
-    pub recurrence_index: i32,
+    /// The series' start, which the successor inherits.
+    pub recurrence_start: Option<DateTime<Utc>>,
 }
 
 /// Whether this edit completes a recurring occurrence that has no successor yet: `before` is
@@ -26,38 +27,46 @@ pub fn completes_occurrence(before: &Task, after: &Task) -> bool {
 }
 
 /// The occurrence after `task` under its rule, expanded in `time_zone` (an IANA name; UTC if it
-/// is not one). `None` when the rule is exhausted (`COUNT`, `UNTIL`) or cannot be expanded.
+/// is not one) from the series' start (the rule's `DTSTART`: the first occurrence's due date),
+/// so `COUNT` counts the whole series and a local time that fell into a daylight-saving gap
+/// comes back once the gap is over. `None` when the rule is exhausted (`COUNT`, `UNTIL`).
 pub fn next_occurrence(task: &Task, time_zone: &str) -> Option<NextOccurrence> {
     let rule = task.recurrence_rule.as_deref()?;
     let due = task.due_date?;
-    let parsed: RRule<Unvalidated> = rule.parse().ok()?;
-    // The series is expanded from the current occurrence, so COUNT is checked against the
-    // task's position in the series rather than by the expansion.
-    if let Some(count) = parsed.get_count()
-        && i64::from(task.recurrence_index) >= i64::from(count)
-    {
-        return None;
-    }
+    let series_start = task.recurrence_start.unwrap_or(due);
     let zone: chrono_tz::Tz = time_zone.parse().unwrap_or(chrono_tz::UTC);
-    let start = due.with_timezone(&rrule::Tz::from(zone));
-    let set = match parsed.build(start) {
-        Ok(set) => set,
-        Err(error) => {
-            tracing::warn!(task_id = %task.id, %error, "recurrence rule cannot be expanded");
-            return None;
-        }
-    };
-    let next = set
-        .all(3)
-        .dates
-        .into_iter()
-        .map(|date| date.with_timezone(&Utc))
-        .find(|date| *date > due)?;
+    let next = occurrence_after(rule, series_start, due, zone).or_else(|| {
+        // A series too long to walk from its start within the expansion's limits (e.g. hourly
+        // for decades) continues from the current occurrence instead; not one with a COUNT,
+        // which only the walk from the start can honour.
+        (series_start != due && !rule.to_ascii_uppercase().contains("COUNT="))
+            .then(|| occurrence_after(rule, due, due, zone))
+            .flatten()
+    })?;
     Some(NextOccurrence {
         due_date: next,
         remind_at: task.remind_at.map(|remind| remind + (next - due)),
-        recurrence_index: task.recurrence_index.saturating_add(1),
+        recurrence_start: Some(series_start),
     })
+}
+
+/// The first occurrence after `after` of `rule` started at `start`, in `zone`.
+fn occurrence_after(
+    rule: &str,
+    start: DateTime<Utc>,
+    after: DateTime<Utc>,
+    zone: chrono_tz::Tz,
+) -> Option<DateTime<Utc>> {
+    let parsed: RRule<Unvalidated> = rule.parse().ok()?;
+    let zone = rrule::Tz::from(zone);
+    // A rule that cannot start there (e.g. its UNTIL is before the start) has nothing to come.
+    let set = parsed.build(start.with_timezone(&zone)).ok()?;
+    set.after(after.with_timezone(&zone))
+        .all(2)
+        .dates
+        .into_iter()
+        .map(|date| date.with_timezone(&Utc))
+        .find(|date| *date > after)
 }
 
 /// The fields of the successor: the same title, description, priority and rule, not completed.
@@ -80,7 +89,7 @@ mod tests {
     use super::*;
     use crate::models::{TaskId, UserId};
 
-    fn task(rule: &str, due: &str, remind: Option<&str>, index: i32) -> Task {
+    fn task(rule: &str, due: &str, remind: Option<&str>, start: Option<&str>) -> Task {
         let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
         Task {
             id: TaskId::from(1),
@@ -99,12 +108,12 @@ mod tests {
             reminded_at: None,
             successor_id: None,
             recurred_at: None,
-            recurrence_index: index,
+            recurrence_start: start.map(at),
         }
     }
 
     fn next(rule: &str, due: &str, zone: &str) -> Option<String> {
-        next_occurrence(&task(rule, due, None, 1), zone)
+        next_occurrence(&task(rule, due, None, None), zone)
             .map(|n| n.due_date.format("%Y-%m-%dT%H:%M:%SZ").to_string())
     }
 
@@ -137,6 +146,19 @@ mod tests {
     }
 
     #[test]
+    fn a_time_in_the_spring_forward_gap_returns_to_the_series_time_after_it() {
+        // 02:30 in New York does not exist on 2030-03-10: that day it is 03:30 EDT (07:30Z);
+        // the day after, the series is back at 02:30 EDT (06:30Z).
+        let start = "2030-03-09T07:30:00Z";
+        let gap_day = task("FREQ=DAILY", "2030-03-10T07:30:00Z", None, Some(start));
+        let following = next_occurrence(&gap_day, "America/New_York").unwrap();
+        assert_eq!(
+            following.due_date.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            "2030-03-11T06:30:00Z"
+        );
+    }
+
+    #[test]
     fn monthly_on_the_31st_skips_shorter_months() {
         assert_eq!(
             next("FREQ=MONTHLY;BYMONTHDAY=31", "2030-01-31T09:00:00Z", "UTC").as_deref(),
@@ -159,15 +181,16 @@ mod tests {
 
     #[test]
     fn count_and_until_end_the_series() {
-        let second_of_two = task("FREQ=DAILY;COUNT=2", "2030-01-02T09:00:00Z", None, 2);
-        assert_eq!(next_occurrence(&second_of_two, "UTC"), None);
-        let first_of_two = task("FREQ=DAILY;COUNT=2", "2030-01-01T09:00:00Z", None, 1);
-        assert_eq!(
-            next_occurrence(&first_of_two, "UTC")
-                .unwrap()
-                .recurrence_index,
-            2
+        let second_of_two = task(
+            "FREQ=DAILY;COUNT=2",
+            "2030-01-02T09:00:00Z",
+            None,
+            Some("2030-01-01T09:00:00Z"),
         );
+        assert_eq!(next_occurrence(&second_of_two, "UTC"), None);
+        let first_of_two = task("FREQ=DAILY;COUNT=2", "2030-01-01T09:00:00Z", None, None);
+        let following = next_occurrence(&first_of_two, "UTC").unwrap();
+        assert_eq!(following.recurrence_start, first_of_two.due_date);
         assert_eq!(
             next(
                 "FREQ=DAILY;UNTIL=20300101T235959Z",
@@ -184,7 +207,7 @@ mod tests {
             "FREQ=DAILY",
             "2030-03-09T14:00:00Z",
             Some("2030-03-09T13:30:00Z"),
-            1,
+            None,
         );
         let next = next_occurrence(&daily, "America/New_York").unwrap();
         assert_eq!(

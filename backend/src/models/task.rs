@@ -119,8 +119,9 @@ pub struct Task {
     pub successor_id: Option<TaskId>,
     /// When the successor was created; set once, so there is never a second one.
     pub recurred_at: Option<DateTime<Utc>>,
-    /// Position in the recurring series, 1 for the first task (for `COUNT`).
-    pub recurrence_index: i32,
+    /// The due date of the recurring series' first occurrence (the rule's `DTSTART`); `None`
+    /// when this task starts its series.
+    pub recurrence_start: Option<DateTime<Utc>>,
 }
 
 /// A row of `tags`.

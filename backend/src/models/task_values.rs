@@ -59,8 +59,15 @@ impl RecurrenceRule {
             return Err(invalid());
         }
         let parsed: rrule::RRule<rrule::Unvalidated> = rule.parse().map_err(|_| invalid())?;
-        // Validation needs a start; the rule's own constraints do not depend on which.
-        let start = Utc::now().with_timezone(&rrule::Tz::UTC);
+        // RFC 5545 3.3.10: COUNT and UNTIL must not both be given (the crate does not check).
+        if parsed.get_count().is_some() && parsed.get_until().is_some() {
+            return Err(invalid());
+        }
+        // Validation needs a start; one long past, so that an UNTIL already gone by is still a
+        // valid rule (it only ends the series).
+        let start = DateTime::<Utc>::from_timestamp(-2_208_988_800, 0) // 1900-01-01
+            .unwrap_or_default()
+            .with_timezone(&rrule::Tz::UTC);
         parsed.validate(start).map_err(|_| invalid())?;
         Ok(Self(rule.to_owned()))
     }

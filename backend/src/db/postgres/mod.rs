@@ -217,7 +217,7 @@ impl Store for PgStore {
 
     async fn create_task(&self, user_id: UserId, task: TaskWrite) -> StoreResult<Task> {
         let mut tx = self.pool.begin().await?;
-        let id = tasks::insert_task(&mut *tx, user_id, &task.fields, 1).await?;
+        let id = tasks::insert_task(&mut *tx, user_id, &task.fields, None).await?;
         if let Some(tags) = &task.tags {
             Self::set_tags(&mut tx, user_id, id, tags).await?;
         }
@@ -248,7 +248,7 @@ impl Store for PgStore {
             if let Some(next) = recurrence::next_occurrence(&after, &zone) {
                 let fields = recurrence::successor_fields(&after, &next);
                 let next_id =
-                    tasks::insert_task(&mut *tx, user_id, &fields, next.recurrence_index).await?;
+                    tasks::insert_task(&mut *tx, user_id, &fields, next.recurrence_start).await?;
                 tasks::copy_tags(&mut *tx, user_id, id, next_id).await?;
                 tasks::set_successor(&mut *tx, user_id, id, next_id).await?;
                 successor = tasks::find_task(&mut *tx, user_id, next_id).await?;

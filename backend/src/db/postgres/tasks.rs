@@ -17,7 +17,7 @@ macro_rules! task_select {
     () => {
         "SELECT t.id, t.user_id, t.title, t.description, t.completed, t.completed_at, \
                 t.priority, t.due_date, t.remind_at, t.recurrence_rule, t.created_at, t.updated_at, \
-                t.reminded_at, t.successor_id, t.recurred_at, t.recurrence_index, \
+                t.reminded_at, t.successor_id, t.recurred_at, t.recurrence_start, \
                 COALESCE((SELECT json_agg(json_build_object('id', g.id, 'name', g.name, 'color', g.color) \
                                           ORDER BY lower(g.name) COLLATE \"C\", g.id) \
                           FROM task_tags tt JOIN tags g ON g.id = tt.tag_id \
@@ -25,17 +25,17 @@ macro_rules! task_select {
     };
 }
 
-/// Inserts a task; `recurrence_index` is its position in a recurring series (1 for a new one).
+/// Inserts a task; `recurrence_start` is its series' start when it continues one.
 #[tracing::instrument(skip_all)]
 pub async fn insert_task(
     db: impl PgExecutor<'_>,
     user_id: UserId,
     fields: &TaskFields,
-    recurrence_index: i32,
+    recurrence_start: Option<DateTime<Utc>>,
 ) -> Result<TaskId, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO tasks (user_id, title, description, completed, completed_at, priority, \
-                            due_date, remind_at, recurrence_rule, recurrence_index) \
+                            due_date, remind_at, recurrence_rule, recurrence_start) \
          VALUES ($1, $2, $3, $4, CASE WHEN $4 THEN now() END, $5, $6, $7, $8, $9) \
          RETURNING id",
     )
@@ -47,7 +47,7 @@ pub async fn insert_task(
     .bind(fields.due_date)
     .bind(fields.remind_at)
     .bind(&fields.recurrence_rule)
-    .bind(recurrence_index)
+    .bind(recurrence_start)
     .fetch_one(db)
     .await
 }
@@ -69,7 +69,10 @@ pub async fn update_task(
                                  ELSE now() END, \
              priority = $6, due_date = $7, remind_at = $8, recurrence_rule = $9, \
              reminded_at = CASE WHEN remind_at IS DISTINCT FROM $8 THEN NULL \
-                                ELSE reminded_at END \
+                                ELSE reminded_at END, \
+             recurrence_start = CASE WHEN due_date IS DISTINCT FROM $7 \
+                                       OR recurrence_rule IS DISTINCT FROM $9 \
+                                     THEN NULL ELSE recurrence_start END \
          WHERE id = $1 AND user_id = $2",
     )
     .bind(id)

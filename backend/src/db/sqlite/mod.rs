@@ -306,7 +306,7 @@ impl Store for SqliteStore {
 
     async fn create_task(&self, user_id: UserId, task: TaskWrite) -> StoreResult<Task> {
         let mut tx = self.write().await?;
-        let id = tasks::insert_task(&mut *tx, user_id, &task.fields, 1, now()).await?;
+        let id = tasks::insert_task(&mut *tx, user_id, &task.fields, None, now()).await?;
         if let Some(tags) = &task.tags {
             Self::set_tags(&mut tx, user_id, id, tags).await?;
         }
@@ -338,7 +338,7 @@ impl Store for SqliteStore {
             if let Some(next) = recurrence::next_occurrence(&after, &zone) {
                 let fields = recurrence::successor_fields(&after, &next);
                 let next_id =
-                    tasks::insert_task(&mut *tx, user_id, &fields, next.recurrence_index, now)
+                    tasks::insert_task(&mut *tx, user_id, &fields, next.recurrence_start, now)
                         .await?;
                 tasks::copy_tags(&mut *tx, user_id, id, next_id).await?;
                 tasks::set_successor(&mut *tx, user_id, id, next_id, now).await?;

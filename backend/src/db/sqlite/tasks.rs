@@ -18,7 +18,7 @@ macro_rules! task_select {
     () => {
         "SELECT t.id, t.user_id, t.title, t.description, t.completed, t.completed_at, \
                 t.priority, t.due_date, t.remind_at, t.recurrence_rule, t.created_at, t.updated_at, \
-                t.reminded_at, t.successor_id, t.recurred_at, t.recurrence_index, \
+                t.reminded_at, t.successor_id, t.recurred_at, t.recurrence_start, \
                 (SELECT json_group_array(json_object('id', g.id, 'name', g.name, 'color', g.color) \
                                          ORDER BY g.name_key, g.id) \
                  FROM task_tags tt JOIN tags g ON g.id = tt.tag_id \
@@ -26,20 +26,20 @@ macro_rules! task_select {
     };
 }
 
-/// Inserts a task; `recurrence_index` is its position in a recurring series (1 for a new one).
+/// Inserts a task; `recurrence_start` is its series' start when it continues one.
 #[tracing::instrument(skip_all)]
 pub async fn insert_task(
     db: impl SqliteExecutor<'_>,
     user_id: UserId,
     fields: &TaskFields,
-    recurrence_index: i32,
+    recurrence_start: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Result<TaskId, sqlx::Error> {
     let now = text_time(now);
     sqlx::query_scalar(
         "INSERT INTO tasks (user_id, title, title_key, description, description_key, completed, \
                             completed_at, priority, due_date, remind_at, recurrence_rule, \
-                            created_at, updated_at, recurrence_index) \
+                            created_at, updated_at, recurrence_start) \
          VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $6 THEN $11 END, $7, $8, $9, $10, $11, $11, \
                  $12) \
          RETURNING id",
@@ -55,7 +55,7 @@ pub async fn insert_task(
     .bind(fields.remind_at.map(text_time))
     .bind(&fields.recurrence_rule)
     .bind(now)
-    .bind(recurrence_index)
+    .bind(recurrence_start.map(text_time))
     .fetch_one(db)
     .await
 }
@@ -78,7 +78,9 @@ pub async fn update_task(
                                  ELSE $12 END, \
              priority = $8, due_date = $9, remind_at = $10, recurrence_rule = $11, \
              updated_at = $12, \
-             reminded_at = CASE WHEN remind_at IS NOT $10 THEN NULL ELSE reminded_at END \
+             reminded_at = CASE WHEN remind_at IS NOT $10 THEN NULL ELSE reminded_at END, \
+             recurrence_start = CASE WHEN due_date IS NOT $9 OR recurrence_rule IS NOT $11 \
+                                     THEN NULL ELSE recurrence_start END \
          WHERE id = $1 AND user_id = $2",
     )
     .bind(id)
