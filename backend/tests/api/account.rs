@@ -487,10 +487,7 @@ async fn deleting_with_a_wrong_password_is_invalid_credentials_and_the_account_s
         app.login(&user.email, PASSWORD).await.status(),
         StatusCode::OK
     );
-    assert_eq!(
-        app.count_rows_with("users", "id", &user.id).await,
-        1
-    );
+    assert_eq!(app.count_rows_with("users", "id", &user.id).await, 1);
 }
 
 #[tokio::test]
@@ -501,7 +498,8 @@ async fn deleting_the_account_removes_the_user_and_every_session() {
     let user = app.signed_in_user().await;
     let (_, second_refresh) = app.sign_in(&user.email, PASSWORD).await;
     assert_eq!(
-        app.count_rows_with("refresh_sessions", "user_id", &user.id).await,
+        app.count_rows_with("refresh_sessions", "user_id", &user.id)
+            .await,
         2
     );
 
@@ -526,13 +524,11 @@ async fn deleting_the_account_removes_the_user_and_every_session() {
     }
 
     assert_eq!(
-        app.count_rows_with("refresh_sessions", "user_id", &user.id).await,
+        app.count_rows_with("refresh_sessions", "user_id", &user.id)
+            .await,
         0
     );
-    assert_eq!(
-        app.count_rows_with("users", "id", &user.id).await,
-        0
-    );
+    assert_eq!(app.count_rows_with("users", "id", &user.id).await, 0);
 
     // The email is free again.
     assert_eq!(
@@ -559,10 +555,7 @@ async fn deleting_another_user_is_forbidden_and_they_still_exist() {
         .await;
     assert_error(response, StatusCode::FORBIDDEN, "FORBIDDEN").await;
 
-    assert_eq!(
-        app.count_rows_with("users", "id", &other.id).await,
-        1
-    );
+    assert_eq!(app.count_rows_with("users", "id", &other.id).await, 1);
     assert_eq!(profile(&app, &other).await["id"], other.id.as_str());
     assert_eq!(
         app.login(&other.email, PASSWORD).await.status(),

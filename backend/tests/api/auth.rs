@@ -394,7 +394,8 @@ async fn refresh_cookie_is_secure_in_production() {
         ("APP_ENV", "production"),
         ("CORS_ORIGINS", "https://app.example.com"),
     ])
-    .await else {
+    .await
+    else {
         return;
     };
     let email = unique_email();
@@ -819,7 +820,8 @@ async fn with_trusted_proxy_headers_each_forwarded_address_has_its_own_budget() 
         ("AUTH_RATE_LIMIT_PER_MINUTE", "5"),
         ("TRUST_PROXY_HEADERS", "true"),
     ])
-    .await else {
+    .await
+    else {
         return;
     };
     let email = unique_email();
@@ -840,7 +842,8 @@ async fn without_trusted_proxy_headers_forwarded_addresses_share_one_budget() {
         ("AUTH_RATE_LIMIT_PER_MINUTE", "5"),
         ("TRUST_PROXY_HEADERS", "false"),
     ])
-    .await else {
+    .await
+    else {
         return;
     };
     let email = unique_email();

@@ -12,8 +12,8 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 
 use super::helpers::{
-    PASSWORD, TestApp, TestUser, assert_error, body, create_tag, create_task, get_query,
-    tags_path, tasks_path,
+    PASSWORD, TestApp, TestUser, assert_error, body, create_tag, create_task, get_query, tags_path,
+    tasks_path,
 };
 
 /// Query parameters, as name and value pairs.
@@ -126,12 +126,16 @@ async fn a_burst_of_concurrent_writes_all_succeed_and_add_up() {
     for (u, user) in users.iter().enumerate() {
         for j in 0..10 {
             let title = format!("user {u} task {j}");
-            let request = client.post(app.url(&tasks_path(user))).json(&json!({"title": title}));
+            let request = client
+                .post(app.url(&tasks_path(user)))
+                .json(&json!({"title": title}));
             calls.push((format!("create {title}"), request.bearer_auth(&user.access)));
         }
         for j in 0..2 {
             let name = format!("new {u}.{j}");
-            let request = client.post(app.url(&tags_path(user))).json(&json!({"name": name}));
+            let request = client
+                .post(app.url(&tags_path(user)))
+                .json(&json!({"name": name}));
             calls.push((format!("tag {name}"), request.bearer_auth(&user.access)));
         }
         for _ in 0..2 {
@@ -151,7 +155,9 @@ async fn a_burst_of_concurrent_writes_all_succeed_and_add_up() {
         json!({"remind_at": "2029-12-31T00:00:00Z"}),
     ];
     for patch in patches {
-        let request = client.patch(app.url(&task_path(owner, &patched))).json(&patch);
+        let request = client
+            .patch(app.url(&task_path(owner, &patched)))
+            .json(&patch);
         calls.push((format!("patch {patch}"), request.bearer_auth(&owner.access)));
     }
     for tag in &link_tags {
@@ -162,7 +168,10 @@ async fn a_burst_of_concurrent_writes_all_succeed_and_add_up() {
     }
     for task in &doomed {
         let request = client.delete(app.url(&task_path(owner, task)));
-        calls.push((format!("delete {}", task["title"]), request.bearer_auth(&owner.access)));
+        calls.push((
+            format!("delete {}", task["title"]),
+            request.bearer_auth(&owner.access),
+        ));
     }
     assert_eq!(calls.len(), 82);
 
@@ -177,7 +186,10 @@ async fn a_burst_of_concurrent_writes_all_succeed_and_add_up() {
         .iter()
         .filter(|(label, status, _)| *status != expected_status(label))
         .collect();
-    assert!(failures.is_empty(), "failed under concurrency: {failures:#?}");
+    assert!(
+        failures.is_empty(),
+        "failed under concurrency: {failures:#?}"
+    );
 
     // Each user lists exactly the tasks created for them (the owner also the three set up
     // before, less the deleted ones).
@@ -186,7 +198,10 @@ async fn a_burst_of_concurrent_writes_all_succeed_and_add_up() {
         if let Some(title) = label.strip_prefix("create ") {
             assert_eq!(task["title"], title, "{task}");
             let user_id = task["user_id"].as_str().unwrap().to_owned();
-            created.entry(user_id).or_default().insert(task["id"].as_i64().unwrap());
+            created
+                .entry(user_id)
+                .or_default()
+                .insert(task["id"].as_i64().unwrap());
         }
     }
     created
@@ -212,9 +227,15 @@ async fn a_burst_of_concurrent_writes_all_succeed_and_add_up() {
         .map(|(_, _, task)| task["completed"].as_bool().unwrap())
         .collect();
     seen.sort_unstable();
-    assert_eq!(seen, [false, false, false, false, true, true, true, true, true]);
+    assert_eq!(
+        seen,
+        [false, false, false, false, true, true, true, true, true]
+    );
     let after_toggles = fetch(&app, owner, &toggled).await;
-    assert_eq!(after_toggles["completed"], true, "9 toggles is odd: {after_toggles}");
+    assert_eq!(
+        after_toggles["completed"], true,
+        "9 toggles is odd: {after_toggles}"
+    );
     assert!(after_toggles["completed_at"].is_string(), "{after_toggles}");
 
     // Five PATCHes of different fields: each one kept.
@@ -238,10 +259,16 @@ async fn a_burst_of_concurrent_writes_all_succeed_and_add_up() {
 
     // Eight links of different tags: each answer shows its own tag, and all are kept, in name
     // order.
-    for (label, _, task) in results.iter().filter(|(label, ..)| label.starts_with("link")) {
+    for (label, _, task) in results
+        .iter()
+        .filter(|(label, ..)| label.starts_with("link"))
+    {
         let name = label.strip_prefix("link ").unwrap();
         let shown = task["tags"].as_array().unwrap();
-        assert!(shown.iter().any(|tag| tag["name"] == name), "{label}: {task}");
+        assert!(
+            shown.iter().any(|tag| tag["name"] == name),
+            "{label}: {task}"
+        );
     }
     let summaries: Vec<Value> = link_tags
         .iter()
@@ -321,16 +348,30 @@ async fn case_rules_fold_non_ascii_letters_on_both_backends() {
     let ecole = create_tag(&app, &user, json!({"name": "école"})).await;
     for name in ["École", " ÉCOLE "] {
         let response = app
-            .post_json(&tags_path(&user), Some(&user.access), &json!({"name": name}))
+            .post_json(
+                &tags_path(&user),
+                Some(&user.access),
+                &json!({"name": name}),
+            )
             .await;
         let error = assert_error(response, StatusCode::BAD_REQUEST, "TAG_ALREADY_EXISTS").await;
         assert_eq!(error["field"], "name", "{name}");
     }
 
-    create_task(&app, &user, json!({"title": "homework", "tag_ids": [ecole["id"]]})).await;
+    create_task(
+        &app,
+        &user,
+        json!({"title": "homework", "tag_ids": [ecole["id"]]}),
+    )
+    .await;
     create_task(&app, &user, json!({"title": "écrire le rapport"})).await;
     create_task(&app, &user, json!({"title": "ecrire sans accent"})).await;
-    create_task(&app, &user, json!({"title": "draft", "description": "Relire l'ÉBAUCHE"})).await;
+    create_task(
+        &app,
+        &user,
+        json!({"title": "draft", "description": "Relire l'ÉBAUCHE"}),
+    )
+    .await;
     for tag in ["ÉCOLE", "École", "école"] {
         let page = list(&app, &user, &[("tag", tag)]).await;
         assert_eq!(titles(&page), ["homework"], "tag={tag}");
@@ -416,7 +457,12 @@ async fn times_are_utc_with_six_fraction_digits_and_extreme_years_round_trip() {
     let mut answers = vec![tag, task.clone(), fetch(&app, &user, &task).await];
     answers.push(list(&app, &user, &[]).await);
     let response = app
-        .send_json(Method::PATCH, &path, Some(&user.access), &json!({"title": "p"}))
+        .send_json(
+            Method::PATCH,
+            &path,
+            Some(&user.access),
+            &json!({"title": "p"}),
+        )
         .await;
     answers.push(body(response).await);
     for _ in 0..2 {
@@ -440,7 +486,10 @@ async fn times_are_utc_with_six_fraction_digits_and_extreme_years_round_trip() {
         ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00.000000Z"),
         ("0001-01-01T00:30:00+00:30", "0001-01-01T00:00:00.000000Z"),
         ("9999-12-31T23:59:59.999999Z", "9999-12-31T23:59:59.999999Z"),
-        ("9999-12-31T23:59:59.9999999Z", "9999-12-31T23:59:59.999999Z"),
+        (
+            "9999-12-31T23:59:59.9999999Z",
+            "9999-12-31T23:59:59.999999Z",
+        ),
         ("9999-12-31T22:59:59.5-01:00", "9999-12-31T23:59:59.500000Z"),
     ];
     for (sent, stored) in cases {
@@ -455,7 +504,11 @@ async fn times_are_utc_with_six_fraction_digits_and_extreme_years_round_trip() {
                 &json!({"due_date": sent}),
             )
             .await;
-        assert_eq!(body(response).await["due_date"], stored, "patched to {sent}");
+        assert_eq!(
+            body(response).await["due_date"],
+            stored,
+            "patched to {sent}"
+        );
     }
 }
 
@@ -469,10 +522,22 @@ async fn sub_microsecond_digits_are_dropped_towards_the_past_on_both_backends() 
     };
     let user = app.signed_in_user().await;
     let cases = [
-        ("2000-01-01T00:00:00.0000001Z", "2000-01-01T00:00:00.000000Z"),
-        ("1999-12-31T23:59:59.9999999Z", "1999-12-31T23:59:59.999999Z"),
-        ("1970-01-01T00:00:00.0000005Z", "1970-01-01T00:00:00.000000Z"),
-        ("0001-01-01T00:00:00.0000009Z", "0001-01-01T00:00:00.000000Z"),
+        (
+            "2000-01-01T00:00:00.0000001Z",
+            "2000-01-01T00:00:00.000000Z",
+        ),
+        (
+            "1999-12-31T23:59:59.9999999Z",
+            "1999-12-31T23:59:59.999999Z",
+        ),
+        (
+            "1970-01-01T00:00:00.0000005Z",
+            "1970-01-01T00:00:00.000000Z",
+        ),
+        (
+            "0001-01-01T00:00:00.0000009Z",
+            "0001-01-01T00:00:00.000000Z",
+        ),
         ("2030-01-01T12:00:60Z", "2030-01-01T12:01:00.000000Z"),
     ];
     let mut answered = Vec::new();
@@ -609,7 +674,11 @@ async fn case_folding_is_per_character_for_sigma_and_dotted_i() {
     for (first, second) in [("ΟΔΟΣ", "οδοσ"), ("İzmir", "izmir")] {
         create_tag(&app, &user, json!({"name": first})).await;
         let response = app
-            .post_json(&tags_path(&user), Some(&user.access), &json!({"name": second}))
+            .post_json(
+                &tags_path(&user),
+                Some(&user.access),
+                &json!({"name": second}),
+            )
             .await;
         assert_error(response, StatusCode::BAD_REQUEST, "TAG_ALREADY_EXISTS").await;
     }
