@@ -124,16 +124,20 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let store = state.store.clone();
     let events = state.events.clone();
-    let mut workers = events.spawn_workers(&*store);
-    workers.push(tokio::spawn(reminders::run(store.clone(), events.clone())));
     let limits = state.auth_limits.clone();
-    let janitor = tokio::spawn(async move {
+    // Background work lives exactly as long as this future: stopped after shutdown, and also
+    // when the future is dropped without finishing.
+    let mut workers = Workers(events.spawn_workers(&*store));
+    workers
+        .0
+        .push(tokio::spawn(reminders::run(store.clone(), events.clone())));
+    workers.0.push(tokio::spawn(async move {
         let mut every_minute = tokio::time::interval(Duration::from_secs(60));
         loop {
             every_minute.tick().await;
             limits.forget_idle_clients();
         }
-    });
+    }));
 
     let closing_events = events.clone();
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
@@ -160,12 +164,20 @@ pub async fn serve(
             Ok(())
         }
     };
-    janitor.abort();
-    for worker in workers {
-        worker.abort();
-    }
+    drop(workers);
     store.close().await;
     result
+}
+
+/// Background tasks, aborted when dropped.
+struct Workers(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        for worker in &self.0 {
+            worker.abort();
+        }
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

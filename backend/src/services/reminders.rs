@@ -51,10 +51,17 @@ pub async fn run(store: Arc<dyn Store>, events: EventBus) {
 async fn deliver_due(store: &dyn Store, events: &EventBus) -> Result<usize, ApiError> {
     let claimed = store.claim_due_reminders(BATCH).await?;
     for reminder in &claimed {
-        // Claimed, so delivered now or never: a task deleted in between has nothing to show.
-        if let Some(task) = store.find_task(reminder.user_id, reminder.task_id).await? {
-            tracing::info!(user_id = %reminder.user_id, task_id = %reminder.task_id, "reminder delivered");
-            events.publish(reminder.user_id, "reminder", TaskResponse::from(task));
+        // Claimed, so delivered now or never: a task deleted in between has nothing to show,
+        // and one that cannot be read does not hold up the rest of the batch.
+        match store.find_task(reminder.user_id, reminder.task_id).await {
+            Ok(Some(task)) => {
+                tracing::info!(user_id = %reminder.user_id, task_id = %reminder.task_id, "reminder delivered");
+                events.publish(reminder.user_id, "reminder", TaskResponse::from(task));
+            }
+            Ok(None) => {}
+            Err(error) => {
+                tracing::warn!(task_id = %reminder.task_id, error = ?error.code(), "claimed reminder could not be read; not delivered");
+            }
         }
     }
     Ok(claimed.len())

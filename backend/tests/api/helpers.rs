@@ -193,9 +193,7 @@ impl TestApp {
                 TestDb::Sqlite {
                     pool: sqlx::sqlite::SqlitePoolOptions::new()
                         .max_connections(1)
-                        .connect_lazy_with(
-                            options.busy_timeout(std::time::Duration::from_secs(5)),
-                        ),
+                        .connect_lazy_with(options.busy_timeout(std::time::Duration::from_secs(5))),
                     dir: dir.clone(),
                 }
             }
@@ -370,13 +368,13 @@ impl TestApp {
                     .await
                     .unwrap()
             }
-            TestDb::Sqlite { pool, .. } => {
-                sqlx::query_scalar("SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = $1")
-                    .bind(table)
-                    .fetch_one(pool)
-                    .await
-                    .unwrap()
-            }
+            TestDb::Sqlite { pool, .. } => sqlx::query_scalar(
+                "SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = $1",
+            )
+            .bind(table)
+            .fetch_one(pool)
+            .await
+            .unwrap(),
         }
     }
 
@@ -648,4 +646,180 @@ pub fn utc_time(value: &Value) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::parse_from_rfc3339(text)
         .unwrap_or_else(|error| panic!("{text}: {error}"))
         .to_utc()
+}
+
+/// The path of a user's event stream.
+pub fn events_path(user: &TestUser) -> String {
+    format!("/api/v1/users/{}/events", user.id)
+}
+
+/// One event of a Server-Sent Events stream: its `id:`, `event:` and (joined) `data:` lines.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SseEvent {
+    pub id: Option<String>,
+    pub event: Option<String>,
+    pub data: String,
+}
+
+impl SseEvent {
+    /// The event's name (`message` when it has no `event:` line, as `EventSource` has it).
+    pub fn name(&self) -> &str {
+        self.event.as_deref().unwrap_or("message")
+    }
+
+    /// The data as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.data).unwrap_or_else(|error| {
+            panic!("{} data is not JSON ({error}): {}", self.name(), self.data)
+        })
+    }
+}
+
+/// What a stream carries: comments (`: …` lines, such as keep-alives) and events.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SseItem {
+    Comment(String),
+    Event(SseEvent),
+}
+
+/// A client reading a `text/event-stream` response, as an `EventSource` would.
+pub struct EventStream {
+    response: Response,
+    buffer: Vec<u8>,
+    ended: bool,
+}
+
+/// How long tests wait for something that should arrive.
+pub const ARRIVES_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl EventStream {
+    /// Opens `user`'s event stream on `app` with the token in the `Authorization` header, and
+    /// asserts it is one. The stream is subscribed once this returns.
+    pub async fn open(app: &TestApp, user: &TestUser) -> Self {
+        let response = app.get(&events_path(user), Some(&user.access)).await;
+        Self::new(response)
+    }
+
+    /// Wraps a response, asserting 200 and `text/event-stream`.
+    pub fn new(response: Response) -> Self {
+        assert_eq!(response.status(), StatusCode::OK, "event stream status");
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        assert!(
+            content_type.starts_with("text/event-stream"),
+            "event stream content type: {content_type:?}"
+        );
+        Self {
+            response,
+            buffer: Vec::new(),
+            ended: false,
+        }
+    }
+
+    /// Whether the server ended the stream.
+    pub fn ended(&self) -> bool {
+        self.ended
+    }
+
+    /// The next comment or event within `wait`; `None` when nothing complete arrived in time
+    /// or the stream ended (see [`EventStream::ended`]).
+    pub async fn next_item_within(&mut self, wait: std::time::Duration) -> Option<SseItem> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(item) = self.parse_one() {
+                return Some(item);
+            }
+            if self.ended {
+                return None;
+            }
+            match tokio::time::timeout_at(deadline, self.response.chunk()).await {
+                Err(_) => return None,
+                Ok(Ok(Some(chunk))) => {
+                    // SSE allows CRLF line ends; the data (JSON) never holds a raw CR.
+                    self.buffer
+                        .extend(chunk.iter().copied().filter(|&b| b != b'\r'));
+                }
+                Ok(Ok(None)) => self.ended = true,
+                Ok(Err(error)) => panic!("reading the event stream: {error}"),
+            }
+        }
+    }
+
+    /// The next event within `wait`, skipping comments.
+    pub async fn next_event_within(&mut self, wait: std::time::Duration) -> Option<SseEvent> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next_item_within(left).await? {
+                SseItem::Event(event) => return Some(event),
+                SseItem::Comment(_) => {}
+            }
+        }
+    }
+
+    /// The next event; fails the test when none arrives within [`ARRIVES_WITHIN`].
+    pub async fn next_event(&mut self) -> SseEvent {
+        match self.next_event_within(ARRIVES_WITHIN).await {
+            Some(event) => event,
+            None => panic!(
+                "no event within {ARRIVES_WITHIN:?} (stream ended: {})",
+                self.ended
+            ),
+        }
+    }
+
+    /// Every event that arrives within `wait` (it waits all of `wait`).
+    pub async fn events_for(&mut self, wait: std::time::Duration) -> Vec<SseEvent> {
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut events = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next_event_within(left).await {
+                Some(event) => events.push(event),
+                None => return events,
+            }
+        }
+    }
+
+    /// Takes one complete item (up to a blank line) off the buffer, if there is one.
+    fn parse_one(&mut self) -> Option<SseItem> {
+        loop {
+            let end = self.buffer.windows(2).position(|w| w == b"\n\n")?;
+            let block: Vec<u8> = self.buffer.drain(..end + 2).collect();
+            let block = String::from_utf8(block).expect("the event stream is UTF-8");
+            let mut comments = Vec::new();
+            let mut event = SseEvent {
+                id: None,
+                event: None,
+                data: String::new(),
+            };
+            let mut data_lines = Vec::new();
+            let mut has_field = false;
+            for line in block.lines().filter(|line| !line.is_empty()) {
+                if let Some(comment) = line.strip_prefix(':') {
+                    comments.push(comment.strip_prefix(' ').unwrap_or(comment).to_owned());
+                    continue;
+                }
+                let (field, value) = line.split_once(':').unwrap_or((line, ""));
+                let value = value.strip_prefix(' ').unwrap_or(value).to_owned();
+                has_field = true;
+                match field {
+                    "id" => event.id = Some(value),
+                    "event" => event.event = Some(value),
+                    "data" => data_lines.push(value),
+                    _ => {}
+                }
+            }
+            if has_field {
+                event.data = data_lines.join("\n");
+                return Some(SseItem::Event(event));
+            }
+            if !comments.is_empty() {
+                return Some(SseItem::Comment(comments.join("\n")));
+            }
+        }
+    }
 }

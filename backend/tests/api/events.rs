@@ -1,0 +1,1039 @@
+//! Reminders and the live event stream (SPEC 5).
+
+use std::{
+    collections::HashSet,
+    net::SocketAddr,
+    time::{Duration, Instant},
+};
+
+use chrono::{SecondsFormat, Utc};
+use jsonwebtoken::Algorithm;
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{Value, json};
+use todo_api::core::settings::DatabaseBackend;
+
+use super::helpers::{
+    ARRIVES_WITHIN, EventStream, SseEvent, SseItem, TEST_SECRET, TestApp, TestUser, assert_error,
+    body, claims_of, create_tag, create_task, events_path, forge_token, get_query, tags_path,
+    tasks_path, utc_time,
+};
+
+/// How long a test keeps listening after an event that must arrive once, to see that it does
+/// not arrive again.
+const ONCE_WINDOW: Duration = Duration::from_secs(3);
+
+fn task_path(user: &TestUser, task: &Value) -> String {
+    format!("{}/{}", tasks_path(user), task["id"])
+}
+
+fn tag_path(user: &TestUser, tag: &Value) -> String {
+    format!("{}/{}", tags_path(user), tag["id"])
+}
+
+fn reminders_path(user: &TestUser) -> String {
+    format!("/api/v1/users/{}/reminders", user.id)
+}
+
+/// Now plus `seconds`, as RFC 3339 UTC.
+fn in_seconds(seconds: i64) -> String {
+    (Utc::now() + chrono::Duration::seconds(seconds)).to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// Sends `body` with `method` as `user`, asserts `status` and returns the body (JSON, or
+/// `Value::Null` when there is none).
+async fn call(
+    app: &TestApp,
+    user: &TestUser,
+    method: Method,
+    path: &str,
+    request: &Value,
+    status: StatusCode,
+) -> Value {
+    let response = app
+        .send_json(method.clone(), path, Some(&user.access), request)
+        .await;
+    assert_eq!(response.status(), status, "{method} {path} {request}");
+    if status == StatusCode::NO_CONTENT {
+        return Value::Null;
+    }
+    body(response).await
+}
+
+async fn fetch(app: &TestApp, user: &TestUser, task: &Value) -> Value {
+    let response = app.get(&task_path(user, task), Some(&user.access)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    body(response).await
+}
+
+/// `PATCH …/tasks/{task_id}/complete`.
+async fn toggle(app: &TestApp, user: &TestUser, task: &Value) -> Value {
+    let response = app
+        .client
+        .patch(app.url(&format!("{}/complete", task_path(user, task))))
+        .bearer_auth(&user.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    body(response).await
+}
+
+/// `GET …/reminders` with `query`; asserts 200 and returns the array.
+async fn reminders(app: &TestApp, user: &TestUser, query: &[(&str, &str)]) -> Vec<Value> {
+    let response = get_query(app, &reminders_path(user), &user.access, query).await;
+    assert_eq!(response.status(), StatusCode::OK, "reminders {query:?}");
+    match body(response).await {
+        Value::Array(items) => items,
+        other => panic!("reminders is not an array: {other}"),
+    }
+}
+
+fn ids(tasks: &[Value]) -> Vec<Value> {
+    tasks.iter().map(|task| task["id"].clone()).collect()
+}
+
+/// The event stream request without authentication, with a token in the query string.
+async fn stream_with_query_token(app: &TestApp, path: &str, token: &str) -> Response {
+    app.client
+        .get(app.url(path))
+        .query(&[("access_token", token)])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Asserts that `stream` carries exactly `expected` (names and data) next, each with an `id:`
+/// of its own, and nothing more for a second.
+async fn assert_events(stream: &mut EventStream, expected: &[(&str, Value)]) {
+    let mut seen_ids = HashSet::new();
+    for (index, (name, data)) in expected.iter().enumerate() {
+        let event = stream.next_event().await;
+        assert_eq!(event.name(), *name, "event {index}: {event:?}");
+        assert_eq!(event.json(), *data, "data of event {index} ({name})");
+        let id = event.id.clone().expect("every event has an id");
+        assert!(!id.is_empty(), "event {index} has an empty id");
+        assert!(
+            seen_ids.insert(id),
+            "event {index} repeats an id: {event:?}"
+        );
+    }
+    let more = stream.events_for(Duration::from_secs(1)).await;
+    assert!(more.is_empty(), "unexpected further events: {more:?}");
+}
+
+/// The `reminder` events among `events`.
+fn reminder_events(events: &[SseEvent]) -> Vec<&SseEvent> {
+    events.iter().filter(|e| e.name() == "reminder").collect()
+}
+
+/// Asserts that the next event on `stream` is the `reminder` of `task` (any other event fails
+/// the test), then listens for [`ONCE_WINDOW`] more and asserts that nothing else arrives (no
+/// second delivery, no other reminder). Returns the event.
+async fn reminder_once(stream: &mut EventStream, task: &Value) -> SseEvent {
+    let event = stream.next_event().await;
+    assert_eq!(event.name(), "reminder", "expected the reminder: {event:?}");
+    assert_eq!(event.json()["id"], task["id"], "reminder for another task");
+    let later = stream.events_for(ONCE_WINDOW).await;
+    assert!(
+        later.is_empty(),
+        "after the reminder of task {}, the stream carried {later:?}",
+        task["id"]
+    );
+    event
+}
+
+#[tokio::test]
+async fn the_stream_needs_the_callers_own_token_in_the_header_or_the_query() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    let user = app.signed_in_user().await;
+    let other = app.signed_in_user().await;
+    let path = events_path(&user);
+
+    assert_error(
+        app.get(&path, None).await,
+        StatusCode::UNAUTHORIZED,
+        "MISSING_TOKEN",
+    )
+    .await;
+    assert_error(
+        stream_with_query_token(&app, &path, "not-a-token").await,
+        StatusCode::UNAUTHORIZED,
+        "INVALID_TOKEN",
+    )
+    .await;
+    assert_error(
+        app.get(&path, Some("not-a-token")).await,
+        StatusCode::UNAUTHORIZED,
+        "INVALID_TOKEN",
+    )
+    .await;
+    // A header, when present, wins over the query parameter.
+    let response = app
+        .client
+        .get(app.url(&path))
+        .query(&[("access_token", user.access.as_str())])
+        .bearer_auth("not-a-token")
+        .send()
+        .await
+        .unwrap();
+    assert_error(response, StatusCode::UNAUTHORIZED, "INVALID_TOKEN").await;
+    // Another user's stream, whichever way the token comes.
+    assert_error(
+        app.get(&path, Some(&other.access)).await,
+        StatusCode::FORBIDDEN,
+        "FORBIDDEN",
+    )
+    .await;
+    assert_error(
+        stream_with_query_token(&app, &path, &other.access).await,
+        StatusCode::FORBIDDEN,
+        "FORBIDDEN",
+    )
+    .await;
+
+    // With the header: a stream that starts with the `connected` comment.
+    let mut by_header = EventStream::open(&app, &user).await;
+    assert_eq!(
+        by_header.next_item_within(ARRIVES_WITHIN).await,
+        Some(SseItem::Comment("connected".to_owned()))
+    );
+    // With the query parameter (as a browser's EventSource): the same.
+    let mut by_query = EventStream::new(stream_with_query_token(&app, &path, &user.access).await);
+    assert_eq!(
+        by_query.next_item_within(ARRIVES_WITHIN).await,
+        Some(SseItem::Comment("connected".to_owned()))
+    );
+
+    // Both carry the user's events.
+    let task = create_task(&app, &user, json!({"title": "Seen by both"})).await;
+    for stream in [&mut by_header, &mut by_query] {
+        let event = stream.next_event().await;
+        assert_eq!(event.name(), "task.created");
+        assert_eq!(event.json(), task);
+    }
+}
+
+#[tokio::test]
+async fn task_and_tag_changes_arrive_in_order_as_the_api_returns_them_and_only_to_their_owner() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    let user = app.signed_in_user().await;
+    let other = app.signed_in_user().await;
+    let mut stream = EventStream::open(&app, &user).await;
+    let mut other_stream = EventStream::open(&app, &other).await;
+    let mut expected: Vec<(&str, Value)> = Vec::new();
+    let mut other_expected: Vec<(&str, Value)> = Vec::new();
+
+    let tag = create_tag(&app, &user, json!({"name": "home", "color": "#00AA55"})).await;
+    expected.push(("tag.created", tag.clone()));
+    // The other user's changes, interleaved, go to the other user's stream only.
+    let foreign_tag = create_tag(&app, &other, json!({"name": "home"})).await;
+    other_expected.push(("tag.created", foreign_tag.clone()));
+
+    let renamed = call(
+        &app,
+        &user,
+        Method::PATCH,
+        &tag_path(&user, &tag),
+        &json!({"name": "house"}),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(renamed["name"], "house");
+    expected.push(("tag.updated", renamed));
+    let replaced_tag = call(
+        &app,
+        &user,
+        Method::PUT,
+        &tag_path(&user, &tag),
+        &json!({"name": "House", "color": "#112233"}),
+        StatusCode::OK,
+    )
+    .await;
+    expected.push(("tag.updated", replaced_tag));
+
+    let task = create_task(
+        &app,
+        &user,
+        json!({"title": "Water the plants", "tag_ids": [tag["id"]], "remind_at": "2031-01-01T09:00:00Z"}),
+    )
+    .await;
+    expected.push(("task.created", task.clone()));
+    let foreign_task = create_task(&app, &other, json!({"title": "Not yours"})).await;
+    other_expected.push(("task.created", foreign_task.clone()));
+
+    let patched = call(
+        &app,
+        &user,
+        Method::PATCH,
+        &task_path(&user, &task),
+        &json!({"priority": "high", "description": "The ferns first."}),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(patched["priority"], "high");
+    expected.push(("task.updated", patched));
+    let replaced = call(
+        &app,
+        &user,
+        Method::PUT,
+        &task_path(&user, &task),
+        &json!({"title": "Water the ferns", "priority": "low", "completed": false, "tag_ids": [tag["id"]]}),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(replaced["title"], "Water the ferns");
+    expected.push(("task.updated", replaced));
+    let completed = toggle(&app, &user, &task).await;
+    assert_eq!(completed["completed"], true);
+    expected.push(("task.updated", completed));
+
+    let work = create_tag(&app, &user, json!({"name": "work"})).await;
+    expected.push(("tag.created", work.clone()));
+    let link_path = format!("{}/tags/{}", task_path(&user, &task), work["id"]);
+    let linked = call(
+        &app,
+        &user,
+        Method::POST,
+        &link_path,
+        &json!({}),
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(linked["tags"].as_array().unwrap().len(), 2);
+    expected.push(("task.updated", linked));
+    call(
+        &app,
+        &user,
+        Method::DELETE,
+        &link_path,
+        &json!({}),
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    let unlinked = fetch(&app, &user, &task).await;
+    assert_eq!(unlinked["tags"].as_array().unwrap().len(), 1);
+    expected.push(("task.updated", unlinked));
+
+    // Completing a recurring task: the task, then its next occurrence.
+    let recurring = create_task(
+        &app,
+        &user,
+        json!({"title": "Stand-up", "due_date": "2030-05-01T09:00:00Z", "recurrence_rule": "FREQ=DAILY"}),
+    )
+    .await;
+    expected.push(("task.created", recurring.clone()));
+    let done = toggle(&app, &user, &recurring).await;
+    let successor_id = done["successor_id"].clone();
+    assert!(successor_id.is_i64(), "a successor: {done}");
+    expected.push(("task.updated", done));
+    let successor = fetch(&app, &user, &json!({"id": successor_id})).await;
+    expected.push(("task.created", successor));
+
+    call(
+        &app,
+        &user,
+        Method::DELETE,
+        &tag_path(&user, &tag),
+        &json!({}),
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    expected.push(("tag.deleted", json!({"id": tag["id"]})));
+    call(
+        &app,
+        &user,
+        Method::DELETE,
+        &task_path(&user, &task),
+        &json!({}),
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    expected.push(("task.deleted", json!({"id": task["id"]})));
+
+    call(
+        &app,
+        &other,
+        Method::DELETE,
+        &task_path(&other, &foreign_task),
+        &json!({}),
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    other_expected.push(("task.deleted", json!({"id": foreign_task["id"]})));
+
+    // Failed writes publish nothing.
+    call(
+        &app,
+        &user,
+        Method::POST,
+        &tasks_path(&user),
+        &json!({"title": ""}),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    call(
+        &app,
+        &user,
+        Method::DELETE,
+        &task_path(&user, &task),
+        &json!({}),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+
+    assert_events(&mut stream, &expected).await;
+    assert_events(&mut other_stream, &other_expected).await;
+}
+
+#[tokio::test]
+async fn a_due_reminder_is_delivered_once_recorded_and_rearmed_when_remind_at_changes() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    let user = app.signed_in_user().await;
+    let mut stream = EventStream::open(&app, &user).await;
+
+    // Completed tasks whose reminders come due (before the end of the first reminder's
+    // listening window): neither may fire.
+    let completed = create_task(
+        &app,
+        &user,
+        json!({"title": "Already done", "completed": true, "remind_at": in_seconds(1)}),
+    )
+    .await;
+    let completed_later = create_task(
+        &app,
+        &user,
+        json!({"title": "Done in time", "remind_at": in_seconds(4)}),
+    )
+    .await;
+    let completed_later = toggle(&app, &user, &completed_later).await;
+    assert_eq!(completed_later["completed"], true);
+    let task = create_task(
+        &app,
+        &user,
+        json!({"title": "Call mum", "remind_at": in_seconds(2)}),
+    )
+    .await;
+    assert_eq!(task["reminded_at"], Value::Null);
+    let remind_at = utc_time(&task["remind_at"]);
+    for name in [
+        "task.created",
+        "task.created",
+        "task.updated",
+        "task.created",
+    ] {
+        assert_eq!(stream.next_event().await.name(), name);
+    }
+
+    // Delivered once, as the task with `reminded_at` set, not before it is due.
+    let reminder = reminder_once(&mut stream, &task).await;
+    let delivered = reminder.json();
+    let reminded_at = utc_time(&delivered["reminded_at"]);
+    assert!(
+        reminded_at >= remind_at,
+        "reminded at {reminded_at}, due {remind_at}"
+    );
+    assert!(Utc::now() >= remind_at);
+    let stored = fetch(&app, &user, &task).await;
+    assert_eq!(
+        delivered, stored,
+        "the reminder carries the task as GET shows it"
+    );
+    let mut expected = task.clone();
+    expected["reminded_at"] = delivered["reminded_at"].clone();
+    assert_eq!(
+        stored, expected,
+        "delivering changes reminded_at only (not updated_at)"
+    );
+    assert_eq!(
+        fetch(&app, &user, &completed).await["reminded_at"],
+        Value::Null
+    );
+    assert_eq!(
+        fetch(&app, &user, &completed_later).await["reminded_at"],
+        Value::Null
+    );
+
+    // The polling list shows it, delivered; the completed ones are not in it.
+    let listed = reminders(&app, &user, &[]).await;
+    assert_eq!(listed, vec![stored.clone()]);
+
+    // An edit that leaves remind_at alone does not re-arm it.
+    let renamed = call(
+        &app,
+        &user,
+        Method::PATCH,
+        &task_path(&user, &task),
+        &json!({"title": "Call mum today", "remind_at": task["remind_at"]}),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(renamed["reminded_at"], delivered["reminded_at"]);
+    let event = stream.next_event().await;
+    assert_eq!(event.name(), "task.updated");
+    assert_eq!(event.json(), renamed);
+
+    // A new remind_at re-arms it: delivered again, once, when due.
+    let rearmed = call(
+        &app,
+        &user,
+        Method::PATCH,
+        &task_path(&user, &task),
+        &json!({"remind_at": in_seconds(2)}),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(rearmed["reminded_at"], Value::Null);
+    let new_remind_at = utc_time(&rearmed["remind_at"]);
+    let event = stream.next_event().await;
+    assert_eq!(event.name(), "task.updated");
+    assert_eq!(event.json(), rearmed);
+    let second = reminder_once(&mut stream, &task).await;
+    assert_ne!(second.id, reminder.id, "a new event, not a replay");
+    let again = second.json();
+    assert_eq!(again["title"], "Call mum today");
+    let reminded_again = utc_time(&again["reminded_at"]);
+    assert!(reminded_again >= new_remind_at && reminded_again > reminded_at);
+    assert_eq!(again, fetch(&app, &user, &task).await);
+    assert_eq!(reminders(&app, &user, &[]).await, vec![again]);
+}
+
+#[tokio::test]
+async fn the_reminders_list_holds_open_tasks_due_by_before_soonest_first() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    let user = app.signed_in_user().await;
+    let other = app.signed_in_user().await;
+
+    let later = create_task(
+        &app,
+        &user,
+        json!({"title": "later", "remind_at": "2020-01-01T10:00:00Z"}),
+    )
+    .await;
+    // 09:00 UTC, given with an offset.
+    let sooner = create_task(
+        &app,
+        &user,
+        json!({"title": "sooner", "remind_at": "2020-01-01T11:00:00+02:00"}),
+    )
+    .await;
+    let tie = create_task(
+        &app,
+        &user,
+        json!({"title": "tie", "remind_at": "2020-01-01T10:00:00Z"}),
+    )
+    .await;
+    let future = create_task(
+        &app,
+        &user,
+        json!({"title": "future", "remind_at": "2035-06-01T08:00:00Z"}),
+    )
+    .await;
+    create_task(
+        &app,
+        &user,
+        json!({"title": "done", "completed": true, "remind_at": "2019-06-01T08:00:00Z"}),
+    )
+    .await;
+    let reopened_later = create_task(
+        &app,
+        &user,
+        json!({"title": "completed later", "remind_at": "2035-01-01T08:00:00Z"}),
+    )
+    .await;
+    toggle(&app, &user, &reopened_later).await;
+    create_task(&app, &user, json!({"title": "no reminder"})).await;
+    create_task(
+        &app,
+        &other,
+        json!({"title": "someone else's", "remind_at": "2019-01-01T08:00:00Z"}),
+    )
+    .await;
+
+    // Default: now.
+    assert_eq!(
+        ids(&reminders(&app, &user, &[]).await),
+        ids(&[sooner.clone(), later.clone(), tie.clone()])
+    );
+    // Bounds are inclusive; ties go by id.
+    for (before, expected) in [
+        ("2019-12-31T23:59:59Z", vec![]),
+        ("2020-01-01T09:00:00Z", vec![sooner.clone()]),
+        ("2020-01-01T09:59:59.999999Z", vec![sooner.clone()]),
+        (
+            "2020-01-01T10:00:00Z",
+            vec![sooner.clone(), later.clone(), tie.clone()],
+        ),
+        // 08:00 UTC.
+        (
+            "2035-06-01T10:00:00+02:00",
+            vec![sooner.clone(), later.clone(), tie.clone(), future.clone()],
+        ),
+        (
+            "2035-06-01T07:59:59Z",
+            vec![sooner.clone(), later.clone(), tie.clone()],
+        ),
+    ] {
+        assert_eq!(
+            ids(&reminders(&app, &user, &[("before", before)]).await),
+            ids(&expected),
+            "before={before}"
+        );
+    }
+    // An unencoded `+` in the offset (read as a space) is understood too.
+    let response = app
+        .get(
+            &format!("{}?before=2035-06-01T10:00:00+02:00", reminders_path(&user)),
+            Some(&user.access),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        ids(&body(response).await.as_array().unwrap().clone()).len(),
+        4
+    );
+
+    // Items are whole task objects (the future one is not delivered yet, so it is stable).
+    let listed = reminders(&app, &user, &[("before", "2040-01-01T00:00:00Z")]).await;
+    assert_eq!(listed.last(), Some(&fetch(&app, &user, &future).await));
+    assert_eq!(listed.last().unwrap()["reminded_at"], Value::Null);
+    // The past ones are delivered by the scheduler meanwhile.
+    let deadline = Instant::now() + ARRIVES_WITHIN;
+    loop {
+        let listed = reminders(&app, &user, &[]).await;
+        if listed.iter().all(|task| !task["reminded_at"].is_null()) {
+            for task in &listed {
+                utc_time(&task["reminded_at"]);
+            }
+            break;
+        }
+        assert!(Instant::now() < deadline, "not delivered: {listed:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // The other user sees only their own.
+    let theirs = reminders(&app, &other, &[]).await;
+    assert_eq!(theirs.len(), 1);
+    assert_eq!(theirs[0]["title"], "someone else's");
+
+    for bad in [
+        "tomorrow",
+        "2030-01-01T10:00:00",
+        "2030-01-01",
+        "",
+        "2030-13-01T10:00:00Z",
+    ] {
+        let response = get_query(
+            &app,
+            &reminders_path(&user),
+            &user.access,
+            &[("before", bad)],
+        )
+        .await;
+        let error = assert_error(response, StatusCode::BAD_REQUEST, "INVALID_DUE_DATE").await;
+        assert_eq!(error["field"], "before", "{bad:?}: {error}");
+    }
+    assert_error(
+        app.get(&reminders_path(&user), None).await,
+        StatusCode::UNAUTHORIZED,
+        "MISSING_TOKEN",
+    )
+    .await;
+    assert_error(
+        app.get(&reminders_path(&user), Some(&other.access)).await,
+        StatusCode::FORBIDDEN,
+        "FORBIDDEN",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn two_instances_on_one_postgres_database_share_events_and_deliver_each_reminder_once() {
+    if !matches!(super::BACKEND, DatabaseBackend::Postgres) {
+        // One SQLite file is one process's; events stay in it (see the SQLite test below).
+        return;
+    }
+    let Some(a) = TestApp::spawn().await else {
+        return;
+    };
+    let user = a.signed_in_user().await;
+    let b = a.spawn_sharing().await;
+    // B's stream opens right after B starts.
+    let mut on_b = EventStream::open(&b, &user).await;
+    let mut on_a = EventStream::open(&a, &user).await;
+
+    // A change made through one instance reaches the streams of both.
+    let through_a = create_task(&a, &user, json!({"title": "through A"})).await;
+    let through_b = create_task(&b, &user, json!({"title": "through B"})).await;
+    for (stream, name) in [(&mut on_a, "A"), (&mut on_b, "B")] {
+        for task in [&through_a, &through_b] {
+            let event = stream.next_event().await;
+            assert_eq!(event.name(), "task.created", "on {name}");
+            assert_eq!(event.json(), *task, "on {name}");
+        }
+    }
+    let tag = create_tag(&b, &user, json!({"name": "shared"})).await;
+    let event = on_a.next_event().await;
+    assert_eq!((event.name(), event.json()), ("tag.created", tag));
+    assert_eq!(on_b.next_event().await.name(), "tag.created");
+
+    // Reminders due at once, with both schedulers running: each is claimed by one instance, so
+    // each stream (one per instance) carries each reminder exactly once, as one event.
+    let due = in_seconds(2);
+    let mut tasks = Vec::new();
+    for n in 0..10 {
+        let through = if n % 2 == 0 { &a } else { &b };
+        tasks.push(
+            create_task(
+                through,
+                &user,
+                json!({"title": format!("reminder {n}"), "remind_at": due}),
+            )
+            .await,
+        );
+    }
+    let mut delivered = Vec::new();
+    for (stream, name) in [(&mut on_a, "A"), (&mut on_b, "B")] {
+        for task in &tasks {
+            let event = stream.next_event().await;
+            assert_eq!(event.name(), "task.created", "on {name}");
+            assert_eq!(event.json(), *task, "on {name}");
+        }
+        let mut reminders = Vec::new();
+        while reminders.len() < tasks.len() {
+            let event = stream.next_event().await;
+            assert_eq!(event.name(), "reminder", "on {name}: {event:?}");
+            reminders.push(event);
+        }
+        let later = stream.events_for(ONCE_WINDOW).await;
+        assert!(
+            later.is_empty(),
+            "on {name}, after the reminders: {later:?}"
+        );
+        let mut task_ids: Vec<i64> = reminders
+            .iter()
+            .map(|event| event.json()["id"].as_i64().unwrap())
+            .collect();
+        task_ids.sort_unstable();
+        let mut expected: Vec<i64> = tasks.iter().map(|t| t["id"].as_i64().unwrap()).collect();
+        expected.sort_unstable();
+        assert_eq!(task_ids, expected, "on {name}: each reminder once");
+        delivered.push(reminders);
+    }
+    // 20 events in all (10 per stream, not 20 per stream), and the same 10 events on both.
+    let total: usize = delivered.iter().map(|d| reminder_events(d).len()).sum();
+    assert_eq!(total, 2 * tasks.len());
+    let ids_on = |n: usize| -> HashSet<Option<String>> {
+        delivered[n].iter().map(|event| event.id.clone()).collect()
+    };
+    assert_eq!(ids_on(0), ids_on(1), "one publication per reminder");
+    assert_eq!(ids_on(0).len(), tasks.len());
+
+    // One reminded_at each, as the events carried it.
+    let listed = reminders(&b, &user, &[]).await;
+    assert_eq!(listed.len(), tasks.len());
+    for task in &listed {
+        let event = delivered[0]
+            .iter()
+            .find(|event| event.json()["id"] == task["id"])
+            .unwrap();
+        assert_eq!(event.json(), *task);
+        utc_time(&task["reminded_at"]);
+    }
+}
+
+#[tokio::test]
+async fn two_instances_on_one_sqlite_file_deliver_each_reminder_once_in_all() {
+    if !matches!(super::BACKEND, DatabaseBackend::Sqlite) {
+        return;
+    }
+    let Some(a) = TestApp::spawn().await else {
+        return;
+    };
+    let user = a.signed_in_user().await;
+    let b = a.spawn_sharing().await;
+    let mut on_a = EventStream::open(&a, &user).await;
+    let mut on_b = EventStream::open(&b, &user).await;
+
+    let due = in_seconds(2);
+    let mut tasks = Vec::new();
+    for n in 0..6 {
+        tasks.push(
+            create_task(
+                &a,
+                &user,
+                json!({"title": format!("reminder {n}"), "remind_at": due}),
+            )
+            .await,
+        );
+    }
+    // On SQLite events stay in the process that made them: A's stream has the creations.
+    for task in &tasks {
+        let event = on_a.next_event().await;
+        assert_eq!((event.name(), event.json()), ("task.created", task.clone()));
+    }
+    // Whichever instance claims a reminder delivers it on its own stream: once in all.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let deadline = Instant::now() + ARRIVES_WITHIN;
+    let mut seen: Vec<i64> = Vec::new();
+    while seen.len() < tasks.len() && Instant::now() < deadline {
+        for stream in [&mut on_a, &mut on_b] {
+            if let Some(event) = stream.next_event_within(Duration::from_millis(100)).await {
+                assert_eq!(event.name(), "reminder", "{event:?}");
+                seen.push(event.json()["id"].as_i64().unwrap());
+            }
+        }
+    }
+    let (more_a, more_b) = tokio::join!(on_a.events_for(ONCE_WINDOW), on_b.events_for(ONCE_WINDOW));
+    assert!(
+        more_a.is_empty() && more_b.is_empty(),
+        "{more_a:?} {more_b:?}"
+    );
+    seen.sort_unstable();
+    let mut expected: Vec<i64> = tasks.iter().map(|t| t["id"].as_i64().unwrap()).collect();
+    expected.sort_unstable();
+    assert_eq!(
+        seen, expected,
+        "each reminder once, on one of the two streams"
+    );
+    assert!(
+        reminders(&a, &user, &[])
+            .await
+            .iter()
+            .all(|t| !t["reminded_at"].is_null())
+    );
+}
+
+/// Opens `user`'s event stream on a raw connection with a tiny receive buffer, reads the
+/// response head, and then never reads again: the server's writes to it block at once.
+async fn stalled_stream(app: &TestApp, user: &TestUser) -> tokio::net::TcpStream {
+    let address: SocketAddr = app.address.trim_start_matches("http://").parse().unwrap();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(1024).unwrap();
+    let stream = socket.connect(address).await.unwrap();
+    let request = format!(
+        "GET {} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\n\
+         Accept: text/event-stream\r\n\r\n",
+        events_path(user),
+        user.access
+    );
+    let mut written = 0;
+    while written < request.len() {
+        stream.writable().await.unwrap();
+        match stream.try_write(&request.as_bytes()[written..]) {
+            Ok(n) => written += n,
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(error) => panic!("writing the request: {error}"),
+        }
+    }
+    let mut head = Vec::new();
+    let deadline = Instant::now() + ARRIVES_WITHIN;
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        assert!(Instant::now() < deadline, "no response head");
+        let mut byte = [0u8; 1];
+        let _ = tokio::time::timeout(Duration::from_secs(1), stream.readable()).await;
+        match stream.try_read(&mut byte) {
+            Ok(0) => panic!("connection closed before the response head"),
+            Ok(_) => head.push(byte[0]),
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(error) => panic!("reading the response head: {error}"),
+        }
+    }
+    let head = String::from_utf8_lossy(&head);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: text/event-stream"),
+        "{head}"
+    );
+    stream
+}
+
+#[tokio::test]
+async fn a_stream_that_stops_reading_does_not_hold_up_writers_or_other_streams() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    let user = app.signed_in_user().await;
+    let stalled = stalled_stream(&app, &user).await;
+    let mut reading = EventStream::open(&app, &user).await;
+
+    // A reader alongside, collecting everything.
+    const WRITES: usize = 300;
+    let reader = tokio::spawn(async move {
+        let mut events = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while events.len() < WRITES && Instant::now() < deadline {
+            if let Some(event) = reading.next_event_within(ARRIVES_WITHIN).await {
+                events.push(event);
+            } else {
+                break;
+            }
+        }
+        (reading, events)
+    });
+
+    // Large events: ~1000 two-byte characters of description each.
+    let description = "é".repeat(1000);
+    const BOUND: Duration = Duration::from_secs(60);
+    let started = Instant::now();
+    let writes = async {
+        let mut written = Vec::new();
+        for n in 0..WRITES / 2 {
+            let task = create_task(
+                &app,
+                &user,
+                json!({"title": format!("task {n}"), "description": description}),
+            )
+            .await;
+            let patched = call(
+                &app,
+                &user,
+                Method::PATCH,
+                &task_path(&user, &task),
+                &json!({"title": format!("task {n} (edited)")}),
+                StatusCode::OK,
+            )
+            .await;
+            written.push(("task.created", task));
+            written.push(("task.updated", patched));
+        }
+        written
+    };
+    let written = tokio::time::timeout(BOUND, writes)
+        .await
+        .unwrap_or_else(|_| panic!("{WRITES} writes did not finish within {BOUND:?}"));
+    let took = started.elapsed();
+    assert!(took < BOUND, "{WRITES} writes took {took:?}");
+
+    // The reading stream got every one of them, in order.
+    let (mut reading, events) = reader.await.unwrap();
+    assert_eq!(events.len(), WRITES, "events on the reading stream");
+    for (index, (event, (name, data))) in events.iter().zip(&written).enumerate() {
+        assert_eq!(event.name(), *name, "event {index}");
+        assert_eq!(event.json(), *data, "event {index}");
+    }
+
+    // The service still answers, and streams old and new still carry new events.
+    let mut fresh = EventStream::open(&app, &user).await;
+    let last = create_task(&app, &user, json!({"title": "after the burst"})).await;
+    for stream in [&mut reading, &mut fresh] {
+        let event = stream.next_event().await;
+        assert_eq!((event.name(), event.json()), ("task.created", last.clone()));
+    }
+    drop(stalled);
+}
+
+#[tokio::test]
+async fn an_idle_stream_outlives_the_request_timeout_and_gets_keep_alive_comments() {
+    let Some(app) = TestApp::spawn_with(&[("REQUEST_TIMEOUT_SECS", "1")]).await else {
+        return;
+    };
+    let user = app.signed_in_user().await;
+    let mut stream = EventStream::open(&app, &user).await;
+    assert_eq!(
+        stream.next_item_within(ARRIVES_WITHIN).await,
+        Some(SseItem::Comment("connected".to_owned()))
+    );
+    // Keep-alives every 15 seconds.
+    let started = Instant::now();
+    let item = stream.next_item_within(Duration::from_secs(20)).await;
+    assert!(
+        matches!(item, Some(SseItem::Comment(_))),
+        "a keep-alive comment, got {item:?} (ended: {})",
+        stream.ended()
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    // Still open, long after the request timeout.
+    let task = create_task(&app, &user, json!({"title": "still there"})).await;
+    let event = stream.next_event().await;
+    assert_eq!((event.name(), event.json()), ("task.created", task));
+}
+
+#[tokio::test]
+async fn an_event_too_large_for_a_postgres_notify_arrives_cut_down_to_the_id() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    let user = app.signed_in_user().await;
+    let mut stream = EventStream::open(&app, &user).await;
+    // Control characters are six bytes each in JSON (`\u0001`): well over 7.9 kB in all.
+    let mut tag_ids = Vec::new();
+    for n in 0..10 {
+        let name = format!("{n}{}", "\u{1}".repeat(49));
+        tag_ids.push(create_tag(&app, &user, json!({"name": name})).await["id"].clone());
+    }
+    let task = create_task(
+        &app,
+        &user,
+        json!({"title": "\u{1}".repeat(200), "description": "\u{1}".repeat(1000), "tag_ids": tag_ids}),
+    )
+    .await;
+    assert!(task.to_string().len() > 8000, "{}", task.to_string().len());
+    let small = create_task(&app, &user, json!({"title": "small"})).await;
+
+    for _ in 0..10 {
+        assert_eq!(stream.next_event().await.name(), "tag.created");
+    }
+    let event = stream.next_event().await;
+    assert_eq!(event.name(), "task.created");
+    match super::BACKEND {
+        // NOTIFY payloads are limited: the client fetches the object.
+        DatabaseBackend::Postgres => {
+            assert_eq!(event.json(), json!({"id": task["id"], "truncated": true}));
+        }
+        DatabaseBackend::Sqlite => assert_eq!(event.json(), task),
+    }
+    let event = stream.next_event().await;
+    assert_eq!((event.name(), event.json()), ("task.created", small));
+}
+
+#[tokio::test]
+async fn a_stream_ends_when_the_token_that_opened_it_expires() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    let user = app.signed_in_user().await;
+    // The user's own token, re-signed to expire in 3 seconds.
+    let mut claims = claims_of(&user.access);
+    claims["exp"] = json!(Utc::now().timestamp() + 3);
+    let short_lived = forge_token(&claims, Algorithm::HS256, TEST_SECRET);
+    let opened = Instant::now();
+    let mut stream =
+        EventStream::new(stream_with_query_token(&app, &events_path(&user), &short_lived).await);
+    let mut long_lived = EventStream::open(&app, &user).await;
+
+    // Live until then.
+    let task = create_task(&app, &user, json!({"title": "before expiry"})).await;
+    let event = stream.next_event().await;
+    assert_eq!((event.name(), event.json()), ("task.created", task));
+    assert_eq!(long_lived.next_event().await.name(), "task.created");
+
+    // Then ended by the server, with nothing more.
+    let after = stream.events_for(ARRIVES_WITHIN).await;
+    assert!(after.is_empty(), "{after:?}");
+    assert!(
+        stream.ended(),
+        "the stream is still open after the token expired"
+    );
+    assert!(
+        opened.elapsed() >= Duration::from_secs(1),
+        "ended after {:?}",
+        opened.elapsed()
+    );
+    // The stream of a token still valid goes on.
+    let task = create_task(&app, &user, json!({"title": "after expiry"})).await;
+    let event = long_lived.next_event().await;
+    assert_eq!((event.name(), event.json()), ("task.created", task));
+}
