@@ -139,6 +139,7 @@ pub async fn serve(
         }
     }));
 
+    events.wait_until_listening(Duration::from_secs(3)).await;
     let closing_events = events.clone();
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();

@@ -51,6 +51,8 @@ pub struct EventBus {
     outbox: Option<mpsc::Sender<Arc<Event>>>,
     outbox_rx: Arc<Mutex<Option<mpsc::Receiver<Arc<Event>>>>>,
     closing: watch::Sender<bool>,
+    /// True while events from the database reach this process (always, without PostgreSQL).
+    listening: watch::Sender<bool>,
 }
 
 impl EventBus {
@@ -66,6 +68,7 @@ impl EventBus {
             None => (None, None),
         };
         Self {
+            listening: watch::channel(outbox.is_none()).0,
             streams,
             outbox,
             outbox_rx: Arc::new(Mutex::new(outbox_rx)),
@@ -87,7 +90,12 @@ impl EventBus {
                 outbox,
                 self.streams.clone(),
             )),
-            tokio::spawn(listen(pool, self.streams.clone(), self.closing.subscribe())),
+            tokio::spawn(listen(
+                pool,
+                self.streams.clone(),
+                self.closing.subscribe(),
+                self.listening.clone(),
+            )),
         ]
     }
 
@@ -127,6 +135,14 @@ impl EventBus {
     /// Becomes true when the service is shutting down: streams end then.
     pub fn closing(&self) -> watch::Receiver<bool> {
         self.closing.subscribe()
+    }
+
+    /// Waits up to `limit` until events from the database reach this process, so that a server
+    /// that has just started does not miss the first ones; gives up quietly (the listener keeps
+    /// trying) when the database is not answering.
+    pub async fn wait_until_listening(&self, limit: Duration) {
+        let mut listening = self.listening.subscribe();
+        let _ = tokio::time::timeout(limit, listening.wait_for(|on| *on)).await;
     }
 
     /// Ends every stream and the listener.
@@ -172,8 +188,10 @@ async fn listen(
     pool: PgPool,
     streams: broadcast::Sender<Arc<Event>>,
     mut closing: watch::Receiver<bool>,
+    listening: watch::Sender<bool>,
 ) {
     while !*closing.borrow() {
+        listening.send_replace(false);
         let mut listener = match PgListener::connect_with(&pool).await {
             Ok(listener) => listener,
             Err(error) => {
@@ -187,6 +205,7 @@ async fn listen(
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
         }
+        listening.send_replace(true);
         loop {
             tokio::select! {
                 () = closed(&mut closing) => return,
