@@ -227,8 +227,13 @@ pub trait Store: Send + Sync + 'static {
         task_id: TaskId,
         tag_id: TagId,
     ) -> StoreResult<(Task, bool)>;
-    /// Removes a link if there is one; 404s as for `link_tag`.
-    async fn unlink_tag(&self, user_id: UserId, task_id: TaskId, tag_id: TagId) -> StoreResult<()>;
+    /// Removes a link if there is one; 404s as for `link_tag`. Returns the task as it is now.
+    async fn unlink_tag(
+        &self,
+        user_id: UserId,
+        task_id: TaskId,
+        tag_id: TagId,
+    ) -> StoreResult<Task>;
     async fn list_tasks(
         &self,
         user_id: UserId,
@@ -349,11 +354,11 @@ pub(crate) fn tag_name_taken() -> ApiError {
     ApiError::new(ErrorCode::TagAlreadyExists).with_field("name")
 }
 
-pub(crate) fn task_not_found() -> ApiError {
+pub fn task_not_found() -> ApiError {
     ErrorCode::TaskNotFound.into()
 }
 
-pub(crate) fn tag_not_found() -> ApiError {
+pub fn tag_not_found() -> ApiError {
     ErrorCode::TagNotFound.into()
 }
 

@@ -3,16 +3,13 @@
 use crate::{
     app::AppState,
     core::error::{ApiError, ErrorCode},
+    db::tag_not_found,
     models::{Tag, TagColor, TagId, TagName, UserId},
     schemas::{
         Patch,
         tags::{TagRequest, TagResponse, UpdateTagRequest},
     },
 };
-
-fn tag_not_found() -> ApiError {
-    ErrorCode::TagNotFound.into()
-}
 
 pub async fn create_tag(
     state: &AppState,

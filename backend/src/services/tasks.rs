@@ -4,7 +4,10 @@
 use crate::{
     app::AppState,
     core::error::{ApiError, ErrorCode},
-    db::{EditedTask, ListedTasks, SortField, TagRef, TaskFields, TaskFilter, TaskSort, TaskWrite},
+    db::{
+        EditedTask, ListedTasks, SortField, TagRef, TaskFields, TaskFilter, TaskSort, TaskWrite,
+        task_not_found,
+    },
     models::{
         Priority, RecurrenceRule, TagId, Task, TaskDescription, TaskId, TaskTitle, UserId,
         parse_instant,
@@ -19,10 +22,6 @@ use crate::{
 
 const DEFAULT_PAGE_SIZE: i64 = 20;
 const MAX_PAGE_SIZE: i64 = 100;
-
-fn task_not_found() -> ApiError {
-    ErrorCode::TaskNotFound.into()
-}
 
 fn description(raw: Option<String>) -> Result<Option<String>, ApiError> {
     raw.map(|d| TaskDescription::parse(&d).map(|d| d.as_str().to_owned()))
@@ -260,12 +259,10 @@ pub async fn unlink_tag(
     task_id: TaskId,
     tag_id: TagId,
 ) -> Result<(), ApiError> {
-    state.store.unlink_tag(user_id, task_id, tag_id).await?;
-    if let Some(task) = state.store.find_task(user_id, task_id).await? {
-        state
-            .events
-            .publish(user_id, "task.updated", TaskResponse::from(task));
-    }
+    let task = state.store.unlink_tag(user_id, task_id, tag_id).await?;
+    state
+        .events
+        .publish(user_id, "task.updated", TaskResponse::from(task));
     Ok(())
 }
 

@@ -90,6 +90,17 @@ fn skip_postgres_test() -> bool {
     true
 }
 
+/// Runs `$body` with `$pool` bound to the test database's pool, whichever backend it is: for
+/// the tests' own SQL that is the same text on both.
+macro_rules! on_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            TestDb::Postgres { pool: $pool, .. } => $body,
+            TestDb::Sqlite { pool: $pool, .. } => $body,
+        }
+    };
+}
+
 /// Where a test app's data lives, for cleaning up and for the tests' own SQL.
 enum TestDb {
     Postgres { pool: PgPool, name: String },
@@ -252,77 +263,34 @@ impl TestApp {
             None => (String::new(), None),
         };
         let sql = format!("SELECT count(*) FROM {table}{condition}");
-        match &self.db {
-            TestDb::Postgres { pool, .. } => {
-                let mut query = sqlx::query_scalar(&sql);
-                if let Some(id) = user_id {
-                    query = query.bind(id);
-                }
-                query.fetch_one(pool).await.unwrap()
+        on_pool!(&self.db, pool => {
+            let mut query = sqlx::query_scalar(&sql);
+            if let Some(id) = user_id {
+                query = query.bind(id);
             }
-            TestDb::Sqlite { pool, .. } => {
-                let mut query = sqlx::query_scalar(&sql);
-                if let Some(id) = user_id {
-                    query = query.bind(id);
-                }
-                query.fetch_one(pool).await.unwrap()
-            }
-        }
+            query.fetch_one(pool).await.unwrap()
+        })
     }
 
     /// How many accounts have `email` (as stored, lower-cased).
     pub async fn count_users_with_email(&self, email: &str) -> i64 {
         let sql = "SELECT count(*) FROM users WHERE email = $1";
-        match &self.db {
-            TestDb::Postgres { pool, .. } => sqlx::query_scalar(sql)
-                .bind(email)
-                .fetch_one(pool)
-                .await
-                .unwrap(),
-            TestDb::Sqlite { pool, .. } => sqlx::query_scalar(sql)
-                .bind(email)
-                .fetch_one(pool)
-                .await
-                .unwrap(),
-        }
+        on_pool!(&self.db, pool => sqlx::query_scalar(sql).bind(email).fetch_one(pool).await.unwrap())
     }
 
     /// The password hash stored for `email`.
     pub async fn stored_hash(&self, email: &str) -> String {
         let sql = "SELECT password_hash FROM users WHERE email = $1";
-        match &self.db {
-            TestDb::Postgres { pool, .. } => sqlx::query_scalar(sql)
-                .bind(email)
-                .fetch_one(pool)
-                .await
-                .unwrap(),
-            TestDb::Sqlite { pool, .. } => sqlx::query_scalar(sql)
-                .bind(email)
-                .fetch_one(pool)
-                .await
-                .unwrap(),
-        }
+        on_pool!(&self.db, pool => sqlx::query_scalar(sql).bind(email).fetch_one(pool).await.unwrap())
     }
 
     /// Overwrites the password hash stored for `email` (to plant a legacy hash).
     pub async fn set_stored_hash(&self, email: &str, hash: &str) {
         let sql = "UPDATE users SET password_hash = $1 WHERE email = $2";
-        let affected = match &self.db {
-            TestDb::Postgres { pool, .. } => sqlx::query(sql)
-                .bind(hash)
-                .bind(email)
-                .execute(pool)
-                .await
-                .unwrap()
-                .rows_affected(),
-            TestDb::Sqlite { pool, .. } => sqlx::query(sql)
-                .bind(hash)
-                .bind(email)
-                .execute(pool)
-                .await
-                .unwrap()
-                .rows_affected(),
-        };
+        let affected = on_pool!(&self.db, pool => {
+            let result = sqlx::query(sql).bind(hash).bind(email).execute(pool).await;
+            result.unwrap().rows_affected()
+        });
         assert_eq!(affected, 1);
     }
 

@@ -294,14 +294,18 @@ impl Store for PgStore {
         ))
     }
 
-    async fn unlink_tag(&self, user_id: UserId, task_id: TaskId, tag_id: TagId) -> StoreResult<()> {
+    async fn unlink_tag(
+        &self,
+        user_id: UserId,
+        task_id: TaskId,
+        tag_id: TagId,
+    ) -> StoreResult<Task> {
         let mut tx = self.pool.begin().await?;
         Self::lock_task_and_tag(&mut tx, user_id, task_id, tag_id).await?;
         if tasks::unlink_tag(&mut *tx, user_id, task_id, tag_id).await? {
             tasks::touch_task(&mut *tx, user_id, task_id).await?;
         }
-        tx.commit().await?;
-        Ok(())
+        Self::commit_and_return(tx, user_id, task_id).await
     }
 
     async fn list_tasks(
