@@ -1,7 +1,8 @@
 -- One wrk script for every endpoint of bench/run. BENCH_ENDPOINT picks the request;
 -- BENCH_USERS names the seeded users file: one line per user,
--- "<user_id> <access_token> <email> <task_id> <task_id> …". Requests are spread over the users
--- at random; done() prints one RESULT line for bench/run to collect.
+-- "<user_id> <access_token> <email> <task_id> <task_id> …". Each request picks a user at random,
+-- and for get, patch and toggle one of that user's listed tasks at random (the pgbench scripts
+-- of bench/run spread the same way); done() prints one RESULT line for bench/run to collect.
 
 local endpoint = os.getenv("BENCH_ENDPOINT")
 local users = {}
@@ -20,9 +21,19 @@ local function load_users()
   end
 end
 
+-- Each thread gets its own seed: threads start within the same second and clock tick, and
+-- would otherwise walk the same sequence of users and tasks in lockstep.
+local threads = 0
+
+function setup(thread)
+  threads = threads + 1
+  thread:set("thread_number", threads)
+end
+
 function init(args)
   load_users()
-  math.randomseed(os.time() + math.floor(os.clock() * 1000000))
+  math.randomseed(os.time() * 1000 + (thread_number or 0) * 7919
+    + math.floor(os.clock() * 1000000))
 end
 
 local function auth(user, extra)
