@@ -50,7 +50,14 @@ impl PgStore {
 
     /// Builds the pool without connecting at all.
     pub fn lazy(settings: &Settings) -> Result<Self, sqlx::Error> {
-        let options: PgConnectOptions = settings.database_url.parse()?;
+        // Every statement is prepared once per connection and keyed by the user's id, so one
+        // generic plan serves all users. Left to itself, PostgreSQL re-plans the list queries
+        // on every execution (their custom plans look cheaper), which costs more than running
+        // them.
+        let options: PgConnectOptions = settings
+            .database_url
+            .parse::<PgConnectOptions>()?
+            .options([("plan_cache_mode", "force_generic_plan")]);
         let pool = PgPoolOptions::new()
             .max_connections(settings.db_max_connections)
             .acquire_timeout(ACQUIRE_TIMEOUT)

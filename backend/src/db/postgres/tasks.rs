@@ -356,7 +356,18 @@ pub async fn list_tasks(
     limit: i64,
     offset: i64,
 ) -> Result<ListedTasks, sqlx::Error> {
-    let mut query = QueryBuilder::new(concat!(task_select!(), ", count(*) OVER () AS total"));
+    let mut query = QueryBuilder::new(task_select!());
+    if filter.search.is_some() {
+        // A text search reads every candidate row anyway: count them in the same pass.
+        query.push(", count(*) OVER () AS total");
+    } else {
+        // Otherwise the total is an uncorrelated subquery (run once, from an index), so the
+        // page itself stops after LIMIT rows instead of reading and numbering every match as
+        // `count(*) OVER ()` would. Inside it, `t` names the subquery's own scan.
+        query.push(", (SELECT count(*)");
+        push_from_where(&mut query, user_id, filter);
+        query.push(") AS total");
+    }
     push_from_where(&mut query, user_id, filter);
     query.push(order_by(sort));
     query.push(" LIMIT ").push_bind(limit);
