@@ -210,6 +210,9 @@ async fn listen(
             tokio::select! {
                 () = closed(&mut closing) => return,
                 received = listener.try_recv() => match received {
+                    // With no stream open in this process there is no one to hand it to:
+                    // skip decoding it (every write of every instance arrives here).
+                    Ok(Some(_)) if streams.receiver_count() == 0 => {}
                     Ok(Some(notification)) => {
                         match serde_json::from_str::<Event>(notification.payload()) {
                             Ok(event) => {
