@@ -209,7 +209,6 @@ mod tests {
         }))
         .await;
         for (i, hash) in hashes.iter().enumerate() {
-            let pool = pool.clone();
             assert_eq!(
                 pool.verify(&format!("password-{i}"), Some(hash))
                     .await
