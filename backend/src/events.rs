@@ -30,6 +30,8 @@ use crate::{db::Store, models::UserId};
 const STREAM_CAPACITY: usize = 1024;
 /// Events waiting to be sent to PostgreSQL.
 const OUTBOX_CAPACITY: usize = 4096;
+/// The most events sent to PostgreSQL in one statement.
+const NOTIFY_BATCH: usize = 128;
 /// The NOTIFY channel.
 const CHANNEL: &str = "todo_events";
 /// PostgreSQL refuses NOTIFY payloads of 8000 bytes or more.
@@ -165,22 +167,32 @@ fn payload(event: &Event) -> String {
     serde_json::to_string(&slim).unwrap_or_default()
 }
 
+/// Sends queued events to PostgreSQL. Whatever has queued up while the last batch was being
+/// sent goes out together, as one statement and one transaction: under a burst of writes that is
+/// one round trip and one commit (PostgreSQL serializes the commits of notifying transactions)
+/// for many events instead of one each. Within a transaction PostgreSQL delivers notifications
+/// in the order they were sent, and `unnest` keeps the array's order.
 async fn send_notifications(
     pool: PgPool,
     mut outbox: mpsc::Receiver<Arc<Event>>,
     streams: broadcast::Sender<Arc<Event>>,
 ) {
-    while let Some(event) = outbox.recv().await {
-        let sent = sqlx::query("SELECT pg_notify($1, $2)")
+    let mut batch = Vec::with_capacity(NOTIFY_BATCH);
+    while outbox.recv_many(&mut batch, NOTIFY_BATCH).await > 0 {
+        let payloads: Vec<String> = batch.iter().map(|event| payload(event)).collect();
+        let sent = sqlx::query("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p")
             .bind(CHANNEL)
-            .bind(payload(&event))
+            .bind(&payloads)
             .execute(&pool)
             .await;
         if let Err(error) = sent {
-            // At least this process's streams get it.
-            tracing::warn!(%error, "NOTIFY failed; event delivered to this process only");
-            let _ = streams.send(event);
+            // At least this process's streams get them.
+            tracing::warn!(%error, events = batch.len(), "NOTIFY failed; events delivered to this process only");
+            for event in batch.drain(..) {
+                let _ = streams.send(event);
+            }
         }
+        batch.clear();
     }
 }
 

@@ -7,6 +7,7 @@ use std::{
 };
 
 use chrono::{SecondsFormat, Utc};
+use futures_util::future::join_all;
 use jsonwebtoken::Algorithm;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
@@ -959,6 +960,56 @@ async fn an_idle_stream_outlives_the_request_timeout_and_gets_keep_alive_comment
     let task = create_task(&app, &user, json!({"title": "still there"})).await;
     let event = stream.next_event().await;
     assert_eq!((event.name(), event.json()), ("task.created", task));
+}
+
+#[tokio::test]
+async fn concurrent_writes_each_arrive_once_with_each_task_s_events_in_order() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    let user = app.signed_in_user().await;
+    let mut stream = EventStream::open(&app, &user).await;
+
+    // Many writers at once: on PostgreSQL their events queue up and go out in shared NOTIFYs.
+    const WRITERS: usize = 48;
+    let written = join_all((0..WRITERS).map(|n| {
+        let (app, user) = (&app, &user);
+        async move {
+            let task = create_task(app, user, json!({"title": format!("task {n}")})).await;
+            let patched = call(
+                app,
+                user,
+                Method::PATCH,
+                &task_path(user, &task),
+                &json!({"title": format!("task {n} (edited)")}),
+                StatusCode::OK,
+            )
+            .await;
+            (task, patched)
+        }
+    }))
+    .await;
+
+    let mut events = Vec::new();
+    while events.len() < 2 * WRITERS {
+        events.push(stream.next_event().await);
+    }
+    let more = stream.events_for(Duration::from_secs(1)).await;
+    assert!(more.is_empty(), "unexpected further events: {more:?}");
+    for (task, patched) in &written {
+        let position = |name: &str, data: &Value| {
+            let found: Vec<usize> = (0..events.len())
+                .filter(|&i| events[i].name() == name && events[i].json() == *data)
+                .collect();
+            assert_eq!(found.len(), 1, "{name} of task {}: {found:?}", task["id"]);
+            found[0]
+        };
+        assert!(
+            position("task.created", task) < position("task.updated", patched),
+            "task {}: updated before created",
+            task["id"]
+        );
+    }
 }
 
 #[tokio::test]
