@@ -223,12 +223,20 @@ impl Store for PgStore {
     }
 
     async fn create_task(&self, user_id: UserId, task: TaskWrite) -> StoreResult<Task> {
-        let mut tx = self.pool.begin().await?;
-        let id = tasks::insert_task(&mut *tx, user_id, &task.fields, None).await?;
-        if let Some(tags) = &task.tags {
-            Self::set_tags(&mut tx, user_id, id, tags).await?;
+        match task.tags.as_deref() {
+            // Nothing to link: the insert alone, one statement and one round trip.
+            None | Some([]) => {
+                Ok(tasks::insert_task(&self.pool, user_id, &task.fields, None).await?)
+            }
+            Some(tags) => {
+                let mut tx = self.pool.begin().await?;
+                let id = tasks::insert_task(&mut *tx, user_id, &task.fields, None)
+                    .await?
+                    .id;
+                Self::set_tags(&mut tx, user_id, id, tags).await?;
+                Self::commit_and_return(tx, user_id, id).await
+            }
         }
-        Self::commit_and_return(tx, user_id, id).await
     }
 
     async fn edit_task(
@@ -254,8 +262,9 @@ impl Store for PgStore {
             let zone = tasks::user_time_zone(&mut *tx, user_id).await?;
             if let Some(next) = recurrence::next_occurrence(&after, &zone) {
                 let fields = recurrence::successor_fields(&after, &next);
-                let next_id =
-                    tasks::insert_task(&mut *tx, user_id, &fields, next.recurrence_start).await?;
+                let next_id = tasks::insert_task(&mut *tx, user_id, &fields, next.recurrence_start)
+                    .await?
+                    .id;
                 tasks::copy_tags(&mut *tx, user_id, id, next_id).await?;
                 tasks::set_successor(&mut *tx, user_id, id, next_id).await?;
                 successor = tasks::find_task(&mut *tx, user_id, next_id).await?;

@@ -12,33 +12,47 @@ use crate::{
     models::{TagId, Task, TaskId, UserId},
 };
 
-/// Selects a task with its tags as a JSON array ordered by name. Used with `FROM tasks t`.
-macro_rules! task_select {
+/// A task's own columns. Used with `FROM tasks t` (or `INSERT INTO tasks AS t`).
+macro_rules! task_columns {
     () => {
-        "SELECT t.id, t.user_id, t.title, t.description, t.completed, t.completed_at, \
-                t.priority, t.due_date, t.remind_at, t.recurrence_rule, t.created_at, t.updated_at, \
-                t.reminded_at, t.successor_id, t.recurred_at, t.recurrence_start, \
-                COALESCE((SELECT json_agg(json_build_object('id', g.id, 'name', g.name, 'color', g.color) \
-                                          ORDER BY lower(g.name) COLLATE \"C\", g.id) \
-                          FROM task_tags tt JOIN tags g ON g.id = tt.tag_id \
-                          WHERE tt.task_id = t.id), '[]'::json) AS tags"
+        "t.id, t.user_id, t.title, t.description, t.completed, t.completed_at, \
+         t.priority, t.due_date, t.remind_at, t.recurrence_rule, t.created_at, t.updated_at, \
+         t.reminded_at, t.successor_id, t.recurred_at, t.recurrence_start"
     };
 }
 
-/// Inserts a task; `recurrence_start` is its series' start when it continues one.
+/// Selects a task with its tags as a JSON array ordered by name. Used with `FROM tasks t`.
+macro_rules! task_select {
+    () => {
+        concat!(
+            "SELECT ",
+            task_columns!(),
+            ", COALESCE((SELECT json_agg(json_build_object('id', g.id, 'name', g.name, 'color', g.color) \
+                                         ORDER BY lower(g.name) COLLATE \"C\", g.id) \
+                         FROM task_tags tt JOIN tags g ON g.id = tt.tag_id \
+                         WHERE tt.task_id = t.id), '[]'::json) AS tags"
+        )
+    };
+}
+
+/// Inserts a task and returns it as stored (with no tags yet: a new task has none), so a task
+/// created without tags is one statement; `recurrence_start` is its series' start when it
+/// continues one.
 #[tracing::instrument(skip_all)]
 pub async fn insert_task(
     db: impl PgExecutor<'_>,
     user_id: UserId,
     fields: &TaskFields,
     recurrence_start: Option<DateTime<Utc>>,
-) -> Result<TaskId, sqlx::Error> {
-    sqlx::query_scalar(
-        "INSERT INTO tasks (user_id, title, description, completed, completed_at, priority, \
-                            due_date, remind_at, recurrence_rule, recurrence_start) \
+) -> Result<Task, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "INSERT INTO tasks AS t (user_id, title, description, completed, completed_at, priority, \
+                                 due_date, remind_at, recurrence_rule, recurrence_start) \
          VALUES ($1, $2, $3, $4, CASE WHEN $4 THEN now() END, $5, $6, $7, $8, $9) \
-         RETURNING id",
-    )
+         RETURNING ",
+        task_columns!(),
+        ", '[]'::json AS tags"
+    ))
     .bind(user_id)
     .bind(&fields.title)
     .bind(&fields.description)
