@@ -3,6 +3,7 @@
 use std::{
     collections::HashSet,
     net::SocketAddr,
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -213,6 +214,75 @@ async fn the_stream_needs_the_callers_own_token_in_the_header_or_the_query() {
         let event = stream.next_event().await;
         assert_eq!(event.name(), "task.created");
         assert_eq!(event.json(), task);
+    }
+}
+
+/// Everything the service logs while a test runs: a `tracing` writer into a shared buffer.
+#[derive(Clone, Default)]
+struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
+
+impl CapturedLogs {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_stream_s_query_string_and_its_token_are_never_logged() {
+    // The test's runtime has one thread, which the service under test runs on too: a
+    // subscriber set for this thread sees every line the service logs, at every level.
+    let logs = CapturedLogs::default();
+    let writer = logs.clone();
+    let _logging = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || writer.clone())
+            .finish(),
+    );
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    let user = app.signed_in_user().await;
+    let path = events_path(&user);
+
+    let opened = stream_with_query_token(&app, &path, &user.access).await;
+    assert_eq!(opened.status(), StatusCode::OK);
+    drop(opened);
+    let refused = "a.refused.token-in-the-query";
+    assert_error(
+        stream_with_query_token(&app, &path, refused).await,
+        StatusCode::UNAUTHORIZED,
+        "INVALID_TOKEN",
+    )
+    .await;
+    // The stream's request finishes (and is logged) once the client has gone.
+    let deadline = Instant::now() + ARRIVES_WITHIN;
+    while logs.text().matches("request finished").count() < 2 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let text = logs.text();
+    assert!(
+        text.contains("/api/v1/users/{user_id}/events"),
+        "the requests are logged, by route: {text}"
+    );
+    assert!(
+        text.matches("request finished").count() >= 2,
+        "both requests are logged: {text}"
+    );
+    for secret in [user.access.as_str(), refused, "access_token="] {
+        assert!(!text.contains(secret), "{secret:?} is in the log: {text}");
     }
 }
 
