@@ -104,6 +104,12 @@ async fn stream_with_query_token(app: &TestApp, path: &str, token: &str) -> Resp
         .unwrap()
 }
 
+/// Asserts that nothing more arrives on `stream` for a second.
+async fn assert_no_more_events(stream: &mut EventStream) {
+    let more = stream.events_for(Duration::from_secs(1)).await;
+    assert!(more.is_empty(), "unexpected further events: {more:?}");
+}
+
 /// Asserts that `stream` carries exactly `expected` (names and data) next, each with an `id:`
 /// of its own, and nothing more for a second.
 async fn assert_events(stream: &mut EventStream, expected: &[(&str, Value)]) {
@@ -119,8 +125,7 @@ async fn assert_events(stream: &mut EventStream, expected: &[(&str, Value)]) {
             "event {index} repeats an id: {event:?}"
         );
     }
-    let more = stream.events_for(Duration::from_secs(1)).await;
-    assert!(more.is_empty(), "unexpected further events: {more:?}");
+    assert_no_more_events(stream).await;
 }
 
 /// The `reminder` events among `events`.
@@ -1064,8 +1069,7 @@ async fn concurrent_writes_each_arrive_once_with_each_task_s_events_in_order() {
     while events.len() < 2 * WRITERS {
         events.push(stream.next_event().await);
     }
-    let more = stream.events_for(Duration::from_secs(1)).await;
-    assert!(more.is_empty(), "unexpected further events: {more:?}");
+    assert_no_more_events(&mut stream).await;
     for (task, patched) in &written {
         let position = |name: &str, data: &Value| {
             let found: Vec<usize> = (0..events.len())
