@@ -15,6 +15,16 @@ const DEFAULT_DATABASE_URL: &str = "sqlite://todo.db";
 const DEFAULT_CORS_ORIGINS: &str =
     "http://localhost:3000,http://localhost:5173,http://localhost:8080,http://localhost:8000";
 
+/// `REFRESH_REUSE_GRACE_SECS` unset: long enough for two tabs refreshing at once (well under a
+/// second apart) and for a client retrying after its response was lost on a slow link (which
+/// gives up on the lost one after a timeout of seconds to tens of seconds, like our own
+/// `REQUEST_TIMEOUT_SECS` of 30); short enough that a copied token replayed later still trips
+/// theft detection.
+const DEFAULT_REFRESH_REUSE_GRACE_SECS: u64 = 30;
+/// The longest rotation overlap accepted: every second of it is a second in which a stolen,
+/// just-superseded refresh token is exchanged instead of revoking the session.
+const MAX_REFRESH_REUSE_GRACE_SECS: u64 = 60;
+
 /// Where the service runs: development is forgiving and chatty, production is strict.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AppEnv {
@@ -124,6 +134,9 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// Whether the refresh cookie carries `Secure`; always true in production.
     pub cookie_secure: bool,
+    /// The rotation overlap: for this long after a refresh, the refresh token it superseded
+    /// is answered with the session's current one instead of counting as reuse. Zero disables.
+    pub refresh_reuse_grace: Duration,
 }
 
 /// A setting that could not be used; the message names the variable.
@@ -235,6 +248,8 @@ impl Settings {
             || parse_bool(get("COOKIE_SECURE"), false)
                 .ok_or_else(|| invalid("COOKIE_SECURE", "true or false"))?;
 
+        let refresh_reuse_grace = parse_refresh_reuse_grace(get("REFRESH_REUSE_GRACE_SECS"))?;
+
         Ok(Self {
             database_url,
             jwt_secret,
@@ -250,6 +265,7 @@ impl Settings {
             log_filter,
             request_timeout: Duration::from_secs(timeout_secs),
             cookie_secure,
+            refresh_reuse_grace,
         })
     }
 
@@ -272,6 +288,20 @@ fn parse_or<T: std::str::FromStr>(
         None => Ok(default),
         Some(value) => value.parse().map_err(|_| error()),
     }
+}
+
+fn parse_refresh_reuse_grace(value: Option<&str>) -> Result<Duration, SettingsError> {
+    let error = || {
+        SettingsError(format!(
+            "invalid REFRESH_REUSE_GRACE_SECS: expected a whole number of seconds from 0 \
+             (disables the overlap) to {MAX_REFRESH_REUSE_GRACE_SECS}"
+        ))
+    };
+    let secs = parse_or(value, DEFAULT_REFRESH_REUSE_GRACE_SECS, error)?;
+    if secs > MAX_REFRESH_REUSE_GRACE_SECS {
+        return Err(error());
+    }
+    Ok(Duration::from_secs(secs))
 }
 
 fn parse_bool(value: Option<&str>, default: bool) -> Option<bool> {
@@ -403,6 +433,22 @@ mod tests {
         ] {
             let err = Settings::from_vars(&vars(&[(name, value)])).unwrap_err();
             assert!(err.to_string().contains(name), "{name}: {err}");
+        }
+    }
+
+    #[test]
+    fn refresh_reuse_grace_defaults_to_30_seconds_allows_0_and_caps_at_60() {
+        let grace = |value: &str| {
+            Settings::from_vars(&vars(&[("REFRESH_REUSE_GRACE_SECS", value)]))
+                .map(|settings| settings.refresh_reuse_grace)
+        };
+        let default = Settings::from_vars(&vars(&[])).unwrap();
+        assert_eq!(default.refresh_reuse_grace, Duration::from_secs(30));
+        assert_eq!(grace("0").unwrap(), Duration::ZERO);
+        assert_eq!(grace(" 60 ").unwrap(), Duration::from_secs(60));
+        for bad in ["61", "-1", "1.5", "soon"] {
+            let err = grace(bad).unwrap_err().to_string();
+            assert!(err.contains("REFRESH_REUSE_GRACE_SECS"), "{bad}: {err}");
         }
     }
 

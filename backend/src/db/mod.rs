@@ -188,14 +188,16 @@ pub trait Store: Send + Sync + 'static {
         jti: Uuid,
         expires_at: DateTime<Utc>,
     ) -> StoreResult<()>;
-    /// Swaps `old_jti` for `new_jti` if and only if `old_jti` is the live session's current
-    /// token. Atomic: of two concurrent uses of one token, exactly one rotates.
+    /// Swaps `old_jti` for `new_jti` (issued at `issued_at`) if and only if `old_jti` is the
+    /// live session's current token, and keeps `old_jti` as the session's `previous_jti`.
+    /// Atomic: of two concurrent uses of one token, exactly one rotates.
     async fn rotate_session(
         &self,
         id: Uuid,
         user_id: UserId,
         old_jti: Uuid,
         new_jti: Uuid,
+        issued_at: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> StoreResult<bool>;
     async fn find_session(&self, id: Uuid, user_id: UserId) -> StoreResult<Option<RefreshSession>>;

@@ -13,4 +13,8 @@ pub struct RefreshSession {
     pub current_jti: Uuid,
     pub expires_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// The jti the latest rotation replaced; `None` before the first rotation.
+    pub previous_jti: Option<Uuid>,
+    /// When the latest rotation issued `current_jti` (its whole seconds are that token's `iat`).
+    pub rotated_at: Option<DateTime<Utc>>,
 }

@@ -1,6 +1,7 @@
-//! Sign-up, sign-in, refresh-token rotation with reuse detection, and logout.
+//! Sign-up, sign-in, refresh-token rotation with reuse detection (and its short overlap for
+//! racing refreshes), and logout.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::{
@@ -8,11 +9,11 @@ use crate::{
     core::{
         error::{ApiError, ErrorCode},
         security::{
-            jwt::{SignedToken, TokenError, TokenType},
+            jwt::{Claims, SignedToken, TokenError, TokenType},
             password::Verified,
         },
     },
-    models::{DisplayName, Email, Password, User, UserId},
+    models::{DisplayName, Email, Password, RefreshSession, User, UserId},
 };
 
 /// The two tokens of a login session.
@@ -78,7 +79,7 @@ async fn open_session(
     email: &str,
 ) -> Result<IssuedTokens, ApiError> {
     let session_id = Uuid::new_v4();
-    let tokens = issue_pair(state, user_id.as_uuid(), email, session_id);
+    let tokens = issue_pair(state, user_id.as_uuid(), email, session_id, Utc::now());
     state
         .store
         .create_session(
@@ -91,8 +92,13 @@ async fn open_session(
     Ok(tokens)
 }
 
-fn issue_pair(state: &AppState, user_id: Uuid, email: &str, session_id: Uuid) -> IssuedTokens {
-    let now = Utc::now();
+fn issue_pair(
+    state: &AppState,
+    user_id: Uuid,
+    email: &str,
+    session_id: Uuid,
+    now: DateTime<Utc>,
+) -> IssuedTokens {
     IssuedTokens {
         access: state
             .tokens
@@ -103,12 +109,16 @@ fn issue_pair(state: &AppState, user_id: Uuid, email: &str, session_id: Uuid) ->
     }
 }
 
-fn expiry(token: &SignedToken) -> chrono::DateTime<Utc> {
-    chrono::DateTime::from_timestamp(token.claims.exp, 0).unwrap_or_else(Utc::now)
+fn expiry(token: &SignedToken) -> DateTime<Utc> {
+    DateTime::from_timestamp(token.claims.exp, 0).unwrap_or_else(Utc::now)
 }
 
-/// Exchanges a refresh token for a new pair. Only the session's current token works; an
-/// older one means it was copied, so the whole session is revoked.
+/// Exchanges a refresh token for a new pair. Only the session's current token works, with one
+/// exception, the rotation overlap: for `REFRESH_REUSE_GRACE_SECS` after a rotation the token
+/// it superseded (two tabs racing, a retry after a lost response) is answered with the
+/// session's current refresh token, the very one the rotation issued, and a fresh access
+/// token, so both clients stay signed in. Any older token, or the superseded one later, means
+/// it was copied, so the whole session is revoked.
 pub async fn refresh(state: &AppState, token: Option<&str>) -> Result<IssuedTokens, ApiError> {
     let token = token.ok_or(ErrorCode::MissingRefreshToken)?;
     let claims = state
@@ -120,7 +130,8 @@ pub async fn refresh(state: &AppState, token: Option<&str>) -> Result<IssuedToke
             TokenError::WrongType => ErrorCode::InvalidTokenType,
         })?;
     let user_id = UserId::from(claims.sub);
-    let tokens = issue_pair(state, claims.sub, &claims.email, claims.sid);
+    let now = Utc::now();
+    let tokens = issue_pair(state, claims.sub, &claims.email, claims.sid, now);
     let rotated = state
         .store
         .rotate_session(
@@ -128,6 +139,7 @@ pub async fn refresh(state: &AppState, token: Option<&str>) -> Result<IssuedToke
             user_id,
             claims.jti,
             tokens.refresh.claims.jti,
+            now,
             expiry(&tokens.refresh),
         )
         .await?;
@@ -141,6 +153,17 @@ pub async fn refresh(state: &AppState, token: Option<&str>) -> Result<IssuedToke
             Err(ErrorCode::RefreshTokenExpired.into())
         }
         Some(session) if session.revoked_at.is_none() => {
+            if let Some(current) = current_token_within_overlap(state, &claims, &session) {
+                tracing::info!(
+                    %user_id,
+                    "the refresh token just superseded was presented within the rotation \
+                     overlap; answered with the current one"
+                );
+                return Ok(IssuedTokens {
+                    access: tokens.access,
+                    refresh: current,
+                });
+            }
             state.store.revoke_session(claims.sid, user_id).await?;
             tracing::warn!(%user_id, "a rotated refresh token was used again; session revoked");
             Err(ApiError::new(ErrorCode::TokenRevoked)
@@ -148,6 +171,33 @@ pub async fn refresh(state: &AppState, token: Option<&str>) -> Result<IssuedToke
         }
         _ => Err(ErrorCode::TokenRevoked.into()),
     }
+}
+
+/// The session's current refresh token, signed again, when `presented` is the token the
+/// latest rotation superseded and that rotation is younger than the grace window. The claims
+/// are those the rotation signed (it copied `sub`, `email` and `sid` from the token it
+/// replaced, took `iat` from `rotated_at` and `exp` from `expires_at`), so the token is byte
+/// for byte the one the rotation's caller got.
+fn current_token_within_overlap(
+    state: &AppState,
+    presented: &Claims,
+    session: &RefreshSession,
+) -> Option<SignedToken> {
+    let grace = chrono::Duration::from_std(state.settings.refresh_reuse_grace).ok()?;
+    let rotated_at = session.rotated_at?;
+    let superseded = session.previous_jti == Some(presented.jti);
+    if grace.is_zero() || !superseded || Utc::now() - rotated_at >= grace {
+        return None;
+    }
+    Some(state.tokens.sign(Claims {
+        sub: presented.sub,
+        email: presented.email.clone(),
+        iat: rotated_at.timestamp(),
+        exp: session.expires_at.timestamp(),
+        jti: session.current_jti,
+        token_type: TokenType::Refresh,
+        sid: presented.sid,
+    }))
 }
 
 /// Revokes the session of the given refresh token, if it names one. Never fails on a bad or

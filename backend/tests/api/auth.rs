@@ -515,7 +515,8 @@ async fn refresh_rotates_the_cookie_and_returns_a_working_access_token() {
 
 #[tokio::test]
 async fn reusing_a_rotated_refresh_token_revokes_the_whole_session() {
-    let Some(app) = TestApp::spawn().await else {
+    // With no rotation overlap even the token just superseded is reuse, at once.
+    let Some(app) = TestApp::spawn_with(&[("REFRESH_REUSE_GRACE_SECS", "0")]).await else {
         return;
     };
     let user = app.signed_in_user().await;
@@ -542,7 +543,7 @@ async fn reusing_a_rotated_refresh_token_revokes_the_whole_session() {
 
 #[tokio::test]
 async fn revoking_one_session_leaves_the_users_other_sessions_alone() {
-    let Some(app) = TestApp::spawn().await else {
+    let Some(app) = TestApp::spawn_with(&[("REFRESH_REUSE_GRACE_SECS", "0")]).await else {
         return;
     };
     let user = app.signed_in_user().await;
@@ -555,6 +556,151 @@ async fn revoking_one_session_leaves_the_users_other_sessions_alone() {
     let me = app.get("/api/v1/auth/me", Some(&other_access)).await;
     assert_eq!(me.status(), StatusCode::OK);
     assert_token_body(app.refresh(Some(&other_refresh)).await).await;
+}
+
+/// Checks a refresh that succeeded and returns (refresh cookie, access token); on failure the
+/// message carries the error body.
+async fn refreshed(response: Response) -> (String, String) {
+    if response.status() != StatusCode::OK {
+        let status = response.status();
+        panic!("refresh answered {status}: {}", body(response).await);
+    }
+    let cookie = refresh_cookie(&response).expect("a rotated cookie");
+    (cookie, assert_token_body(response).await)
+}
+
+/// Asserts that `access` works on `/auth/me` as `user_id`.
+async fn assert_signed_in(app: &TestApp, access: &str, user_id: &str) {
+    let me = app.get("/api/v1/auth/me", Some(access)).await;
+    assert_eq!(me.status(), StatusCode::OK);
+    assert_eq!(body(me).await["id"], user_id);
+}
+
+fn session_of(token: &str) -> String {
+    claims_of(token)["sid"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_concurrent_refreshes_with_one_cookie_both_succeed_and_keep_the_session() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    let user = app.signed_in_user().await;
+    let session = session_of(&user.refresh);
+    let mut cookie = user.refresh.clone();
+
+    for round in 0..5 {
+        let (first, second) = tokio::join!(app.refresh(Some(&cookie)), app.refresh(Some(&cookie)));
+        let (first_cookie, first_access) = refreshed(first).await;
+        let (second_cookie, second_access) = refreshed(second).await;
+
+        // The loser was handed the winner's token, so neither tab holds an orphaned cookie.
+        assert_eq!(first_cookie, second_cookie, "round {round}");
+        assert_ne!(first_cookie, cookie, "round {round}: rotated");
+        assert_ne!(
+            first_access, second_access,
+            "round {round}: two access tokens"
+        );
+        assert_signed_in(&app, &first_access, &user.id).await;
+        assert_signed_in(&app, &second_access, &user.id).await;
+        // Each tab's cookie refreshes on its own afterwards.
+        let (next, _) = refreshed(app.refresh(Some(&first_cookie)).await).await;
+        let (next_again, _) = refreshed(app.refresh(Some(&second_cookie)).await).await;
+        assert_eq!(next, next_again, "round {round}");
+        assert_eq!(app.session_is_live(&session, &user.id).await, Some(true));
+        cookie = next;
+    }
+    assert_eq!(app.count_rows("refresh_sessions").await, 1);
+}
+
+#[tokio::test]
+async fn the_token_just_superseded_is_answered_with_the_current_one_within_the_window() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    let user = app.signed_in_user().await;
+    let (current, access) = refreshed(app.refresh(Some(&user.refresh)).await).await;
+
+    let (again, again_access) = refreshed(app.refresh(Some(&user.refresh)).await).await;
+
+    assert_eq!(again, current, "the current refresh token, not a new one");
+    assert_eq!(claims_of(&again)["sid"], claims_of(&user.refresh)["sid"]);
+    assert_ne!(again_access, access);
+    assert_signed_in(&app, &again_access, &user.id).await;
+    assert_signed_in(&app, &access, &user.id).await;
+    let (next, next_access) = refreshed(app.refresh(Some(&current)).await).await;
+    assert_ne!(next, current);
+    assert_signed_in(&app, &next_access, &user.id).await;
+    let live = app.session_is_live(&session_of(&current), &user.id).await;
+    assert_eq!(live, Some(true));
+}
+
+#[tokio::test]
+async fn the_token_just_superseded_revokes_the_session_once_the_window_is_over() {
+    let Some(app) = TestApp::spawn_with(&[("REFRESH_REUSE_GRACE_SECS", "1")]).await else {
+        return;
+    };
+    let user = app.signed_in_user().await;
+    let (current, access) = refreshed(app.refresh(Some(&user.refresh)).await).await;
+    let session = session_of(&current);
+    app.set_session_rotated_at(&session, chrono::Utc::now() - chrono::Duration::seconds(2))
+        .await;
+
+    let reuse = app.refresh(Some(&user.refresh)).await;
+    assert!(set_cookie_header(&reuse).is_none());
+    assert_error(reuse, StatusCode::UNAUTHORIZED, "TOKEN_REVOKED").await;
+
+    let response = app.refresh(Some(&current)).await;
+    assert_error(response, StatusCode::UNAUTHORIZED, "TOKEN_REVOKED").await;
+    let me = app.get("/api/v1/auth/me", Some(&access)).await;
+    assert_error(me, StatusCode::UNAUTHORIZED, "TOKEN_REVOKED").await;
+    assert_eq!(app.session_is_live(&session, &user.id).await, Some(false));
+}
+
+#[tokio::test]
+async fn a_token_two_rotations_back_is_reuse_even_within_the_window() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    let user = app.signed_in_user().await;
+    let (second, _) = refreshed(app.refresh(Some(&user.refresh)).await).await;
+    let (third, access) = refreshed(app.refresh(Some(&second)).await).await;
+
+    let reuse = app.refresh(Some(&user.refresh)).await;
+    assert!(set_cookie_header(&reuse).is_none());
+    assert_error(reuse, StatusCode::UNAUTHORIZED, "TOKEN_REVOKED").await;
+
+    let response = app.refresh(Some(&third)).await;
+    assert_error(response, StatusCode::UNAUTHORIZED, "TOKEN_REVOKED").await;
+    // Revoked, the just-superseded token no longer gets the overlap either.
+    let response = app.refresh(Some(&second)).await;
+    assert_error(response, StatusCode::UNAUTHORIZED, "TOKEN_REVOKED").await;
+    let me = app.get("/api/v1/auth/me", Some(&access)).await;
+    assert_error(me, StatusCode::UNAUTHORIZED, "TOKEN_REVOKED").await;
+}
+
+#[tokio::test]
+async fn refresh_with_a_token_issued_in_the_future_is_invalid_token() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    let user = app.signed_in_user().await;
+    let mut claims = claims_of(&user.refresh);
+    let now = unix_now();
+    // Otherwise the session's current token: same jti, sid and expiry.
+    claims["iat"] = json!(now + 3600);
+    let from_the_future = forge_token(&claims, jsonwebtoken::Algorithm::HS256, TEST_SECRET);
+
+    let response = app.refresh(Some(&from_the_future)).await;
+    assert!(set_cookie_header(&response).is_none());
+    assert_error(response, StatusCode::UNAUTHORIZED, "INVALID_TOKEN").await;
+
+    // A few seconds of clock skew is within the leeway.
+    claims["iat"] = json!(now + 5);
+    let skewed = forge_token(&claims, jsonwebtoken::Algorithm::HS256, TEST_SECRET);
+    let (rotated, access) = refreshed(app.refresh(Some(&skewed)).await).await;
+    assert_ne!(rotated, user.refresh);
+    assert_signed_in(&app, &access, &user.id).await;
 }
 
 #[tokio::test]

@@ -326,6 +326,39 @@ impl TestApp {
         }
     }
 
+    /// Sets when the session's latest refresh-token rotation happened, as if time had passed
+    /// since (to test the end of the rotation overlap without waiting it out).
+    pub async fn set_session_rotated_at(
+        &self,
+        session_id: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) {
+        let id = uuid::Uuid::parse_str(session_id).unwrap();
+        let sql = "UPDATE refresh_sessions SET rotated_at = $1 WHERE id = $2";
+        let affected = match &self.db {
+            TestDb::Postgres { pool, .. } => {
+                let result = sqlx::query(sql).bind(at).bind(id).execute(pool).await;
+                result.unwrap().rows_affected()
+            }
+            TestDb::Sqlite { pool, .. } => {
+                let text = at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+                let result = sqlx::query(sql).bind(text).bind(id).execute(pool).await;
+                result.unwrap().rows_affected()
+            }
+        };
+        assert_eq!(affected, 1);
+    }
+
+    /// Whether the session `session_id` of user `user_id` is live (`None`: no such session).
+    pub async fn session_is_live(&self, session_id: &str, user_id: &str) -> Option<bool> {
+        let session_id = uuid::Uuid::parse_str(session_id).unwrap();
+        let user_id = todo_api::models::UserId::from(uuid::Uuid::parse_str(user_id).unwrap());
+        self.store
+            .session_is_live(session_id, user_id)
+            .await
+            .expect("read the session")
+    }
+
     /// Whether `table` exists, asked on a connection other than the app's.
     pub async fn table_exists(&self, table: &str) -> bool {
         match &self.db {

@@ -206,6 +206,28 @@ async fn an_expired_access_token_is_token_expired() {
 }
 
 #[tokio::test]
+async fn an_access_token_issued_in_the_future_is_invalid_token_beyond_a_small_leeway() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    let user = user_with_working_token(&app).await;
+    let mut claims = claims_of(&user.access);
+    let now = unix_now();
+
+    claims["iat"] = json!(now + 3600);
+    claims["exp"] = json!(now + 3600 + 900);
+    let from_the_future = forge_token(&claims, Algorithm::HS256, TEST_SECRET);
+    assert_invalid_token(&app, &from_the_future).await;
+
+    claims["iat"] = json!(now + 5);
+    claims["exp"] = json!(now + 5 + 900);
+    let skewed = forge_token(&claims, Algorithm::HS256, TEST_SECRET);
+    let response = app.get(ME, Some(&skewed)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(body(response).await["id"], user.id.as_str());
+}
+
+#[tokio::test]
 async fn a_refresh_token_used_as_bearer_is_invalid_token_type() {
     let Some(app) = TestApp::spawn().await else {
         return;

@@ -1,8 +1,8 @@
 //! Access and refresh tokens: HS256 JWTs signed with `JWT_SECRET_KEY`.
 //!
-//! Only HS256 is accepted; `alg: none`, other algorithms, bad signatures and missing claims all
-//! fail as `INVALID_TOKEN`, expiry as `TOKEN_EXPIRED`, and a token of the other type as
-//! `INVALID_TOKEN_TYPE`.
+//! Only HS256 is accepted; `alg: none`, other algorithms, bad signatures, missing claims and an
+//! `iat` further than [`IAT_LEEWAY`] in the future all fail as `INVALID_TOKEN`, expiry as
+//! `TOKEN_EXPIRED`, and a token of the other type as `INVALID_TOKEN_TYPE`.
 
 use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
@@ -15,6 +15,11 @@ use crate::core::settings::JwtSecret;
 pub const ACCESS_TOKEN_TTL: Duration = Duration::minutes(15);
 /// Lifetime of a refresh token (and of the cookie that carries it).
 pub const REFRESH_TOKEN_TTL: Duration = Duration::days(7);
+/// How far in the future a token's `iat` may lie: clock skew between server processes, not a
+/// way to mint tokens for later. `exp` has no leeway (a token that expires a moment early
+/// only costs a refresh), but refusing a token another process issued a moment "ahead" would
+/// sign a user out, so `iat` gets the usual minute of skew.
+pub const IAT_LEEWAY: Duration = Duration::seconds(60);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -86,7 +91,7 @@ impl TokenKeys {
             TokenType::Access => ACCESS_TOKEN_TTL,
             TokenType::Refresh => REFRESH_TOKEN_TTL,
         };
-        let claims = Claims {
+        self.sign(Claims {
             sub: user_id,
             email: email.to_owned(),
             iat: now.timestamp(),
@@ -94,13 +99,18 @@ impl TokenKeys {
             jti: Uuid::new_v4(),
             token_type,
             sid: session_id,
-        };
+        })
+    }
+
+    /// Signs `claims` as they are. HS256 is deterministic, so equal claims give the very same
+    /// token: the rotation overlap hands a session's current refresh token out again this way.
+    pub fn sign(&self, claims: Claims) -> SignedToken {
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .expect("HS256 signing of plain claims cannot fail");
         SignedToken { token, claims }
     }
 
-    /// Checks signature, algorithm, expiry and type.
+    /// Checks signature, algorithm, expiry, issue time and type.
     pub fn verify(&self, token: &str, expected: TokenType) -> Result<Claims, TokenError> {
         let claims = self.decode(token, &self.validation)?;
         if claims.token_type != expected {
@@ -118,12 +128,17 @@ impl TokenKeys {
     }
 
     fn decode(&self, token: &str, validation: &Validation) -> Result<Claims, TokenError> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, validation)
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, validation)
             .map(|data| data.claims)
             .map_err(|error| match error.kind() {
                 ErrorKind::ExpiredSignature => TokenError::Expired,
                 _ => TokenError::Invalid,
-            })
+            })?;
+        // jsonwebtoken checks that `iat` is present, not when it lies.
+        if claims.iat > (Utc::now() + IAT_LEEWAY).timestamp() {
+            return Err(TokenError::Invalid);
+        }
+        Ok(claims)
     }
 }
 
@@ -184,6 +199,44 @@ mod tests {
             Err(TokenError::Expired)
         );
         assert!(keys.verify_ignoring_expiry(&signed.token).is_ok());
+    }
+
+    #[test]
+    fn token_issued_in_the_future_is_invalid_beyond_the_leeway() {
+        let keys = keys();
+        let issue_at = |now| {
+            keys.issue(
+                TokenType::Refresh,
+                Uuid::new_v4(),
+                "a@example.com",
+                Uuid::new_v4(),
+                now,
+            )
+        };
+        let far = issue_at(Utc::now() + Duration::hours(1));
+        assert_eq!(
+            keys.verify(&far.token, TokenType::Refresh),
+            Err(TokenError::Invalid)
+        );
+        assert_eq!(
+            keys.verify_ignoring_expiry(&far.token),
+            Err(TokenError::Invalid)
+        );
+        let skewed = issue_at(Utc::now() + IAT_LEEWAY - Duration::seconds(5));
+        assert!(keys.verify(&skewed.token, TokenType::Refresh).is_ok());
+    }
+
+    #[test]
+    fn signing_the_same_claims_again_gives_the_same_token() {
+        let keys = keys();
+        let signed = keys.issue(
+            TokenType::Refresh,
+            Uuid::new_v4(),
+            "a@example.com",
+            Uuid::new_v4(),
+            Utc::now(),
+        );
+        assert_eq!(keys.sign(signed.claims.clone()).token, signed.token);
     }
 
     #[test]

@@ -205,9 +205,13 @@ impl Store for PgStore {
         user_id: UserId,
         old_jti: Uuid,
         new_jti: Uuid,
+        issued_at: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        Ok(sessions::rotate_session(&self.pool, id, user_id, old_jti, new_jti, expires_at).await?)
+        Ok(sessions::rotate_session(
+            &self.pool, id, user_id, old_jti, new_jti, issued_at, expires_at,
+        )
+        .await?)
     }
 
     async fn find_session(&self, id: Uuid, user_id: UserId) -> StoreResult<Option<RefreshSession>> {

@@ -26,8 +26,9 @@ pub async fn create_session(
     .map(drop)
 }
 
-/// Swaps `old_jti` for `new_jti` if and only if `old_jti` is the session's current token and
-/// the session is live. Atomic: of two concurrent uses of one token, exactly one rotates.
+/// Swaps `old_jti` for `new_jti` (issued at `issued_at`) if and only if `old_jti` is the
+/// session's current token and the session is live, keeping `old_jti` as `previous_jti`.
+/// Atomic: of two concurrent uses of one token, exactly one rotates.
 #[tracing::instrument(skip_all)]
 pub async fn rotate_session(
     db: impl PgExecutor<'_>,
@@ -35,11 +36,13 @@ pub async fn rotate_session(
     user_id: UserId,
     old_jti: Uuid,
     new_jti: Uuid,
+    issued_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
     let result = sqlx::query(
         "UPDATE refresh_sessions \
-         SET current_jti = $4, expires_at = $5, last_used_at = now() \
+         SET previous_jti = current_jti, current_jti = $4, rotated_at = $5, expires_at = $6, \
+             last_used_at = now() \
          WHERE id = $1 AND user_id = $2 AND current_jti = $3 \
            AND revoked_at IS NULL AND expires_at > now()",
     )
@@ -47,6 +50,7 @@ pub async fn rotate_session(
     .bind(user_id)
     .bind(old_jti)
     .bind(new_jti)
+    .bind(issued_at)
     .bind(expires_at)
     .execute(db)
     .await?;
@@ -60,7 +64,7 @@ pub async fn find_session(
     user_id: UserId,
 ) -> Result<Option<RefreshSession>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, user_id, current_jti, expires_at, revoked_at \
+        "SELECT id, user_id, current_jti, expires_at, revoked_at, previous_jti, rotated_at \
          FROM refresh_sessions WHERE id = $1 AND user_id = $2",
     )
     .bind(id)

@@ -278,6 +278,7 @@ impl Store for SqliteStore {
         user_id: UserId,
         old_jti: Uuid,
         new_jti: Uuid,
+        issued_at: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> StoreResult<bool> {
         Ok(sessions::rotate_session(
@@ -286,6 +287,7 @@ impl Store for SqliteStore {
             user_id,
             old_jti,
             new_jti,
+            issued_at,
             expires_at,
             now(),
         )

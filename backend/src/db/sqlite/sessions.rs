@@ -31,28 +31,36 @@ pub async fn create_session(
     .map(drop)
 }
 
-/// Swaps `old_jti` for `new_jti` if and only if `old_jti` is the session's current token and
-/// the session is live. One statement, so of two concurrent uses exactly one rotates.
+/// Swaps `old_jti` for `new_jti` (issued at `issued_at`) if and only if `old_jti` is the
+/// session's current token and the session is live, keeping `old_jti` as `previous_jti`. One
+/// statement, so of two concurrent uses exactly one rotates.
 #[tracing::instrument(skip_all)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one bind per column of the rotation"
+)]
 pub async fn rotate_session(
     db: impl SqliteExecutor<'_>,
     id: Uuid,
     user_id: UserId,
     old_jti: Uuid,
     new_jti: Uuid,
+    issued_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
     let result = sqlx::query(
         "UPDATE refresh_sessions \
-         SET current_jti = $4, expires_at = $5, last_used_at = $6 \
+         SET previous_jti = current_jti, current_jti = $4, rotated_at = $5, expires_at = $6, \
+             last_used_at = $7 \
          WHERE id = $1 AND user_id = $2 AND current_jti = $3 \
-           AND revoked_at IS NULL AND expires_at > $6",
+           AND revoked_at IS NULL AND expires_at > $7",
     )
     .bind(id)
     .bind(user_id)
     .bind(old_jti)
     .bind(new_jti)
+    .bind(text_time(issued_at))
     .bind(text_time(expires_at))
     .bind(text_time(now))
     .execute(db)
@@ -67,7 +75,7 @@ pub async fn find_session(
     user_id: UserId,
 ) -> Result<Option<RefreshSession>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, user_id, current_jti, expires_at, revoked_at \
+        "SELECT id, user_id, current_jti, expires_at, revoked_at, previous_jti, rotated_at \
          FROM refresh_sessions WHERE id = $1 AND user_id = $2",
     )
     .bind(id)

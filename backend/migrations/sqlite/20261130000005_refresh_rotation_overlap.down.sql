@@ -1,0 +1,2 @@
+ALTER TABLE refresh_sessions DROP COLUMN rotated_at;
+ALTER TABLE refresh_sessions DROP COLUMN previous_jti;
