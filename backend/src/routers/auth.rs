@@ -157,7 +157,9 @@ pub async fn login(
 }
 
 /// Exchange the `refresh_token` cookie for a new access token and a new refresh cookie. The
-/// old refresh token stops working; using it again revokes the whole session.
+/// old refresh token stops working; using it again revokes the whole session, except within
+/// `REFRESH_REUSE_GRACE_SECS` (default 30) of the rotation, when the token just replaced is
+/// answered with the current refresh cookie (two tabs refreshing at once both stay signed in).
 #[utoipa::path(
     post, path = "/api/v1/auth/refresh", tag = "auth",
     responses(
