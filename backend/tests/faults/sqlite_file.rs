@@ -70,6 +70,20 @@ fn child_command(dir: &Path, database: &Path, args: &[&str], log: &str) -> Comma
     command
 }
 
+/// Runs `todo-api <args>` on the database to completion (at most [`DEADLINE`]), asserts it
+/// succeeded and returns what it printed.
+async fn run_cli(dir: &Path, database: &Path, args: &[&str]) -> String {
+    let log = format!("{}.log", args.join("-"));
+    let mut child = child_command(dir, database, args, &log)
+        .spawn()
+        .expect("run todo-api");
+    let what = format!("todo-api {}", args.join(" "));
+    let exit = wait_exit(&mut child, &what).await;
+    let output = std::fs::read_to_string(dir.join(log)).unwrap();
+    assert!(exit.success(), "{what}: {exit}\n{output}");
+    output
+}
+
 /// Waits for `child` to exit, at most [`DEADLINE`].
 async fn wait_exit(child: &mut Child, what: &str) -> ExitStatus {
     let deadline = Instant::now() + DEADLINE;
@@ -417,18 +431,13 @@ async fn acknowledged_writes_survive_readers_backups_migrate_a_second_process_an
     let before_backup = acknowledged.clone();
     online_backup(&dir.0, &database, &backup).await;
 
-    // `todo-api migrate status` against the same file.
-    let mut status = child_command(&dir.0, &database, &["migrate", "status"], "status.log")
-        .spawn()
-        .expect("run todo-api migrate status");
-    let exit = wait_exit(&mut status, "todo-api migrate status").await;
-    let output = std::fs::read_to_string(dir.0.join("status.log")).unwrap();
-    assert!(exit.success(), "migrate status: {exit}\n{output}");
-    let lines: Vec<&str> = output.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert!(
-        !lines.is_empty() && lines.iter().all(|line| line.starts_with("applied ")),
-        "migrate status:\n{output}"
-    );
+    // `todo-api migrate status` and `migrate up` against the same file.
+    let status = run_cli(&dir.0, &database, &["migrate", "status"]).await;
+    let applied = status.lines().filter(|l| l.starts_with("applied ")).count();
+    let pending = status.lines().filter(|l| l.starts_with("pending ")).count();
+    assert!(applied > 0 && pending == 0, "migrate status:\n{status}");
+    let up = run_cli(&dir.0, &database, &["migrate", "up"]).await;
+    assert!(up.contains("all migrations applied"), "migrate up:\n{up}");
 
     // A second process serves a few writes on the same file, then stops cleanly.
     let mut second = Service::start("second", &dir.0, &database).await;
