@@ -12,7 +12,13 @@ mod tags;
 mod tasks;
 mod users;
 
-use std::{fs::File, path::PathBuf, str::FromStr, time::Duration};
+use std::{
+    ffi::OsString,
+    fs::{File, OpenOptions},
+    path::{Path, PathBuf},
+    str::FromStr,
+    time::Duration,
+};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -59,6 +65,13 @@ pub struct SqliteStore {
 /// comparing the text compares the times.
 pub(crate) fn text_time(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// The migration lock file beside a database file: `todo.db` → `todo.db.lock`.
+fn lock_file_path(database: &Path) -> PathBuf {
+    let mut name = OsString::from(database.as_os_str());
+    name.push(".lock");
+    PathBuf::from(name)
 }
 
 /// Ids as a JSON array, for `IN (SELECT value FROM json_each(…))`.
@@ -114,16 +127,27 @@ impl SqliteStore {
         })
     }
 
-    /// An exclusive lock on the database file for as long as the returned handle lives. sqlx
-    /// takes no migration lock on SQLite (it does on PostgreSQL), so without this two processes
-    /// starting on a new file could both try to create the tables. (`flock` does not interact
-    /// with SQLite's own `fcntl` locks.)
+    /// An exclusive lock for as long as the returned handle lives, held on a lock file beside
+    /// the database (`todo.db.lock` for `todo.db`; created when missing and left behind, which
+    /// is harmless). sqlx takes no migration lock on SQLite (it does on PostgreSQL), so without
+    /// this two processes starting on a new file could both try to create the tables.
+    ///
+    /// The lock must never be taken on the database file itself: closing *any* descriptor of a
+    /// file drops every POSIX (`fcntl`) lock the process holds on it, including the shared lock
+    /// of SQLite's own connections. The next SQLite client to close the file (a backup, a
+    /// reader, a second process) would then believe it was the last user and delete the
+    /// write-ahead log this process is still writing to. The service opens its database file
+    /// only through SQLite.
     async fn migration_lock(&self) -> Result<Option<File>, MigrateError> {
-        let Some(path) = self.file.clone() else {
+        let Some(path) = self.file.as_deref().map(lock_file_path) else {
             return Ok(None);
         };
         let locked = tokio::task::spawn_blocking(move || {
-            let file = File::open(path)?;
+            let file = OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(path)?;
             file.lock()?;
             Ok::<_, std::io::Error>(file)
         })
@@ -477,6 +501,14 @@ mod tests {
             .unwrap()
             .with_timezone(&Utc);
         assert_eq!(text_time(at), "0042-03-04T04:06:07.500000Z");
+    }
+
+    #[test]
+    fn the_migration_lock_is_a_file_beside_the_database_never_the_database() {
+        assert_eq!(
+            lock_file_path(Path::new("data/todo.db")),
+            Path::new("data/todo.db.lock")
+        );
     }
 
     #[test]
