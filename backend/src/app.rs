@@ -19,7 +19,7 @@ use crate::{
     core::{
         middleware::{
             X_REQUEST_ID, method_not_allowed, panic_response, request_context, request_timeout,
-            route_not_found,
+            route_not_found, run_to_completion,
         },
         rate_limit::AuthRateLimits,
         security::{jwt::TokenKeys, password::PasswordHasherPool},
@@ -64,14 +64,17 @@ impl AppState {
 }
 
 /// The complete router with its middleware, outermost first: request context (id, span, log
-/// line), CORS, timeout, panic catching, body limit; and JSON answers for unknown routes and
-/// methods. Timeouts and panics sit inside CORS so that browsers can read those answers too.
+/// line), CORS, timeout, the request's own task (so its work runs to completion even when the
+/// answer is no longer awaited), panic catching, body limit; and JSON answers for unknown
+/// routes and methods. Timeouts and panics sit inside CORS so that browsers can read those
+/// answers too.
 pub fn router(state: AppState) -> Router {
     routers::routes(&state)
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn(run_to_completion))
         .layer(middleware::from_fn_with_state(
             state.settings.request_timeout,
             request_timeout,

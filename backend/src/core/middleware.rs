@@ -68,6 +68,25 @@ pub async fn request_timeout(
     }
 }
 
+/// Runs the rest of the request (extractors, handler and all their database work) as a task
+/// of its own, so that once it has started it runs to its end whatever happens to the caller.
+///
+/// axum drops a request's future when its client disconnects, and [`request_timeout`] and
+/// shutdown drop it too. Dropped inside a database call, that can leave a pooled connection
+/// in a state nobody knows about (sqlx 0.8 loses track of a `BEGIN` cancelled in flight, and
+/// the connection goes back to the pool inside an open transaction). Here only the wait for
+/// the answer is dropped; the work finishes, commits or rolls back, and returns its
+/// connection clean. A panic in the task is raised again here, for the panic layer above.
+pub async fn run_to_completion(request: Request, next: Next) -> Response {
+    let id = request_id::current();
+    let work = request_id::scope(id, next.run(request)).instrument(tracing::Span::current());
+    match tokio::spawn(work).await {
+        Ok(response) => response,
+        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+        Err(error) => ApiError::internal(error).into_response(),
+    }
+}
+
 /// Turns a panic in a handler into our 500 body; the panic message is logged, never sent.
 pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
     let message = panic

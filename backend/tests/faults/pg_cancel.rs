@@ -1,0 +1,206 @@
+//! Clients that go away mid-request must never leave a pooled PostgreSQL connection inside a
+//! transaction: hundreds of requests, each dropped at a random moment (many inside `BEGIN`,
+//! widened by a proxy that adds latency), against a pool of two connections.
+
+use std::{collections::BTreeSet, time::Duration};
+
+use rand::Rng;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::Row;
+
+use crate::{
+    proxy::Proxy,
+    support::{App, PgDatabase, server_address, settings, skip_postgres},
+};
+
+const ROUNDS: usize = 25;
+const REQUESTS_PER_ROUND: usize = 16;
+const CONCURRENCY: usize = 4;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_dropped_at_any_moment_lose_no_acknowledged_write_and_poison_no_connection() {
+    if skip_postgres().await {
+        return;
+    }
+    let database = PgDatabase::create().await;
+    // 1 ms each way: every statement's round trip, BEGIN's included, is a window to drop in.
+    let proxy = Proxy::start(server_address(), Duration::from_millis(1)).await;
+    let app = App::serve(settings(
+        &database.url_via(proxy.port()),
+        &[("DB_MAX_CONNECTIONS", "2")],
+    ))
+    .await;
+    let (user_id, token) = app.signed_in_user("storm@example.com").await;
+    let tasks = format!("/api/v1/users/{user_id}/tasks");
+    let tag: Value = app
+        .client
+        .post(app.url(&format!("/api/v1/users/{user_id}/tags")))
+        .bearer_auth(&token)
+        .json(&json!({"name": "storm"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let tag_id = tag["id"].as_i64().unwrap();
+
+    // How long one create takes here, unhurried: the deadlines below spread over it.
+    let started = tokio::time::Instant::now();
+    for i in 0..10 {
+        let created = app
+            .client
+            .post(app.url(&tasks))
+            .bearer_auth(&token)
+            .json(&json!({"title": format!("calibrate {i}"), "tag_ids": [tag_id]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), StatusCode::CREATED);
+    }
+    let typical = started.elapsed() / 10;
+    let longest = u64::try_from((typical * 3 / 2).as_micros()).unwrap();
+
+    // Rounds of requests, each with a random deadline: the client drops its connection when it
+    // passes. A dropped request's work goes on in the service, so its lane waits about as long
+    // before the next one, lest the abandoned work pile up. After each round, once the work has
+    // settled, no connection may be stranded inside a transaction and every write answered 201
+    // must be visible from a connection of our own.
+    let mut observer = database.connect().await;
+    let mut acknowledged = BTreeSet::new();
+    for round in 0..ROUNDS {
+        let first = round * REQUESTS_PER_ROUND;
+        let answered = futures_util::future::join_all((0..CONCURRENCY).map(|lane| {
+            let (app, tasks, token) = (&app, &tasks, &token);
+            async move {
+                let mut answered = Vec::new();
+                for i in (first + lane..first + REQUESTS_PER_ROUND).step_by(CONCURRENCY) {
+                    let title = format!("storm {i}");
+                    // Tagged creates run a transaction; untagged ones a single statement.
+                    let body = if i % 2 == 0 {
+                        json!({"title": title, "tag_ids": [tag_id]})
+                    } else {
+                        json!({"title": title})
+                    };
+                    let deadline = Duration::from_micros(rand::rng().random_range(0..longest));
+                    let request = app
+                        .client
+                        .post(app.url(tasks))
+                        .bearer_auth(token)
+                        .json(&body)
+                        .timeout(deadline)
+                        .send();
+                    match request.await {
+                        Ok(response) => {
+                            let status = response.status();
+                            assert!(
+                                status == StatusCode::CREATED,
+                                "request {i} answered {status}: {}",
+                                response.text().await.unwrap_or_default()
+                            );
+                            answered.push(title);
+                        }
+                        Err(_) => tokio::time::sleep(typical * 2).await,
+                    }
+                }
+                answered
+            }
+        }))
+        .await;
+        acknowledged.extend(answered.into_iter().flatten());
+
+        let stranded = settled_connections(&mut observer).await;
+        assert!(
+            stranded.is_empty(),
+            "round {round}: connections of the service left inside a transaction: {stranded:?}"
+        );
+        let stored: BTreeSet<String> =
+            sqlx::query_scalar("SELECT title FROM tasks WHERE title LIKE 'storm %'")
+                .fetch_all(&mut observer)
+                .await
+                .unwrap()
+                .into_iter()
+                .collect();
+        let missing: Vec<&String> = acknowledged.difference(&stored).collect();
+        assert!(
+            missing.is_empty(),
+            "round {round}: answered 201 but not visible to other connections: {missing:?}"
+        );
+    }
+    let total = ROUNDS * REQUESTS_PER_ROUND;
+    eprintln!(
+        "cancellation storm: {} of {total} creates answered, the rest dropped (a create takes {typical:?})",
+        acknowledged.len()
+    );
+    assert!(
+        acknowledged.len() >= total / 20 && acknowledged.len() <= total * 9 / 10,
+        "the storm should both finish and drop many requests; {} of {total} finished",
+        acknowledged.len()
+    );
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM tasks")
+        .fetch_one(&mut observer)
+        .await
+        .unwrap();
+    let stored = usize::try_from(stored).unwrap();
+
+    // And the service goes on as before: signing in, writing and reading all work.
+    let token = app.login("storm@example.com").await;
+    for i in 0..40 {
+        let created = app
+            .client
+            .post(app.url(&tasks))
+            .bearer_auth(&token)
+            .json(&json!({"title": format!("after {i}"), "tag_ids": [tag_id]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            created.status(),
+            StatusCode::CREATED,
+            "create {i} after the storm"
+        );
+        let listed = app
+            .client
+            .get(app.url(&format!("{tasks}?limit=1")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(listed.status(), StatusCode::OK, "list {i} after the storm");
+        let page: Value = listed.json().await.unwrap();
+        assert_eq!(page["total"], json!(stored + i + 1));
+    }
+    let after: i64 = sqlx::query_scalar("SELECT count(*) FROM tasks WHERE title LIKE 'after %'")
+        .fetch_one(&mut observer)
+        .await
+        .unwrap();
+    assert_eq!(
+        after, 40,
+        "writes after the storm are visible to other connections"
+    );
+}
+
+/// Waits (up to 3 s) for the service's connections to go idle, as abandoned work finishes; then
+/// returns those that are not, with their state and last statement.
+async fn settled_connections(observer: &mut sqlx::PgConnection) -> Vec<String> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    loop {
+        let rows = sqlx::query(
+            "SELECT state, query FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid() \
+               AND state <> 'idle'",
+        )
+        .fetch_all(&mut *observer)
+        .await
+        .unwrap();
+        let busy: Vec<String> = rows
+            .iter()
+            .map(|row| format!("{}: {}", row.get::<String, _>(0), row.get::<String, _>(1)))
+            .collect();
+        if busy.is_empty() || tokio::time::Instant::now() > deadline {
+            return busy;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,232 @@
+//! What the fault tests share: a fresh PostgreSQL database of their own, an app served
+//! in-process on any database URL, and a signed-in user.
+
+use std::{collections::HashMap, time::Duration};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::{Connection, Executor, PgConnection};
+use todo_api::{
+    app::{self, AppState},
+    core::settings::Settings,
+    db,
+};
+use tokio::sync::oneshot;
+
+pub const SECRET: &str = "5f0c6b1e8a3d47f2b9e1c0a4d6f8e2b3c5a7d9e1f3b5c7a9e2d4f6a8c0b2d4e6";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// The PostgreSQL server the tests use (`TEST_DATABASE_URL`, without a database name).
+pub fn server_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// The server's host and port, for a proxy in front of it.
+pub fn server_address() -> std::net::SocketAddr {
+    let url = server_url();
+    let authority = url
+        .rsplit('@')
+        .next()
+        .unwrap()
+        .trim_start_matches("postgres://");
+    let authority = if authority.contains(':') {
+        authority.to_owned()
+    } else {
+        format!("{authority}:5432")
+    };
+    let authority = authority.replace("localhost", "127.0.0.1");
+    authority.parse().expect("TEST_DATABASE_URL host:port")
+}
+
+/// True when PostgreSQL tests must be skipped (no server, and `REQUIRE_POSTGRES` not set).
+pub async fn skip_postgres() -> bool {
+    let connect = PgConnection::connect(&format!("{}/postgres", server_url()));
+    match tokio::time::timeout(Duration::from_secs(5), connect).await {
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            false
+        }
+        outcome => {
+            let reason = match outcome {
+                Ok(Err(error)) => error.to_string(),
+                _ => "no answer within 5 s".to_owned(),
+            };
+            assert!(
+                std::env::var("REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "REQUIRE_POSTGRES=1, but PostgreSQL is unavailable: {reason}"
+            );
+            eprintln!(
+                "*** SKIPPED: PostgreSQL fault test; PostgreSQL is unavailable: {reason} ***"
+            );
+            true
+        }
+    }
+}
+
+/// A database of the test's own on the shared server, migrated, dropped with this value.
+pub struct PgDatabase {
+    pub name: String,
+}
+
+impl PgDatabase {
+    pub async fn create() -> Self {
+        let name = format!("todo_fault_{}", uuid::Uuid::new_v4().simple());
+        admin()
+            .await
+            .execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
+            .await
+            .unwrap();
+        let database = Self { name };
+        let settings = settings(&database.url(), &[]);
+        let store = db::connect(&settings).await.unwrap();
+        store.migrate_up().await.unwrap();
+        store.close().await;
+        database
+    }
+
+    /// The database's URL on the server itself.
+    pub fn url(&self) -> String {
+        format!("{}/{}", server_url(), self.name)
+    }
+
+    /// The database's URL through a proxy on `port`.
+    pub fn url_via(&self, port: u16) -> String {
+        format!("postgres://postgres@127.0.0.1:{port}/{}", self.name)
+    }
+
+    /// A connection of the test's own, straight to the server.
+    pub async fn connect(&self) -> PgConnection {
+        PgConnection::connect(&self.url()).await.unwrap()
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Dropped inside a test's runtime: a thread with a runtime of its own does the work.
+        let _ = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async {
+                    let sql = format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#);
+                    let _ = admin().await.execute(sql.as_str()).await;
+                });
+        })
+        .join();
+    }
+}
+
+async fn admin() -> PgConnection {
+    PgConnection::connect(&format!("{}/postgres", server_url()))
+        .await
+        .unwrap()
+}
+
+pub fn settings(database_url: &str, overrides: &[(&str, &str)]) -> Settings {
+    let mut vars: HashMap<String, String> = [
+        ("DATABASE_URL", database_url),
+        ("JWT_SECRET_KEY", SECRET),
+        ("AUTH_RATE_LIMIT_PER_MINUTE", "0"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    for (key, value) in overrides {
+        vars.insert((*key).to_owned(), (*value).to_owned());
+    }
+    Settings::from_vars(&vars).expect("test settings")
+}
+
+/// The service, served in-process on a port of its own until dropped.
+pub struct App {
+    pub address: String,
+    pub client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl App {
+    pub async fn serve(settings: Settings) -> Self {
+        let store = db::connect(&settings).await.expect("store");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = format!("http://{}", listener.local_addr().unwrap());
+        let (shutdown, stop) = oneshot::channel::<()>();
+        let state = AppState::new(settings, store.clone());
+        let server = tokio::spawn(app::serve(listener, state, async {
+            let _ = stop.await;
+        }));
+        Self {
+            address,
+            client: reqwest::Client::new(),
+            shutdown: Some(shutdown),
+            server: Some(server),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// Signs up `email` and signs in; returns the user's id and access token.
+    pub async fn signed_in_user(&self, email: &str) -> (String, String) {
+        let response = self
+            .client
+            .post(self.url("/api/v1/auth/register"))
+            .json(&json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let user: Value = response.json().await.unwrap();
+        (
+            user["id"].as_str().unwrap().to_owned(),
+            self.login(email).await,
+        )
+    }
+
+    /// Signs in; returns the access token.
+    pub async fn login(&self, email: &str) -> String {
+        let response = self
+            .client
+            .post(self.url("/api/v1/auth/login"))
+            .json(&json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: Value = response.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Stops the server gracefully and waits for it.
+    #[allow(dead_code, reason = "for the outage tests that follow")]
+    pub async fn stop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+#[allow(dead_code, reason = "for the outage tests that follow")]
+/// The `p`-th percentile (0–100) of `samples`, which must not be empty.
+pub fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort_unstable();
+    let rank = ((p / 100.0) * (samples.len() - 1) as f64).round() as usize;
+    samples[rank]
+}
