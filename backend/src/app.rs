@@ -25,7 +25,7 @@ use crate::{
         security::{jwt::TokenKeys, password::PasswordHasherPool},
         settings::{CorsOrigins, Settings},
     },
-    db::Store,
+    db::{Store, availability},
     events::EventBus,
     routers,
     services::reminders,
@@ -134,6 +134,10 @@ pub async fn serve(
     workers
         .0
         .push(tokio::spawn(reminders::run(store.clone(), events.clone())));
+    workers.0.push(tokio::spawn(availability::watch(
+        store.clone(),
+        state.settings.clone(),
+    )));
     workers.0.push(tokio::spawn(async move {
         let mut every_minute = tokio::time::interval(Duration::from_secs(60));
         loop {
@@ -142,7 +146,9 @@ pub async fn serve(
         }
     }));
 
-    events.wait_until_listening(Duration::from_secs(3)).await;
+    if store.health().is_available() {
+        events.wait_until_listening(Duration::from_secs(3)).await;
+    }
     let closing_events = events.clone();
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();

@@ -7,7 +7,7 @@ use todo_api::{
     app::{self, AppState},
     cli::{Cli, Command, MigrateCommand},
     core::{settings::Settings, telemetry},
-    db::{self, Store},
+    db::{self, Store, availability},
 };
 
 #[tokio::main]
@@ -38,6 +38,9 @@ async fn main() -> ExitCode {
 
 async fn run(command: Command, settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
     let store = db::connect(&settings).await?;
+    if !matches!(command, Command::Serve) {
+        store.create_database_if_missing().await?;
+    }
     let result = match command {
         Command::Serve => serve(settings, store.clone()).await,
         Command::Migrate(MigrateCommand::Up) => {
@@ -85,9 +88,10 @@ async fn serve(
              dies when it stops. Set JWT_SECRET_KEY (make one with `openssl rand -hex 32`)."
         );
     }
-    if settings.auto_migrate {
-        store.migrate_up().await?;
-    } else {
+    // Creates the database (development) and migrates it; with PostgreSQL down, serves 503
+    // and keeps trying (unless WAIT_FOR_DATABASE=false).
+    availability::prepare_or_wait(&*store, &settings).await?;
+    if !settings.auto_migrate {
         tracing::warn!(
             "AUTO_MIGRATE=false: not applying migrations; /health/ready reports not-ready while \
              any are pending (run `todo-api migrate up`)"

@@ -170,6 +170,8 @@ pub struct ApiError {
     detail: Cow<'static, str>,
     field: Option<Cow<'static, str>>,
     retry_after_secs: Option<u64>,
+    /// The database could not be reached (see [`DatabaseUnreachable`]).
+    database_unreachable: bool,
     /// The internal cause, logged but never shown.
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
@@ -181,6 +183,7 @@ impl ApiError {
             detail: Cow::Borrowed(code.default_detail()),
             field: None,
             retry_after_secs: None,
+            database_unreachable: false,
             source: None,
         }
     }
@@ -235,10 +238,17 @@ impl From<ErrorCode> for ApiError {
     }
 }
 
+/// Set on an answer whose cause was a database that could not be reached (a response
+/// extension), so that the layer that watches the database's availability hears of it.
+#[derive(Clone, Copy, Debug)]
+pub struct DatabaseUnreachable;
+
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
         if crate::db::is_unavailable(&error) {
-            return Self::unavailable(error);
+            let mut unavailable = Self::unavailable(error);
+            unavailable.database_unreachable = true;
+            return unavailable;
         }
         // Class 22 is "data exception": a value the database cannot store, such as a NUL
         // character in text. Only client input can carry one, so it is the client's error.
@@ -279,6 +289,9 @@ impl IntoResponse for ApiError {
         }
         if let Some(seconds) = self.retry_after_secs {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if self.database_unreachable {
+            response.extensions_mut().insert(DatabaseUnreachable);
         }
         response
     }

@@ -14,9 +14,12 @@ use axum::{
 };
 use tracing::Instrument;
 
-use crate::core::{
-    error::{ApiError, ErrorCode},
-    request_id,
+use crate::{
+    core::{
+        error::{ApiError, DatabaseUnreachable, ErrorCode},
+        request_id,
+    },
+    db::{DbHealth, availability::Availability},
 };
 
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -85,6 +88,32 @@ pub async fn run_to_completion(request: Request, next: Next) -> Response {
         Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
         Err(error) => ApiError::internal(error).into_response(),
     }
+}
+
+/// In front of every route that needs the database: while the database is known to be
+/// unreachable (or not yet prepared at start), answers 503 at once instead of letting the
+/// request wait out the pool; and when an answer says the database could not be reached,
+/// asks the availability watcher to probe it.
+pub async fn database_gate(
+    State(health): State<DbHealth>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let detail = match health.availability() {
+        Availability::Up => {
+            let response = next.run(request).await;
+            if response.extensions().get::<DatabaseUnreachable>().is_some() {
+                health.suspect();
+            }
+            return response;
+        }
+        Availability::Down => "The database is unreachable; try again shortly.",
+        Availability::Starting => "The service is waiting for its database; try again shortly.",
+    };
+    ApiError::new(ErrorCode::ServiceUnavailable)
+        .with_detail(detail)
+        .with_retry_after(1)
+        .into_response()
 }
 
 /// Turns a panic in a handler into our 500 body; the panic message is logged, never sent.

@@ -128,6 +128,9 @@ pub struct Settings {
     pub auth_rate_limit_per_minute: u32,
     pub trust_proxy_headers: bool,
     pub auto_migrate: bool,
+    /// When PostgreSQL cannot be reached at start: serve (liveness up, 503 otherwise) and keep
+    /// trying, instead of exiting.
+    pub wait_for_database: bool,
     pub db_max_connections: u32,
     pub log_format: LogFormat,
     pub log_filter: String,
@@ -210,6 +213,8 @@ impl Settings {
             .ok_or_else(|| invalid("TRUST_PROXY_HEADERS", "true or false"))?;
         let auto_migrate = parse_bool(get("AUTO_MIGRATE"), true)
             .ok_or_else(|| invalid("AUTO_MIGRATE", "true or false"))?;
+        let wait_for_database = parse_bool(get("WAIT_FOR_DATABASE"), true)
+            .ok_or_else(|| invalid("WAIT_FOR_DATABASE", "true or false"))?;
         let db_max_connections = parse_or(get("DB_MAX_CONNECTIONS"), default_pool_size(), || {
             invalid("DB_MAX_CONNECTIONS", "a whole number of at least 1")
         })?;
@@ -260,6 +265,7 @@ impl Settings {
             auth_rate_limit_per_minute,
             trust_proxy_headers,
             auto_migrate,
+            wait_for_database,
             db_max_connections,
             log_format,
             log_filter,
@@ -358,6 +364,7 @@ mod tests {
         assert_eq!(settings.port, 8000);
         assert_eq!(settings.auth_rate_limit_per_minute, 5);
         assert!(settings.auto_migrate);
+        assert!(settings.wait_for_database);
         assert!(settings.jwt_secret.was_generated());
         assert_eq!(settings.jwt_secret.as_bytes().len(), 64);
         assert_eq!(settings.log_format, LogFormat::Pretty);
@@ -423,6 +430,7 @@ mod tests {
             ("PORT", "eighty"),
             ("APP_ENV", "staging"),
             ("AUTO_MIGRATE", "maybe"),
+            ("WAIT_FOR_DATABASE", "sometimes"),
             ("DB_MAX_CONNECTIONS", "0"),
             ("AUTH_RATE_LIMIT_PER_MINUTE", "-1"),
             ("HOST", "not a host"),

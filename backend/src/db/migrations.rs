@@ -67,17 +67,25 @@ where
         .collect())
 }
 
+/// The applied versions, read without writing anything: a database with no migration table
+/// yet has none applied. (sqlx's `ensure_migrations_table` would create the table, and
+/// readiness probes and `migrate status` only read.)
 async fn applied_versions<DB>(pool: &Pool<DB>) -> Result<Vec<i64>, MigrateError>
 where
     DB: Database,
     DB::Connection: Migrate,
 {
     let mut conn = pool.acquire().await?;
-    conn.ensure_migrations_table().await?;
-    Ok(conn
-        .list_applied_migrations()
-        .await?
-        .into_iter()
-        .map(|m| m.version)
-        .collect())
+    match conn.list_applied_migrations().await {
+        Ok(applied) => Ok(applied.into_iter().map(|m| m.version).collect()),
+        Err(MigrateError::Execute(error)) if is_missing_table(&error) => Ok(Vec::new()),
+        Err(error) => Err(error),
+    }
+}
+
+/// PostgreSQL's `undefined_table`, or SQLite's "no such table".
+fn is_missing_table(error: &sqlx::Error) -> bool {
+    error.as_database_error().is_some_and(|e| {
+        e.code().as_deref() == Some("42P01") || e.message().starts_with("no such table")
+    })
 }

@@ -10,6 +10,7 @@
 //! gets) live in the services and in the shared types below, so both backends apply them
 //! identically.
 
+pub mod availability;
 pub mod migrations;
 pub mod postgres;
 pub mod sqlite;
@@ -31,6 +32,7 @@ use crate::{
     },
 };
 
+pub use availability::DbHealth;
 pub use migrations::MigrationState;
 
 /// How long a request waits for a connection before it is answered 503.
@@ -146,11 +148,21 @@ pub struct ListedTasks {
 pub trait Store: Send + Sync + 'static {
     fn backend(&self) -> DatabaseBackend;
 
+    /// What the service knows about whether the database can be reached.
+    fn health(&self) -> &DbHealth;
+    /// Asks the database for an answer on a connection of the probe's own (not the pool's).
+    async fn probe(&self) -> Result<(), sqlx::Error>;
+    /// Creates the database when it is missing and the service may do so (PostgreSQL in
+    /// development); nothing otherwise.
+    async fn create_database_if_missing(&self) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+
     /// Applies every pending migration.
     async fn migrate_up(&self) -> Result<(), sqlx::migrate::MigrateError>;
     /// Reverts the newest `steps` applied migrations; returns their versions, newest first.
     async fn migrate_down(&self, steps: usize) -> Result<Vec<i64>, sqlx::migrate::MigrateError>;
-    /// Every known migration and whether it is applied.
+    /// Every known migration and whether it is applied. Only reads.
     async fn migration_status(&self) -> Result<Vec<MigrationState>, sqlx::migrate::MigrateError>;
     /// Closes the connections; in-flight work finishes first.
     async fn close(&self);

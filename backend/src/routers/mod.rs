@@ -9,11 +9,12 @@ pub mod tags;
 pub mod tasks;
 pub mod users;
 
-use axum::Router;
+use axum::{Router, middleware};
 
-use crate::app::AppState;
+use crate::{app::AppState, core::middleware::database_gate};
 
-/// Every route of the service: the API under `/api/v1`, plus health and documentation.
+/// Every route of the service: the API under `/api/v1` (behind the database gate, which
+/// answers 503 at once while the database is unreachable), plus health and documentation.
 pub fn routes(state: &AppState) -> Router<AppState> {
     let api = Router::new()
         .merge(auth::router(state))
@@ -21,7 +22,11 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .merge(tasks::router())
         .merge(tags::router())
         .merge(reminders::router())
-        .merge(events::router());
+        .merge(events::router())
+        .layer(middleware::from_fn_with_state(
+            state.store.health().clone(),
+            database_gate,
+        ));
     Router::new()
         .nest("/api/v1", api)
         .merge(health::router())

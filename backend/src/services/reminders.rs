@@ -26,6 +26,9 @@ pub async fn run(store: Arc<dyn Store>, events: EventBus) {
     let mut failing = false;
     loop {
         tick.tick().await;
+        if !store.health().is_available() {
+            continue;
+        }
         loop {
             match deliver_due(&*store, &events).await {
                 Ok(delivered) => {

@@ -6,6 +6,7 @@
 //! keeps answering. (Racing refreshes are in the behaviour suite, `tests/api/tokens.rs`.)
 
 mod pg_cancel;
+mod pg_outage;
 mod proxy;
 mod sqlite_file;
 mod support;

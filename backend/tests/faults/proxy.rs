@@ -51,7 +51,6 @@ impl Proxy {
     }
 
     /// Comes back on the same port.
-    #[allow(dead_code, reason = "for the outage tests that follow")]
     pub fn restart(&mut self) {
         let listener = bind(self.address);
         self.serve(listener);

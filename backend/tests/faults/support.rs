@@ -87,6 +87,17 @@ impl PgDatabase {
         database
     }
 
+    /// A database with no tables yet, as a first start finds it.
+    pub async fn create_empty() -> Self {
+        let name = format!("todo_fault_{}", uuid::Uuid::new_v4().simple());
+        admin()
+            .await
+            .execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
+            .await
+            .unwrap();
+        Self { name }
+    }
+
     /// The database's URL on the server itself.
     pub fn url(&self) -> String {
         format!("{}/{}", server_url(), self.name)
@@ -147,24 +158,27 @@ pub struct App {
     pub address: String,
     pub client: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 impl App {
+    /// Starts as `todo-api serve` does: prepares the database (or, when it is unreachable,
+    /// waits for it in the background) and serves.
     pub async fn serve(settings: Settings) -> Self {
         let store = db::connect(&settings).await.expect("store");
+        db::availability::prepare_or_wait(&*store, &settings)
+            .await
+            .expect("the database is prepared, or waited for");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = format!("http://{}", listener.local_addr().unwrap());
         let (shutdown, stop) = oneshot::channel::<()>();
         let state = AppState::new(settings, store.clone());
-        let server = tokio::spawn(app::serve(listener, state, async {
+        tokio::spawn(app::serve(listener, state, async {
             let _ = stop.await;
         }));
         Self {
             address,
             client: reqwest::Client::new(),
             shutdown: Some(shutdown),
-            server: Some(server),
         }
     }
 
@@ -202,17 +216,6 @@ impl App {
         let body: Value = response.json().await.unwrap();
         body["access_token"].as_str().unwrap().to_owned()
     }
-
-    /// Stops the server gracefully and waits for it.
-    #[allow(dead_code, reason = "for the outage tests that follow")]
-    pub async fn stop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(server) = self.server.take() {
-            server.await.unwrap().unwrap();
-        }
-    }
 }
 
 impl Drop for App {
@@ -223,7 +226,6 @@ impl Drop for App {
     }
 }
 
-#[allow(dead_code, reason = "for the outage tests that follow")]
 /// The `p`-th percentile (0–100) of `samples`, which must not be empty.
 pub fn percentile(samples: &mut [Duration], p: f64) -> Duration {
     samples.sort_unstable();

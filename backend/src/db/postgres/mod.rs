@@ -9,16 +9,16 @@ mod users;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{
-    PgConnection, PgPool, Postgres, Transaction,
+    Connection, PgConnection, PgPool, Postgres, Transaction,
     migrate::{MigrateDatabase, MigrateError, Migrator},
     postgres::{PgConnectOptions, PgPoolOptions},
 };
 use uuid::Uuid;
 
 use super::{
-    ACQUIRE_TIMEOUT, ClaimedReminder, EditedTask, ListedTasks, MigrationState, Store, StoreResult,
-    TagEdit, TaskEdit, TaskFilter, TaskSort, TaskWrite, email_taken, migrations, tag_name_taken,
-    tag_not_found, task_not_found, unknown_tag_id,
+    ACQUIRE_TIMEOUT, ClaimedReminder, DbHealth, EditedTask, ListedTasks, MigrationState, Store,
+    StoreResult, TagEdit, TaskEdit, TaskFilter, TaskSort, TaskWrite, email_taken, migrations,
+    tag_name_taken, tag_not_found, task_not_found, unknown_tag_id,
 };
 use crate::{
     core::{
@@ -35,16 +35,17 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
 pub struct PgStore {
     pool: PgPool,
+    /// For the availability probe's connections of its own.
+    options: PgConnectOptions,
+    health: DbHealth,
+    /// The database URL, when the service may create the database (development).
+    create_if_missing: Option<String>,
 }
 
 impl PgStore {
-    /// Builds the pool without connecting. In development the database is created when
-    /// missing (which does connect).
+    /// Builds the pool without connecting: the service starts whether or not PostgreSQL
+    /// answers yet. In development, [`Store::create_database_if_missing`] creates the database.
     pub async fn connect(settings: &Settings) -> Result<Self, sqlx::Error> {
-        if !settings.is_production() && !Postgres::database_exists(&settings.database_url).await? {
-            Postgres::create_database(&settings.database_url).await?;
-            tracing::info!("created the database named in DATABASE_URL");
-        }
         Self::lazy(settings)
     }
 
@@ -58,14 +59,26 @@ impl PgStore {
             .database_url
             .parse::<PgConnectOptions>()?
             .options([("plan_cache_mode", "force_generic_plan")]);
+        let health = DbHealth::default();
+        let staleness = health.clone();
         let pool = PgPoolOptions::new()
             .max_connections(settings.db_max_connections)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             // A dead connection fails its query and is dropped; pinging before every use
             // would cost a round trip per request.
             .test_before_acquire(false)
-            .connect_lazy_with(options);
-        Ok(Self { pool })
+            // But one opened before an outage is known to be dead: close it unused.
+            .before_acquire(move |_, meta| {
+                let fresh = !staleness.connection_is_stale(meta.age);
+                Box::pin(async move { Ok(fresh) })
+            })
+            .connect_lazy_with(options.clone());
+        Ok(Self {
+            pool,
+            options,
+            health,
+            create_if_missing: (!settings.is_production()).then(|| settings.database_url.clone()),
+        })
     }
 
     /// Reads the task as the transaction left it, then commits.
@@ -118,6 +131,26 @@ impl PgStore {
 impl Store for PgStore {
     fn backend(&self) -> DatabaseBackend {
         DatabaseBackend::Postgres
+    }
+
+    fn health(&self) -> &DbHealth {
+        &self.health
+    }
+
+    async fn probe(&self) -> Result<(), sqlx::Error> {
+        let mut conn = PgConnection::connect_with(&self.options).await?;
+        conn.ping().await?;
+        conn.close().await
+    }
+
+    async fn create_database_if_missing(&self) -> Result<(), sqlx::Error> {
+        if let Some(url) = &self.create_if_missing
+            && !Postgres::database_exists(url).await?
+        {
+            Postgres::create_database(url).await?;
+            tracing::info!("created the database named in DATABASE_URL");
+        }
+        Ok(())
     }
 
     async fn migrate_up(&self) -> Result<(), MigrateError> {

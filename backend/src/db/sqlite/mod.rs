@@ -30,8 +30,8 @@ use sqlx::{
 use uuid::Uuid;
 
 use super::{
-    ACQUIRE_TIMEOUT, ClaimedReminder, EditedTask, ListedTasks, MigrationState, Store, StoreResult,
-    TagEdit, TaskEdit, TaskFilter, TaskSort, TaskWrite, email_taken, migrations, now,
+    ACQUIRE_TIMEOUT, ClaimedReminder, DbHealth, EditedTask, ListedTasks, MigrationState, Store,
+    StoreResult, TagEdit, TaskEdit, TaskFilter, TaskSort, TaskWrite, email_taken, migrations, now,
     tag_name_taken, tag_not_found, task_not_found, unknown_tag_id,
 };
 use crate::{
@@ -59,6 +59,8 @@ pub struct SqliteStore {
     readers: SqlitePool,
     /// The database file (`None` in memory).
     file: Option<PathBuf>,
+    /// A file is there or not: it is only ever "down" while a probe fails.
+    health: DbHealth,
 }
 
 /// A time as the SQLite schema stores it: UTC, fixed-width text with microseconds, so that
@@ -124,6 +126,7 @@ impl SqliteStore {
             writer,
             readers,
             file,
+            health: DbHealth::default(),
         })
     }
 
@@ -211,6 +214,15 @@ impl SqliteStore {
 impl Store for SqliteStore {
     fn backend(&self) -> DatabaseBackend {
         DatabaseBackend::Sqlite
+    }
+
+    fn health(&self) -> &DbHealth {
+        &self.health
+    }
+
+    async fn probe(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1").execute(&self.readers).await?;
+        Ok(())
     }
 
     async fn migrate_up(&self) -> Result<(), MigrateError> {
