@@ -162,6 +162,8 @@ pub async fn prepare_or_wait(store: &dyn Store, settings: &Settings) -> Result<(
                 && settings.database_backend() == DatabaseBackend::Postgres =>
         {
             tracing::warn!(
+                attempt = 1,
+                retry_in_ms = FIRST_RETRY.as_millis(),
                 %error,
                 "the database is not reachable at start; serving /health, answering 503 to \
                  everything else, and retrying"
