@@ -7,5 +7,6 @@
 
 mod pg_cancel;
 mod proxy;
+mod slow_clients;
 mod sqlite_file;
 mod support;
