@@ -2,10 +2,11 @@
 //! connection may hold a file descriptor without doing anything useful, and how many it may hold.
 //!
 //! Each connection is at any moment in one of three states, each with its own clock:
-//! - **idle**: no request in progress and no byte of the next one received (a new connection,
-//!   or a keep-alive connection between requests). Closed after `keep_alive_timeout`.
-//! - **reading a head**: the first byte of a request has arrived but hyper has not yet parsed
-//!   the whole head. Closed `header_read_timeout` after that first byte (slow or half-sent
+//! - **idle**: a keep-alive connection between requests (a response finished, no byte of the
+//!   next request received). Closed after `keep_alive_timeout`.
+//! - **reading a head**: a new connection, or one where the first byte of the next request has
+//!   arrived, whose request head hyper has not yet parsed in full. Closed `header_read_timeout`
+//!   after the connection was accepted or that first byte arrived (silent, slow or half-sent
 //!   requests).
 //! - **in a request**: from the parsed head until the response body is finished or dropped. No
 //!   clock here: `REQUEST_TIMEOUT_SECS` bounds handlers, and event streams are meant to live
@@ -279,7 +280,8 @@ struct Activity {
 struct ActivityState {
     /// Requests whose head is parsed and whose response body is not finished.
     in_flight: usize,
-    /// When the first byte of the next request head arrived, while no request is in flight.
+    /// When the connection was accepted, or the first byte of the next request head arrived
+    /// after the last response; none while a request is in flight or the connection is idle.
     head_started: Option<Instant>,
     /// When the connection last became idle.
     idle_since: Instant,
@@ -290,7 +292,7 @@ impl Activity {
         Self {
             state: Mutex::new(ActivityState {
                 in_flight: 0,
-                head_started: None,
+                head_started: Some(Instant::now()),
                 idle_since: Instant::now(),
             }),
             changed: Notify::new(),

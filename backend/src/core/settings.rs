@@ -323,10 +323,11 @@ const MAX_CONNECTION_TIMEOUT_SECS: u64 = 3600;
 /// (see `crate::server` for the three connection states and their clocks).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientLimits {
-    /// From the first byte of a request until its head is complete.
+    /// From accepting a connection, or from the first byte of a later request on it, until the
+    /// request head is complete.
     pub header_read_timeout: Duration,
-    /// A connection with no request in progress and no byte of the next one (new, or between
-    /// keep-alive requests) is closed after this long.
+    /// A keep-alive connection with no request in progress and no byte of the next one is
+    /// closed after this long.
     pub keep_alive_timeout: Duration,
     /// `MAX_CONNECTIONS`; unset means the open-file limit minus headroom, computed at start.
     pub max_connections: Option<u32>,
