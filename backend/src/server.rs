@@ -64,6 +64,10 @@ pub struct OpenFileLimit {
 /// far below what a server with keep-alive connections needs). Returns the limits before and
 /// after; on failure the limit is left as it was.
 #[cfg(unix)]
+#[allow(
+    clippy::unnecessary_cast,
+    reason = "rlim_t is u64 on Linux, not everywhere"
+)]
 pub fn raise_open_file_limit() -> io::Result<OpenFileLimit> {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
@@ -106,6 +110,10 @@ pub fn raise_open_file_limit() -> io::Result<OpenFileLimit> {
 
 /// The current soft open-file limit, if the platform has one.
 #[cfg(unix)]
+#[allow(
+    clippy::unnecessary_cast,
+    reason = "rlim_t is u64 on Linux, not everywhere"
+)]
 pub fn open_file_limit() -> Option<u64> {
     let mut limit = libc::rlimit {
         rlim_cur: 0,

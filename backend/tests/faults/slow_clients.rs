@@ -109,6 +109,10 @@ async fn read_response(stream: &mut TcpStream) -> (String, String) {
 
 /// Sets the soft open-file limit to the common default of 1024 (the setting), then
 /// raises it the way `main` does; returns the limits and the hard limit.
+#[allow(
+    clippy::unnecessary_cast,
+    reason = "rlim_t is u64 on Linux, not everywhere"
+)]
 fn start_from_the_default_open_file_limit() -> (server::OpenFileLimit, u64) {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
