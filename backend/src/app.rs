@@ -1,7 +1,7 @@
 //! Builds the application from its state and serves it on a bound listener until a shutdown
 //! signal, so that `main` and the tests run exactly the same stack.
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use axum::{
     Router,
@@ -27,7 +27,7 @@ use crate::{
     },
     db::{Store, availability},
     events::EventBus,
-    routers,
+    routers, server,
     services::reminders,
 };
 
@@ -151,8 +151,8 @@ pub async fn serve(
     }
     let closing_events = events.clone();
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let config = server::ServerConfig::new(&state.settings);
+    let server = server::serve(listener, router(state), config, async move {
         shutdown.await;
         tracing::info!("shutting down: no new connections; finishing in-flight requests");
         // Event streams never finish by themselves: end them now.

@@ -2,6 +2,8 @@
 //!
 //! The guided tour:
 //! - [`app`] builds the router from state and serves it on a bound listener.
+//! - [`server`] is the HTTP/1.1 server under the router: header-read and idle keep-alive
+//!   timeouts, the connection bound, the open-file limit.
 //! - [`cli`] is the command line: `serve`, `migrate up|down|status`.
 //! - [`core`] holds settings, the error type, security (JWT, passwords), extractors, rate limits
 //!   and the request context middleware.
@@ -22,4 +24,5 @@ pub mod events;
 pub mod models;
 pub mod routers;
 pub mod schemas;
+pub mod server;
 pub mod services;

@@ -8,6 +8,7 @@ use todo_api::{
     cli::{Cli, Command, MigrateCommand},
     core::{settings::Settings, telemetry},
     db::{self, Store, availability},
+    server,
 };
 
 #[tokio::main]
@@ -96,6 +97,14 @@ async fn serve(
             "AUTO_MIGRATE=false: not applying migrations; /health/ready reports not-ready while \
              any are pending (run `todo-api migrate up`)"
         );
+    }
+    match server::raise_open_file_limit() {
+        Ok(limit) => tracing::info!(
+            before = limit.before,
+            after = limit.after,
+            "open-file limit (soft RLIMIT_NOFILE) raised to the hard limit"
+        ),
+        Err(error) => tracing::warn!(%error, "could not raise the open-file limit"),
     }
     let address = SocketAddr::new(settings.host, settings.port);
     let listener = tokio::net::TcpListener::bind(address).await?;

@@ -140,6 +140,8 @@ pub struct Settings {
     /// The rotation overlap: for this long after a refresh, the refresh token it superseded
     /// is answered with the session's current one instead of counting as reuse. Zero disables.
     pub refresh_reuse_grace: Duration,
+    /// How long slow and idle clients may hold a connection, and how many connections at once.
+    pub client_limits: ClientLimits,
 }
 
 /// A setting that could not be used; the message names the variable.
@@ -254,6 +256,7 @@ impl Settings {
                 .ok_or_else(|| invalid("COOKIE_SECURE", "true or false"))?;
 
         let refresh_reuse_grace = parse_refresh_reuse_grace(get("REFRESH_REUSE_GRACE_SECS"))?;
+        let client_limits = ClientLimits::parse(&get)?;
 
         Ok(Self {
             database_url,
@@ -272,6 +275,7 @@ impl Settings {
             request_timeout: Duration::from_secs(timeout_secs),
             cookie_secure,
             refresh_reuse_grace,
+            client_limits,
         })
     }
 
@@ -308,6 +312,71 @@ fn parse_refresh_reuse_grace(value: Option<&str>) -> Result<Duration, SettingsEr
         return Err(error());
     }
     Ok(Duration::from_secs(secs))
+}
+
+/// `HEADER_READ_TIMEOUT_SECS` unset: a real client sends a request head in one packet within
+/// milliseconds; ten seconds still covers a bad mobile link, and bounds how long a half-sent
+/// request (slowloris) holds a connection.
+const DEFAULT_HEADER_READ_TIMEOUT_SECS: u64 = 10;
+/// `KEEP_ALIVE_TIMEOUT_SECS` unset: longer than the 60 s idle timeout of common load balancers
+/// and reverse proxies, so the proxy, not this service, closes a pooled connection (the other
+/// way round, a proxy may send a request on a connection just closed under it).
+const DEFAULT_KEEP_ALIVE_TIMEOUT_SECS: u64 = 75;
+/// The longest either connection timeout may be set to.
+const MAX_CONNECTION_TIMEOUT_SECS: u64 = 3600;
+
+/// How long slow and idle clients may hold a connection, and how many may be open at once
+/// (see `crate::server` for the three connection states and their clocks).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientLimits {
+    /// From accepting a connection, or from the first byte of a later request on it, until the
+    /// request head is complete.
+    pub header_read_timeout: Duration,
+    /// A keep-alive connection with no request in progress and no byte of the next one is
+    /// closed after this long.
+    pub keep_alive_timeout: Duration,
+    /// `MAX_CONNECTIONS`; unset means the open-file limit minus headroom, computed at start.
+    pub max_connections: Option<u32>,
+}
+
+impl ClientLimits {
+    fn parse<'a>(get: &impl Fn(&str) -> Option<&'a str>) -> Result<Self, SettingsError> {
+        let seconds = |name: &str, default: u64| {
+            let error = || {
+                SettingsError(format!(
+                    "invalid {name}: expected a whole number of seconds from 1 to \
+                     {MAX_CONNECTION_TIMEOUT_SECS}"
+                ))
+            };
+            let secs = parse_or(get(name), default, error)?;
+            if !(1..=MAX_CONNECTION_TIMEOUT_SECS).contains(&secs) {
+                return Err(error());
+            }
+            Ok(Duration::from_secs(secs))
+        };
+        let header_read_timeout =
+            seconds("HEADER_READ_TIMEOUT_SECS", DEFAULT_HEADER_READ_TIMEOUT_SECS)?;
+        let keep_alive_timeout =
+            seconds("KEEP_ALIVE_TIMEOUT_SECS", DEFAULT_KEEP_ALIVE_TIMEOUT_SECS)?;
+        let max_connections = match get("MAX_CONNECTIONS") {
+            None => None,
+            Some(value) => match value.parse::<u32>() {
+                Ok(n) if n >= 1 => Some(n),
+                _ => {
+                    return Err(SettingsError(
+                        "invalid MAX_CONNECTIONS: expected a whole number of at least 1 (unset: \
+                         the open-file limit minus room for the pool and files)"
+                            .into(),
+                    ));
+                }
+            },
+        };
+        Ok(Self {
+            header_read_timeout,
+            keep_alive_timeout,
+            max_connections,
+        })
+    }
 }
 
 fn parse_bool(value: Option<&str>, default: bool) -> Option<bool> {
@@ -457,6 +526,40 @@ mod tests {
         for bad in ["61", "-1", "1.5", "soon"] {
             let err = grace(bad).unwrap_err().to_string();
             assert!(err.contains("REFRESH_REUSE_GRACE_SECS"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn client_limits_have_distinct_defaults_and_refuse_zero() {
+        let limits = |pairs: &[(&str, &str)]| {
+            Settings::from_vars(&vars(pairs)).map(|settings| settings.client_limits)
+        };
+        let default = limits(&[]).unwrap();
+        assert_eq!(default.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(default.keep_alive_timeout, Duration::from_secs(75));
+        assert_eq!(default.max_connections, None);
+
+        let set = limits(&[
+            ("HEADER_READ_TIMEOUT_SECS", "2"),
+            ("KEEP_ALIVE_TIMEOUT_SECS", " 3600 "),
+            ("MAX_CONNECTIONS", "500"),
+        ])
+        .unwrap();
+        assert_eq!(set.header_read_timeout, Duration::from_secs(2));
+        assert_eq!(set.keep_alive_timeout, Duration::from_secs(3600));
+        assert_eq!(set.max_connections, Some(500));
+
+        for (name, bad) in [
+            ("HEADER_READ_TIMEOUT_SECS", "0"),
+            ("HEADER_READ_TIMEOUT_SECS", "3601"),
+            ("HEADER_READ_TIMEOUT_SECS", "1.5"),
+            ("KEEP_ALIVE_TIMEOUT_SECS", "0"),
+            ("KEEP_ALIVE_TIMEOUT_SECS", "-1"),
+            ("MAX_CONNECTIONS", "0"),
+            ("MAX_CONNECTIONS", "many"),
+        ] {
+            let err = limits(&[(name, bad)]).unwrap_err().to_string();
+            assert!(err.contains(name), "{name}={bad}: {err}");
         }
     }
 

@@ -8,5 +8,6 @@
 mod pg_cancel;
 mod pg_outage;
 mod proxy;
+mod slow_clients;
 mod sqlite_file;
 mod support;

@@ -20,6 +20,7 @@ const CONCURRENCY: usize = 4;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_dropped_at_any_moment_lose_no_acknowledged_write_and_poison_no_connection() {
+    let _turn = crate::support::one_at_a_time().await;
     if skip_postgres().await {
         return;
     }

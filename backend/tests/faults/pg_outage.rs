@@ -86,6 +86,7 @@ async fn timed_get(app: &App, path: &str, token: Option<&str>) -> (StatusCode, V
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_going_away_under_load_answers_503_fast_and_resumes_within_a_second_losing_nothing()
  {
+    let _turn = crate::support::one_at_a_time().await;
     if skip_postgres().await {
         return;
     }
@@ -202,6 +203,7 @@ async fn postgres_going_away_under_load_answers_503_fast_and_resumes_within_a_se
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn starting_with_postgres_down_serves_liveness_and_503_then_migrates_and_serves_once_it_is_up()
  {
+    let _turn = crate::support::one_at_a_time().await;
     if skip_postgres().await {
         return;
     }

@@ -398,6 +398,7 @@ fn assert_all_present(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn acknowledged_writes_survive_readers_backups_migrate_a_second_process_and_sigkill() {
+    let _turn = crate::support::one_at_a_time().await;
     let dir = TempDir::new();
     let database = dir.0.join("todo.db");
     let backup = dir.0.join("backup.db");

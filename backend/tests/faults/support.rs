@@ -16,6 +16,13 @@ use tokio::sync::oneshot;
 pub const SECRET: &str = "5f0c6b1e8a3d47f2b9e1c0a4d6f8e2b3c5a7d9e1f3b5c7a9e2d4f6a8c0b2d4e6";
 pub const PASSWORD: &str = "correct horse battery staple";
 
+/// One fault test at a time: each injects load or faults and measures answer times, which
+/// would otherwise disturb the others on a small machine. Hold the guard for the whole test.
+pub async fn one_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+    static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    TURN.lock().await
+}
+
 /// The PostgreSQL server the tests use (`TEST_DATABASE_URL`, without a database name).
 pub fn server_url() -> String {
     std::env::var("TEST_DATABASE_URL")
