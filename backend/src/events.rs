@@ -24,7 +24,10 @@ use tokio::{
 };
 use uuid::Uuid;
 
-use crate::{db::Store, models::UserId};
+use crate::{
+    db::{DbHealth, Store},
+    models::UserId,
+};
 
 /// Events a stream may fall behind by before it is ended.
 const STREAM_CAPACITY: usize = 1024;
@@ -94,6 +97,7 @@ impl EventBus {
             )),
             tokio::spawn(listen(
                 pool,
+                store.health().clone(),
                 self.streams.clone(),
                 self.closing.subscribe(),
                 self.listening.clone(),
@@ -198,6 +202,7 @@ async fn send_notifications(
 
 async fn listen(
     pool: PgPool,
+    health: DbHealth,
     streams: broadcast::Sender<Arc<Event>>,
     mut closing: watch::Receiver<bool>,
     listening: watch::Sender<bool>,
@@ -207,7 +212,12 @@ async fn listen(
         let mut listener = match PgListener::connect_with(&pool).await {
             Ok(listener) => listener,
             Err(error) => {
-                tracing::warn!(%error, "event listener cannot connect; retrying");
+                // During a known outage the availability watcher has said so already.
+                if health.is_available() {
+                    tracing::warn!(%error, "event listener cannot connect; retrying");
+                } else {
+                    tracing::debug!(%error, "event listener cannot connect; retrying");
+                }
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }

@@ -2,8 +2,8 @@
 //! connection may hold a file descriptor without doing anything useful, and how many it may hold.
 //!
 //! Each connection is at any moment in one of three states, each with its own clock:
-//! - **idle**: a keep-alive connection between requests (a response finished, no byte of the
-//!   next request received). Closed after `keep_alive_timeout`.
+//! - **idle**: a keep-alive connection between requests (a response fully written, no byte of
+//!   the next request received). Closed after `keep_alive_timeout`.
 //! - **reading a head**: a new connection, or one where the first byte of the next request has
 //!   arrived, whose request head hyper has not yet parsed in full. Closed `header_read_timeout`
 //!   after the connection was accepted or that first byte arrived (silent, slow or half-sent
@@ -322,6 +322,15 @@ impl Activity {
         }
     }
 
+    /// hyper lets go of a response body once its last chunk is queued, before the socket has
+    /// taken it all: until it has, the connection is still answering, not idle.
+    fn bytes_sent(&self) {
+        let mut state = self.state();
+        if state.in_flight == 0 && state.head_started.is_none() {
+            state.idle_since = Instant::now();
+        }
+    }
+
     fn request_started(&self) {
         let mut state = self.state();
         state.in_flight += 1;
@@ -403,7 +412,11 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
+        let polled = Pin::new(&mut self.stream).poll_write(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.bytes_sent();
+        }
+        polled
     }
 
     fn poll_write_vectored(
@@ -411,7 +424,11 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+        let polled = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.bytes_sent();
+        }
+        polled
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -171,7 +171,7 @@ pub struct ApiError {
     field: Option<Cow<'static, str>>,
     retry_after_secs: Option<u64>,
     /// The database could not be reached (see [`DatabaseUnreachable`]).
-    database_unreachable: bool,
+    database_unreachable: Option<DatabaseUnreachable>,
     /// The internal cause, logged but never shown.
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
@@ -183,7 +183,7 @@ impl ApiError {
             detail: Cow::Borrowed(code.default_detail()),
             field: None,
             retry_after_secs: None,
-            database_unreachable: false,
+            database_unreachable: None,
             source: None,
         }
     }
@@ -241,13 +241,17 @@ impl From<ErrorCode> for ApiError {
 /// Set on an answer whose cause was a database that could not be reached (a response
 /// extension), so that the layer that watches the database's availability hears of it.
 #[derive(Clone, Copy, Debug)]
-pub struct DatabaseUnreachable;
+pub struct DatabaseUnreachable {
+    /// A connection broke (as opposed to none being free in time).
+    pub connection_lost: bool,
+}
 
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
         if crate::db::is_unavailable(&error) {
+            let connection_lost = !matches!(error, sqlx::Error::PoolTimedOut);
             let mut unavailable = Self::unavailable(error);
-            unavailable.database_unreachable = true;
+            unavailable.database_unreachable = Some(DatabaseUnreachable { connection_lost });
             return unavailable;
         }
         // Class 22 is "data exception": a value the database cannot store, such as a NUL
@@ -290,8 +294,8 @@ impl IntoResponse for ApiError {
         if let Some(seconds) = self.retry_after_secs {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
-        if self.database_unreachable {
-            response.extensions_mut().insert(DatabaseUnreachable);
+        if let Some(unreachable) = self.database_unreachable {
+            response.extensions_mut().insert(unreachable);
         }
         response
     }

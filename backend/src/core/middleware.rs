@@ -56,8 +56,9 @@ pub async fn request_context(request: Request, next: Next) -> Response {
     response
 }
 
-/// Answers 503 when the request runs longer than the limit; its work is dropped. It sits
-/// inside the CORS layer, so a browser can read the answer.
+/// Answers 503 when the request runs longer than the limit. Its work is not dropped: it runs
+/// on to its end in its own task ([`run_to_completion`]), so a change may still be made. It
+/// sits inside the CORS layer, so a browser can read the answer.
 pub async fn request_timeout(
     State(timeout): State<Duration>,
     request: Request,
@@ -66,7 +67,10 @@ pub async fn request_timeout(
     match tokio::time::timeout(timeout, next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::new(ErrorCode::ServiceUnavailable)
-            .with_detail("The request took too long and was cancelled.")
+            .with_detail(
+                "The request took too long to answer. Its work may still complete: read the \
+                 current state before retrying a change.",
+            )
             .into_response(),
     }
 }
@@ -79,13 +83,13 @@ pub async fn request_timeout(
 /// in a state nobody knows about (sqlx 0.8 loses track of a `BEGIN` cancelled in flight, and
 /// the connection goes back to the pool inside an open transaction). Here only the wait for
 /// the answer is dropped; the work finishes, commits or rolls back, and returns its
-/// connection clean. A panic in the task is raised again here, for the panic layer above.
+/// connection clean. (Panics are caught inside the task, by the panic layer under this one.)
 pub async fn run_to_completion(request: Request, next: Next) -> Response {
     let id = request_id::current();
     let work = request_id::scope(id, next.run(request)).instrument(tracing::Span::current());
     match tokio::spawn(work).await {
         Ok(response) => response,
-        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+        Err(error) if error.is_panic() => panic_response(error.into_panic()),
         Err(error) => ApiError::internal(error).into_response(),
     }
 }
@@ -102,8 +106,8 @@ pub async fn database_gate(
     let detail = match health.availability() {
         Availability::Up => {
             let response = next.run(request).await;
-            if response.extensions().get::<DatabaseUnreachable>().is_some() {
-                health.suspect();
+            if let Some(unreachable) = response.extensions().get::<DatabaseUnreachable>() {
+                health.suspect(unreachable.connection_lost);
             }
             return response;
         }

@@ -34,8 +34,9 @@ use crate::core::settings::{DatabaseBackend, Settings};
 /// How often the watcher probes while the database is down: the service is back within this
 /// (plus one connect) of the database accepting connections.
 pub const PROBE_INTERVAL: Duration = Duration::from_millis(250);
-/// How long one probe may take before it counts as failed.
-pub const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long one probe may take before it counts as failed: as long as a request waits for a
+/// pooled connection, so that a far or slow-to-connect database is not taken for a dead one.
+pub const PROBE_TIMEOUT: Duration = super::ACQUIRE_TIMEOUT;
 /// The first and the longest wait between attempts while starting.
 const FIRST_RETRY: Duration = Duration::from_millis(250);
 const LONGEST_RETRY: Duration = Duration::from_secs(1);
@@ -92,8 +93,15 @@ impl DbHealth {
     }
 
     /// A request failed in a way that suggests the database is unreachable: the watcher
-    /// probes at once. Cheap; several suspicions before the probe runs make one probe.
-    pub fn suspect(&self) {
+    /// probes (at once, at most once per [`PROBE_INTERVAL`]). Cheap; several suspicions before
+    /// the probe runs make one probe. When a connection was lost (not merely slow to get),
+    /// the pool's other connections are suspect too: each may point at a server process that
+    /// is gone (a restart, a failover), so none opened before now is handed out again, even if
+    /// the probe finds the database back already.
+    pub fn suspect(&self, connection_lost: bool) {
+        if connection_lost {
+            *self.inner.outage_noticed.lock().unwrap() = Some(Instant::now());
+        }
         self.inner.suspicion.notify_one();
     }
 
@@ -139,10 +147,11 @@ impl DbHealth {
     }
 }
 
-/// Makes the database ready to serve: creates it when missing (development, PostgreSQL) and
-/// applies pending migrations when `AUTO_MIGRATE` is on.
+/// Makes the database ready to serve: reaches it, creates it when missing (development,
+/// PostgreSQL) and applies pending migrations when `AUTO_MIGRATE` is on.
 pub async fn prepare(store: &dyn Store, settings: &Settings) -> Result<(), sqlx::Error> {
     store.create_database_if_missing().await?;
+    store.probe().await?;
     if settings.auto_migrate {
         store.migrate_up().await.map_err(|error| match error {
             sqlx::migrate::MigrateError::Execute(error) => error,
@@ -153,13 +162,16 @@ pub async fn prepare(store: &dyn Store, settings: &Settings) -> Result<(), sqlx:
 }
 
 /// `serve`'s start: [`prepare`], and when PostgreSQL cannot be reached and `WAIT_FOR_DATABASE`
-/// is on, mark the store *starting* (the watcher goes on trying) instead of failing.
+/// is on, mark the store *starting* (the watcher goes on trying) instead of failing. Any other
+/// failure (a wrong password, a missing database in production, a migration that fails) is
+/// returned: waiting would not mend it.
 pub async fn prepare_or_wait(store: &dyn Store, settings: &Settings) -> Result<(), sqlx::Error> {
     match prepare(store, settings).await {
         Ok(()) => Ok(()),
         Err(error)
             if settings.wait_for_database
-                && settings.database_backend() == DatabaseBackend::Postgres =>
+                && settings.database_backend() == DatabaseBackend::Postgres
+                && unreachable(&error) =>
         {
             tracing::warn!(
                 attempt = 1,
@@ -194,13 +206,24 @@ pub async fn watch(store: Arc<dyn Store>, settings: Arc<Settings>) {
                     "the database is reachable and ready; serving"
                 );
             }
-            Err(error) => {
+            Err(error) if unreachable(&error) => {
                 retry_in = (retry_in * 2).min(LONGEST_RETRY);
                 tracing::warn!(
                     attempt,
                     retry_in_ms = retry_in.as_millis(),
                     %error,
                     "the database is still not reachable; answering 503 until it is"
+                );
+            }
+            Err(error) => {
+                // Reached, but refused (a wrong password, a failing migration): an operator
+                // has to act; keep trying, slowly, so that the fix needs no restart.
+                retry_in = LONGEST_RETRY * 10;
+                tracing::error!(
+                    attempt,
+                    retry_in_ms = retry_in.as_millis(),
+                    %error,
+                    "the database answers but cannot be prepared; answering 503 until it can"
                 );
             }
         }
@@ -215,26 +238,38 @@ pub async fn watch(store: Arc<dyn Store>, settings: Arc<Settings>) {
             Err(_) => Err(sqlx::Error::PoolTimedOut),
         };
         match (health.availability(), probed) {
-            (Availability::Up, Ok(())) => {}
-            (_, Ok(())) => {
+            (Availability::Up, Err(error)) if unreachable(&error) => {
+                health.mark_down();
+                tracing::error!(
+                    %error,
+                    "the database is unreachable; answering 503 until it is back"
+                );
+            }
+            (Availability::Up, Ok(()) | Err(_)) => {}
+            (_, Err(error)) if unreachable(&error) => {}
+            // Answering again (perhaps refusing the probe, e.g. too many clients: that is
+            // load, not an outage).
+            (_, Ok(()) | Err(_)) => {
                 let outage = health.mark_up();
                 tracing::info!(
                     outage_ms = outage.as_millis(),
                     "the database is reachable again; serving"
                 );
-            }
-            (availability, Err(error)) => {
-                if availability == Availability::Up {
-                    health.mark_down();
-                    tracing::error!(
-                        %error,
-                        "the database is unreachable; answering 503 until it is back"
-                    );
-                }
-                tokio::time::sleep(PROBE_INTERVAL).await;
+                continue;
             }
         }
+        // At most one probe per interval, whatever the number of suspicions.
+        tokio::time::sleep(PROBE_INTERVAL).await;
     }
+}
+
+/// Whether `error` means the database cannot be reached at all (as opposed to reached and
+/// refusing, or slow to hand out a pooled connection).
+fn unreachable(error: &sqlx::Error) -> bool {
+    super::is_unavailable(error)
+        && error
+            .as_database_error()
+            .is_none_or(|e| e.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_none())
 }
 
 #[cfg(test)]

@@ -186,7 +186,8 @@ pub trait Store: Send + Sync + 'static {
         timezone: Option<&TimeZoneName>,
     ) -> StoreResult<Option<User>>;
     async fn update_password_hash(&self, id: UserId, password_hash: &str) -> StoreResult<()>;
-    /// Sets the hash and revokes every session but `keep`, in one transaction.
+    /// Sets the hash, revokes every session but `keep` and ends `keep`'s rotation overlap, in
+    /// one transaction.
     async fn change_password(&self, id: UserId, password_hash: &str, keep: Uuid)
     -> StoreResult<()>;
     /// Deletes the user and, by cascade, their sessions, tasks and tags.

@@ -55,12 +55,16 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<HealthResponse>
                 },
                 Ok(Ok(Err(error))) => {
                     tracing::warn!(%error, "readiness check failed");
-                    health.suspect();
+                    if let sqlx::migrate::MigrateError::Execute(error) = &error
+                        && crate::db::is_unavailable(error)
+                    {
+                        health.suspect(!matches!(error, sqlx::Error::PoolTimedOut));
+                    }
                     "the database is unreachable".to_owned()
                 }
                 Ok(Err(error)) => return Err(ApiError::internal(error)),
                 Err(_) => {
-                    health.suspect();
+                    health.suspect(false);
                     format!("the database did not answer within {READY_WITHIN:?}")
                 }
             }

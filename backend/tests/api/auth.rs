@@ -636,6 +636,31 @@ async fn the_token_just_superseded_is_answered_with_the_current_one_within_the_w
 }
 
 #[tokio::test]
+async fn a_password_change_ends_the_rotation_overlap_of_the_session_it_keeps() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    let user = app.signed_in_user().await;
+    let (current, access) = refreshed(app.refresh(Some(&user.refresh)).await).await;
+    let response = app
+        .post_json(
+            &format!("/api/v1/users/{}/password", user.id),
+            Some(&access),
+            &json!({"current_password": PASSWORD, "new_password": "a fresh passphrase"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+
+    // Whoever holds the token the last rotation superseded is now taken for a thief, even
+    // within the window: the session ends.
+    let reuse = app.refresh(Some(&user.refresh)).await;
+    assert!(set_cookie_header(&reuse).is_none());
+    assert_error(reuse, StatusCode::UNAUTHORIZED, "TOKEN_REVOKED").await;
+    let response = app.refresh(Some(&current)).await;
+    assert_error(response, StatusCode::UNAUTHORIZED, "TOKEN_REVOKED").await;
+}
+
+#[tokio::test]
 async fn the_token_just_superseded_revokes_the_session_once_the_window_is_over() {
     let Some(app) = TestApp::spawn_with(&[("REFRESH_REUSE_GRACE_SECS", "1")]).await else {
         return;

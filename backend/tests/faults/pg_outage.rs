@@ -106,7 +106,7 @@ async fn postgres_going_away_under_load_answers_503_fast_and_resumes_within_a_se
     tokio::time::sleep(Duration::from_millis(700)).await;
 
     // The database goes away.
-    proxy.stop();
+    proxy.stop().await;
 
     // Readiness answers within a second, every time, and soon says the database is gone.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -209,8 +209,22 @@ async fn starting_with_postgres_down_serves_liveness_and_503_then_migrates_and_s
     }
     let database = PgDatabase::create_empty().await;
     let mut proxy = Proxy::start(server_address(), Duration::ZERO).await;
-    proxy.stop();
+    proxy.stop().await;
     let url = database.url_via(proxy.port());
+
+    // A database that answers but refuses (here: no such role) is not waited for: the start
+    // fails with the reason, as waiting would not mend it.
+    let refused = format!(
+        "postgres://no_such_role@{}/{}",
+        server_address(),
+        database.name
+    );
+    let refused = settings(&refused, &[]);
+    let store = todo_api::db::connect(&refused).await.unwrap();
+    let error = todo_api::db::availability::prepare_or_wait(&*store, &refused)
+        .await
+        .expect_err("a refusing database fails the start");
+    assert!(error.to_string().contains("no_such_role"), "{error}");
 
     // Told not to wait, start-up fails at once, as before.
     let refusing = settings(&url, &[("WAIT_FOR_DATABASE", "false")]);
@@ -273,4 +287,48 @@ async fn starting_with_postgres_down_serves_liveness_and_503_then_migrates_and_s
     assert_eq!(response.status(), StatusCode::CREATED);
     let task: Value = response.json().await.unwrap();
     assert_eq!(task["title"], "after the wait");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_restart_too_quick_to_notice_only_one_request_meets_a_dead_connection() {
+    let _turn = crate::support::one_at_a_time().await;
+    if skip_postgres().await {
+        return;
+    }
+    let database = PgDatabase::create().await;
+    // Latency makes the requests below overlap, so that the pool opens all its connections.
+    let mut proxy = Proxy::start(server_address(), Duration::from_millis(2)).await;
+    let app = App::serve(settings(
+        &database.url_via(proxy.port()),
+        &[("DB_MAX_CONNECTIONS", "8")],
+    ))
+    .await;
+    let (user_id, token) = app.signed_in_user("restart@example.com").await;
+    let list = format!("/api/v1/users/{user_id}/tasks?limit=5");
+    // Sixteen at once, a few times: the pool opens all eight of its connections.
+    for _ in 0..5 {
+        let answers =
+            futures_util::future::join_all((0..16).map(|_| timed_get(&app, &list, Some(&token))))
+                .await;
+        assert!(answers.iter().all(|(status, ..)| *status == StatusCode::OK));
+    }
+
+    // The database restarts between two requests: every pooled connection is dead, and no
+    // outage was ever seen.
+    proxy.stop().await;
+    proxy.restart();
+    let mut unavailable = 0;
+    for _ in 0..12 {
+        let (status, body, _) = timed_get(&app, &list, Some(&token)).await;
+        match status {
+            StatusCode::OK => assert_eq!(body["total"], 0, "{body}"),
+            StatusCode::SERVICE_UNAVAILABLE => unavailable += 1,
+            other => panic!("{other}: {body}"),
+        }
+    }
+    eprintln!("{unavailable} of 12 requests after the restart answered 503");
+    assert!(
+        unavailable <= 1,
+        "{unavailable} requests met a connection opened before the restart"
+    );
 }

@@ -43,10 +43,12 @@ impl Proxy {
     }
 
     /// Goes down: the port stops listening (connections are refused) and every open
-    /// connection is cut.
-    pub fn stop(&mut self) {
-        for task in self.tasks.lock().unwrap().drain(..) {
+    /// connection is cut. Returns once the sockets are closed.
+    pub async fn stop(&mut self) {
+        let tasks: Vec<_> = self.tasks.lock().unwrap().drain(..).collect();
+        for task in tasks {
             task.abort();
+            let _ = task.await;
         }
     }
 
@@ -80,7 +82,9 @@ impl Proxy {
 
 impl Drop for Proxy {
     fn drop(&mut self) {
-        self.stop();
+        for task in self.tasks.lock().unwrap().drain(..) {
+            task.abort();
+        }
     }
 }
 

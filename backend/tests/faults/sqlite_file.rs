@@ -21,9 +21,10 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::{Connection, Row, SqliteConnection, sqlite::SqliteConnectOptions};
 
+use crate::support::{sign_in, sign_up};
+
 /// The longest any one wait in this test may take (readiness, a child's exit, a request).
 const DEADLINE: Duration = Duration::from_secs(30);
-const PASSWORD: &str = "correct horse battery staple";
 const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 /// A temporary directory, removed when dropped (kept, with a note, when the test failed so the
@@ -192,16 +193,7 @@ impl Service {
 
     /// Signs in and returns the access token.
     async fn sign_in(&self, email: &str) -> String {
-        let response = self
-            .http
-            .post(self.url("/api/v1/auth/login"))
-            .json(&json!({"email": email, "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK, "{} login", self.name);
-        let body: Value = response.json().await.unwrap();
-        body["access_token"].as_str().unwrap().to_owned()
+        sign_in(&self.http, &self.url(""), email).await
     }
 
     /// Creates a task titled `title`; returns its id once the service acknowledged it (201).
@@ -283,22 +275,9 @@ struct User {
 impl User {
     async fn sign_up(service: &Service) -> Self {
         let email = format!("faults-{}@example.com", uuid::Uuid::new_v4().simple());
-        let response = service
-            .http
-            .post(service.url("/api/v1/auth/register"))
-            .json(&json!({"email": email, "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::CREATED);
-        let body: Value = response.json().await.unwrap();
-        assert_eq!(body["email"], email.as_str(), "{body}");
+        let id = sign_up(&service.http, &service.url(""), &email).await;
         let access = service.sign_in(&email).await;
-        Self {
-            id: body["id"].as_str().unwrap().to_owned(),
-            email,
-            access,
-        }
+        Self { id, email, access }
     }
 
     fn tasks_path(&self) -> String {

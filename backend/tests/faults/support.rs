@@ -195,33 +195,13 @@ impl App {
 
     /// Signs up `email` and signs in; returns the user's id and access token.
     pub async fn signed_in_user(&self, email: &str) -> (String, String) {
-        let response = self
-            .client
-            .post(self.url("/api/v1/auth/register"))
-            .json(&json!({"email": email, "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::CREATED);
-        let user: Value = response.json().await.unwrap();
-        (
-            user["id"].as_str().unwrap().to_owned(),
-            self.login(email).await,
-        )
+        let id = sign_up(&self.client, &self.address, email).await;
+        (id, self.login(email).await)
     }
 
     /// Signs in; returns the access token.
     pub async fn login(&self, email: &str) -> String {
-        let response = self
-            .client
-            .post(self.url("/api/v1/auth/login"))
-            .json(&json!({"email": email, "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        let body: Value = response.json().await.unwrap();
-        body["access_token"].as_str().unwrap().to_owned()
+        sign_in(&self.client, &self.address, email).await
     }
 }
 
@@ -231,6 +211,33 @@ impl Drop for App {
             let _ = shutdown.send(());
         }
     }
+}
+
+/// Registers `email` with [`PASSWORD`] on the service at `base`; returns the new user's id.
+pub async fn sign_up(client: &reqwest::Client, base: &str, email: &str) -> String {
+    let response = client
+        .post(format!("{base}/api/v1/auth/register"))
+        .json(&json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED, "register {email}");
+    let user: Value = response.json().await.unwrap();
+    assert_eq!(user["email"], email, "{user}");
+    user["id"].as_str().unwrap().to_owned()
+}
+
+/// Signs `email` in on the service at `base`; returns the access token.
+pub async fn sign_in(client: &reqwest::Client, base: &str, email: &str) -> String {
+    let response = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "login {email} at {base}");
+    let body: Value = response.json().await.unwrap();
+    body["access_token"].as_str().unwrap().to_owned()
 }
 
 /// The `p`-th percentile (0–100) of `samples`, which must not be empty.

@@ -214,6 +214,7 @@ impl Store for PgStore {
         let mut tx = self.pool.begin().await?;
         users::update_password_hash(&mut *tx, id, password_hash).await?;
         sessions::revoke_other_sessions(&mut *tx, id, keep).await?;
+        sessions::end_rotation_overlap(&mut *tx, keep).await?;
         tx.commit().await?;
         Ok(())
     }

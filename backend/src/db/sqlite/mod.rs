@@ -23,7 +23,7 @@ use std::{
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{
-    Sqlite, SqliteConnection, SqlitePool, Transaction,
+    Connection, Sqlite, SqliteConnection, SqlitePool, Transaction,
     migrate::{MigrateError, Migrator},
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
@@ -61,6 +61,8 @@ pub struct SqliteStore {
     file: Option<PathBuf>,
     /// A file is there or not: it is only ever "down" while a probe fails.
     health: DbHealth,
+    /// How the availability probe opens a connection of its own (`None` in memory).
+    probe_options: Option<SqliteConnectOptions>,
 }
 
 /// A time as the SQLite schema stores it: UTC, fixed-width text with microseconds, so that
@@ -103,6 +105,7 @@ impl SqliteStore {
         }
 
         let file = (!in_memory).then(|| options.get_filename().to_path_buf());
+        let probe_options = (!in_memory).then(|| options.clone());
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             // An in-memory database lives as long as its connection: keep it open.
@@ -127,6 +130,7 @@ impl SqliteStore {
             readers,
             file,
             health: DbHealth::default(),
+            probe_options,
         })
     }
 
@@ -221,8 +225,18 @@ impl Store for SqliteStore {
     }
 
     async fn probe(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT 1").execute(&self.readers).await?;
-        Ok(())
+        // A connection of its own (the readers may all be busy); in memory, the one there is.
+        match &self.probe_options {
+            Some(options) => {
+                let mut conn = SqliteConnection::connect_with(options).await?;
+                sqlx::query("SELECT 1").execute(&mut conn).await?;
+                conn.close().await
+            }
+            None => sqlx::query("SELECT 1")
+                .execute(&self.writer)
+                .await
+                .map(|_| ()),
+        }
     }
 
     async fn migrate_up(&self) -> Result<(), MigrateError> {
@@ -290,6 +304,7 @@ impl Store for SqliteStore {
         let mut tx = self.write().await?;
         users::update_password_hash(&mut *tx, id, password_hash, now).await?;
         sessions::revoke_other_sessions(&mut *tx, id, keep, now).await?;
+        sessions::end_rotation_overlap(&mut *tx, keep).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -123,6 +123,20 @@ pub async fn revoke_other_sessions(
     Ok(result.rows_affected())
 }
 
+/// Ends the session's rotation overlap: the token its last rotation superseded is reuse from
+/// now on, even within the grace window (a password change suspects theft).
+#[tracing::instrument(skip_all)]
+pub async fn end_rotation_overlap(
+    db: impl SqliteExecutor<'_>,
+    id: Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE refresh_sessions SET previous_jti = NULL WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
 /// Whether the session of an access token is still live; `None` when it (or its user) no
 /// longer exists.
 #[tracing::instrument(skip_all)]
