@@ -64,7 +64,7 @@ impl AppState {
 }
 
 /// The complete router with its middleware, outermost first: request context (id, span, log
-/// line), CORS, timeout, the request's own task (so its work runs to completion even when the
+/// line), CORS, timeout, a change's own task (so its work runs to completion even when the
 /// answer is no longer awaited), panic catching, body limit; and JSON answers for unknown
 /// routes and methods. Timeouts and panics sit inside CORS so that browsers can read those
 /// answers too.

@@ -8,7 +8,7 @@ use std::{
 
 use axum::{
     extract::{MatchedPath, Request, State},
-    http::{HeaderName, HeaderValue},
+    http::{HeaderName, HeaderValue, Method},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -56,9 +56,9 @@ pub async fn request_context(request: Request, next: Next) -> Response {
     response
 }
 
-/// Answers 503 when the request runs longer than the limit. Its work is not dropped: it runs
-/// on to its end in its own task ([`run_to_completion`]), so a change may still be made. It
-/// sits inside the CORS layer, so a browser can read the answer.
+/// Answers 503 when the request runs longer than the limit. A change is not dropped: it runs
+/// on to its end in its own task ([`run_to_completion`]), so it may still be made; a read is
+/// dropped. It sits inside the CORS layer, so a browser can read the answer.
 pub async fn request_timeout(
     State(timeout): State<Duration>,
     request: Request,
@@ -75,16 +75,23 @@ pub async fn request_timeout(
     }
 }
 
-/// Runs the rest of the request (extractors, handler and all their database work) as a task
-/// of its own, so that once it has started it runs to its end whatever happens to the caller.
+/// Runs the rest of a request that changes something (any method but `GET`, `HEAD` and
+/// `OPTIONS`: extractors, handler and all their database work) as a task of its own, so that
+/// once it has started it runs to its end whatever happens to the caller.
 ///
 /// axum drops a request's future when its client disconnects, and [`request_timeout`] and
-/// shutdown drop it too. Dropped inside a database call, that can leave a pooled connection
-/// in a state nobody knows about (sqlx 0.8 loses track of a `BEGIN` cancelled in flight, and
-/// the connection goes back to the pool inside an open transaction). Here only the wait for
-/// the answer is dropped; the work finishes, commits or rolls back, and returns its
-/// connection clean. (Panics are caught inside the task, by the panic layer under this one.)
+/// shutdown drop it too. A change dropped half-way would be rolled back, but the client could
+/// not tell whether it happened; here only the wait for the answer is dropped, and the change
+/// is made whole. (The store itself makes a `BEGIN` cancelled in flight safe, whoever cancels
+/// it.) Reads open no transaction and are simply dropped: their connection goes back to the
+/// pool clean. Panics are caught inside the task, by the panic layer under this one.
 pub async fn run_to_completion(request: Request, next: Next) -> Response {
+    if matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    ) {
+        return next.run(request).await;
+    }
     let id = request_id::current();
     let work = request_id::scope(id, next.run(request)).instrument(tracing::Span::current());
     match tokio::spawn(work).await {

@@ -81,6 +81,18 @@ impl PgStore {
         })
     }
 
+    /// Opens a transaction. The `BEGIN` runs in a task of its own, to its end, even when the
+    /// caller's future is dropped while it is in flight: sqlx 0.8 (up to 0.9.0) loses track of
+    /// a `BEGIN` cancelled between sending it and reading its answer, and would hand the
+    /// connection to the next caller inside an open transaction (sqlx issues 4385 and 4393).
+    /// A transaction nobody waits for any more is dropped in that task, which rolls it back.
+    async fn begin(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        let pool = self.pool.clone();
+        tokio::spawn(async move { pool.begin().await })
+            .await
+            .map_err(|error| sqlx::Error::Io(std::io::Error::other(error)))?
+    }
+
     /// Reads the task as the transaction left it, then commits.
     async fn commit_and_return(
         mut tx: Transaction<'_, Postgres>,
@@ -211,7 +223,7 @@ impl Store for PgStore {
         password_hash: &str,
         keep: Uuid,
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         users::update_password_hash(&mut *tx, id, password_hash).await?;
         sessions::revoke_other_sessions(&mut *tx, id, keep).await?;
         sessions::end_rotation_overlap(&mut *tx, keep).await?;
@@ -267,7 +279,7 @@ impl Store for PgStore {
                 Ok(tasks::insert_task(&self.pool, user_id, &task.fields, None).await?)
             }
             Some(tags) => {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 let id = tasks::insert_task(&mut *tx, user_id, &task.fields, None)
                     .await?
                     .id;
@@ -283,7 +295,7 @@ impl Store for PgStore {
         id: TaskId,
         edit: TaskEdit,
     ) -> StoreResult<EditedTask> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let before = tasks::find_task_for_update(&mut tx, user_id, id)
             .await?
             .ok_or_else(task_not_found)?;
@@ -324,7 +336,7 @@ impl Store for PgStore {
     }
 
     async fn delete_task(&self, user_id: UserId, id: TaskId) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let deleted = tasks::delete_task(&mut tx, user_id, id).await?;
         tx.commit().await?;
         Ok(deleted)
@@ -336,7 +348,7 @@ impl Store for PgStore {
         task_id: TaskId,
         tag_id: TagId,
     ) -> StoreResult<(Task, bool)> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         Self::lock_task_and_tag(&mut tx, user_id, task_id, tag_id).await?;
         let created = tasks::link_tag(&mut *tx, user_id, task_id, tag_id).await?;
         if created {
@@ -354,7 +366,7 @@ impl Store for PgStore {
         task_id: TaskId,
         tag_id: TagId,
     ) -> StoreResult<Task> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         Self::lock_task_and_tag(&mut tx, user_id, task_id, tag_id).await?;
         if tasks::unlink_tag(&mut *tx, user_id, task_id, tag_id).await? {
             tasks::touch_task(&mut *tx, user_id, task_id).await?;
@@ -414,7 +426,7 @@ impl Store for PgStore {
     }
 
     async fn edit_tag(&self, user_id: UserId, id: TagId, edit: TagEdit) -> StoreResult<Tag> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let current = tags::find_tag_for_update(&mut tx, user_id, id)
             .await?
             .ok_or_else(tag_not_found)?;
