@@ -18,8 +18,8 @@ use tower_http::{
 use crate::{
     core::{
         middleware::{
-            X_REQUEST_ID, method_not_allowed, panic_response, request_context, request_timeout,
-            route_not_found, run_to_completion,
+            RunToCompletionLayer, X_REQUEST_ID, method_not_allowed, panic_response,
+            request_context, request_timeout, route_not_found,
         },
         rate_limit::AuthRateLimits,
         security::{jwt::TokenKeys, password::PasswordHasherPool},
@@ -74,7 +74,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(middleware::from_fn(run_to_completion))
+        .layer(RunToCompletionLayer)
         .layer(middleware::from_fn_with_state(
             state.settings.request_timeout,
             request_timeout,

@@ -3,6 +3,8 @@
 
 use std::{
     any::Any,
+    convert::Infallible,
+    task::{Context, Poll},
     time::{Duration, Instant},
 };
 
@@ -12,6 +14,8 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
+use futures_util::future::{BoxFuture, Either};
+use tower::{Layer, Service};
 use tracing::Instrument;
 
 use crate::{
@@ -57,7 +61,7 @@ pub async fn request_context(request: Request, next: Next) -> Response {
 }
 
 /// Answers 503 when the request runs longer than the limit. A change is not dropped: it runs
-/// on to its end in its own task ([`run_to_completion`]), so it may still be made; a read is
+/// on to its end in its own task ([`RunToCompletionLayer`]), so it may still be made; a read is
 /// dropped. It sits inside the CORS layer, so a browser can read the answer.
 pub async fn request_timeout(
     State(timeout): State<Duration>,
@@ -84,20 +88,58 @@ pub async fn request_timeout(
 /// not tell whether it happened; here only the wait for the answer is dropped, and the change
 /// is made whole. (The store itself makes a `BEGIN` cancelled in flight safe, whoever cancels
 /// it.) Reads open no transaction and are simply dropped: their connection goes back to the
-/// pool clean. Panics are caught inside the task, by the panic layer under this one.
-pub async fn run_to_completion(request: Request, next: Next) -> Response {
-    if matches!(
-        *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
-    ) {
-        return next.run(request).await;
+/// pool clean; they pass straight through, at no cost. Panics are caught inside the task, by
+/// the panic layer under this one.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunToCompletionLayer;
+
+impl<S> Layer<S> for RunToCompletionLayer {
+    type Service = RunToCompletion<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RunToCompletion { inner }
     }
-    let id = request_id::current();
-    let work = request_id::scope(id, next.run(request)).instrument(tracing::Span::current());
-    match tokio::spawn(work).await {
-        Ok(response) => response,
-        Err(error) if error.is_panic() => panic_response(error.into_panic()),
-        Err(error) => ApiError::internal(error).into_response(),
+}
+
+/// See [`RunToCompletionLayer`].
+#[derive(Clone, Debug)]
+pub struct RunToCompletion<S> {
+    inner: S,
+}
+
+impl<S> Service<Request> for RunToCompletion<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<S::Future, BoxFuture<'static, Result<Response, Infallible>>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        if matches!(
+            *request.method(),
+            Method::GET | Method::HEAD | Method::OPTIONS
+        ) {
+            return Either::Left(self.inner.call(request));
+        }
+        // The service that was made ready serves this request; a clone stays for the next.
+        let ready = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, ready);
+        let id = request_id::current();
+        let work = request_id::scope(id, inner.call(request)).instrument(tracing::Span::current());
+        Either::Right(Box::pin(async move {
+            Ok(match tokio::spawn(work).await {
+                Ok(Ok(response)) => response,
+                Ok(Err(infallible)) => match infallible {},
+                Err(error) if error.is_panic() => panic_response(error.into_panic()),
+                Err(error) => ApiError::internal(error).into_response(),
+            })
+        }))
     }
 }
 
