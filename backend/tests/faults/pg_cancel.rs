@@ -34,18 +34,7 @@ async fn requests_dropped_at_any_moment_lose_no_acknowledged_write_and_poison_no
     .await;
     let (user_id, token) = app.signed_in_user("storm@example.com").await;
     let tasks = format!("/api/v1/users/{user_id}/tasks");
-    let tag: Value = app
-        .client
-        .post(app.url(&format!("/api/v1/users/{user_id}/tags")))
-        .bearer_auth(&token)
-        .json(&json!({"name": "storm"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let tag_id = tag["id"].as_i64().unwrap();
+    let tag_id = app.create_tag(&user_id, &token, "storm").await;
 
     // How long one create takes here, unhurried: the deadlines below spread over it.
     let started = tokio::time::Instant::now();
@@ -195,23 +184,13 @@ async fn a_change_whose_client_went_away_is_still_made_whole() {
     let proxy = Proxy::start(server_address(), Duration::from_millis(20)).await;
     let app = App::serve(settings(&database.url_via(proxy.port()), &[])).await;
     let (user_id, token) = app.signed_in_user("gone@example.com").await;
-    let tag: Value = app
-        .client
-        .post(app.url(&format!("/api/v1/users/{user_id}/tags")))
-        .bearer_auth(&token)
-        .json(&json!({"name": "kept"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tag_id = app.create_tag(&user_id, &token, "kept").await;
 
     let sent = app
         .client
         .post(app.url(&format!("/api/v1/users/{user_id}/tasks")))
         .bearer_auth(&token)
-        .json(&json!({"title": "left behind", "tag_ids": [tag["id"]]}))
+        .json(&json!({"title": "left behind", "tag_ids": [tag_id]}))
         .timeout(Duration::from_millis(150))
         .send()
         .await;

@@ -41,6 +41,15 @@ fn socket_address(app: &App) -> SocketAddr {
     app.address.trim_start_matches("http://").parse().unwrap()
 }
 
+/// `/health`'s answer is 200 `{"status":"ok"}`.
+async fn assert_health_ok(response: reqwest::Response) {
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.json::<Value>().await.unwrap(),
+        json!({"status": "ok"})
+    );
+}
+
 /// A connection that has sent part of a request head and nothing more.
 async fn half_sent(address: SocketAddr, user_id: &str) -> TcpStream {
     let mut stream = timeout(Duration::from_secs(10), TcpStream::connect(address))
@@ -330,11 +339,7 @@ async fn two_thousand_half_sent_requests_neither_slow_the_service_nor_stay_open(
 
     // And the service is its usual self.
     let response = fresh.get(app.url("/health")).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(
-        response.json::<Value>().await.unwrap(),
-        json!({"status": "ok"})
-    );
+    assert_health_ok(response).await;
     drop(app);
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -370,11 +375,7 @@ async fn at_the_connection_bound_the_next_client_waits_for_a_free_slot() {
         .await
         .expect("served within 5 s once a slot is free")
         .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(
-        response.json::<Value>().await.unwrap(),
-        json!({"status": "ok"})
-    );
+    assert_health_ok(response).await;
     drop(app);
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -199,6 +199,22 @@ impl App {
         (id, self.login(email).await)
     }
 
+    /// Creates a tag named `name` for the user; returns its id.
+    pub async fn create_tag(&self, user_id: &str, token: &str, name: &str) -> i64 {
+        let response = self
+            .client
+            .post(self.url(&format!("/api/v1/users/{user_id}/tags")))
+            .bearer_auth(token)
+            .json(&json!({"name": name}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED, "create tag {name}");
+        let tag: Value = response.json().await.unwrap();
+        assert_eq!(tag["name"], name, "{tag}");
+        tag["id"].as_i64().unwrap()
+    }
+
     /// Signs in; returns the access token.
     pub async fn login(&self, email: &str) -> String {
         sign_in(&self.client, &self.address, email).await
