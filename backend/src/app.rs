@@ -39,7 +39,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Everything a handler may need; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Arc<dyn Store>,
+    pub store: Arc<Store>,
     pub settings: Arc<Settings>,
     pub tokens: Arc<TokenKeys>,
     pub hasher: PasswordHasherPool,
@@ -48,7 +48,7 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(settings: Settings, store: Arc<dyn Store>) -> Self {
+    pub fn new(settings: Settings, store: Arc<Store>) -> Self {
         Self {
             tokens: Arc::new(TokenKeys::new(&settings.jwt_secret)),
             hasher: PasswordHasherPool::new(),

@@ -63,7 +63,7 @@ pub struct EventBus {
 impl EventBus {
     /// A bus for `store`: NOTIFY-based on PostgreSQL, in-process otherwise. Nothing runs until
     /// [`EventBus::spawn_workers`].
-    pub fn new(store: &dyn Store) -> Self {
+    pub fn new(store: &Store) -> Self {
         let (streams, _) = broadcast::channel(STREAM_CAPACITY);
         let (outbox, outbox_rx) = match store.postgres_pool() {
             Some(_) => {
@@ -82,7 +82,7 @@ impl EventBus {
     }
 
     /// Starts the PostgreSQL sender and listener (nothing on SQLite).
-    pub fn spawn_workers(&self, store: &dyn Store) -> Vec<JoinHandle<()>> {
+    pub fn spawn_workers(&self, store: &Store) -> Vec<JoinHandle<()>> {
         let Some(pool) = store.postgres_pool() else {
             return Vec::new();
         };

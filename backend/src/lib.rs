@@ -13,8 +13,8 @@
 //! - [`services`] are the rules that are neither HTTP nor SQL (sign-in, token rotation, task
 //!   writes and their events, the reminder scheduler).
 //! - [`events`] carries changes and reminders to the live event streams.
-//! - [`db`] is storage: the [`db::Store`] trait, and one implementation per backend
-//!   (`db::postgres`, `db::sqlite`), each with its own SQL and migrations.
+//! - [`db`] is storage: one [`db::Store`], written once for PostgreSQL and SQLite, with the
+//!   differences behind a small seam (`db::dialect`, `db::sql`, the connection set-up).
 
 pub mod app;
 pub mod cli;

@@ -79,10 +79,7 @@ async fn run(command: Command, settings: Settings) -> Result<(), Box<dyn std::er
     result
 }
 
-async fn serve(
-    settings: Settings,
-    store: Arc<dyn Store>,
-) -> Result<(), Box<dyn std::error::Error>> {
+async fn serve(settings: Settings, store: Arc<Store>) -> Result<(), Box<dyn std::error::Error>> {
     if settings.jwt_secret.was_generated() {
         tracing::warn!(
             "JWT_SECRET_KEY is not set: using a random key for this process only. Every token \

@@ -246,28 +246,16 @@ pub struct DatabaseUnreachable {
     pub connection_lost: bool,
 }
 
-impl From<sqlx::Error> for ApiError {
-    fn from(error: sqlx::Error) -> Self {
-        if crate::db::is_unavailable(&error) {
-            let connection_lost = !matches!(error, sqlx::Error::PoolTimedOut);
-            let mut unavailable = Self::unavailable(error);
-            unavailable.database_unreachable = Some(DatabaseUnreachable { connection_lost });
-            return unavailable;
-        }
-        // Class 22 is "data exception": a value the database cannot store, such as a NUL
-        // character in text. Only client input can carry one, so it is the client's error.
-        let data_exception = error
-            .as_database_error()
-            .and_then(|e| e.code())
-            .is_some_and(|code| code.starts_with("22"));
-        if data_exception {
-            tracing::info!(%error, "database refused a value from the request");
-            return Self::validation(
-                "body",
-                "The request contains a value that cannot be stored (for example a NUL character).",
-            );
-        }
-        Self::internal(error)
+impl ApiError {
+    /// A 503 for a database that could not be reached; `connection_lost` tells the layer that
+    /// watches the database's availability whether a connection broke.
+    pub fn database_unreachable(
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+        connection_lost: bool,
+    ) -> Self {
+        let mut unavailable = Self::unavailable(source);
+        unavailable.database_unreachable = Some(DatabaseUnreachable { connection_lost });
+        unavailable
     }
 }
 
@@ -298,24 +286,6 @@ impl IntoResponse for ApiError {
             response.extensions_mut().insert(unreachable);
         }
         response
-    }
-}
-
-/// Maps a unique-constraint violation to the client error it stands for (a taken email or tag
-/// name), so that a conflict a client can cause is a 4xx and never a 500.
-pub trait ResultExt<T> {
-    fn on_unique_violation(self, map: impl FnOnce() -> ApiError) -> Result<T, ApiError>;
-}
-
-impl<T> ResultExt<T> for Result<T, sqlx::Error> {
-    fn on_unique_violation(self, map: impl FnOnce() -> ApiError) -> Result<T, ApiError> {
-        self.map_err(|error| {
-            if crate::db::is_unique_violation(&error) {
-                map()
-            } else {
-                error.into()
-            }
-        })
     }
 }
 

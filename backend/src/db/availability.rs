@@ -36,7 +36,7 @@ use crate::core::settings::{DatabaseBackend, Settings};
 pub const PROBE_INTERVAL: Duration = Duration::from_millis(250);
 /// How long one probe may take before it counts as failed: as long as a request waits for a
 /// pooled connection, so that a far or slow-to-connect database is not taken for a dead one.
-pub const PROBE_TIMEOUT: Duration = super::ACQUIRE_TIMEOUT;
+pub const PROBE_TIMEOUT: Duration = super::backend::ACQUIRE_TIMEOUT;
 /// The first and the longest wait between attempts while starting.
 const FIRST_RETRY: Duration = Duration::from_millis(250);
 const LONGEST_RETRY: Duration = Duration::from_secs(1);
@@ -149,7 +149,7 @@ impl DbHealth {
 
 /// Makes the database ready to serve: reaches it, creates it when missing (development,
 /// PostgreSQL) and applies pending migrations when `AUTO_MIGRATE` is on.
-pub async fn prepare(store: &dyn Store, settings: &Settings) -> Result<(), sqlx::Error> {
+pub async fn prepare(store: &Store, settings: &Settings) -> Result<(), sqlx::Error> {
     store.create_database_if_missing().await?;
     store.probe().await?;
     if settings.auto_migrate {
@@ -165,7 +165,7 @@ pub async fn prepare(store: &dyn Store, settings: &Settings) -> Result<(), sqlx:
 /// is on, mark the store *starting* (the watcher goes on trying) instead of failing. Any other
 /// failure (a wrong password, a missing database in production, a migration that fails) is
 /// returned: waiting would not mend it.
-pub async fn prepare_or_wait(store: &dyn Store, settings: &Settings) -> Result<(), sqlx::Error> {
+pub async fn prepare_or_wait(store: &Store, settings: &Settings) -> Result<(), sqlx::Error> {
     match prepare(store, settings).await {
         Ok(()) => Ok(()),
         Err(error)
@@ -190,7 +190,7 @@ pub async fn prepare_or_wait(store: &dyn Store, settings: &Settings) -> Result<(
 /// Keeps the store's [`DbHealth`] current until aborted: finishes a start-up that could not
 /// reach the database, then probes on every suspicion and, while the database is down, every
 /// [`PROBE_INTERVAL`].
-pub async fn watch(store: Arc<dyn Store>, settings: Arc<Settings>) {
+pub async fn watch(store: Arc<Store>, settings: Arc<Settings>) {
     let health = store.health().clone();
     let mut attempt = 1u32;
     let mut retry_in = FIRST_RETRY;

@@ -5,6 +5,7 @@ pub mod docs;
 pub mod events;
 pub mod health;
 pub mod reminders;
+mod store_errors;
 pub mod tags;
 pub mod tasks;
 pub mod users;

@@ -35,10 +35,10 @@ pub async fn change_password(
         .await
         .map_err(|e| e.with_field("current_password"))?;
     let hash = state.hasher.hash(new_password.expose()).await?;
-    state
+    Ok(state
         .store
         .change_password(caller.id, &hash, caller.session_id)
-        .await
+        .await?)
 }
 
 /// Deletes the caller's account and, by cascade, everything that belongs to it.

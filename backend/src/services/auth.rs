@@ -33,10 +33,10 @@ pub struct NewAccount {
 /// unique index decides, and the loser gets `EMAIL_ALREADY_EXISTS`.
 pub async fn register(state: &AppState, account: NewAccount) -> Result<User, ApiError> {
     let hash = state.hasher.hash(account.password.expose()).await?;
-    state
+    Ok(state
         .store
         .insert_user(&account.email, &hash, account.name.as_ref())
-        .await
+        .await?)
 }
 
 /// Checks the credentials and opens a session. An unknown email costs the same hashing work

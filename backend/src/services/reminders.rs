@@ -20,7 +20,7 @@ const TICK: Duration = Duration::from_secs(1);
 const BATCH: i64 = 100;
 
 /// Runs until the task is aborted.
-pub async fn run(store: Arc<dyn Store>, events: EventBus) {
+pub async fn run(store: Arc<Store>, events: EventBus) {
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut failing = false;
@@ -51,7 +51,7 @@ pub async fn run(store: Arc<dyn Store>, events: EventBus) {
 }
 
 /// Claims one batch and publishes it; returns how many were claimed.
-async fn deliver_due(store: &dyn Store, events: &EventBus) -> Result<usize, ApiError> {
+async fn deliver_due(store: &Store, events: &EventBus) -> Result<usize, ApiError> {
     let claimed = store.claim_due_reminders(BATCH).await?;
     for reminder in &claimed {
         // Claimed, so delivered now or never: a task deleted in between has nothing to show,
@@ -63,7 +63,7 @@ async fn deliver_due(store: &dyn Store, events: &EventBus) -> Result<usize, ApiE
             }
             Ok(None) => {}
             Err(error) => {
-                tracing::warn!(task_id = %reminder.task_id, error = ?error.code(), "claimed reminder could not be read; not delivered");
+                tracing::warn!(task_id = %reminder.task_id, %error, "claimed reminder could not be read; not delivered");
             }
         }
     }
@@ -76,5 +76,5 @@ pub async fn list_reminders(
     user_id: UserId,
     before: DateTime<Utc>,
 ) -> Result<Vec<Task>, ApiError> {
-    state.store.list_reminders(user_id, before).await
+    Ok(state.store.list_reminders(user_id, before).await?)
 }

@@ -3,7 +3,6 @@
 use crate::{
     app::AppState,
     core::error::{ApiError, ErrorCode},
-    db::tag_not_found,
     models::{Tag, TagColor, TagId, TagName, UserId},
     schemas::{
         Patch,
@@ -38,7 +37,7 @@ pub async fn find_tag(state: &AppState, user_id: UserId, id: TagId) -> Result<Ta
         .store
         .find_tag(user_id, id)
         .await?
-        .ok_or_else(tag_not_found)
+        .ok_or_else(|| ErrorCode::TagNotFound.into())
 }
 
 /// Replaces name and colour (an omitted colour becomes null).
@@ -52,7 +51,7 @@ pub async fn replace_tag(
     let color = body.color.as_deref().map(TagColor::parse).transpose()?;
     let tag = state
         .store
-        .edit_tag(user_id, id, Box::new(move |_| Ok((name, color))))
+        .edit_tag(user_id, id, move |_| Ok::<_, ApiError>((name, color)))
         .await?;
     Ok(published(state, user_id, "tag.updated", tag))
 }
@@ -77,9 +76,9 @@ pub async fn update_tag(
             None => TagName::parse(&current.name)?,
         };
         let current_color = current.color.as_deref().map(TagColor::parse).transpose()?;
-        Ok((name, color.apply_to(current_color)))
+        Ok::<_, ApiError>((name, color.apply_to(current_color)))
     };
-    let tag = state.store.edit_tag(user_id, id, Box::new(edit)).await?;
+    let tag = state.store.edit_tag(user_id, id, edit).await?;
     Ok(published(state, user_id, "tag.updated", tag))
 }
 
@@ -90,6 +89,6 @@ pub async fn delete_tag(state: &AppState, user_id: UserId, id: TagId) -> Result<
             .publish(user_id, "tag.deleted", serde_json::json!({"id": id}));
         Ok(())
     } else {
-        Err(tag_not_found())
+        Err(ErrorCode::TagNotFound.into())
     }
 }

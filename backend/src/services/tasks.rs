@@ -4,10 +4,7 @@
 use crate::{
     app::AppState,
     core::error::{ApiError, ErrorCode},
-    db::{
-        EditedTask, ListedTasks, SortField, TagRef, TaskFields, TaskFilter, TaskSort, TaskWrite,
-        task_not_found,
-    },
+    db::{EditedTask, ListedTasks, SortField, TagRef, TaskFields, TaskFilter, TaskSort, TaskWrite},
     models::{
         Priority, RecurrenceRule, TagId, Task, TaskDescription, TaskId, TaskTitle, UserId,
         parse_instant,
@@ -131,7 +128,7 @@ pub async fn replace_task(
     };
     let task = state
         .store
-        .edit_task(user_id, id, Box::new(move |_| Ok(write)))
+        .edit_task(user_id, id, move |_| Ok::<_, ApiError>(write))
         .await?;
     Ok(edited(state, user_id, task))
 }
@@ -200,9 +197,9 @@ pub async fn update_task(
         fields.remind_at = remind.apply_to(fields.remind_at);
         fields.recurrence_rule = rule.apply_to(fields.recurrence_rule);
         check_recurrence(&fields)?;
-        Ok(TaskWrite { fields, tags })
+        Ok::<_, ApiError>(TaskWrite { fields, tags })
     };
-    let task = state.store.edit_task(user_id, id, Box::new(edit)).await?;
+    let task = state.store.edit_task(user_id, id, edit).await?;
     Ok(edited(state, user_id, task))
 }
 
@@ -211,9 +208,9 @@ pub async fn toggle_task(state: &AppState, user_id: UserId, id: TaskId) -> Resul
     let edit = |current: &Task| {
         let mut fields = TaskFields::from(current);
         fields.completed = !fields.completed;
-        Ok(TaskWrite { fields, tags: None })
+        Ok::<_, ApiError>(TaskWrite { fields, tags: None })
     };
-    let task = state.store.edit_task(user_id, id, Box::new(edit)).await?;
+    let task = state.store.edit_task(user_id, id, edit).await?;
     Ok(edited(state, user_id, task))
 }
 
@@ -222,7 +219,7 @@ pub async fn find_task(state: &AppState, user_id: UserId, id: TaskId) -> Result<
         .store
         .find_task(user_id, id)
         .await?
-        .ok_or_else(task_not_found)
+        .ok_or_else(|| ErrorCode::TaskNotFound.into())
 }
 
 pub async fn delete_task(state: &AppState, user_id: UserId, id: TaskId) -> Result<(), ApiError> {
@@ -232,7 +229,7 @@ pub async fn delete_task(state: &AppState, user_id: UserId, id: TaskId) -> Resul
             .publish(user_id, "task.deleted", serde_json::json!({"id": id}));
         Ok(())
     } else {
-        Err(task_not_found())
+        Err(ErrorCode::TaskNotFound.into())
     }
 }
 
@@ -391,10 +388,10 @@ pub async fn list_tasks(
     params: &ListParams,
 ) -> Result<ListedTasks, ApiError> {
     let offset = (params.page - 1).saturating_mul(params.limit);
-    state
+    Ok(state
         .store
         .list_tasks(user_id, &params.filter, params.sort, params.limit, offset)
-        .await
+        .await?)
 }
 
 #[cfg(test)]

@@ -110,7 +110,7 @@ enum TestDb {
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
-    pub store: Arc<dyn Store>,
+    pub store: Arc<Store>,
     db: TestDb,
     /// The settings the app was started with (environment-variable names and values).
     vars: HashMap<String, String>,
@@ -300,8 +300,8 @@ impl TestApp {
         match &self.db {
             TestDb::Postgres { pool, .. } => {
                 sqlx::query(
-                    "INSERT INTO tasks (user_id, title) \
-                     SELECT $1, 'bulk ' || g FROM generate_series(1, $2) AS g",
+                    "INSERT INTO tasks (user_id, title, title_key) \
+                     SELECT $1, 'bulk ' || g, 'bulk ' || g FROM generate_series(1, $2) AS g",
                 )
                 .bind(user_id)
                 .bind(count)

@@ -1,13 +1,12 @@
 //! Operations (SPEC 7): health, readiness, migrations, request ids, shutdown, docs.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{collections::HashMap, time::Duration};
 
 use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
 use todo_api::{
     app::{AppState, serve},
     core::settings::{DatabaseBackend, Settings},
-    db::postgres::PgStore,
 };
 
 use super::{
@@ -132,13 +131,15 @@ async fn spawn_without_database() -> (String, tokio::sync::oneshot::Sender<()>) 
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
     let settings = Settings::from_vars(&vars).expect("settings");
-    let store = PgStore::lazy(&settings).expect("a lazy pool needs no database");
+    let store = todo_api::db::connect(&settings)
+        .await
+        .expect("a lazy pool needs no database");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(serve(
         listener,
-        AppState::new(settings, Arc::new(store)),
+        AppState::new(settings, store),
         async {
             let _ = stopped.await;
         },

@@ -1,0 +1,340 @@
+//! Connections, per backend: pools and their set-up, transactions, the availability probe and
+//! migrations. Everything above this module is written once for both.
+//!
+//! - **PostgreSQL** (deployments, many processes on one database): one pool; row locks make
+//!   read-modify-write edits safe across processes.
+//! - **SQLite** (the embedded default, one file): SQLite allows one writer at a time. Rather
+//!   than let concurrent requests race for the write lock (and fail with "database is
+//!   locked"), there is a single writer connection that writes queue for, and a pool of
+//!   readers that run beside it (WAL lets readers see the last commit while a write is in
+//!   progress). Every write transaction starts with `BEGIN IMMEDIATE`, so a second process on
+//!   the same file (such as `todo-api migrate`) waits out the busy timeout instead of failing
+//!   half-way.
+
+use std::{
+    ffi::OsString,
+    fs::{File, OpenOptions},
+    path::{Path, PathBuf},
+    str::FromStr,
+    time::Duration,
+};
+
+use sqlx::{
+    Connection, PgConnection, PgPool, Postgres, SqliteConnection, SqlitePool,
+    migrate::{MigrateDatabase, MigrateError, Migrator},
+    postgres::{PgConnectOptions, PgPoolOptions},
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+
+use super::{
+    DbHealth, MigrationState,
+    dialect::Dialect,
+    migrations,
+    sql::{Pooled, Tx},
+};
+use crate::core::settings::{DatabaseBackend, Settings};
+
+pub static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+pub static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// How long a request waits for a connection before it is answered 503.
+pub(crate) const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a SQLite statement waits for another process's lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a SQLite write waits for the writer connection; writes queue here under load.
+const WRITER_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub enum Backend {
+    Postgres {
+        pool: PgPool,
+        /// For the availability probe's connections of its own.
+        options: PgConnectOptions,
+        /// The database URL, when the service may create the database (development).
+        create_if_missing: Option<String>,
+    },
+    Sqlite {
+        /// The only connection that writes.
+        writer: SqlitePool,
+        /// Connections for reads outside a write transaction.
+        readers: SqlitePool,
+        /// The database file (`None` in memory).
+        file: Option<PathBuf>,
+        /// How the probe opens a connection of its own (`None` in memory).
+        probe_options: Option<SqliteConnectOptions>,
+    },
+}
+
+impl Backend {
+    pub async fn connect(settings: &Settings, health: &DbHealth) -> Result<Self, sqlx::Error> {
+        match settings.database_backend() {
+            DatabaseBackend::Postgres => Self::postgres(settings, health),
+            DatabaseBackend::Sqlite => Self::sqlite(settings).await,
+        }
+    }
+
+    /// Builds the pool without connecting: the service starts whether or not PostgreSQL
+    /// answers yet.
+    pub fn postgres(settings: &Settings, health: &DbHealth) -> Result<Self, sqlx::Error> {
+        // Every statement is prepared once per connection and keyed by the user's id, so one
+        // generic plan serves all users. Left to itself, PostgreSQL re-plans the list queries
+        // on every execution (their custom plans look cheaper), which costs more than running
+        // them.
+        let options: PgConnectOptions = settings
+            .database_url
+            .parse::<PgConnectOptions>()?
+            .options([("plan_cache_mode", "force_generic_plan")]);
+        let staleness = health.clone();
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.db_max_connections)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            // A dead connection fails its query and is dropped; pinging before every use
+            // would cost a round trip per request.
+            .test_before_acquire(false)
+            // But one opened before an outage is known to be dead: close it unused.
+            .before_acquire(move |_, meta| {
+                let fresh = !staleness.connection_is_stale(meta.age);
+                Box::pin(async move { Ok(fresh) })
+            })
+            .connect_lazy_with(options.clone());
+        Ok(Self::Postgres {
+            pool,
+            options,
+            create_if_missing: (!settings.is_production()).then(|| settings.database_url.clone()),
+        })
+    }
+
+    /// Opens (creating when missing) the database file and its directory.
+    async fn sqlite(settings: &Settings) -> Result<Self, sqlx::Error> {
+        let options = SqliteConnectOptions::from_str(&settings.database_url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // Safe against corruption in WAL mode; a power cut (not a crash of the process) can
+            // lose the last commits before a checkpoint. The usual trade for WAL.
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let in_memory = settings.database_url.contains(":memory:")
+            || settings.database_url.contains("mode=memory");
+        if !in_memory
+            && let Some(parent) = options.get_filename().parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent)?;
+        }
+        let file = (!in_memory).then(|| options.get_filename().to_path_buf());
+        let probe_options = (!in_memory).then(|| options.clone());
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            // An in-memory database lives as long as its connection: keep it open.
+            .min_connections(1)
+            .acquire_timeout(WRITER_ACQUIRE_TIMEOUT)
+            .test_before_acquire(false)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options.clone())
+            .await?;
+        let readers = if in_memory {
+            writer.clone()
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(settings.db_max_connections)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .test_before_acquire(false)
+                .connect_lazy_with(options)
+        };
+        Ok(Self::Sqlite {
+            writer,
+            readers,
+            file,
+            probe_options,
+        })
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Self::Postgres { .. } => Dialect::Postgres,
+            Self::Sqlite { .. } => Dialect::Sqlite,
+        }
+    }
+
+    /// A connection for reads.
+    pub async fn read(&self) -> Result<Pooled, sqlx::Error> {
+        Ok(match self {
+            Self::Postgres { pool, .. } => Pooled::Postgres(pool.acquire().await?),
+            Self::Sqlite { readers, .. } => Pooled::Sqlite(readers.acquire().await?),
+        })
+    }
+
+    /// A connection for a write of one statement (no transaction needed).
+    pub async fn write(&self) -> Result<Pooled, sqlx::Error> {
+        Ok(match self {
+            Self::Postgres { pool, .. } => Pooled::Postgres(pool.acquire().await?),
+            Self::Sqlite { writer, .. } => Pooled::Sqlite(writer.acquire().await?),
+        })
+    }
+
+    /// Opens a write transaction.
+    ///
+    /// On PostgreSQL the `BEGIN` runs in a task of its own, to its end, even when the caller's
+    /// future is dropped while it is in flight: sqlx 0.8 (up to 0.9.0) loses track of a `BEGIN`
+    /// cancelled between sending it and reading its answer, and would hand the connection to
+    /// the next caller inside an open transaction (sqlx issues 4385 and 4393). A transaction
+    /// nobody waits for any more is dropped in that task, which rolls it back.
+    ///
+    /// On SQLite it is `BEGIN IMMEDIATE` on the single writer.
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        match self {
+            Self::Postgres { pool, .. } => {
+                let pool = pool.clone();
+                let tx = tokio::spawn(async move { pool.begin().await })
+                    .await
+                    .map_err(|error| sqlx::Error::Io(std::io::Error::other(error)))??;
+                Ok(Tx::Postgres(tx))
+            }
+            Self::Sqlite { writer, .. } => {
+                Ok(Tx::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?))
+            }
+        }
+    }
+
+    /// Asks the database for an answer on a connection of the probe's own (not the pool's,
+    /// which may all be busy); in memory, on the one connection there is.
+    pub async fn probe(&self) -> Result<(), sqlx::Error> {
+        match self {
+            Self::Postgres { options, .. } => {
+                let mut conn = PgConnection::connect_with(options).await?;
+                conn.ping().await?;
+                conn.close().await
+            }
+            Self::Sqlite {
+                probe_options: Some(options),
+                ..
+            } => {
+                let mut conn = SqliteConnection::connect_with(options).await?;
+                sqlx::query("SELECT 1").execute(&mut conn).await?;
+                conn.close().await
+            }
+            Self::Sqlite { writer, .. } => sqlx::query("SELECT 1").execute(writer).await.map(drop),
+        }
+    }
+
+    /// Creates the PostgreSQL database when it is missing and the service may (development).
+    pub async fn create_database_if_missing(&self) -> Result<(), sqlx::Error> {
+        if let Self::Postgres {
+            create_if_missing: Some(url),
+            ..
+        } = self
+            && !Postgres::database_exists(url).await?
+        {
+            Postgres::create_database(url).await?;
+            tracing::info!("created the database named in DATABASE_URL");
+        }
+        Ok(())
+    }
+
+    pub async fn migrate_up(&self) -> Result<(), MigrateError> {
+        match self {
+            Self::Postgres { pool, .. } => migrations::up(&POSTGRES_MIGRATOR, pool).await,
+            Self::Sqlite { writer, file, .. } => {
+                let _lock = migration_lock(file.as_deref()).await?;
+                migrations::up(&SQLITE_MIGRATOR, writer).await
+            }
+        }
+    }
+
+    pub async fn migrate_down(&self, steps: usize) -> Result<Vec<i64>, MigrateError> {
+        match self {
+            Self::Postgres { pool, .. } => migrations::down(&POSTGRES_MIGRATOR, pool, steps).await,
+            Self::Sqlite { writer, file, .. } => {
+                let _lock = migration_lock(file.as_deref()).await?;
+                migrations::down(&SQLITE_MIGRATOR, writer, steps).await
+            }
+        }
+    }
+
+    pub async fn migration_status(&self) -> Result<Vec<MigrationState>, MigrateError> {
+        match self {
+            Self::Postgres { pool, .. } => migrations::status(&POSTGRES_MIGRATOR, pool).await,
+            Self::Sqlite { readers, .. } => migrations::status(&SQLITE_MIGRATOR, readers).await,
+        }
+    }
+
+    /// Closes the connections; in-flight work finishes first.
+    pub async fn close(&self) {
+        match self {
+            Self::Postgres { pool, .. } => pool.close().await,
+            Self::Sqlite {
+                writer, readers, ..
+            } => {
+                readers.close().await;
+                writer.close().await;
+            }
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        match self {
+            Self::Postgres { pool, .. } => pool.is_closed(),
+            Self::Sqlite {
+                writer, readers, ..
+            } => writer.is_closed() && readers.is_closed(),
+        }
+    }
+
+    /// The PostgreSQL pool, for the event stream's LISTEN/NOTIFY.
+    pub fn postgres_pool(&self) -> Option<PgPool> {
+        match self {
+            Self::Postgres { pool, .. } => Some(pool.clone()),
+            Self::Sqlite { .. } => None,
+        }
+    }
+}
+
+/// An exclusive lock for as long as the returned handle lives, held on a lock file beside the
+/// SQLite database (`todo.db.lock` for `todo.db`; created when missing and left behind, which
+/// is harmless). sqlx takes no migration lock on SQLite (it does on PostgreSQL), so without
+/// this two processes starting on a new file could both try to create the tables.
+///
+/// The lock must never be taken on the database file itself: closing *any* descriptor of a
+/// file drops every POSIX (`fcntl`) lock the process holds on it, including the shared lock of
+/// SQLite's own connections. The next SQLite client to close the file (a backup, a reader, a
+/// second process) would then believe it was the last user and delete the write-ahead log this
+/// process is still writing to. The service opens its database file only through SQLite.
+async fn migration_lock(database: Option<&Path>) -> Result<Option<File>, MigrateError> {
+    let Some(path) = database.map(lock_file_path) else {
+        return Ok(None);
+    };
+    let locked = tokio::task::spawn_blocking(move || {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)?;
+        file.lock()?;
+        Ok::<_, std::io::Error>(file)
+    })
+    .await
+    .map_err(|e| MigrateError::Execute(sqlx::Error::Io(std::io::Error::other(e))))?
+    .map_err(|e| MigrateError::Execute(sqlx::Error::Io(e)))?;
+    Ok(Some(locked))
+}
+
+/// The migration lock file beside a database file: `todo.db` → `todo.db.lock`.
+fn lock_file_path(database: &Path) -> PathBuf {
+    let mut name = OsString::from(database.as_os_str());
+    name.push(".lock");
+    PathBuf::from(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_migration_lock_is_a_file_beside_the_database_never_the_database() {
+        assert_eq!(
+            lock_file_path(Path::new("data/todo.db")),
+            Path::new("data/todo.db.lock")
+        );
+    }
+}

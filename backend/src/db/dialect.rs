@@ -1,0 +1,186 @@
+//! What differs between the two SQL dialects, and nothing else: a handful of SQL fragments and
+//! how each database reports an error. Statements are written once with `{markers}` where a
+//! fragment goes, and rendered for each dialect the first time they run ([`sql!`]).
+
+/// The SQL dialect of the store's database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Postgres = 0,
+    Sqlite = 1,
+}
+
+/// A statement written once for both dialects, rendered for each on first use and kept: the
+/// value is a `&'static str` in the dialect given.
+macro_rules! sql {
+    ($dialect:expr, $text:expr) => {{
+        static RENDERED: std::sync::LazyLock<[String; 2]> = std::sync::LazyLock::new(|| {
+            $crate::db::dialect::Dialect::ALL.map(|dialect| dialect.render($text))
+        });
+        RENDERED[$dialect as usize].as_str()
+    }};
+}
+pub(crate) use sql;
+
+impl Dialect {
+    pub const ALL: [Dialect; 2] = [Dialect::Postgres, Dialect::Sqlite];
+
+    /// Replaces each marker with this dialect's fragment:
+    ///
+    /// | marker | PostgreSQL | SQLite |
+    /// |---|---|---|
+    /// | `{tags}` | `json_agg` of the task `t`'s tags | `json_group_array` of them |
+    /// | `{no_tags}` | `'[]'::json` | `'[]'` |
+    /// | `{for_update}` | ` FOR UPDATE` | nothing: one writer, `BEGIN IMMEDIATE` |
+    /// | `{for_key_share}` | ` FOR KEY SHARE` | nothing |
+    /// | `{skip_locked}` | ` FOR UPDATE SKIP LOCKED` | nothing |
+    /// | `{any $n}` | `= ANY($n)` (an `int8[]`) | `IN (SELECT value FROM json_each($n))` |
+    /// | `{not_any $n}` | `<> ALL($n)` | `NOT IN (SELECT value FROM json_each($n))` |
+    pub fn render(self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len() + 200);
+        let mut rest = text;
+        while let Some(start) = rest.find('{') {
+            out.push_str(&rest[..start]);
+            let end = start + rest[start..].find('}').expect("an unclosed SQL marker");
+            out.push_str(&self.fragment(&rest[start + 1..end]));
+            rest = &rest[end + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn fragment(self, marker: &str) -> String {
+        let pg = self == Self::Postgres;
+        let (name, param) = marker.split_once(' ').unwrap_or((marker, ""));
+        let fragment = match name {
+            "tags" if pg => {
+                "COALESCE((SELECT json_agg(json_build_object('id', g.id, 'name', g.name, \
+                 'color', g.color) ORDER BY g.name_key, g.id) \
+                 FROM task_tags tt JOIN tags g ON g.id = tt.tag_id WHERE tt.task_id = t.id), \
+                 '[]'::json)"
+            }
+            "tags" => {
+                "(SELECT json_group_array(json_object('id', g.id, 'name', g.name, \
+                 'color', g.color) ORDER BY g.name_key, g.id) \
+                 FROM task_tags tt JOIN tags g ON g.id = tt.tag_id WHERE tt.task_id = t.id)"
+            }
+            "no_tags" if pg => "'[]'::json",
+            "no_tags" => "'[]'",
+            "for_update" if pg => " FOR UPDATE",
+            "for_key_share" if pg => " FOR KEY SHARE",
+            "skip_locked" if pg => " FOR UPDATE SKIP LOCKED",
+            "for_update" | "for_key_share" | "skip_locked" => "",
+            "any" if pg => return format!("= ANY({param})"),
+            "any" => return format!("IN (SELECT value FROM json_each({param}))"),
+            "not_any" if pg => return format!("<> ALL({param})"),
+            "not_any" => return format!("NOT IN (SELECT value FROM json_each({param}))"),
+            other => panic!("unknown SQL marker {{{other}}}"),
+        };
+        fragment.to_owned()
+    }
+
+    /// Whether a page of tasks counts its matches with `count(*) OVER ()` (SQLite, whose plans
+    /// gain nothing from the alternative) rather than an uncorrelated subquery that PostgreSQL
+    /// answers from an index while the page itself stops after its last row.
+    pub fn counts_in_window(self) -> bool {
+        self == Self::Sqlite
+    }
+}
+
+/// The unique constraints a client can run into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Constraint {
+    /// `users_email_key`: an email is taken.
+    UserEmail,
+    /// `tags_user_name_key`: the user has a tag of that name in any case.
+    TagName,
+}
+
+impl Constraint {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::UserEmail => "users_email_key",
+            Self::TagName => "tags_user_name_key",
+        }
+    }
+}
+
+/// Which unique constraint the error violated, when it is one this service knows. PostgreSQL
+/// names the constraint; SQLite names the table and columns in its message.
+pub fn violated_constraint(error: &sqlx::Error) -> Option<Constraint> {
+    let error = error.as_database_error()?;
+    if error.kind() != sqlx::error::ErrorKind::UniqueViolation {
+        return None;
+    }
+    let named = |constraint: Constraint| {
+        error.constraint() == Some(constraint.name())
+            || (error.constraint().is_none()
+                && match constraint {
+                    Constraint::UserEmail => error.message().contains("users.email"),
+                    Constraint::TagName => error.message().contains("tags.name_key"),
+                })
+    };
+    [Constraint::UserEmail, Constraint::TagName]
+        .into_iter()
+        .find(|&constraint| named(constraint))
+}
+
+/// True when the error means the database cannot be reached or is busy (a 503, worth a retry),
+/// as opposed to a bad query.
+pub fn is_unavailable(error: &sqlx::Error) -> bool {
+    if matches!(
+        error,
+        sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Tls(_)
+    ) {
+        return true;
+    }
+    let Some(database_error) = error.as_database_error() else {
+        return false;
+    };
+    let Some(code) = database_error.code() else {
+        return false;
+    };
+    if database_error
+        .try_downcast_ref::<sqlx::sqlite::SqliteError>()
+        .is_some()
+    {
+        // SQLITE_BUSY (5), SQLITE_LOCKED (6) and SQLITE_CANTOPEN (14), with their extended
+        // codes (the primary code is the low byte).
+        return code
+            .parse::<i32>()
+            .is_ok_and(|code| matches!(code & 0xff, 5 | 6 | 14));
+    }
+    // PostgreSQL class 08: connection exception; 57P01-03: the server is shutting down or
+    // starting.
+    code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
+}
+
+/// True when the database refused a value as data (PostgreSQL class 22, such as a NUL
+/// character in text): only client input can carry one.
+pub fn is_data_exception(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code.starts_with("22"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers_render_per_dialect() {
+        let text = "SELECT 1 FROM tags WHERE id {any $2}{for_key_share}";
+        assert_eq!(
+            Dialect::Postgres.render(text),
+            "SELECT 1 FROM tags WHERE id = ANY($2) FOR KEY SHARE"
+        );
+        assert_eq!(
+            Dialect::Sqlite.render(text),
+            "SELECT 1 FROM tags WHERE id IN (SELECT value FROM json_each($2))"
+        );
+    }
+}

@@ -1,0 +1,121 @@
+//! Login sessions: creation, rotation, revocation.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{Store, StoreResult, dialect::sql, now, sql::Timestamp};
+use crate::models::{RefreshSession, UserId};
+
+impl Store {
+    pub async fn create_session(
+        &self,
+        id: Uuid,
+        user_id: UserId,
+        jti: Uuid,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let sql = sql!(
+            self.dialect,
+            "INSERT INTO refresh_sessions (id, user_id, current_jti, created_at, last_used_at, \
+                                           expires_at) \
+             VALUES ($1, $2, $3, $4, $4, $5)"
+        );
+        let mut conn = self.backend.write().await?;
+        self.query(sql)
+            .bind(id)
+            .bind(user_id)
+            .bind(jti)
+            .bind(Timestamp(now()))
+            .bind(Timestamp(expires_at))
+            .execute(conn.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Swaps `old_jti` for `new_jti` (issued at `issued_at`) if and only if `old_jti` is the
+    /// live session's current token, and keeps `old_jti` as the session's `previous_jti`. One
+    /// statement, so of two concurrent uses of one token exactly one rotates.
+    pub async fn rotate_session(
+        &self,
+        id: Uuid,
+        user_id: UserId,
+        old_jti: Uuid,
+        new_jti: Uuid,
+        issued_at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let sql = sql!(
+            self.dialect,
+            "UPDATE refresh_sessions \
+             SET previous_jti = current_jti, current_jti = $4, rotated_at = $5, expires_at = $6, \
+                 last_used_at = $7 \
+             WHERE id = $1 AND user_id = $2 AND current_jti = $3 \
+               AND revoked_at IS NULL AND expires_at > $7"
+        );
+        let mut conn = self.backend.write().await?;
+        let rotated = self
+            .query(sql)
+            .bind(id)
+            .bind(user_id)
+            .bind(old_jti)
+            .bind(new_jti)
+            .bind(Timestamp(issued_at))
+            .bind(Timestamp(expires_at))
+            .bind(Timestamp(now()))
+            .execute(conn.conn())
+            .await?;
+        Ok(rotated == 1)
+    }
+
+    pub async fn find_session(
+        &self,
+        id: Uuid,
+        user_id: UserId,
+    ) -> StoreResult<Option<RefreshSession>> {
+        let sql = sql!(
+            self.dialect,
+            "SELECT id, user_id, current_jti, expires_at, revoked_at, previous_jti, rotated_at \
+             FROM refresh_sessions WHERE id = $1 AND user_id = $2"
+        );
+        let mut conn = self.backend.read().await?;
+        Ok(self
+            .query(sql)
+            .bind(id)
+            .bind(user_id)
+            .fetch_optional(conn.conn())
+            .await?)
+    }
+
+    pub async fn revoke_session(&self, id: Uuid, user_id: UserId) -> StoreResult<()> {
+        let sql = sql!(
+            self.dialect,
+            "UPDATE refresh_sessions SET revoked_at = $3 \
+             WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL"
+        );
+        let mut conn = self.backend.write().await?;
+        self.query(sql)
+            .bind(id)
+            .bind(user_id)
+            .bind(Timestamp(now()))
+            .execute(conn.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// `Some(true)` while the session is live, `Some(false)` once revoked, `None` when it (or
+    /// its user) no longer exists.
+    pub async fn session_is_live(&self, id: Uuid, user_id: UserId) -> StoreResult<Option<bool>> {
+        let sql = sql!(
+            self.dialect,
+            "SELECT revoked_at IS NULL FROM refresh_sessions WHERE id = $1 AND user_id = $2"
+        );
+        let mut conn = self.backend.read().await?;
+        let live: Option<(bool,)> = self
+            .query(sql)
+            .bind(id)
+            .bind(user_id)
+            .fetch_optional(conn.conn())
+            .await?;
+        Ok(live.map(|(live,)| live))
+    }
+}

@@ -1,0 +1,310 @@
+//! The executor seam: one query, written once, runs on either backend.
+//!
+//! A [`Query`] is SQL text (rendered for the store's [`Dialect`]) and its bound values. Values
+//! are bound with their own types ([`Value`]: anything both drivers can encode), so a title
+//! stays a title until the driver encodes it; the few types whose storage differs between the
+//! backends ([`Timestamp`], [`IdList`]) encode themselves per backend. Rows come back as any
+//! [`Record`] (a type both drivers can decode, which `#[derive(sqlx::FromRow)]` gives).
+//!
+//! The cost of the seam is one `match` per statement; the SQL, the binds and the decoding are
+//! sqlx's own.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, Utc};
+use sqlx::{
+    Arguments, Encode, Postgres, Sqlite, Type,
+    encode::IsNull,
+    error::BoxDynError,
+    pool::PoolConnection,
+    postgres::{PgArgumentBuffer, PgArguments, PgConnection, PgRow, PgTypeInfo},
+    sqlite::{SqliteArgumentValue, SqliteArguments, SqliteConnection, SqliteRow, SqliteTypeInfo},
+};
+
+use super::dialect::Dialect;
+use crate::models::TagId;
+
+/// A value both drivers can bind.
+pub trait Value<'q>:
+    'q + Send + Encode<'q, Postgres> + Type<Postgres> + Encode<'q, Sqlite> + Type<Sqlite>
+{
+}
+
+impl<'q, T> Value<'q> for T where
+    T: 'q + Send + Encode<'q, Postgres> + Type<Postgres> + Encode<'q, Sqlite> + Type<Sqlite>
+{
+}
+
+/// A row type both drivers can decode.
+pub trait Record:
+    Send + Unpin + for<'r> sqlx::FromRow<'r, PgRow> + for<'r> sqlx::FromRow<'r, SqliteRow>
+{
+}
+
+impl<T> Record for T where
+    T: Send + Unpin + for<'r> sqlx::FromRow<'r, PgRow> + for<'r> sqlx::FromRow<'r, SqliteRow>
+{
+}
+
+/// A connection of either backend, borrowed for some statements.
+pub enum Conn<'c> {
+    Postgres(&'c mut PgConnection),
+    Sqlite(&'c mut SqliteConnection),
+}
+
+/// A pooled connection of either backend.
+pub enum Pooled {
+    Postgres(PoolConnection<Postgres>),
+    Sqlite(PoolConnection<Sqlite>),
+}
+
+impl Pooled {
+    pub fn conn(&mut self) -> Conn<'_> {
+        match self {
+            Self::Postgres(conn) => Conn::Postgres(conn),
+            Self::Sqlite(conn) => Conn::Sqlite(conn),
+        }
+    }
+}
+
+/// An open transaction of either backend; dropped without [`Tx::commit`], it rolls back.
+pub enum Tx {
+    Postgres(sqlx::Transaction<'static, Postgres>),
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
+}
+
+impl Tx {
+    pub fn conn(&mut self) -> Conn<'_> {
+        match self {
+            Self::Postgres(tx) => Conn::Postgres(tx),
+            Self::Sqlite(tx) => Conn::Sqlite(tx),
+        }
+    }
+
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Self::Postgres(tx) => tx.commit().await,
+            Self::Sqlite(tx) => tx.commit().await,
+        }
+    }
+}
+
+enum Args<'q> {
+    Postgres(PgArguments),
+    Sqlite(SqliteArguments<'q>),
+}
+
+/// A statement and its values. Placeholders are `$1`, `$2`, … on both backends.
+pub struct Query<'q> {
+    sql: Cow<'static, str>,
+    args: Args<'q>,
+    /// The first value that failed to encode; reported when the query runs, as sqlx does.
+    error: Option<BoxDynError>,
+}
+
+impl<'q> Query<'q> {
+    pub fn new(dialect: Dialect, sql: impl Into<Cow<'static, str>>) -> Self {
+        let args = match dialect {
+            Dialect::Postgres => Args::Postgres(PgArguments::default()),
+            Dialect::Sqlite => Args::Sqlite(SqliteArguments::default()),
+        };
+        Self {
+            sql: sql.into(),
+            args,
+            error: None,
+        }
+    }
+
+    pub fn bind(mut self, value: impl Value<'q>) -> Self {
+        let added = match &mut self.args {
+            Args::Postgres(args) => args.add(value),
+            Args::Sqlite(args) => args.add(value),
+        };
+        if let Err(error) = added {
+            self.error.get_or_insert(error);
+        }
+        self
+    }
+
+    /// Appends SQL text (for statements built piece by piece).
+    pub fn push(&mut self, sql: &str) -> &mut Self {
+        self.sql.to_mut().push_str(sql);
+        self
+    }
+
+    /// Appends the next placeholder and binds `value` to it.
+    pub fn push_bind(&mut self, value: impl Value<'q>) -> &mut Self {
+        let next = match &self.args {
+            Args::Postgres(args) => args.len(),
+            Args::Sqlite(args) => args.len(),
+        } + 1;
+        self.sql.to_mut().push_str(&format!("${next}"));
+        let this = std::mem::replace(self, Query::empty());
+        *self = this.bind(value);
+        self
+    }
+
+    fn empty() -> Self {
+        Self {
+            sql: Cow::Borrowed(""),
+            args: Args::Postgres(PgArguments::default()),
+            error: None,
+        }
+    }
+
+    /// The SQL and arguments, or the first value that failed to encode.
+    fn parts(self) -> Result<(Cow<'static, str>, Args<'q>), sqlx::Error> {
+        match self.error {
+            Some(error) => Err(sqlx::Error::Encode(error)),
+            None => Ok((self.sql, self.args)),
+        }
+    }
+
+    /// Runs the statement; the number of rows it changed.
+    pub async fn execute(self, conn: Conn<'_>) -> Result<u64, sqlx::Error> {
+        let (sql, args) = self.parts()?;
+        match (conn, args) {
+            (Conn::Postgres(conn), Args::Postgres(args)) => {
+                let done = sqlx::query_with(&sql, args).execute(conn).await?;
+                Ok(done.rows_affected())
+            }
+            (Conn::Sqlite(conn), Args::Sqlite(args)) => {
+                let done = sqlx::query_with(&sql, args).execute(conn).await?;
+                Ok(done.rows_affected())
+            }
+            _ => Err(mismatch()),
+        }
+    }
+
+    pub async fn fetch_all<T: Record>(self, conn: Conn<'_>) -> Result<Vec<T>, sqlx::Error> {
+        let (sql, args) = self.parts()?;
+        match (conn, args) {
+            (Conn::Postgres(conn), Args::Postgres(args)) => {
+                sqlx::query_as_with(&sql, args).fetch_all(conn).await
+            }
+            (Conn::Sqlite(conn), Args::Sqlite(args)) => {
+                sqlx::query_as_with(&sql, args).fetch_all(conn).await
+            }
+            _ => Err(mismatch()),
+        }
+    }
+
+    pub async fn fetch_optional<T: Record>(self, conn: Conn<'_>) -> Result<Option<T>, sqlx::Error> {
+        let (sql, args) = self.parts()?;
+        match (conn, args) {
+            (Conn::Postgres(conn), Args::Postgres(args)) => {
+                sqlx::query_as_with(&sql, args).fetch_optional(conn).await
+            }
+            (Conn::Sqlite(conn), Args::Sqlite(args)) => {
+                sqlx::query_as_with(&sql, args).fetch_optional(conn).await
+            }
+            _ => Err(mismatch()),
+        }
+    }
+
+    pub async fn fetch_one<T: Record>(self, conn: Conn<'_>) -> Result<T, sqlx::Error> {
+        self.fetch_optional(conn)
+            .await?
+            .ok_or(sqlx::Error::RowNotFound)
+    }
+}
+
+fn mismatch() -> sqlx::Error {
+    sqlx::Error::Protocol("a query was built for the other database backend".into())
+}
+
+/// A point in time as each backend stores it: `timestamptz` on PostgreSQL; on SQLite, UTC text
+/// of fixed width with microseconds (`YYYY-MM-DDTHH:MM:SS.ffffffZ`), so that comparing the text
+/// compares the times. Both decode back into `DateTime<Utc>`.
+#[derive(Clone, Copy, Debug)]
+pub struct Timestamp(pub DateTime<Utc>);
+
+impl Timestamp {
+    pub fn text(self) -> String {
+        self.0.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    }
+}
+
+impl From<DateTime<Utc>> for Timestamp {
+    fn from(at: DateTime<Utc>) -> Self {
+        Self(at)
+    }
+}
+
+impl Type<Postgres> for Timestamp {
+    fn type_info() -> PgTypeInfo {
+        <DateTime<Utc> as Type<Postgres>>::type_info()
+    }
+}
+
+impl Encode<'_, Postgres> for Timestamp {
+    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        <DateTime<Utc> as Encode<Postgres>>::encode_by_ref(&self.0, buf)
+    }
+}
+
+impl Type<Sqlite> for Timestamp {
+    fn type_info() -> SqliteTypeInfo {
+        <String as Type<Sqlite>>::type_info()
+    }
+}
+
+impl<'q> Encode<'q, Sqlite> for Timestamp {
+    fn encode_by_ref(&self, buf: &mut Vec<SqliteArgumentValue<'q>>) -> Result<IsNull, BoxDynError> {
+        <String as Encode<Sqlite>>::encode(self.text(), buf)
+    }
+}
+
+/// A list of ids, for `{any $n}`: an `int8[]` on PostgreSQL, a JSON array on SQLite.
+#[derive(Clone, Debug)]
+pub struct IdList(Vec<i64>);
+
+impl From<&[TagId]> for IdList {
+    fn from(ids: &[TagId]) -> Self {
+        Self(ids.iter().map(|id| id.get()).collect())
+    }
+}
+
+impl Type<Postgres> for IdList {
+    fn type_info() -> PgTypeInfo {
+        <Vec<i64> as Type<Postgres>>::type_info()
+    }
+}
+
+impl Encode<'_, Postgres> for IdList {
+    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        <Vec<i64> as Encode<Postgres>>::encode_by_ref(&self.0, buf)
+    }
+}
+
+impl Type<Sqlite> for IdList {
+    fn type_info() -> SqliteTypeInfo {
+        <String as Type<Sqlite>>::type_info()
+    }
+}
+
+impl<'q> Encode<'q, Sqlite> for IdList {
+    fn encode_by_ref(&self, buf: &mut Vec<SqliteArgumentValue<'q>>) -> Result<IsNull, BoxDynError> {
+        <String as Encode<Sqlite>>::encode(serde_json::Value::from(self.0.clone()).to_string(), buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_times_are_fixed_width_utc_with_microseconds() {
+        let at = DateTime::parse_from_rfc3339("0042-03-04T05:06:07.5+01:00")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(Timestamp(at).text(), "0042-03-04T04:06:07.500000Z");
+    }
+
+    #[test]
+    fn pushed_binds_are_numbered_in_order() {
+        let mut query = Query::new(Dialect::Sqlite, "SELECT 1 WHERE a = ");
+        query.push_bind(1_i64).push(" AND b = ").push_bind("x");
+        assert_eq!(query.sql, "SELECT 1 WHERE a = $1 AND b = $2");
+    }
+}
