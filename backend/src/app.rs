@@ -28,7 +28,14 @@ use crate::{
     db::{Store, availability},
     events::EventBus,
     routers, server,
-    services::reminders,
+    services::{
+        accounts::AccountService,
+        auth::AuthService,
+        health::HealthService,
+        reminders::{self, ReminderService},
+        tags::TagService,
+        tasks::TaskService,
+    },
 };
 
 /// The largest request body accepted (SPEC: 64 KiB).
@@ -39,25 +46,45 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Everything a handler may need; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Arc<dyn Store>,
     pub settings: Arc<Settings>,
-    pub tokens: Arc<TokenKeys>,
-    pub hasher: PasswordHasherPool,
     pub auth_limits: AuthRateLimits,
+    /// The live event streams subscribe here.
     pub events: EventBus,
+    pub auth: Arc<AuthService>,
+    pub accounts: Arc<AccountService>,
+    pub tasks: Arc<TaskService>,
+    pub tags: Arc<TagService>,
+    pub reminders: Arc<ReminderService>,
+    pub health: Arc<HealthService>,
+    /// For the composition root only (background workers, closing at shutdown): handlers reach
+    /// storage through the services.
+    store: Arc<dyn Store>,
 }
 
 impl AppState {
+    /// Builds every service once, each with only what it uses.
     pub fn new(settings: Settings, store: Arc<dyn Store>) -> Self {
+        let tokens = Arc::new(TokenKeys::new(&settings.jwt_secret));
+        let hasher = PasswordHasherPool::new();
+        let events = EventBus::new(&*store);
         Self {
-            tokens: Arc::new(TokenKeys::new(&settings.jwt_secret)),
-            hasher: PasswordHasherPool::new(),
+            auth: Arc::new(AuthService::new(
+                store.clone(),
+                tokens,
+                hasher.clone(),
+                settings.refresh_reuse_grace,
+            )),
+            accounts: Arc::new(AccountService::new(store.clone(), hasher)),
+            tasks: Arc::new(TaskService::new(store.clone(), events.clone())),
+            tags: Arc::new(TagService::new(store.clone(), events.clone())),
+            reminders: Arc::new(ReminderService::new(store.clone())),
+            health: Arc::new(HealthService::new(store.clone())),
             auth_limits: AuthRateLimits::new(
                 settings.auth_rate_limit_per_minute,
                 settings.trust_proxy_headers,
             ),
             settings: Arc::new(settings),
-            events: EventBus::new(&*store),
+            events,
             store,
         }
     }

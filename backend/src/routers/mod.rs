@@ -24,7 +24,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .merge(reminders::router())
         .merge(events::router())
         .layer(middleware::from_fn_with_state(
-            state.store.health().clone(),
+            state.health.db_health().clone(),
             database_gate,
         ));
     Router::new()
