@@ -1,5 +1,7 @@
-//! Builds the application from its state and serves it on a bound listener until a shutdown
-//! signal, so that `main` and the tests run exactly the same stack.
+//! The composition root: builds the services (once, each with only what it uses) and the
+//! router, spawns the background workers, and serves on a bound listener until a shutdown
+//! signal, so that `main` and the tests run exactly the same stack. The only module of the
+//! library that may import every other, and the only one none imports.
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -38,31 +40,16 @@ use crate::{
     },
 };
 
+pub use crate::routers::state::AppState;
+
 /// The largest request body accepted (SPEC: 64 KiB).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// How long in-flight requests get to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// Everything a handler may need; cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub settings: Arc<Settings>,
-    pub auth_limits: AuthRateLimits,
-    /// The live event streams subscribe here.
-    pub events: EventBus,
-    pub auth: Arc<AuthService>,
-    pub accounts: Arc<AccountService>,
-    pub tasks: Arc<TaskService>,
-    pub tags: Arc<TagService>,
-    pub reminders: Arc<ReminderService>,
-    pub health: Arc<HealthService>,
-    /// For the composition root only (background workers, closing at shutdown): handlers reach
-    /// storage through the services.
-    store: Arc<dyn Store>,
-}
-
 impl AppState {
-    /// Builds every service once, each with only what it uses.
+    /// Builds every service once, each with only what it uses. (The type is the HTTP layer's;
+    /// its wiring is here, in the composition root.)
     pub fn new(settings: Settings, store: Arc<dyn Store>) -> Self {
         let tokens = Arc::new(TokenKeys::new(&settings.jwt_secret));
         let hasher = PasswordHasherPool::new();

@@ -12,14 +12,16 @@ use axum::{
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 
 use crate::{
-    app::AppState,
     core::{
         error::{ApiError, ErrorBody, ErrorCode},
-        extract::{ApiJson, AuthUser, body_error, has_content_type, parse_form, parse_json},
         rate_limit::limit_by_ip,
         security::jwt::{ACCESS_TOKEN_TTL, REFRESH_TOKEN_TTL},
     },
     models::{DisplayName, Email, Password},
+    routers::{
+        extract::{ApiJson, AuthUser, body_error, has_content_type, parse_form, parse_json},
+        state::AppState,
+    },
     schemas::{
         auth::{LoginForm, LoginRequest, MessageResponse, RegisterRequest, TokenResponse},
         users::UserResponse,

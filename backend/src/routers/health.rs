@@ -4,8 +4,8 @@
 use axum::{Json, Router, extract::State, routing::get};
 
 use crate::{
-    app::AppState,
     core::error::{ApiError, ErrorBody, ErrorCode},
+    routers::state::AppState,
     schemas::health::HealthResponse,
     services::health::Readiness,
 };

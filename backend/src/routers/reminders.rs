@@ -5,10 +5,10 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::{
-    app::AppState,
-    core::{
-        error::{ApiError, ErrorBody},
+    core::error::{ApiError, ErrorBody},
+    routers::{
         extract::{ApiQuery, UserScope},
+        state::AppState,
     },
     schemas::tasks::TaskResponse,
 };

@@ -9,10 +9,10 @@ use axum::{
 };
 
 use crate::{
-    app::AppState,
-    core::{
-        error::{ApiError, ErrorBody},
+    core::error::{ApiError, ErrorBody},
+    routers::{
         extract::{ApiJson, TagIdPath, UserScope},
+        state::AppState,
     },
     schemas::tags::{TagRequest, TagResponse, UpdateTagRequest},
 };

@@ -9,10 +9,10 @@ use axum::{
 };
 
 use crate::{
-    app::AppState,
-    core::{
-        error::{ApiError, ErrorBody},
+    core::error::{ApiError, ErrorBody},
+    routers::{
         extract::{ApiJson, ApiQuery, TagIdPath, TaskIdPath, UserScope},
+        state::AppState,
     },
     schemas::tasks::{
         CreateTaskRequest, ListTasksQuery, ReplaceTaskRequest, TaskPage, TaskResponse,

@@ -8,12 +8,12 @@ use axum::{
 };
 
 use crate::{
-    app::AppState,
-    core::{
-        error::{ApiError, ErrorBody},
-        extract::{ApiJson, UserScope},
-    },
+    core::error::{ApiError, ErrorBody},
     models::{DisplayName, Password, TimeZoneName},
+    routers::{
+        extract::{ApiJson, UserScope},
+        state::AppState,
+    },
     schemas::Patch,
     schemas::users::{
         ChangePasswordRequest, DeleteAccountRequest, UpdateProfileRequest, UserResponse,

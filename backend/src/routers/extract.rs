@@ -10,9 +10,9 @@ use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use crate::{
-    app::AppState,
     core::error::{ApiError, ErrorCode},
     models::{TagId, TaskId, UserId},
+    routers::state::AppState,
 };
 
 /// A JSON body. Wrong content type → 415, over 64 KiB → 413, malformed JSON, wrong types,
