@@ -27,16 +27,12 @@ use crate::{
         security::{jwt::TokenKeys, password::PasswordHasherPool},
         settings::{CorsOrigins, Settings},
     },
-    db::{Store, availability},
+    db::Store,
     events::EventBus,
     routers, server,
     services::{
-        accounts::AccountService,
-        auth::AuthService,
-        health::HealthService,
-        reminders::{self, ReminderService},
-        tags::TagService,
-        tasks::TaskService,
+        accounts::AccountService, auth::AuthService, background::Background, health::HealthService,
+        reminders::ReminderService, tags::TagService, tasks::TaskService,
     },
 };
 
@@ -54,6 +50,7 @@ impl AppState {
         let tokens = Arc::new(TokenKeys::new(&settings.jwt_secret));
         let hasher = PasswordHasherPool::new();
         let events = EventBus::new(&*store);
+        let settings = Arc::new(settings);
         Self {
             auth: Arc::new(AuthService::new(
                 store.clone(),
@@ -66,13 +63,13 @@ impl AppState {
             tags: Arc::new(TagService::new(store.clone(), events.clone())),
             reminders: Arc::new(ReminderService::new(store.clone())),
             health: Arc::new(HealthService::new(store.clone())),
+            background: Arc::new(Background::new(store, events.clone(), settings.clone())),
             auth_limits: AuthRateLimits::new(
                 settings.auth_rate_limit_per_minute,
                 settings.trust_proxy_headers,
             ),
-            settings: Arc::new(settings),
+            settings,
             events,
-            store,
         }
     }
 }
@@ -139,19 +136,12 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let store = state.store.clone();
+    let background = state.background.clone();
     let events = state.events.clone();
     let limits = state.auth_limits.clone();
     // Background work lives exactly as long as this future: stopped after shutdown, and also
     // when the future is dropped without finishing.
-    let mut workers = Workers(events.spawn_workers(&*store));
-    workers
-        .0
-        .push(tokio::spawn(reminders::run(store.clone(), events.clone())));
-    workers.0.push(tokio::spawn(availability::watch(
-        store.clone(),
-        state.settings.clone(),
-    )));
+    let mut workers = Workers(background.spawn_workers());
     workers.0.push(tokio::spawn(async move {
         let mut every_minute = tokio::time::interval(Duration::from_secs(60));
         loop {
@@ -160,7 +150,7 @@ pub async fn serve(
         }
     }));
 
-    if store.health().is_available() {
+    if background.database_available() {
         events.wait_until_listening(Duration::from_secs(3)).await;
     }
     let closing_events = events.clone();
@@ -189,7 +179,7 @@ pub async fn serve(
         }
     };
     drop(workers);
-    store.close().await;
+    background.close().await;
     result
 }
 

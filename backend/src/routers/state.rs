@@ -4,10 +4,9 @@ use std::sync::Arc;
 
 use crate::{
     core::{rate_limit::AuthRateLimits, settings::Settings},
-    db::Store,
     events::EventBus,
     services::{
-        accounts::AccountService, auth::AuthService, health::HealthService,
+        accounts::AccountService, auth::AuthService, background::Background, health::HealthService,
         reminders::ReminderService, tags::TagService, tasks::TaskService,
     },
 };
@@ -26,7 +25,6 @@ pub struct AppState {
     pub tags: Arc<TagService>,
     pub reminders: Arc<ReminderService>,
     pub health: Arc<HealthService>,
-    /// For the composition root only (background workers, closing at shutdown): handlers reach
-    /// storage through the services.
-    pub(crate) store: Arc<dyn Store>,
+    /// Started and stopped by the composition root.
+    pub background: Arc<Background>,
 }
