@@ -34,7 +34,7 @@ impl HealthService {
     }
 
     /// Ready when the database answers and every migration is applied. Answers within
-    /// [`READY_WITHIN`], and only reads.
+    /// `READY_WITHIN`, and only reads.
     pub async fn readiness(&self) -> Result<Readiness, ApiError> {
         let health = self.store.health().clone();
         let reason = match health.availability() {
