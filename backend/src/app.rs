@@ -1,5 +1,7 @@
-//! Builds the application from its state and serves it on a bound listener until a shutdown
-//! signal, so that `main` and the tests run exactly the same stack.
+//! The composition root: builds the services (once, each with only what it uses) and the
+//! router, spawns the background workers, and serves on a bound listener until a shutdown
+//! signal, so that `main` and the tests run exactly the same stack. The only module of the
+//! library that may import every other, and the only one none imports.
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -25,40 +27,49 @@ use crate::{
         security::{jwt::TokenKeys, password::PasswordHasherPool},
         settings::{CorsOrigins, Settings},
     },
-    db::{Store, availability},
+    db::Store,
     events::EventBus,
     routers, server,
-    services::reminders,
+    services::{
+        accounts::AccountService, auth::AuthService, background::Background, health::HealthService,
+        reminders::ReminderService, tags::TagService, tasks::TaskService,
+    },
 };
+
+pub use crate::routers::state::AppState;
 
 /// The largest request body accepted (SPEC: 64 KiB).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// How long in-flight requests get to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// Everything a handler may need; cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Arc<Store>,
-    pub settings: Arc<Settings>,
-    pub tokens: Arc<TokenKeys>,
-    pub hasher: PasswordHasherPool,
-    pub auth_limits: AuthRateLimits,
-    pub events: EventBus,
-}
-
 impl AppState {
+    /// Builds every service once, each with only what it uses. (The type is the HTTP layer's;
+    /// its wiring is here, in the composition root.)
     pub fn new(settings: Settings, store: Arc<Store>) -> Self {
+        let tokens = Arc::new(TokenKeys::new(&settings.jwt_secret));
+        let hasher = PasswordHasherPool::new();
+        let events = EventBus::new(&*store);
+        let settings = Arc::new(settings);
         Self {
-            tokens: Arc::new(TokenKeys::new(&settings.jwt_secret)),
-            hasher: PasswordHasherPool::new(),
+            auth: Arc::new(AuthService::new(
+                store.clone(),
+                tokens,
+                hasher.clone(),
+                settings.refresh_reuse_grace,
+            )),
+            accounts: Arc::new(AccountService::new(store.clone(), hasher)),
+            tasks: Arc::new(TaskService::new(store.clone(), events.clone())),
+            tags: Arc::new(TagService::new(store.clone(), events.clone())),
+            reminders: Arc::new(ReminderService::new(store.clone())),
+            health: Arc::new(HealthService::new(store.clone())),
+            background: Arc::new(Background::new(store, events.clone(), settings.clone())),
             auth_limits: AuthRateLimits::new(
                 settings.auth_rate_limit_per_minute,
                 settings.trust_proxy_headers,
             ),
-            settings: Arc::new(settings),
-            events: EventBus::new(&*store),
-            store,
+            settings,
+            events,
         }
     }
 }
@@ -125,19 +136,12 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let store = state.store.clone();
+    let background = state.background.clone();
     let events = state.events.clone();
     let limits = state.auth_limits.clone();
     // Background work lives exactly as long as this future: stopped after shutdown, and also
     // when the future is dropped without finishing.
-    let mut workers = Workers(events.spawn_workers(&*store));
-    workers
-        .0
-        .push(tokio::spawn(reminders::run(store.clone(), events.clone())));
-    workers.0.push(tokio::spawn(availability::watch(
-        store.clone(),
-        state.settings.clone(),
-    )));
+    let mut workers = Workers(background.spawn_workers());
     workers.0.push(tokio::spawn(async move {
         let mut every_minute = tokio::time::interval(Duration::from_secs(60));
         loop {
@@ -146,7 +150,7 @@ pub async fn serve(
         }
     }));
 
-    if store.health().is_available() {
+    if background.database_available() {
         events.wait_until_listening(Duration::from_secs(3)).await;
     }
     let closing_events = events.clone();
@@ -175,7 +179,7 @@ pub async fn serve(
         }
     };
     drop(workers);
-    store.close().await;
+    background.close().await;
     result
 }
 

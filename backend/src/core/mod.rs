@@ -1,7 +1,7 @@
-//! Cross-cutting pieces: settings, errors, security, extractors, rate limits, request context.
+//! What sits below every layer: settings, errors, security primitives (JWT, passwords), rate
+//! limits, the request context middleware, telemetry.
 
 pub mod error;
-pub mod extract;
 pub mod middleware;
 pub mod rate_limit;
 pub mod request_id;

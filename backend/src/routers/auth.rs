@@ -12,19 +12,21 @@ use axum::{
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 
 use crate::{
-    app::AppState,
     core::{
         error::{ApiError, ErrorBody, ErrorCode},
-        extract::{ApiJson, AuthUser, body_error, has_content_type, parse_form, parse_json},
         rate_limit::limit_by_ip,
         security::jwt::{ACCESS_TOKEN_TTL, REFRESH_TOKEN_TTL},
     },
     models::{DisplayName, Email, Password},
+    routers::{
+        extract::{ApiJson, AuthUser, body_error, has_content_type, parse_form, parse_json},
+        state::AppState,
+    },
     schemas::{
         auth::{LoginForm, LoginRequest, MessageResponse, RegisterRequest, TokenResponse},
         users::UserResponse,
     },
-    services::auth::{self as auth_service, IssuedTokens, NewAccount},
+    services::auth::{IssuedTokens, NewAccount},
 };
 
 /// The cookie that carries the refresh token.
@@ -85,7 +87,7 @@ pub async fn register(
             .transpose()?
             .flatten(),
     };
-    let user = auth_service::register(&state, account).await?;
+    let user = state.auth.register(account).await?;
     let location = format!("/api/v1/users/{}", user.id);
     Ok((
         StatusCode::CREATED,
@@ -152,7 +154,10 @@ pub async fn login(
     jar: CookieJar,
     credentials: Credentials,
 ) -> Result<impl IntoResponse, ApiError> {
-    let tokens = auth_service::login(&state, &credentials.email, &credentials.password).await?;
+    let tokens = state
+        .auth
+        .login(&credentials.email, &credentials.password)
+        .await?;
     Ok(token_response(&state, jar, tokens))
 }
 
@@ -176,7 +181,7 @@ pub async fn refresh(
         .get(REFRESH_COOKIE)
         .map(Cookie::value)
         .filter(|value| !value.is_empty());
-    let tokens = auth_service::refresh(&state, token).await?;
+    let tokens = state.auth.refresh(token).await?;
     Ok(token_response(&state, jar, tokens))
 }
 
@@ -190,7 +195,10 @@ pub async fn logout(
     State(state): State<AppState>,
     jar: CookieJar,
 ) -> Result<impl IntoResponse, ApiError> {
-    auth_service::logout(&state, jar.get(REFRESH_COOKIE).map(Cookie::value)).await?;
+    state
+        .auth
+        .logout(jar.get(REFRESH_COOKIE).map(Cookie::value))
+        .await?;
     let cleared = refresh_cookie(&state, String::new(), time::Duration::ZERO);
     Ok((
         jar.add(cleared),
@@ -213,11 +221,7 @@ pub async fn me(
     State(state): State<AppState>,
     caller: AuthUser,
 ) -> Result<Json<UserResponse>, ApiError> {
-    let user = state
-        .store
-        .find_user(caller.id)
-        .await?
-        .ok_or(ErrorCode::InvalidToken)?;
+    let user = state.accounts.profile(caller.id).await?;
     Ok(Json(user.into()))
 }
 

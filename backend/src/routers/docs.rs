@@ -15,8 +15,8 @@ use utoipa::{
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{
-    app::AppState,
     core::error::{ErrorBody, ErrorCode},
+    routers::state::AppState,
     routers::{auth, events, health, reminders, tags, tasks, users},
 };
 

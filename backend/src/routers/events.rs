@@ -11,7 +11,10 @@ use axum::{
 use futures_util::{Stream, stream};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::{app::AppState, core::extract::StreamScope, events::closed};
+use crate::{
+    events::closed,
+    routers::{extract::StreamScope, state::AppState},
+};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/users/{user_id}/events", get(events))

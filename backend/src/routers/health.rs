@@ -3,17 +3,12 @@
 
 use axum::{Json, Router, extract::State, routing::get};
 
-use std::time::Duration;
-
 use crate::{
-    app::AppState,
     core::error::{ApiError, ErrorBody, ErrorCode},
-    db::availability::Availability,
+    routers::state::AppState,
     schemas::health::HealthResponse,
+    services::health::Readiness,
 };
-
-/// The longest readiness takes to answer (orchestrators' probes commonly give up after 1 s).
-const READY_WITHIN: Duration = Duration::from_millis(800);
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -40,35 +35,9 @@ pub async fn health() -> Json<HealthResponse> {
     )
 )]
 pub async fn ready(State(state): State<AppState>) -> Result<Json<HealthResponse>, ApiError> {
-    let health = state.store.health().clone();
-    let reason = match health.availability() {
-        Availability::Starting => "waiting for the database to be reachable at start".to_owned(),
-        Availability::Down => "the database is unreachable".to_owned(),
-        Availability::Up => {
-            // Its own task, so that the check finishes cleanly when the answer has gone.
-            let store = state.store.clone();
-            let check = tokio::spawn(async move { store.migration_status().await });
-            match tokio::time::timeout(READY_WITHIN, check).await {
-                Ok(Ok(Ok(status))) => match status.iter().filter(|m| !m.applied).count() {
-                    0 => return Ok(Json(HealthResponse { status: "ok" })),
-                    n => format!("{n} database migration(s) pending; run `todo-api migrate up`"),
-                },
-                Ok(Ok(Err(error))) => {
-                    tracing::warn!(%error, "readiness check failed");
-                    if let sqlx::migrate::MigrateError::Execute(error) = &error
-                        && crate::db::is_unavailable(error)
-                    {
-                        health.suspect(!matches!(error, sqlx::Error::PoolTimedOut));
-                    }
-                    "the database is unreachable".to_owned()
-                }
-                Ok(Err(error)) => return Err(ApiError::internal(error)),
-                Err(_) => {
-                    health.suspect(false);
-                    format!("the database did not answer within {READY_WITHIN:?}")
-                }
-            }
-        }
-    };
-    Err(ApiError::new(ErrorCode::ServiceUnavailable).with_detail(format!("Not ready: {reason}.")))
+    match state.health.readiness().await? {
+        Readiness::Ready => Ok(Json(HealthResponse { status: "ok" })),
+        Readiness::NotReady(reason) => Err(ApiError::new(ErrorCode::ServiceUnavailable)
+            .with_detail(format!("Not ready: {reason}."))),
+    }
 }

@@ -1,10 +1,14 @@
-//! One module per resource, each exporting `router()`; merged here.
+//! The HTTP layer: the handlers' [`state::AppState`], the request [`extract`]ors, and one
+//! module per resource, each exporting `router()`; merged here. Handlers turn requests into
+//! calls of the services and their results into responses; they never touch the store.
 
 pub mod auth;
 pub mod docs;
 pub mod events;
+pub mod extract;
 pub mod health;
 pub mod reminders;
+pub mod state;
 mod store_errors;
 pub mod tags;
 pub mod tasks;
@@ -12,7 +16,7 @@ pub mod users;
 
 use axum::{Router, middleware};
 
-use crate::{app::AppState, core::middleware::database_gate};
+use crate::{core::middleware::database_gate, routers::state::AppState};
 
 /// Every route of the service: the API under `/api/v1` (behind the database gate, which
 /// answers 503 at once while the database is unreachable), plus health and documentation.
@@ -25,7 +29,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .merge(reminders::router())
         .merge(events::router())
         .layer(middleware::from_fn_with_state(
-            state.store.health().clone(),
+            state.health.db_health().clone(),
             database_gate,
         ));
     Router::new()

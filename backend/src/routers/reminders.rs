@@ -1,19 +1,16 @@
 //! `/api/v1/users/{user_id}/reminders`: due reminders, for clients that poll.
 
 use axum::{Json, Router, extract::State, routing::get};
-use chrono::Utc;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::{
-    app::AppState,
-    core::{
-        error::{ApiError, ErrorBody, ErrorCode},
+    core::error::{ApiError, ErrorBody},
+    routers::{
         extract::{ApiQuery, UserScope},
+        state::AppState,
     },
-    models::parse_instant,
     schemas::tasks::TaskResponse,
-    services::{reminders as reminder_service, tasks::restore_plus},
 };
 
 pub fn router() -> Router<AppState> {
@@ -46,10 +43,9 @@ pub async fn list_reminders(
     scope: UserScope,
     ApiQuery(query): ApiQuery<RemindersQuery>,
 ) -> Result<Json<Vec<TaskResponse>>, ApiError> {
-    let before = match query.before {
-        Some(raw) => parse_instant(&restore_plus(&raw), ErrorCode::InvalidDueDate, "before")?,
-        None => Utc::now(),
-    };
-    let tasks = reminder_service::list_reminders(&state, scope.user_id(), before).await?;
+    let tasks = state
+        .reminders
+        .list_reminders(scope.user_id(), query.before.as_deref())
+        .await?;
     Ok(Json(tasks.into_iter().map(TaskResponse::from).collect()))
 }

@@ -9,13 +9,12 @@ use axum::{
 };
 
 use crate::{
-    app::AppState,
-    core::{
-        error::{ApiError, ErrorBody},
+    core::error::{ApiError, ErrorBody},
+    routers::{
         extract::{ApiJson, TagIdPath, UserScope},
+        state::AppState,
     },
     schemas::tags::{TagRequest, TagResponse, UpdateTagRequest},
-    services::tags as tag_service,
 };
 
 pub fn router() -> Router<AppState> {
@@ -47,7 +46,7 @@ pub async fn create_tag(
     scope: UserScope,
     ApiJson(body): ApiJson<TagRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let tag = tag_service::create_tag(&state, scope.user_id(), body).await?;
+    let tag = state.tags.create_tag(scope.user_id(), body).await?;
     let location = format!("/api/v1/users/{}/tags/{}", scope.user_id(), tag.id);
     Ok((
         StatusCode::CREATED,
@@ -69,7 +68,7 @@ pub async fn list_tags(
     State(state): State<AppState>,
     scope: UserScope,
 ) -> Result<Json<Vec<TagResponse>>, ApiError> {
-    let tags = state.store.list_tags(scope.user_id()).await?;
+    let tags = state.tags.list_tags(scope.user_id()).await?;
     Ok(Json(tags.into_iter().map(TagResponse::from).collect()))
 }
 
@@ -91,11 +90,7 @@ pub async fn get_tag(
     scope: UserScope,
     TagIdPath(id): TagIdPath,
 ) -> Result<Json<TagResponse>, ApiError> {
-    Ok(Json(
-        tag_service::find_tag(&state, scope.user_id(), id)
-            .await?
-            .into(),
-    ))
+    Ok(Json(state.tags.find_tag(scope.user_id(), id).await?.into()))
 }
 
 /// Replace a tag (an omitted colour becomes null).
@@ -121,7 +116,9 @@ pub async fn replace_tag(
     ApiJson(body): ApiJson<TagRequest>,
 ) -> Result<Json<TagResponse>, ApiError> {
     Ok(Json(
-        tag_service::replace_tag(&state, scope.user_id(), id, body)
+        state
+            .tags
+            .replace_tag(scope.user_id(), id, body)
             .await?
             .into(),
     ))
@@ -150,7 +147,9 @@ pub async fn update_tag(
     ApiJson(body): ApiJson<UpdateTagRequest>,
 ) -> Result<Json<TagResponse>, ApiError> {
     Ok(Json(
-        tag_service::update_tag(&state, scope.user_id(), id, body)
+        state
+            .tags
+            .update_tag(scope.user_id(), id, body)
             .await?
             .into(),
     ))
@@ -174,6 +173,6 @@ pub async fn delete_tag(
     scope: UserScope,
     TagIdPath(id): TagIdPath,
 ) -> Result<StatusCode, ApiError> {
-    tag_service::delete_tag(&state, scope.user_id(), id).await?;
+    state.tags.delete_tag(scope.user_id(), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

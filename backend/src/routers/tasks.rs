@@ -9,17 +9,16 @@ use axum::{
 };
 
 use crate::{
-    app::AppState,
-    core::{
-        error::{ApiError, ErrorBody},
+    core::error::{ApiError, ErrorBody},
+    routers::{
         extract::{ApiJson, ApiQuery, TagIdPath, TaskIdPath, UserScope},
+        state::AppState,
     },
-    db::ListedTasks,
     schemas::tasks::{
         CreateTaskRequest, ListTasksQuery, ReplaceTaskRequest, TaskPage, TaskResponse,
         UpdateTaskRequest,
     },
-    services::tasks::{self as task_service, ListParams},
+    services::tasks::{ListParams, TaskList},
 };
 
 pub fn router() -> Router<AppState> {
@@ -60,7 +59,7 @@ pub async fn create_task(
     scope: UserScope,
     ApiJson(body): ApiJson<CreateTaskRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let task = task_service::create_task(&state, scope.user_id(), body).await?;
+    let task = state.tasks.create_task(scope.user_id(), body).await?;
     let location = format!("/api/v1/users/{}/tasks/{}", scope.user_id(), task.id);
     Ok((
         StatusCode::CREATED,
@@ -86,8 +85,7 @@ pub async fn list_tasks(
     ApiQuery(query): ApiQuery<ListTasksQuery>,
 ) -> Result<Json<TaskPage>, ApiError> {
     let params = ListParams::parse(query)?;
-    let ListedTasks { tasks, total } =
-        task_service::list_tasks(&state, scope.user_id(), &params).await?;
+    let TaskList { tasks, total } = state.tasks.list_tasks(scope.user_id(), &params).await?;
     Ok(Json(TaskPage {
         items: tasks.into_iter().map(TaskResponse::from).collect(),
         total,
@@ -116,7 +114,7 @@ pub async fn get_task(
     scope: UserScope,
     TaskIdPath(id): TaskIdPath,
 ) -> Result<Json<TaskResponse>, ApiError> {
-    let task = task_service::find_task(&state, scope.user_id(), id).await?;
+    let task = state.tasks.find_task(scope.user_id(), id).await?;
     Ok(Json(task.into()))
 }
 
@@ -143,7 +141,7 @@ pub async fn replace_task(
     TaskIdPath(id): TaskIdPath,
     ApiJson(body): ApiJson<ReplaceTaskRequest>,
 ) -> Result<Json<TaskResponse>, ApiError> {
-    let task = task_service::replace_task(&state, scope.user_id(), id, body).await?;
+    let task = state.tasks.replace_task(scope.user_id(), id, body).await?;
     Ok(Json(task.into()))
 }
 
@@ -169,7 +167,7 @@ pub async fn update_task(
     TaskIdPath(id): TaskIdPath,
     ApiJson(body): ApiJson<UpdateTaskRequest>,
 ) -> Result<Json<TaskResponse>, ApiError> {
-    let task = task_service::update_task(&state, scope.user_id(), id, body).await?;
+    let task = state.tasks.update_task(scope.user_id(), id, body).await?;
     Ok(Json(task.into()))
 }
 
@@ -191,7 +189,7 @@ pub async fn toggle_task(
     scope: UserScope,
     TaskIdPath(id): TaskIdPath,
 ) -> Result<Json<TaskResponse>, ApiError> {
-    let task = task_service::toggle_task(&state, scope.user_id(), id).await?;
+    let task = state.tasks.toggle_task(scope.user_id(), id).await?;
     Ok(Json(task.into()))
 }
 
@@ -213,7 +211,7 @@ pub async fn delete_task(
     scope: UserScope,
     TaskIdPath(id): TaskIdPath,
 ) -> Result<StatusCode, ApiError> {
-    task_service::delete_task(&state, scope.user_id(), id).await?;
+    state.tasks.delete_task(scope.user_id(), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -238,7 +236,10 @@ pub async fn link_tag(
     TaskIdPath(task_id): TaskIdPath,
     TagIdPath(tag_id): TagIdPath,
 ) -> Result<impl IntoResponse, ApiError> {
-    let (task, created) = task_service::link_tag(&state, scope.user_id(), task_id, tag_id).await?;
+    let (task, created) = state
+        .tasks
+        .link_tag(scope.user_id(), task_id, tag_id)
+        .await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -267,6 +268,9 @@ pub async fn unlink_tag(
     TaskIdPath(task_id): TaskIdPath,
     TagIdPath(tag_id): TagIdPath,
 ) -> Result<StatusCode, ApiError> {
-    task_service::unlink_tag(&state, scope.user_id(), task_id, tag_id).await?;
+    state
+        .tasks
+        .unlink_tag(scope.user_id(), task_id, tag_id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -8,17 +8,16 @@ use axum::{
 };
 
 use crate::{
-    app::AppState,
-    core::{
-        error::{ApiError, ErrorBody, ErrorCode},
-        extract::{ApiJson, UserScope},
-    },
+    core::error::{ApiError, ErrorBody},
     models::{DisplayName, Password, TimeZoneName},
+    routers::{
+        extract::{ApiJson, UserScope},
+        state::AppState,
+    },
     schemas::Patch,
     schemas::users::{
         ChangePasswordRequest, DeleteAccountRequest, UpdateProfileRequest, UserResponse,
     },
-    services::accounts,
 };
 
 pub fn router() -> Router<AppState> {
@@ -46,11 +45,7 @@ pub async fn get_profile(
     State(state): State<AppState>,
     scope: UserScope,
 ) -> Result<Json<UserResponse>, ApiError> {
-    let user = state
-        .store
-        .find_user(scope.user_id())
-        .await?
-        .ok_or(ErrorCode::InvalidToken)?;
+    let user = state.accounts.profile(scope.user_id()).await?;
     Ok(Json(user.into()))
 }
 
@@ -82,14 +77,13 @@ pub async fn update_profile(
         .map(TimeZoneName::parse)
         .transpose()?;
     let user = state
-        .store
+        .accounts
         .update_profile(
             scope.user_id(),
             name.as_ref().map(Option::as_ref),
             timezone.as_ref(),
         )
-        .await?
-        .ok_or(ErrorCode::InvalidToken)?;
+        .await?;
     Ok(Json(user.into()))
 }
 
@@ -112,7 +106,15 @@ pub async fn change_password(
     ApiJson(body): ApiJson<ChangePasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
     let new_password = Password::parse(&body.new_password, "new_password")?;
-    accounts::change_password(&state, &scope.0, &body.current_password, new_password).await?;
+    state
+        .accounts
+        .change_password(
+            scope.user_id(),
+            scope.0.session_id,
+            &body.current_password,
+            new_password,
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -133,6 +135,9 @@ pub async fn delete_account(
     scope: UserScope,
     ApiJson(body): ApiJson<DeleteAccountRequest>,
 ) -> Result<StatusCode, ApiError> {
-    accounts::delete_account(&state, &scope.0, &body.password).await?;
+    state
+        .accounts
+        .delete_account(scope.user_id(), &body.password)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

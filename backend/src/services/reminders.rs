@@ -8,12 +8,12 @@ use std::{sync::Arc, time::Duration};
 use chrono::{DateTime, Utc};
 
 use crate::{
-    app::AppState,
-    core::error::ApiError,
+    core::error::{ApiError, ErrorCode},
     db::Store,
     events::EventBus,
-    models::{Task, UserId},
+    models::{Task, UserId, parse_instant},
     schemas::tasks::TaskResponse,
+    services::tasks::restore_plus,
 };
 
 const TICK: Duration = Duration::from_secs(1);
@@ -70,11 +70,27 @@ async fn deliver_due(store: &Store, events: &EventBus) -> Result<usize, ApiError
     Ok(claimed.len())
 }
 
-/// `GET …/reminders`: the user's open tasks whose reminder time is at or before `before`.
-pub async fn list_reminders(
-    state: &AppState,
-    user_id: UserId,
-    before: DateTime<Utc>,
-) -> Result<Vec<Task>, ApiError> {
-    Ok(state.store.list_reminders(user_id, before).await?)
+/// Reads of the reminders that have come due.
+pub struct ReminderService {
+    store: Arc<Store>,
+}
+
+impl ReminderService {
+    pub fn new(store: Arc<Store>) -> Self {
+        Self { store }
+    }
+
+    /// `GET …/reminders`: the user's open tasks whose reminder time is at or before `before`
+    /// (RFC 3339 with an offset; default now).
+    pub async fn list_reminders(
+        &self,
+        user_id: UserId,
+        before: Option<&str>,
+    ) -> Result<Vec<Task>, ApiError> {
+        let before: DateTime<Utc> = match before {
+            Some(raw) => parse_instant(&restore_plus(raw), ErrorCode::InvalidDueDate, "before")?,
+            None => Utc::now(),
+        };
+        Ok(self.store.list_reminders(user_id, before).await?)
+    }
 }

@@ -1,10 +1,15 @@
 //! Task rules: turning requests into validated fields, writing a task and its tags in one
 //! transaction, completion, links, and list parameters.
 
+use std::sync::Arc;
+
 use crate::{
-    app::AppState,
     core::error::{ApiError, ErrorCode},
-    db::{EditedTask, ListedTasks, SortField, TagRef, TaskFields, TaskFilter, TaskSort, TaskWrite},
+    db::{
+        EditedTask, ListedTasks, SortField, Store, TagRef, TaskFields, TaskFilter, TaskSort,
+        TaskWrite,
+    },
+    events::EventBus,
     models::{
         Priority, RecurrenceRule, TagId, Task, TaskDescription, TaskId, TaskTitle, UserId,
         parse_instant,
@@ -48,22 +53,6 @@ fn check_recurrence(fields: &TaskFields) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Publishes `task.updated` for an edited task, and `task.created` for the next occurrence
-/// the edit created; returns the task.
-fn edited(state: &AppState, user_id: UserId, edited: EditedTask) -> Task {
-    state.events.publish(
-        user_id,
-        "task.updated",
-        TaskResponse::from(edited.task.clone()),
-    );
-    if let Some(successor) = edited.successor {
-        state
-            .events
-            .publish(user_id, "task.created", TaskResponse::from(successor));
-    }
-    edited.task
-}
-
 fn tag_ids(raw: Vec<i64>) -> Vec<TagId> {
     let mut ids: Vec<TagId> = raw.into_iter().map(TagId::from).collect();
     ids.sort_unstable();
@@ -71,196 +60,238 @@ fn tag_ids(raw: Vec<i64>) -> Vec<TagId> {
     ids
 }
 
-/// Creates a task (and its tag links) in one transaction; returns it with its tags.
-pub async fn create_task(
-    state: &AppState,
-    user_id: UserId,
-    body: CreateTaskRequest,
-) -> Result<Task, ApiError> {
-    let fields = TaskFields {
-        title: TaskTitle::parse(&body.title)?.as_str().to_owned(),
-        description: description(body.description)?,
-        completed: body.completed.unwrap_or(false),
-        priority: body
-            .priority
-            .as_deref()
-            .map(Priority::parse)
-            .transpose()?
-            .unwrap_or_default(),
-        due_date: due_date(body.due_date)?,
-        remind_at: remind_at(body.remind_at)?,
-        recurrence_rule: recurrence(body.recurrence_rule)?,
-    };
-    check_recurrence(&fields)?;
-    let tags = body.tag_ids.map(tag_ids);
-    let task = state
-        .store
-        .create_task(user_id, TaskWrite { fields, tags })
-        .await?;
-    state
-        .events
-        .publish(user_id, "task.created", TaskResponse::from(task.clone()));
-    Ok(task)
+/// Task writes and reads, and the events they publish.
+pub struct TaskService {
+    store: Arc<Store>,
+    events: EventBus,
 }
 
-/// Replaces every field of a task; omitted optional fields become null and omitted `tag_ids`
-/// removes the tags.
-pub async fn replace_task(
-    state: &AppState,
-    user_id: UserId,
-    id: TaskId,
-    body: ReplaceTaskRequest,
-) -> Result<Task, ApiError> {
-    let fields = TaskFields {
-        title: TaskTitle::parse(&body.title)?.as_str().to_owned(),
-        description: description(body.description)?,
-        completed: body.completed,
-        priority: Priority::parse(&body.priority)?,
-        due_date: due_date(body.due_date)?,
-        remind_at: remind_at(body.remind_at)?,
-        recurrence_rule: recurrence(body.recurrence_rule)?,
-    };
-    check_recurrence(&fields)?;
-    let tags = tag_ids(body.tag_ids.unwrap_or_default());
-    let write = TaskWrite {
-        fields,
-        tags: Some(tags),
-    };
-    let task = state
-        .store
-        .edit_task(user_id, id, move |_| Ok::<_, ApiError>(write))
-        .await?;
-    Ok(edited(state, user_id, task))
+/// One page of tasks, and how many tasks match in all.
+pub struct TaskList {
+    pub tasks: Vec<Task>,
+    pub total: i64,
 }
 
-/// Changes only the fields present; `null` clears a nullable field.
-pub async fn update_task(
-    state: &AppState,
-    user_id: UserId,
-    id: TaskId,
-    body: UpdateTaskRequest,
-) -> Result<Task, ApiError> {
-    // Validate everything before touching the database.
-    let title = match body.title {
-        Patch::Absent => None,
-        Patch::Null => return Err(ApiError::new(ErrorCode::InvalidTitle).with_field("title")),
-        Patch::Value(title) => Some(TaskTitle::parse(&title)?.as_str().to_owned()),
-    };
-    let priority = match body.priority {
-        Patch::Absent => None,
-        Patch::Null => {
-            return Err(ApiError::new(ErrorCode::InvalidPriority).with_field("priority"));
-        }
-        Patch::Value(priority) => Some(Priority::parse(&priority)?),
-    };
-    let completed = match body.completed {
-        Patch::Absent => None,
-        Patch::Null => {
-            return Err(ApiError::validation(
-                "completed",
-                "completed must be true or false.",
-            ));
-        }
-        Patch::Value(completed) => Some(completed),
-    };
-    let description = body
-        .description
-        .try_map(|d| TaskDescription::parse(&d).map(|d| d.as_str().to_owned()))?;
-    let due = body
-        .due_date
-        .try_map(|t| parse_instant(&t, ErrorCode::InvalidDueDate, "due_date"))?;
-    let remind = body
-        .remind_at
-        .try_map(|t| parse_instant(&t, ErrorCode::InvalidRemindAt, "remind_at"))?;
-    let rule = body
-        .recurrence_rule
-        .try_map(|r| RecurrenceRule::parse(&r).map(|r| r.as_str().to_owned()))?;
-    let tags = match body.tag_ids {
-        Patch::Absent => None,
-        Patch::Null => Some(Vec::new()),
-        Patch::Value(ids) => Some(tag_ids(ids)),
-    };
+impl TaskService {
+    pub fn new(store: Arc<Store>, events: EventBus) -> Self {
+        Self { store, events }
+    }
 
-    let edit = move |current: &Task| {
-        let mut fields = TaskFields::from(current);
-        if let Some(title) = title {
-            fields.title = title;
+    /// Publishes `task.updated` for an edited task, and `task.created` for the next occurrence
+    /// the edit created; returns the task.
+    fn edited(&self, user_id: UserId, edited: EditedTask) -> Task {
+        self.events.publish(
+            user_id,
+            "task.updated",
+            TaskResponse::from(edited.task.clone()),
+        );
+        if let Some(successor) = edited.successor {
+            self.events
+                .publish(user_id, "task.created", TaskResponse::from(successor));
         }
-        if let Some(priority) = priority {
-            fields.priority = priority;
-        }
-        if let Some(completed) = completed {
-            fields.completed = completed;
-        }
-        fields.description = description.apply_to(fields.description);
-        fields.due_date = due.apply_to(fields.due_date);
-        fields.remind_at = remind.apply_to(fields.remind_at);
-        fields.recurrence_rule = rule.apply_to(fields.recurrence_rule);
+        edited.task
+    }
+
+    /// Creates a task (and its tag links) in one transaction; returns it with its tags.
+    pub async fn create_task(
+        &self,
+        user_id: UserId,
+        body: CreateTaskRequest,
+    ) -> Result<Task, ApiError> {
+        let fields = TaskFields {
+            title: TaskTitle::parse(&body.title)?.as_str().to_owned(),
+            description: description(body.description)?,
+            completed: body.completed.unwrap_or(false),
+            priority: body
+                .priority
+                .as_deref()
+                .map(Priority::parse)
+                .transpose()?
+                .unwrap_or_default(),
+            due_date: due_date(body.due_date)?,
+            remind_at: remind_at(body.remind_at)?,
+            recurrence_rule: recurrence(body.recurrence_rule)?,
+        };
         check_recurrence(&fields)?;
-        Ok::<_, ApiError>(TaskWrite { fields, tags })
-    };
-    let task = state.store.edit_task(user_id, id, edit).await?;
-    Ok(edited(state, user_id, task))
-}
+        let tags = body.tag_ids.map(tag_ids);
+        let task = self
+            .store
+            .create_task(user_id, TaskWrite { fields, tags })
+            .await?;
+        self.events
+            .publish(user_id, "task.created", TaskResponse::from(task.clone()));
+        Ok(task)
+    }
 
-/// Flips completion and returns the task.
-pub async fn toggle_task(state: &AppState, user_id: UserId, id: TaskId) -> Result<Task, ApiError> {
-    let edit = |current: &Task| {
-        let mut fields = TaskFields::from(current);
-        fields.completed = !fields.completed;
-        Ok::<_, ApiError>(TaskWrite { fields, tags: None })
-    };
-    let task = state.store.edit_task(user_id, id, edit).await?;
-    Ok(edited(state, user_id, task))
-}
+    /// Replaces every field of a task; omitted optional fields become null and omitted `tag_ids`
+    /// removes the tags.
+    pub async fn replace_task(
+        &self,
+        user_id: UserId,
+        id: TaskId,
+        body: ReplaceTaskRequest,
+    ) -> Result<Task, ApiError> {
+        let fields = TaskFields {
+            title: TaskTitle::parse(&body.title)?.as_str().to_owned(),
+            description: description(body.description)?,
+            completed: body.completed,
+            priority: Priority::parse(&body.priority)?,
+            due_date: due_date(body.due_date)?,
+            remind_at: remind_at(body.remind_at)?,
+            recurrence_rule: recurrence(body.recurrence_rule)?,
+        };
+        check_recurrence(&fields)?;
+        let tags = tag_ids(body.tag_ids.unwrap_or_default());
+        let write = TaskWrite {
+            fields,
+            tags: Some(tags),
+        };
+        let task = self
+            .store
+            .edit_task(user_id, id, move |_| Ok::<_, ApiError>(write))
+            .await?;
+        Ok(self.edited(user_id, task))
+    }
 
-pub async fn find_task(state: &AppState, user_id: UserId, id: TaskId) -> Result<Task, ApiError> {
-    state
-        .store
-        .find_task(user_id, id)
-        .await?
-        .ok_or_else(|| ErrorCode::TaskNotFound.into())
-}
+    /// Changes only the fields present; `null` clears a nullable field.
+    pub async fn update_task(
+        &self,
+        user_id: UserId,
+        id: TaskId,
+        body: UpdateTaskRequest,
+    ) -> Result<Task, ApiError> {
+        // Validate everything before touching the database.
+        let title = match body.title {
+            Patch::Absent => None,
+            Patch::Null => return Err(ApiError::new(ErrorCode::InvalidTitle).with_field("title")),
+            Patch::Value(title) => Some(TaskTitle::parse(&title)?.as_str().to_owned()),
+        };
+        let priority = match body.priority {
+            Patch::Absent => None,
+            Patch::Null => {
+                return Err(ApiError::new(ErrorCode::InvalidPriority).with_field("priority"));
+            }
+            Patch::Value(priority) => Some(Priority::parse(&priority)?),
+        };
+        let completed = match body.completed {
+            Patch::Absent => None,
+            Patch::Null => {
+                return Err(ApiError::validation(
+                    "completed",
+                    "completed must be true or false.",
+                ));
+            }
+            Patch::Value(completed) => Some(completed),
+        };
+        let description = body
+            .description
+            .try_map(|d| TaskDescription::parse(&d).map(|d| d.as_str().to_owned()))?;
+        let due = body
+            .due_date
+            .try_map(|t| parse_instant(&t, ErrorCode::InvalidDueDate, "due_date"))?;
+        let remind = body
+            .remind_at
+            .try_map(|t| parse_instant(&t, ErrorCode::InvalidRemindAt, "remind_at"))?;
+        let rule = body
+            .recurrence_rule
+            .try_map(|r| RecurrenceRule::parse(&r).map(|r| r.as_str().to_owned()))?;
+        let tags = match body.tag_ids {
+            Patch::Absent => None,
+            Patch::Null => Some(Vec::new()),
+            Patch::Value(ids) => Some(tag_ids(ids)),
+        };
 
-pub async fn delete_task(state: &AppState, user_id: UserId, id: TaskId) -> Result<(), ApiError> {
-    if state.store.delete_task(user_id, id).await? {
-        state
-            .events
-            .publish(user_id, "task.deleted", serde_json::json!({"id": id}));
+        let edit = move |current: &Task| {
+            let mut fields = TaskFields::from(current);
+            if let Some(title) = title {
+                fields.title = title;
+            }
+            if let Some(priority) = priority {
+                fields.priority = priority;
+            }
+            if let Some(completed) = completed {
+                fields.completed = completed;
+            }
+            fields.description = description.apply_to(fields.description);
+            fields.due_date = due.apply_to(fields.due_date);
+            fields.remind_at = remind.apply_to(fields.remind_at);
+            fields.recurrence_rule = rule.apply_to(fields.recurrence_rule);
+            check_recurrence(&fields)?;
+            Ok::<_, ApiError>(TaskWrite { fields, tags })
+        };
+        let task = self.store.edit_task(user_id, id, edit).await?;
+        Ok(self.edited(user_id, task))
+    }
+
+    /// Flips completion and returns the task.
+    pub async fn toggle_task(&self, user_id: UserId, id: TaskId) -> Result<Task, ApiError> {
+        let edit = |current: &Task| {
+            let mut fields = TaskFields::from(current);
+            fields.completed = !fields.completed;
+            Ok::<_, ApiError>(TaskWrite { fields, tags: None })
+        };
+        let task = self.store.edit_task(user_id, id, edit).await?;
+        Ok(self.edited(user_id, task))
+    }
+
+    pub async fn find_task(&self, user_id: UserId, id: TaskId) -> Result<Task, ApiError> {
+        self.store
+            .find_task(user_id, id)
+            .await?
+            .ok_or_else(|| ErrorCode::TaskNotFound.into())
+    }
+
+    pub async fn delete_task(&self, user_id: UserId, id: TaskId) -> Result<(), ApiError> {
+        if self.store.delete_task(user_id, id).await? {
+            self.events
+                .publish(user_id, "task.deleted", serde_json::json!({"id": id}));
+            Ok(())
+        } else {
+            Err(ErrorCode::TaskNotFound.into())
+        }
+    }
+
+    /// Links a tag; true when the link is new. Either id not being the user's is a 404.
+    pub async fn link_tag(
+        &self,
+        user_id: UserId,
+        task_id: TaskId,
+        tag_id: TagId,
+    ) -> Result<(Task, bool), ApiError> {
+        let (task, created) = self.store.link_tag(user_id, task_id, tag_id).await?;
+        if created {
+            self.events
+                .publish(user_id, "task.updated", TaskResponse::from(task.clone()));
+        }
+        Ok((task, created))
+    }
+
+    /// Removes a link; succeeds also when there was none.
+    pub async fn unlink_tag(
+        &self,
+        user_id: UserId,
+        task_id: TaskId,
+        tag_id: TagId,
+    ) -> Result<(), ApiError> {
+        let task = self.store.unlink_tag(user_id, task_id, tag_id).await?;
+        self.events
+            .publish(user_id, "task.updated", TaskResponse::from(task));
         Ok(())
-    } else {
-        Err(ErrorCode::TaskNotFound.into())
     }
-}
 
-/// Links a tag; true when the link is new. Either id not being the user's is a 404.
-pub async fn link_tag(
-    state: &AppState,
-    user_id: UserId,
-    task_id: TaskId,
-    tag_id: TagId,
-) -> Result<(Task, bool), ApiError> {
-    let (task, created) = state.store.link_tag(user_id, task_id, tag_id).await?;
-    if created {
-        state
-            .events
-            .publish(user_id, "task.updated", TaskResponse::from(task.clone()));
+    /// A page of tasks and the number of pages.
+    pub async fn list_tasks(
+        &self,
+        user_id: UserId,
+        params: &ListParams,
+    ) -> Result<TaskList, ApiError> {
+        let offset = (params.page - 1).saturating_mul(params.limit);
+        let ListedTasks { tasks, total } = self
+            .store
+            .list_tasks(user_id, &params.filter, params.sort, params.limit, offset)
+            .await?;
+        Ok(TaskList { tasks, total })
     }
-    Ok((task, created))
-}
-
-/// Removes a link; succeeds also when there was none.
-pub async fn unlink_tag(
-    state: &AppState,
-    user_id: UserId,
-    task_id: TaskId,
-    tag_id: TagId,
-) -> Result<(), ApiError> {
-    let task = state.store.unlink_tag(user_id, task_id, tag_id).await?;
-    state
-        .events
-        .publish(user_id, "task.updated", TaskResponse::from(task));
-    Ok(())
 }
 
 /// Validated list parameters.
@@ -379,19 +410,6 @@ fn parse_sort(raw: Option<&str>) -> Result<TaskSort, ApiError> {
         _ => return Err(ApiError::new(ErrorCode::InvalidSortField).with_field("sort")),
     };
     Ok(TaskSort { field, descending })
-}
-
-/// A page of tasks and the number of pages.
-pub async fn list_tasks(
-    state: &AppState,
-    user_id: UserId,
-    params: &ListParams,
-) -> Result<ListedTasks, ApiError> {
-    let offset = (params.page - 1).saturating_mul(params.limit);
-    Ok(state
-        .store
-        .list_tasks(user_id, &params.filter, params.sort, params.limit, offset)
-        .await?)
 }
 
 #[cfg(test)]

@@ -10,12 +10,9 @@ use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use crate::{
-    app::AppState,
-    core::{
-        error::{ApiError, ErrorCode},
-        security::jwt::{TokenError, TokenType},
-    },
+    core::error::{ApiError, ErrorCode},
     models::{TagId, TaskId, UserId},
+    routers::state::AppState,
 };
 
 /// A JSON body. Wrong content type → 415, over 64 KiB → 413, malformed JSON, wrong types,
@@ -190,23 +187,8 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
 
 /// Verifies an access token and that its session is live.
 pub async fn authenticate(state: &AppState, token: &str) -> Result<AuthUser, ApiError> {
-    let claims = state
-        .tokens
-        .verify(token, TokenType::Access)
-        .map_err(|error| match error {
-            TokenError::Invalid => ErrorCode::InvalidToken,
-            TokenError::Expired => ErrorCode::TokenExpired,
-            TokenError::WrongType => ErrorCode::InvalidTokenType,
-        })?;
+    let claims = state.auth.authenticate(token).await?;
     let user_id = UserId::from(claims.sub);
-    match state.store.session_is_live(claims.sid, user_id).await? {
-        Some(true) => {}
-        Some(false) => return Err(ErrorCode::TokenRevoked.into()),
-        None => {
-            return Err(ApiError::new(ErrorCode::InvalidToken)
-                .with_detail("The token's account or session no longer exists."));
-        }
-    }
     tracing::Span::current().record("user_id", tracing::field::display(user_id));
     Ok(AuthUser {
         id: user_id,
