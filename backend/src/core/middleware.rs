@@ -23,7 +23,7 @@ use crate::{
         error::{ApiError, DatabaseUnreachable, ErrorCode},
         request_id,
     },
-    db::{DbHealth, availability::Availability},
+    core::db_health::{Availability, DbHealth},
 };
 
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

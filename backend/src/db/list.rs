@@ -146,7 +146,7 @@ fn push_from_where(
         query.push(" AND t.completed = ").push_bind(completed);
     }
     if let Some(priority) = filter.priority {
-        query.push(" AND t.priority = ").push_bind(priority.rank());
+        query.push(" AND t.priority = ").push_bind(priority);
     }
     if let Some(tag) = &filter.tag {
         query

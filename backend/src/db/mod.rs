@@ -33,12 +33,14 @@ use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, Utc};
 
+pub use crate::models::{TaskFields, TaskWrite};
+
 use crate::{
     core::settings::{DatabaseBackend, Settings},
-    models::{Priority, Task, TaskId, UserId},
+    models::{Task, TaskId, UserId},
 };
 
-pub use availability::DbHealth;
+pub use crate::core::db_health::DbHealth;
 pub use dialect::{Constraint, is_unavailable};
 pub use list::{ListedTasks, SortField, TagRef, TaskFilter, TaskSort};
 pub use migrations::MigrationState;
@@ -99,39 +101,6 @@ impl From<sqlx::Error> for StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
-
-/// A task's writable columns, and optionally its complete new tag set.
-#[derive(Clone, Debug)]
-pub struct TaskWrite {
-    pub fields: TaskFields,
-    pub tags: Option<Vec<crate::models::TagId>>,
-}
-
-/// Every writable column of a task, as it will be stored.
-#[derive(Clone, Debug)]
-pub struct TaskFields {
-    pub title: String,
-    pub description: Option<String>,
-    pub completed: bool,
-    pub priority: Priority,
-    pub due_date: Option<DateTime<Utc>>,
-    pub remind_at: Option<DateTime<Utc>>,
-    pub recurrence_rule: Option<String>,
-}
-
-impl From<&Task> for TaskFields {
-    fn from(task: &Task) -> Self {
-        Self {
-            title: task.title.clone(),
-            description: task.description.clone(),
-            completed: task.completed,
-            priority: Priority::from_rank(task.priority),
-            due_date: task.due_date,
-            remind_at: task.remind_at,
-            recurrence_rule: task.recurrence_rule.clone(),
-        }
-    }
-}
 
 /// A task as an edit left it, and the next occurrence the edit created (when it completed a
 /// recurring task).

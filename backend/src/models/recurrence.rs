@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use rrule::{RRule, Unvalidated};
 
-use crate::models::{Priority, Task};
+use crate::models::{Task, TaskFields};
 
 /// The next occurrence of a recurring task, as it will be inserted.
 #[derive(Clone, Debug, PartialEq)]
@@ -31,7 +31,7 @@ pub fn completes_occurrence(before: &Task, after: &Task) -> bool {
 /// so `COUNT` counts the whole series and a local time that fell into a daylight-saving gap
 /// comes back once the gap is over. `None` when the rule is exhausted (`COUNT`, `UNTIL`).
 pub fn next_occurrence(task: &Task, time_zone: &str) -> Option<NextOccurrence> {
-    let rule = task.recurrence_rule.as_deref()?;
+    let rule = task.recurrence_rule.as_ref()?.as_str();
     let due = task.due_date?;
     let series_start = task.recurrence_start.unwrap_or(due);
     let zone: chrono_tz::Tz = time_zone.parse().unwrap_or(chrono_tz::UTC);
@@ -70,12 +70,12 @@ fn occurrence_after(
 }
 
 /// The fields of the successor: the same title, description, priority and rule, not completed.
-pub fn successor_fields(task: &Task, next: &NextOccurrence) -> crate::db::TaskFields {
-    crate::db::TaskFields {
+pub fn successor_fields(task: &Task, next: &NextOccurrence) -> TaskFields {
+    TaskFields {
         title: task.title.clone(),
         description: task.description.clone(),
         completed: false,
-        priority: Priority::from_rank(task.priority),
+        priority: task.priority,
         due_date: Some(next.due_date),
         remind_at: next.remind_at,
         recurrence_rule: task.recurrence_rule.clone(),
@@ -87,21 +87,21 @@ mod tests {
     use sqlx::types::Json;
 
     use super::*;
-    use crate::models::{TaskId, UserId};
+    use crate::models::{Priority, RecurrenceRule, TaskId, TaskTitle, UserId};
 
     fn task(rule: &str, due: &str, remind: Option<&str>, start: Option<&str>) -> Task {
         let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
         Task {
             id: TaskId::from(1),
             user_id: UserId::new(),
-            title: "t".into(),
+            title: TaskTitle::parse("t").unwrap(),
             description: None,
             completed: true,
             completed_at: None,
-            priority: 1,
+            priority: Priority::Medium,
             due_date: Some(at(due)),
             remind_at: remind.map(at),
-            recurrence_rule: Some(rule.into()),
+            recurrence_rule: Some(RecurrenceRule::parse(rule).unwrap()),
             tags: Json(Vec::new()),
             created_at: Utc::now(),
             updated_at: Utc::now(),

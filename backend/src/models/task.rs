@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use crate::{
     core::error::{ApiError, ErrorCode},
-    models::UserId,
+    models::{RecurrenceRule, TaskDescription, TaskTitle, UserId},
 };
 
 macro_rules! integer_id {
@@ -51,14 +51,18 @@ integer_id!(
     TagId
 );
 
-/// How important a task is. Stored as 0, 1, 2 so that the column sorts in importance order.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+/// How important a task is. Stored as 0, 1, 2 so that the column sorts in importance order; a
+/// stored number that is none of these is an error when read, never a default.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type,
+)]
 #[serde(rename_all = "lowercase")]
+#[repr(i16)]
 pub enum Priority {
-    Low,
+    Low = 0,
     #[default]
-    Medium,
-    High,
+    Medium = 1,
+    High = 2,
 }
 
 impl Priority {
@@ -68,22 +72,6 @@ impl Priority {
             "medium" => Ok(Self::Medium),
             "high" => Ok(Self::High),
             _ => Err(ApiError::new(ErrorCode::InvalidPriority).with_field("priority")),
-        }
-    }
-
-    pub fn rank(self) -> i16 {
-        match self {
-            Self::Low => 0,
-            Self::Medium => 1,
-            Self::High => 2,
-        }
-    }
-
-    pub fn from_rank(rank: i16) -> Self {
-        match rank {
-            0 => Self::Low,
-            2 => Self::High,
-            _ => Self::Medium,
         }
     }
 }
@@ -102,14 +90,14 @@ pub struct TagSummary {
 pub struct Task {
     pub id: TaskId,
     pub user_id: UserId,
-    pub title: String,
-    pub description: Option<String>,
+    pub title: TaskTitle,
+    pub description: Option<TaskDescription>,
     pub completed: bool,
     pub completed_at: Option<DateTime<Utc>>,
-    pub priority: i16,
+    pub priority: Priority,
     pub due_date: Option<DateTime<Utc>>,
     pub remind_at: Option<DateTime<Utc>>,
-    pub recurrence_rule: Option<String>,
+    pub recurrence_rule: Option<RecurrenceRule>,
     pub tags: Json<Vec<TagSummary>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -122,6 +110,39 @@ pub struct Task {
     /// The due date of the recurring series' first occurrence (the rule's `DTSTART`); `None`
     /// when this task starts its series.
     pub recurrence_start: Option<DateTime<Utc>>,
+}
+
+/// Every writable column of a task, as it will be stored.
+#[derive(Clone, Debug)]
+pub struct TaskFields {
+    pub title: TaskTitle,
+    pub description: Option<TaskDescription>,
+    pub completed: bool,
+    pub priority: Priority,
+    pub due_date: Option<DateTime<Utc>>,
+    pub remind_at: Option<DateTime<Utc>>,
+    pub recurrence_rule: Option<RecurrenceRule>,
+}
+
+impl From<&Task> for TaskFields {
+    fn from(task: &Task) -> Self {
+        Self {
+            title: task.title.clone(),
+            description: task.description.clone(),
+            completed: task.completed,
+            priority: task.priority,
+            due_date: task.due_date,
+            remind_at: task.remind_at,
+            recurrence_rule: task.recurrence_rule.clone(),
+        }
+    }
+}
+
+/// A task's writable columns, and optionally its complete new tag set.
+#[derive(Clone, Debug)]
+pub struct TaskWrite {
+    pub fields: TaskFields,
+    pub tags: Option<Vec<TagId>>,
 }
 
 /// A row of `tags`.

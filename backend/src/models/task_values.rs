@@ -10,7 +10,8 @@ const MAX_TAG_NAME_CHARS: usize = 50;
 const MAX_RRULE_CHARS: usize = 500;
 
 /// A task title: trimmed, 1 to 200 characters.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::Type)]
+#[sqlx(transparent)]
 pub struct TaskTitle(String);
 
 impl TaskTitle {
@@ -29,7 +30,8 @@ impl TaskTitle {
 }
 
 /// A task description of at most 1000 characters.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::Type)]
+#[sqlx(transparent)]
 pub struct TaskDescription(String);
 
 impl TaskDescription {
@@ -47,7 +49,8 @@ impl TaskDescription {
 }
 
 /// A recurrence rule: a valid RFC 5545 RRULE (an `RRULE:` prefix is accepted and dropped).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::Type)]
+#[sqlx(transparent)]
 pub struct RecurrenceRule(String);
 
 impl RecurrenceRule {
@@ -146,6 +149,18 @@ pub(crate) fn reject_nul(raw: &str, field: &'static str) -> Result<(), ApiError>
     }
     Ok(())
 }
+
+/// The stored text of a validated value, for the response bodies.
+macro_rules! into_string {
+    ($($name:ident),*) => {$(
+        impl From<$name> for String {
+            fn from(value: $name) -> Self {
+                value.0
+            }
+        }
+    )*};
+}
+into_string!(TaskTitle, TaskDescription, RecurrenceRule);
 
 #[cfg(test)]
 mod tests {

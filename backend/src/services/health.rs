@@ -4,7 +4,8 @@ use std::{sync::Arc, time::Duration};
 
 use crate::{
     core::error::ApiError,
-    db::{DbHealth, Store, availability::Availability},
+    core::db_health::{Availability, DbHealth},
+    db::Store,
 };
 
 /// The longest readiness takes to answer (orchestrators' probes commonly give up after 1 s).

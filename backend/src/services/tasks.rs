@@ -25,9 +25,8 @@ use crate::{
 const DEFAULT_PAGE_SIZE: i64 = 20;
 const MAX_PAGE_SIZE: i64 = 100;
 
-fn description(raw: Option<String>) -> Result<Option<String>, ApiError> {
-    raw.map(|d| TaskDescription::parse(&d).map(|d| d.as_str().to_owned()))
-        .transpose()
+fn description(raw: Option<String>) -> Result<Option<TaskDescription>, ApiError> {
+    raw.map(|d| TaskDescription::parse(&d)).transpose()
 }
 
 fn due_date(raw: Option<String>) -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
@@ -40,9 +39,8 @@ fn remind_at(raw: Option<String>) -> Result<Option<chrono::DateTime<chrono::Utc>
         .transpose()
 }
 
-fn recurrence(raw: Option<String>) -> Result<Option<String>, ApiError> {
-    raw.map(|r| RecurrenceRule::parse(&r).map(|r| r.as_str().to_owned()))
-        .transpose()
+fn recurrence(raw: Option<String>) -> Result<Option<RecurrenceRule>, ApiError> {
+    raw.map(|r| RecurrenceRule::parse(&r)).transpose()
 }
 
 /// A recurrence rule is expanded from the due date, so it needs one.
@@ -99,7 +97,7 @@ impl TaskService {
         body: CreateTaskRequest,
     ) -> Result<Task, ApiError> {
         let fields = TaskFields {
-            title: TaskTitle::parse(&body.title)?.as_str().to_owned(),
+            title: TaskTitle::parse(&body.title)?,
             description: description(body.description)?,
             completed: body.completed.unwrap_or(false),
             priority: body
@@ -132,7 +130,7 @@ impl TaskService {
         body: ReplaceTaskRequest,
     ) -> Result<Task, ApiError> {
         let fields = TaskFields {
-            title: TaskTitle::parse(&body.title)?.as_str().to_owned(),
+            title: TaskTitle::parse(&body.title)?,
             description: description(body.description)?,
             completed: body.completed,
             priority: Priority::parse(&body.priority)?,
@@ -164,7 +162,7 @@ impl TaskService {
         let title = match body.title {
             Patch::Absent => None,
             Patch::Null => return Err(ApiError::new(ErrorCode::InvalidTitle).with_field("title")),
-            Patch::Value(title) => Some(TaskTitle::parse(&title)?.as_str().to_owned()),
+            Patch::Value(title) => Some(TaskTitle::parse(&title)?),
         };
         let priority = match body.priority {
             Patch::Absent => None,
@@ -185,7 +183,7 @@ impl TaskService {
         };
         let description = body
             .description
-            .try_map(|d| TaskDescription::parse(&d).map(|d| d.as_str().to_owned()))?;
+            .try_map(|d| TaskDescription::parse(&d))?;
         let due = body
             .due_date
             .try_map(|t| parse_instant(&t, ErrorCode::InvalidDueDate, "due_date"))?;
@@ -194,7 +192,7 @@ impl TaskService {
             .try_map(|t| parse_instant(&t, ErrorCode::InvalidRemindAt, "remind_at"))?;
         let rule = body
             .recurrence_rule
-            .try_map(|r| RecurrenceRule::parse(&r).map(|r| r.as_str().to_owned()))?;
+            .try_map(|r| RecurrenceRule::parse(&r))?;
         let tags = match body.tag_ids {
             Patch::Absent => None,
             Patch::Null => Some(Vec::new()),
