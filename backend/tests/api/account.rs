@@ -1,60 +1,12 @@
 //! The account (SPEC 4 and 5 "Account"): reading and changing one's own profile, changing the
 //! password, deleting the account, and never touching anybody else's.
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use super::helpers::{PASSWORD, TestApp, TestUser, assert_error, body};
+use super::helpers::{Caller, PASSWORD, TestApp, assert_error, body};
 
 const NEW_PASSWORD: &str = "a much better passphrase";
-
-fn user_path(id: &str) -> String {
-    format!("/api/v1/users/{id}")
-}
-
-fn password_path(id: &str) -> String {
-    format!("/api/v1/users/{id}/password")
-}
-
-async fn patch(app: &TestApp, user: &TestUser, body: &Value) -> reqwest::Response {
-    app.send_json(
-        Method::PATCH,
-        &user_path(&user.id),
-        Some(&user.access),
-        body,
-    )
-    .await
-}
-
-async fn profile(app: &TestApp, user: &TestUser) -> Value {
-    let response = app.get(&user_path(&user.id), Some(&user.access)).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    body(response).await
-}
-
-async fn change_password(
-    app: &TestApp,
-    user: &TestUser,
-    current: &str,
-    new: &str,
-) -> reqwest::Response {
-    app.post_json(
-        &password_path(&user.id),
-        Some(&user.access),
-        &json!({"current_password": current, "new_password": new}),
-    )
-    .await
-}
-
-async fn delete_account(app: &TestApp, user: &TestUser, password: &str) -> reqwest::Response {
-    app.send_json(
-        Method::DELETE,
-        &user_path(&user.id),
-        Some(&user.access),
-        &json!({"password": password}),
-    )
-    .await
-}
 
 // --- reading ---------------------------------------------------------------------------------
 
@@ -65,7 +17,7 @@ async fn own_profile_is_the_user_object() {
     };
     let user = app.signed_in_user().await;
 
-    let response = app.get(&user_path(&user.id), Some(&user.access)).await;
+    let response = app.get_user(&user).await;
     assert_eq!(response.status(), StatusCode::OK);
     let profile = body(response).await;
 
@@ -97,7 +49,7 @@ async fn another_users_profile_is_forbidden_and_reveals_nothing_about_them() {
     let me = app.signed_in_user().await;
     let other = app.signed_in_user().await;
 
-    let response = app.get(&user_path(&other.id), Some(&me.access)).await;
+    let response = app.get_user(other.with_token(Some(&me.access))).await;
     let error = assert_error(response, StatusCode::FORBIDDEN, "FORBIDDEN").await;
 
     let text = error.to_string();
@@ -145,39 +97,25 @@ async fn without_a_token_the_answer_is_missing_token_before_the_path_is_looked_a
     };
     let user = app.signed_in_user().await;
 
-    for path in [user_path(&user.id), user_path("not-a-uuid")] {
-        let response = app.get(&path, None).await;
+    for user_id in [user.id.as_str(), "not-a-uuid"] {
+        let response = app
+            .get_user(Caller {
+                user_id,
+                token: None,
+            })
+            .await;
         assert_error(response, StatusCode::UNAUTHORIZED, "MISSING_TOKEN").await;
     }
-    let response = app
-        .send_json(
-            Method::PATCH,
-            &user_path(&user.id),
-            None,
-            &json!({"name": "X"}),
-        )
-        .await;
+    let no_token = user.with_token(None);
+    let response = app.patch_user(no_token, &json!({"name": "X"})).await;
     assert_error(response, StatusCode::UNAUTHORIZED, "MISSING_TOKEN").await;
-    let response = app
-        .post_json(
-            &password_path(&user.id),
-            None,
-            &json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD}),
-        )
-        .await;
+    let response = app.change_password(no_token, PASSWORD, NEW_PASSWORD).await;
     assert_error(response, StatusCode::UNAUTHORIZED, "MISSING_TOKEN").await;
-    let response = app
-        .send_json(
-            Method::DELETE,
-            &user_path(&user.id),
-            None,
-            &json!({"password": PASSWORD}),
-        )
-        .await;
+    let response = app.delete_user(no_token, PASSWORD).await;
     assert_error(response, StatusCode::UNAUTHORIZED, "MISSING_TOKEN").await;
 
     // Nothing happened to the account.
-    assert_eq!(profile(&app, &user).await["name"], Value::Null);
+    assert_eq!(app.fetch_user(&user).await["name"], Value::Null);
 }
 
 // --- changing the profile --------------------------------------------------------------------
@@ -189,12 +127,12 @@ async fn patching_name_and_timezone_returns_and_persists_the_new_values() {
     };
     let user = app.signed_in_user().await;
 
-    let response = patch(
-        &app,
-        &user,
-        &json!({"name": "Ada Lovelace", "timezone": "America/New_York"}),
-    )
-    .await;
+    let response = app
+        .patch_user(
+            &user,
+            &json!({"name": "Ada Lovelace", "timezone": "America/New_York"}),
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let updated = body(response).await;
     assert_eq!(updated["name"], "Ada Lovelace");
@@ -202,10 +140,10 @@ async fn patching_name_and_timezone_returns_and_persists_the_new_values() {
     assert_eq!(updated["id"], user.id.as_str());
     assert_eq!(updated["email"], user.email.as_str());
 
-    let stored = profile(&app, &user).await;
+    let stored = app.fetch_user(&user).await;
     assert_eq!(stored, updated);
     // The signed-in user's own view agrees.
-    let me = body(app.get("/api/v1/auth/me", Some(&user.access)).await).await;
+    let me = body(app.me(Some(&user.access)).await).await;
     assert_eq!(me, updated);
 }
 
@@ -215,28 +153,30 @@ async fn a_null_name_clears_it_while_an_absent_name_keeps_it() {
         return;
     };
     let user = app.signed_in_user().await;
-    let response = patch(&app, &user, &json!({"name": "Ada"})).await;
+    let response = app.patch_user(&user, &json!({"name": "Ada"})).await;
     assert_eq!(response.status(), StatusCode::OK);
 
     // Absent: only the time zone changes.
-    let response = patch(&app, &user, &json!({"timezone": "Europe/Paris"})).await;
+    let response = app
+        .patch_user(&user, &json!({"timezone": "Europe/Paris"}))
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let kept = body(response).await;
     assert_eq!(kept["name"], "Ada");
     assert_eq!(kept["timezone"], "Europe/Paris");
 
     // An empty object changes nothing.
-    let response = patch(&app, &user, &json!({})).await;
+    let response = app.patch_user(&user, &json!({})).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(body(response).await, kept);
 
     // Null: the name is gone, the time zone stays.
-    let response = patch(&app, &user, &json!({"name": null})).await;
+    let response = app.patch_user(&user, &json!({"name": null})).await;
     assert_eq!(response.status(), StatusCode::OK);
     let cleared = body(response).await;
     assert_eq!(cleared["name"], Value::Null);
     assert_eq!(cleared["timezone"], "Europe/Paris");
-    assert_eq!(profile(&app, &user).await, cleared);
+    assert_eq!(app.fetch_user(&user).await, cleared);
 }
 
 #[tokio::test]
@@ -245,20 +185,17 @@ async fn an_invalid_timezone_is_rejected_and_nothing_changes() {
         return;
     };
     let user = app.signed_in_user().await;
-    let before = profile(&app, &user).await;
+    let before = app.fetch_user(&user).await;
 
     for timezone in ["Mars/Olympus_Mons", "", "EST5EDT but not really"] {
-        let response = patch(
-            &app,
-            &user,
-            &json!({"name": "Changed", "timezone": timezone}),
-        )
-        .await;
+        let response = app
+            .patch_user(&user, &json!({"name": "Changed", "timezone": timezone}))
+            .await;
         let error = assert_error(response, StatusCode::BAD_REQUEST, "INVALID_TIMEZONE").await;
         assert_eq!(error["field"], "timezone", "{timezone:?}: {error}");
     }
 
-    assert_eq!(profile(&app, &user).await, before);
+    assert_eq!(app.fetch_user(&user).await, before);
 }
 
 #[tokio::test]
@@ -268,7 +205,9 @@ async fn a_name_of_101_characters_is_a_validation_error_on_name() {
     };
     let user = app.signed_in_user().await;
 
-    let response = patch(&app, &user, &json!({"name": "n".repeat(101)})).await;
+    let response = app
+        .patch_user(&user, &json!({"name": "n".repeat(101)}))
+        .await;
     let error = assert_error(
         response,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -276,10 +215,12 @@ async fn a_name_of_101_characters_is_a_validation_error_on_name() {
     )
     .await;
     assert_eq!(error["field"], "name");
-    assert_eq!(profile(&app, &user).await["name"], Value::Null);
+    assert_eq!(app.fetch_user(&user).await["name"], Value::Null);
 
     // 100 characters is fine.
-    let response = patch(&app, &user, &json!({"name": "n".repeat(100)})).await;
+    let response = app
+        .patch_user(&user, &json!({"name": "n".repeat(100)}))
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(body(response).await["name"], "n".repeat(100));
 }
@@ -290,14 +231,14 @@ async fn an_unknown_field_in_a_patch_is_a_validation_error_naming_it() {
         return;
     };
     let user = app.signed_in_user().await;
-    let before = profile(&app, &user).await;
+    let before = app.fetch_user(&user).await;
 
-    let response = patch(
-        &app,
-        &user,
-        &json!({"name": "Ada", "email": "someone-else@example.com"}),
-    )
-    .await;
+    let response = app
+        .patch_user(
+            &user,
+            &json!({"name": "Ada", "email": "someone-else@example.com"}),
+        )
+        .await;
     let error = assert_error(
         response,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -306,7 +247,7 @@ async fn an_unknown_field_in_a_patch_is_a_validation_error_naming_it() {
     .await;
     assert_eq!(error["field"], "email");
 
-    assert_eq!(profile(&app, &user).await, before);
+    assert_eq!(app.fetch_user(&user).await, before);
 }
 
 #[tokio::test]
@@ -316,21 +257,19 @@ async fn patching_another_user_is_forbidden_and_leaves_them_unchanged() {
     };
     let me = app.signed_in_user().await;
     let other = app.signed_in_user().await;
-    let before = profile(&app, &other).await;
+    let before = app.fetch_user(&other).await;
 
     let response = app
-        .send_json(
-            Method::PATCH,
-            &user_path(&other.id),
-            Some(&me.access),
+        .patch_user(
+            other.with_token(Some(&me.access)),
             &json!({"name": "Mallory", "timezone": "Asia/Tokyo"}),
         )
         .await;
     assert_error(response, StatusCode::FORBIDDEN, "FORBIDDEN").await;
 
-    assert_eq!(profile(&app, &other).await, before);
+    assert_eq!(app.fetch_user(&other).await, before);
     // And the caller's own profile did not take the change either.
-    assert_eq!(profile(&app, &me).await["name"], Value::Null);
+    assert_eq!(app.fetch_user(&me).await["name"], Value::Null);
 }
 
 // --- changing the password -------------------------------------------------------------------
@@ -342,7 +281,9 @@ async fn a_wrong_current_password_is_invalid_credentials_and_the_password_stays(
     };
     let user = app.signed_in_user().await;
 
-    let response = change_password(&app, &user, "not my password", NEW_PASSWORD).await;
+    let response = app
+        .change_password(&user, "not my password", NEW_PASSWORD)
+        .await;
     let error = assert_error(response, StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS").await;
     assert_eq!(error["field"], "current_password");
 
@@ -353,7 +294,7 @@ async fn a_wrong_current_password_is_invalid_credentials_and_the_password_stays(
     let response = app.login(&user.email, NEW_PASSWORD).await;
     assert_error(response, StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS").await;
     // The session that tried is still fine.
-    let response = app.get("/api/v1/auth/me", Some(&user.access)).await;
+    let response = app.me(Some(&user.access)).await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 
@@ -364,7 +305,7 @@ async fn a_new_password_of_7_characters_is_too_short() {
     };
     let user = app.signed_in_user().await;
 
-    let response = change_password(&app, &user, PASSWORD, "1234567").await;
+    let response = app.change_password(&user, PASSWORD, "1234567").await;
     let error = assert_error(response, StatusCode::BAD_REQUEST, "PASSWORD_TOO_SHORT").await;
     assert_eq!(error["field"], "new_password");
     assert_eq!(
@@ -380,7 +321,7 @@ async fn a_new_password_of_129_characters_is_too_long() {
     };
     let user = app.signed_in_user().await;
 
-    let response = change_password(&app, &user, PASSWORD, &"p".repeat(129)).await;
+    let response = app.change_password(&user, PASSWORD, &"p".repeat(129)).await;
     let error = assert_error(response, StatusCode::BAD_REQUEST, "PASSWORD_TOO_LONG").await;
     assert_eq!(error["field"], "new_password");
     assert_eq!(
@@ -396,7 +337,7 @@ async fn changing_the_password_answers_204_and_only_the_new_password_signs_in() 
     };
     let user = app.signed_in_user().await;
 
-    let response = change_password(&app, &user, PASSWORD, NEW_PASSWORD).await;
+    let response = app.change_password(&user, PASSWORD, NEW_PASSWORD).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert!(response.headers().contains_key("x-request-id"));
     assert!(response.bytes().await.unwrap().is_empty());
@@ -416,22 +357,22 @@ async fn changing_password_revokes_other_sessions_but_keeps_this_one() {
     let user = app.signed_in_user().await;
     let (other_access, other_refresh) = app.sign_in(&user.email, PASSWORD).await;
     // Both sessions work before the change.
-    let response = app.get("/api/v1/auth/me", Some(&other_access)).await;
+    let response = app.me(Some(&other_access)).await;
     assert_eq!(response.status(), StatusCode::OK);
 
-    let response = change_password(&app, &user, PASSWORD, NEW_PASSWORD).await;
+    let response = app.change_password(&user, PASSWORD, NEW_PASSWORD).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
 
     // The other session is dead: its refresh token and its access token alike.
     let response = app.refresh(Some(&other_refresh)).await;
     assert_error(response, StatusCode::UNAUTHORIZED, "TOKEN_REVOKED").await;
-    let response = app.get("/api/v1/auth/me", Some(&other_access)).await;
+    let response = app.me(Some(&other_access)).await;
     assert_error(response, StatusCode::UNAUTHORIZED, "TOKEN_REVOKED").await;
-    let response = app.get(&user_path(&user.id), Some(&other_access)).await;
+    let response = app.get_user(user.with_token(Some(&other_access))).await;
     assert_error(response, StatusCode::UNAUTHORIZED, "TOKEN_REVOKED").await;
 
     // The session that made the change carries on.
-    let response = app.get("/api/v1/auth/me", Some(&user.access)).await;
+    let response = app.me(Some(&user.access)).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(body(response).await["id"], user.id.as_str());
     let response = app.refresh(Some(&user.refresh)).await;
@@ -440,7 +381,7 @@ async fn changing_password_revokes_other_sessions_but_keeps_this_one() {
         .as_str()
         .unwrap()
         .to_owned();
-    let response = app.get("/api/v1/auth/me", Some(&fresh)).await;
+    let response = app.me(Some(&fresh)).await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 
@@ -453,11 +394,7 @@ async fn changing_another_users_password_is_forbidden() {
     let other = app.signed_in_user().await;
 
     let response = app
-        .post_json(
-            &password_path(&other.id),
-            Some(&me.access),
-            &json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD}),
-        )
+        .change_password(other.with_token(Some(&me.access)), PASSWORD, NEW_PASSWORD)
         .await;
     assert_error(response, StatusCode::FORBIDDEN, "FORBIDDEN").await;
 
@@ -465,7 +402,7 @@ async fn changing_another_users_password_is_forbidden() {
         app.login(&other.email, PASSWORD).await.status(),
         StatusCode::OK
     );
-    let response = app.get("/api/v1/auth/me", Some(&other.access)).await;
+    let response = app.me(Some(&other.access)).await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 
@@ -478,11 +415,11 @@ async fn deleting_with_a_wrong_password_is_invalid_credentials_and_the_account_s
     };
     let user = app.signed_in_user().await;
 
-    let response = delete_account(&app, &user, "not my password").await;
+    let response = app.delete_user(&user, "not my password").await;
     let error = assert_error(response, StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS").await;
     assert_eq!(error["field"], "password");
 
-    assert_eq!(profile(&app, &user).await["id"], user.id.as_str());
+    assert_eq!(app.fetch_user(&user).await["id"], user.id.as_str());
     assert_eq!(
         app.login(&user.email, PASSWORD).await.status(),
         StatusCode::OK
@@ -503,15 +440,15 @@ async fn deleting_the_account_removes_the_user_and_every_session() {
         2
     );
 
-    let response = delete_account(&app, &user, PASSWORD).await;
+    let response = app.delete_user(&user, PASSWORD).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert!(response.bytes().await.unwrap().is_empty());
 
     let response = app.login(&user.email, PASSWORD).await;
     assert_error(response, StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS").await;
-    let response = app.get("/api/v1/auth/me", Some(&user.access)).await;
+    let response = app.me(Some(&user.access)).await;
     assert_error(response, StatusCode::UNAUTHORIZED, "INVALID_TOKEN").await;
-    let response = app.get(&user_path(&user.id), Some(&user.access)).await;
+    let response = app.get_user(&user).await;
     assert_error(response, StatusCode::UNAUTHORIZED, "INVALID_TOKEN").await;
     for refresh in [&user.refresh, &second_refresh] {
         let response = app.refresh(Some(refresh)).await;
@@ -546,21 +483,16 @@ async fn deleting_another_user_is_forbidden_and_they_still_exist() {
     let other = app.signed_in_user().await;
 
     let response = app
-        .send_json(
-            Method::DELETE,
-            &user_path(&other.id),
-            Some(&me.access),
-            &json!({"password": PASSWORD}),
-        )
+        .delete_user(other.with_token(Some(&me.access)), PASSWORD)
         .await;
     assert_error(response, StatusCode::FORBIDDEN, "FORBIDDEN").await;
 
     assert_eq!(app.count_rows_with("users", "id", &other.id).await, 1);
-    assert_eq!(profile(&app, &other).await["id"], other.id.as_str());
+    assert_eq!(app.fetch_user(&other).await["id"], other.id.as_str());
     assert_eq!(
         app.login(&other.email, PASSWORD).await.status(),
         StatusCode::OK
     );
     // Nor was the caller's own account touched.
-    assert_eq!(profile(&app, &me).await["id"], me.id.as_str());
+    assert_eq!(app.fetch_user(&me).await["id"], me.id.as_str());
 }

@@ -2,7 +2,6 @@
 //! bcrypt hashes and the per-IP rate limits of the authentication routes.
 
 use std::collections::BTreeSet;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures_util::future::join_all;
 use reqwest::{Response, StatusCode, header};
@@ -10,23 +9,12 @@ use serde_json::{Value, json};
 
 use super::helpers::{
     PASSWORD, TEST_SECRET, TestApp, assert_error, body, claims_of, forge_token, refresh_cookie,
-    set_cookie_header,
+    set_cookie_header, unique_email, unix_now,
 };
 
 /// `legacy-password` hashed with bcrypt (cost 4), as the Python stack stored it.
 const LEGACY_PASSWORD: &str = "legacy-password";
 const LEGACY_BCRYPT_HASH: &str = "$2b$04$z94YCrB.xnBF4EaaEsvtkecpT2mtlacKrGHP1OZK2kChI/wIgF/gq";
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-fn unique_email() -> String {
-    format!("user-{}@example.com", uuid::Uuid::new_v4().simple())
-}
 
 /// The keys of a JSON object, sorted.
 fn keys_of(value: &Value) -> Vec<&str> {
@@ -70,37 +58,6 @@ async fn assert_token_body(response: Response) -> String {
     token
 }
 
-async fn login_form(app: &TestApp, username: &str, password: &str) -> Response {
-    app.client
-        .post(app.url("/api/v1/auth/login"))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", username),
-            ("password", password),
-        ])
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn logout(app: &TestApp, refresh: Option<&str>) -> Response {
-    let mut request = app.client.post(app.url("/api/v1/auth/logout"));
-    if let Some(token) = refresh {
-        request = request.header(header::COOKIE, format!("refresh_token={token}"));
-    }
-    request.send().await.unwrap()
-}
-
-async fn login_from(app: &TestApp, forwarded_for: &str, email: &str, password: &str) -> Response {
-    app.client
-        .post(app.url("/api/v1/auth/login"))
-        .header("x-forwarded-for", forwarded_for)
-        .json(&json!({"email": email, "password": password}))
-        .send()
-        .await
-        .unwrap()
-}
-
 /// Asserts a 429 with a whole number of seconds in `Retry-After`, at least 1.
 async fn assert_rate_limited(response: Response) {
     let retry_after = response
@@ -122,14 +79,6 @@ async fn assert_rate_limited(response: Response) {
     .await;
 }
 
-async fn stored_hash(app: &TestApp, email: &str) -> String {
-    app.stored_hash(email).await
-}
-
-async fn set_stored_hash(app: &TestApp, email: &str, hash: &str) {
-    app.set_stored_hash(email, hash).await;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Register
 
@@ -140,9 +89,7 @@ async fn register_answers_201_with_exactly_the_user_object() {
     };
 
     let response = app
-        .post_json(
-            "/api/v1/auth/register",
-            None,
+        .register_with(
             &json!({"email": "  Ada.Lovelace@Example.COM ", "password": PASSWORD, "name": "Ada"}),
         )
         .await;
@@ -281,7 +228,7 @@ async fn missing_unknown_and_mistyped_fields_are_validation_errors_naming_the_fi
     ];
 
     for (request, field) in cases {
-        let response = app.post_json("/api/v1/auth/register", None, &request).await;
+        let response = app.register_with(&request).await;
         let body = assert_error(
             response,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -330,7 +277,7 @@ async fn login_with_json_answers_a_bearer_token_for_900_seconds() {
 
     assert!(refresh_cookie(&response).is_some(), "refresh cookie set");
     let token = assert_token_body(response).await;
-    let me = app.get("/api/v1/auth/me", Some(&token)).await;
+    let me = app.me(Some(&token)).await;
     assert_eq!(me.status(), StatusCode::OK);
 }
 
@@ -342,11 +289,11 @@ async fn login_with_the_oauth2_password_form_answers_the_same() {
     let email = unique_email();
     app.register(&email, PASSWORD).await;
 
-    let response = login_form(&app, &email, PASSWORD).await;
+    let response = app.login_form(&email, PASSWORD).await;
 
     assert!(refresh_cookie(&response).is_some(), "refresh cookie set");
     let token = assert_token_body(response).await;
-    let me = app.get("/api/v1/auth/me", Some(&token)).await;
+    let me = app.me(Some(&token)).await;
     assert_eq!(body(me).await["email"], email.as_str());
 }
 
@@ -447,7 +394,7 @@ async fn login_with_wrong_password_and_unknown_email_answer_the_same() {
     assert_eq!(wrong_password["detail"], unknown_email["detail"]);
     assert_eq!(wrong_password.get("field"), unknown_email.get("field"));
 
-    let form = login_form(&app, &email, "not the password").await;
+    let form = app.login_form(&email, "not the password").await;
     let form = assert_error(form, StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS").await;
     assert_eq!(form["detail"], wrong_password["detail"]);
 }
@@ -459,17 +406,13 @@ async fn me_returns_the_signed_in_user() {
     };
     let email = unique_email();
     let registered = body(
-        app.post_json(
-            "/api/v1/auth/register",
-            None,
-            &json!({"email": email, "password": PASSWORD, "name": "Grace"}),
-        )
-        .await,
+        app.register_with(&json!({"email": email, "password": PASSWORD, "name": "Grace"}))
+            .await,
     )
     .await;
     let (access, _) = app.sign_in(&email, PASSWORD).await;
 
-    let response = app.get("/api/v1/auth/me", Some(&access)).await;
+    let response = app.me(Some(&access)).await;
 
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(body(response).await, registered);
@@ -505,7 +448,7 @@ async fn refresh_rotates_the_cookie_and_returns_a_working_access_token() {
         "same session"
     );
     let access = assert_token_body(response).await;
-    let me = app.get("/api/v1/auth/me", Some(&access)).await;
+    let me = app.me(Some(&access)).await;
     assert_eq!(me.status(), StatusCode::OK);
     assert_eq!(body(me).await["id"], user.id.as_str());
 
@@ -536,7 +479,7 @@ async fn reusing_a_rotated_refresh_token_revokes_the_whole_session() {
     )
     .await;
     for token in [&access, &user.access] {
-        let me = app.get("/api/v1/auth/me", Some(token)).await;
+        let me = app.me(Some(token)).await;
         assert_error(me, StatusCode::UNAUTHORIZED, "TOKEN_REVOKED").await;
     }
 }
@@ -553,7 +496,7 @@ async fn revoking_one_session_leaves_the_users_other_sessions_alone() {
     let reuse = app.refresh(Some(&user.refresh)).await;
     assert_error(reuse, StatusCode::UNAUTHORIZED, "TOKEN_REVOKED").await;
 
-    let me = app.get("/api/v1/auth/me", Some(&other_access)).await;
+    let me = app.me(Some(&other_access)).await;
     assert_eq!(me.status(), StatusCode::OK);
     assert_token_body(app.refresh(Some(&other_refresh)).await).await;
 }
@@ -571,7 +514,7 @@ async fn refreshed(response: Response) -> (String, String) {
 
 /// Asserts that `access` works on `/auth/me` as `user_id`.
 async fn assert_signed_in(app: &TestApp, access: &str, user_id: &str) {
-    let me = app.get("/api/v1/auth/me", Some(access)).await;
+    let me = app.me(Some(access)).await;
     assert_eq!(me.status(), StatusCode::OK);
     assert_eq!(body(me).await["id"], user_id);
 }
@@ -643,10 +586,10 @@ async fn a_password_change_ends_the_rotation_overlap_of_the_session_it_keeps() {
     let user = app.signed_in_user().await;
     let (current, access) = refreshed(app.refresh(Some(&user.refresh)).await).await;
     let response = app
-        .post_json(
-            &format!("/api/v1/users/{}/password", user.id),
-            Some(&access),
-            &json!({"current_password": PASSWORD, "new_password": "a fresh passphrase"}),
+        .change_password(
+            user.with_token(Some(&access)),
+            PASSWORD,
+            "a fresh passphrase",
         )
         .await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
@@ -677,7 +620,7 @@ async fn the_token_just_superseded_revokes_the_session_once_the_window_is_over()
 
     let response = app.refresh(Some(&current)).await;
     assert_error(response, StatusCode::UNAUTHORIZED, "TOKEN_REVOKED").await;
-    let me = app.get("/api/v1/auth/me", Some(&access)).await;
+    let me = app.me(Some(&access)).await;
     assert_error(me, StatusCode::UNAUTHORIZED, "TOKEN_REVOKED").await;
     assert_eq!(app.session_is_live(&session, &user.id).await, Some(false));
 }
@@ -700,7 +643,7 @@ async fn a_token_two_rotations_back_is_reuse_even_within_the_window() {
     // Revoked, the just-superseded token no longer gets the overlap either.
     let response = app.refresh(Some(&second)).await;
     assert_error(response, StatusCode::UNAUTHORIZED, "TOKEN_REVOKED").await;
-    let me = app.get("/api/v1/auth/me", Some(&access)).await;
+    let me = app.me(Some(&access)).await;
     assert_error(me, StatusCode::UNAUTHORIZED, "TOKEN_REVOKED").await;
 }
 
@@ -820,7 +763,7 @@ async fn logout_clears_the_cookie_and_revokes_the_session() {
     };
     let user = app.signed_in_user().await;
 
-    let response = logout(&app, Some(&user.refresh)).await;
+    let response = app.logout(Some(&user.refresh)).await;
 
     assert_eq!(response.status(), StatusCode::OK);
     let cookie = set_cookie_header(&response).expect("logout clears the cookie");
@@ -834,7 +777,7 @@ async fn logout_clears_the_cookie_and_revokes_the_session() {
 
     let refresh = app.refresh(Some(&user.refresh)).await;
     assert_error(refresh, StatusCode::UNAUTHORIZED, "TOKEN_REVOKED").await;
-    let me = app.get("/api/v1/auth/me", Some(&user.access)).await;
+    let me = app.me(Some(&user.access)).await;
     assert_error(me, StatusCode::UNAUTHORIZED, "TOKEN_REVOKED").await;
 }
 
@@ -844,14 +787,14 @@ async fn logout_without_a_cookie_still_succeeds() {
         return;
     };
 
-    let response = logout(&app, None).await;
+    let response = app.logout(None).await;
 
     assert_eq!(response.status(), StatusCode::OK);
     let cookie = set_cookie_header(&response).expect("the cookie is cleared anyway");
     assert!(cookie_attributes(&cookie).contains("Max-Age=0"), "{cookie}");
     assert!(body(response).await["message"].is_string());
 
-    let garbage = logout(&app, Some("garbage")).await;
+    let garbage = app.logout(Some("garbage")).await;
     assert_eq!(garbage.status(), StatusCode::OK);
 }
 
@@ -863,11 +806,11 @@ async fn logging_out_twice_is_harmless() {
     let user = app.signed_in_user().await;
 
     assert_eq!(
-        logout(&app, Some(&user.refresh)).await.status(),
+        app.logout(Some(&user.refresh)).await.status(),
         StatusCode::OK
     );
     assert_eq!(
-        logout(&app, Some(&user.refresh)).await.status(),
+        app.logout(Some(&user.refresh)).await.status(),
         StatusCode::OK
     );
 }
@@ -888,12 +831,12 @@ async fn bcrypt_hashes_log_in_and_are_upgraded_to_argon2id() {
             StatusCode::CREATED
         );
         let legacy = format!("{prefix}{}", &LEGACY_BCRYPT_HASH[4..]);
-        set_stored_hash(&app, &email, &legacy).await;
+        app.set_stored_hash(&email, &legacy).await;
 
         let response = app.login(&email, LEGACY_PASSWORD).await;
 
         assert_token_body(response).await;
-        let upgraded = stored_hash(&app, &email).await;
+        let upgraded = app.stored_hash(&email).await;
         assert!(
             upgraded.starts_with("$argon2id$"),
             "{prefix}: stored hash is now {}",
@@ -910,12 +853,12 @@ async fn a_wrong_password_against_a_bcrypt_hash_is_refused_and_keeps_the_hash() 
     };
     let email = unique_email();
     app.register(&email, PASSWORD).await;
-    set_stored_hash(&app, &email, LEGACY_BCRYPT_HASH).await;
+    app.set_stored_hash(&email, LEGACY_BCRYPT_HASH).await;
 
     let response = app.login(&email, "not-the-legacy-password").await;
 
     assert_error(response, StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS").await;
-    assert_eq!(stored_hash(&app, &email).await, LEGACY_BCRYPT_HASH);
+    assert_eq!(app.stored_hash(&email).await, LEGACY_BCRYPT_HASH);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -998,12 +941,12 @@ async fn with_trusted_proxy_headers_each_forwarded_address_has_its_own_budget() 
     let email = unique_email();
 
     for _ in 0..5 {
-        let response = login_from(&app, "203.0.113.7", &email, PASSWORD).await;
+        let response = app.login_from(Some("203.0.113.7"), &email, PASSWORD).await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     }
-    assert_rate_limited(login_from(&app, "203.0.113.7", &email, PASSWORD).await).await;
+    assert_rate_limited(app.login_from(Some("203.0.113.7"), &email, PASSWORD).await).await;
 
-    let other = login_from(&app, "203.0.113.8", &email, PASSWORD).await;
+    let other = app.login_from(Some("203.0.113.8"), &email, PASSWORD).await;
     assert_error(other, StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS").await;
 }
 
@@ -1020,9 +963,11 @@ async fn without_trusted_proxy_headers_forwarded_addresses_share_one_budget() {
     let email = unique_email();
 
     for n in 1..=5 {
-        let response = login_from(&app, &format!("203.0.113.{n}"), &email, PASSWORD).await;
+        let response = app
+            .login_from(Some(&format!("203.0.113.{n}")), &email, PASSWORD)
+            .await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     }
 
-    assert_rate_limited(login_from(&app, "203.0.113.99", &email, PASSWORD).await).await;
+    assert_rate_limited(app.login_from(Some("203.0.113.99"), &email, PASSWORD).await).await;
 }

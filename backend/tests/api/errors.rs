@@ -22,17 +22,6 @@ const INTERNAL_WORDS: &[&str] = &[
     "column",
 ];
 
-/// Posts `raw` to `path` as `application/json` (or `content_type`), without re-encoding.
-async fn post_raw(app: &TestApp, path: &str, content_type: &str, raw: String) -> reqwest::Response {
-    app.client
-        .post(app.url(path))
-        .header(header::CONTENT_TYPE, content_type)
-        .body(raw)
-        .send()
-        .await
-        .unwrap()
-}
-
 /// Asserts a 422 on `field` whose body leaks nothing internal; returns the body.
 async fn assert_validation(response: reqwest::Response, field: &str) -> Value {
     let error = assert_error(
@@ -131,7 +120,7 @@ async fn a_body_over_64_kib_is_payload_too_large() {
     .to_string();
     assert!(raw.len() > 64 * 1024);
 
-    let response = post_raw(&app, REGISTER, "application/json", raw).await;
+    let response = app.post_raw(REGISTER, "application/json", raw).await;
     assert_error(response, StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE").await;
 
     // Nobody was registered.
@@ -146,7 +135,7 @@ async fn a_body_that_is_not_json_is_unsupported_media_type() {
     };
     let raw = json!({"email": "plain@example.com", "password": PASSWORD}).to_string();
 
-    let response = post_raw(&app, REGISTER, "text/plain", raw.clone()).await;
+    let response = app.post_raw(REGISTER, "text/plain", raw.clone()).await;
     assert_error(
         response,
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -181,7 +170,9 @@ async fn malformed_json_is_a_validation_error_on_the_body() {
         "{not json}",
         "",
     ] {
-        let response = post_raw(&app, REGISTER, "application/json", raw.to_owned()).await;
+        let response = app
+            .post_raw(REGISTER, "application/json", raw.to_owned())
+            .await;
         let error = assert_validation(response, "body").await;
         assert!(
             !error["detail"].as_str().unwrap().contains("line"),
@@ -197,23 +188,17 @@ async fn a_field_of_the_wrong_type_is_a_validation_error_naming_it() {
     };
 
     let response = app
-        .post_json(REGISTER, None, &json!({"email": 5, "password": PASSWORD}))
+        .register_with(&json!({"email": 5, "password": PASSWORD}))
         .await;
     assert_validation(response, "email").await;
 
     let response = app
-        .post_json(
-            REGISTER,
-            None,
-            &json!({"email": "t@example.com", "password": ["a", "b"]}),
-        )
+        .register_with(&json!({"email": "t@example.com", "password": ["a", "b"]}))
         .await;
     assert_validation(response, "password").await;
 
     let response = app
-        .post_json(
-            REGISTER,
-            None,
+        .register_with(
             &json!({"email": "t@example.com", "password": PASSWORD, "name": {"first": "Ada"}}),
         )
         .await;
@@ -226,18 +211,14 @@ async fn a_missing_field_is_a_validation_error_naming_it() {
         return;
     };
 
-    let response = app
-        .post_json(REGISTER, None, &json!({"email": "m@example.com"}))
-        .await;
+    let response = app.register_with(&json!({"email": "m@example.com"})).await;
     let error = assert_validation(response, "password").await;
     assert!(
         error["detail"].as_str().unwrap().contains("password"),
         "{error}"
     );
 
-    let response = app
-        .post_json(REGISTER, None, &json!({"password": PASSWORD}))
-        .await;
+    let response = app.register_with(&json!({"password": PASSWORD})).await;
     assert_validation(response, "email").await;
 }
 
@@ -248,11 +229,7 @@ async fn an_unknown_field_is_a_validation_error_naming_it() {
     };
 
     let response = app
-        .post_json(
-            REGISTER,
-            None,
-            &json!({"email": "u@example.com", "password": PASSWORD, "is_admin": true}),
-        )
+        .register_with(&json!({"email": "u@example.com", "password": PASSWORD, "is_admin": true}))
         .await;
     let error = assert_validation(response, "is_admin").await;
     assert!(
@@ -278,7 +255,7 @@ async fn a_body_that_is_not_an_object_is_a_validation_error() {
         json!(42),
         json!(null),
     ] {
-        let response = app.post_json(REGISTER, None, &body).await;
+        let response = app.register_with(&body).await;
         let error = assert_error(
             response,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -310,7 +287,7 @@ async fn validation_errors_never_name_internal_types() {
     ];
     for raw in bodies {
         for path in [REGISTER, "/api/v1/auth/login"] {
-            let response = post_raw(&app, path, "application/json", raw.to_owned()).await;
+            let response = app.post_raw(path, "application/json", raw.to_owned()).await;
             let error = assert_error(
                 response,
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -402,11 +379,10 @@ async fn every_response_carries_a_request_id_and_each_is_new() {
 
     let mut ids = Vec::new();
     let responses = vec![
-        app.get("/health", None).await,
-        app.get("/health/ready", None).await,
-        app.get("/api/v1/auth/me", Some(&user.access)).await,
-        app.get(&format!("/api/v1/users/{}", user.id), Some(&user.access))
-            .await,
+        app.health().await,
+        app.ready().await,
+        app.me(Some(&user.access)).await,
+        app.get_user(&user).await,
         app.register("fresh@example.com", PASSWORD).await,
         app.login("fresh@example.com", PASSWORD).await,
         app.get("/openapi.json", None).await,
@@ -448,9 +424,7 @@ async fn an_error_body_has_exactly_the_documented_keys() {
     keys.sort_unstable();
     assert_eq!(keys, ["code", "detail", "request_id"]);
 
-    let response = app
-        .post_json(REGISTER, None, &json!({"email": "k@example.com"}))
-        .await;
+    let response = app.register_with(&json!({"email": "k@example.com"})).await;
     assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
     let error = body(response).await;
     let mut keys: Vec<&str> = error
@@ -470,12 +444,7 @@ async fn a_nul_character_in_stored_text_is_a_validation_error_not_a_500() {
     };
     let user = app.signed_in_user().await;
     let response = app
-        .send_json(
-            reqwest::Method::PATCH,
-            &format!("/api/v1/users/{}", user.id),
-            Some(&user.access),
-            &serde_json::json!({"name": "nul\u{0}name"}),
-        )
+        .patch_user(&user, &serde_json::json!({"name": "nul\u{0}name"}))
         .await;
     assert_error(
         response,
@@ -484,25 +453,8 @@ async fn a_nul_character_in_stored_text_is_a_validation_error_not_a_500() {
     )
     .await;
 
-    let profile = body(
-        app.get(&format!("/api/v1/users/{}", user.id), Some(&user.access))
-            .await,
-    )
-    .await;
+    let profile = body(app.get_user(&user).await).await;
     assert_eq!(profile["name"], serde_json::Value::Null);
-}
-
-/// Posts a raw body as JSON to the task route of a fresh user.
-async fn post_raw_task(app: &TestApp, raw: &str) -> reqwest::Response {
-    let user = app.signed_in_user().await;
-    app.client
-        .post(app.url(&format!("/api/v1/users/{}/tasks", user.id)))
-        .bearer_auth(&user.access)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(raw.to_owned())
-        .send()
-        .await
-        .unwrap()
 }
 
 #[tokio::test]
@@ -511,7 +463,8 @@ async fn trailing_data_after_the_json_document_is_malformed_json() {
         return;
     };
     for raw in [r#"{"title":"x"} trailing"#, r#"{"title":"x"}{"title":"y"}"#] {
-        let response = post_raw_task(&app, raw).await;
+        let user = app.signed_in_user().await;
+        let response = app.post_task_raw(&user, raw).await;
         let body = assert_error(
             response,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -527,7 +480,10 @@ async fn a_duplicated_key_is_a_validation_error_naming_it() {
     let Some(app) = TestApp::spawn().await else {
         return;
     };
-    let response = post_raw_task(&app, r#"{"title":"a","title":"b"}"#).await;
+    let user = app.signed_in_user().await;
+    let response = app
+        .post_task_raw(&user, r#"{"title":"a","title":"b"}"#)
+        .await;
     let body = assert_error(
         response,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -547,7 +503,8 @@ async fn number_type_errors_do_not_name_rust_types() {
         r#"{"title":"x","tag_ids":[99999999999999999999]}"#,
         r#"{"title":"x","tag_ids":[null]}"#,
     ] {
-        let response = post_raw_task(&app, raw).await;
+        let user = app.signed_in_user().await;
+        let response = app.post_task_raw(&user, raw).await;
         let body = assert_error(
             response,
             StatusCode::UNPROCESSABLE_ENTITY,

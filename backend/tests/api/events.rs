@@ -10,98 +10,26 @@ use std::{
 use chrono::{SecondsFormat, Utc};
 use futures_util::future::join_all;
 use jsonwebtoken::Algorithm;
-use reqwest::{Method, Response, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 use todo_api::core::settings::DatabaseBackend;
 
 use super::helpers::{
     ARRIVES_WITHIN, EventStream, SseEvent, SseItem, TEST_SECRET, TestApp, TestUser, assert_error,
-    body, claims_of, create_tag, create_task, events_path, forge_token, get_query, tags_path,
-    tasks_path, utc_time,
+    assert_status, body, claims_of, events_path, forge_token, utc_time,
 };
 
 /// How long a test keeps listening after an event that must arrive once, to see that it does
 /// not arrive again.
 const ONCE_WINDOW: Duration = Duration::from_secs(3);
 
-fn task_path(user: &TestUser, task: &Value) -> String {
-    format!("{}/{}", tasks_path(user), task["id"])
-}
-
-fn tag_path(user: &TestUser, tag: &Value) -> String {
-    format!("{}/{}", tags_path(user), tag["id"])
-}
-
-fn reminders_path(user: &TestUser) -> String {
-    format!("/api/v1/users/{}/reminders", user.id)
-}
-
 /// Now plus `seconds`, as RFC 3339 UTC.
 fn in_seconds(seconds: i64) -> String {
     (Utc::now() + chrono::Duration::seconds(seconds)).to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-/// Sends `body` with `method` as `user`, asserts `status` and returns the body (JSON, or
-/// `Value::Null` when there is none).
-async fn call(
-    app: &TestApp,
-    user: &TestUser,
-    method: Method,
-    path: &str,
-    request: &Value,
-    status: StatusCode,
-) -> Value {
-    let response = app
-        .send_json(method.clone(), path, Some(&user.access), request)
-        .await;
-    assert_eq!(response.status(), status, "{method} {path} {request}");
-    if status == StatusCode::NO_CONTENT {
-        return Value::Null;
-    }
-    body(response).await
-}
-
-async fn fetch(app: &TestApp, user: &TestUser, task: &Value) -> Value {
-    let response = app.get(&task_path(user, task), Some(&user.access)).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    body(response).await
-}
-
-/// `PATCH …/tasks/{task_id}/complete`.
-async fn toggle(app: &TestApp, user: &TestUser, task: &Value) -> Value {
-    let response = app
-        .client
-        .patch(app.url(&format!("{}/complete", task_path(user, task))))
-        .bearer_auth(&user.access)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    body(response).await
-}
-
-/// `GET …/reminders` with `query`; asserts 200 and returns the array.
-async fn reminders(app: &TestApp, user: &TestUser, query: &[(&str, &str)]) -> Vec<Value> {
-    let response = get_query(app, &reminders_path(user), &user.access, query).await;
-    assert_eq!(response.status(), StatusCode::OK, "reminders {query:?}");
-    match body(response).await {
-        Value::Array(items) => items,
-        other => panic!("reminders is not an array: {other}"),
-    }
-}
-
 fn ids(tasks: &[Value]) -> Vec<Value> {
     tasks.iter().map(|task| task["id"].clone()).collect()
-}
-
-/// The event stream request without authentication, with a token in the query string.
-async fn stream_with_query_token(app: &TestApp, path: &str, token: &str) -> Response {
-    app.client
-        .get(app.url(path))
-        .query(&[("access_token", token)])
-        .send()
-        .await
-        .unwrap()
 }
 
 /// Asserts that nothing more arrives on `stream` for a second.
@@ -159,19 +87,20 @@ async fn the_stream_needs_the_callers_own_token_in_the_header_or_the_query() {
     let path = events_path(&user);
 
     assert_error(
-        app.get(&path, None).await,
+        app.get_events(user.with_token(None)).await,
         StatusCode::UNAUTHORIZED,
         "MISSING_TOKEN",
     )
     .await;
     assert_error(
-        stream_with_query_token(&app, &path, "not-a-token").await,
+        app.get_events_by_query(user.with_token(Some("not-a-token")))
+            .await,
         StatusCode::UNAUTHORIZED,
         "INVALID_TOKEN",
     )
     .await;
     assert_error(
-        app.get(&path, Some("not-a-token")).await,
+        app.get_events(user.with_token(Some("not-a-token"))).await,
         StatusCode::UNAUTHORIZED,
         "INVALID_TOKEN",
     )
@@ -188,13 +117,14 @@ async fn the_stream_needs_the_callers_own_token_in_the_header_or_the_query() {
     assert_error(response, StatusCode::UNAUTHORIZED, "INVALID_TOKEN").await;
     // Another user's stream, whichever way the token comes.
     assert_error(
-        app.get(&path, Some(&other.access)).await,
+        app.get_events(user.with_token(Some(&other.access))).await,
         StatusCode::FORBIDDEN,
         "FORBIDDEN",
     )
     .await;
     assert_error(
-        stream_with_query_token(&app, &path, &other.access).await,
+        app.get_events_by_query(user.with_token(Some(&other.access)))
+            .await,
         StatusCode::FORBIDDEN,
         "FORBIDDEN",
     )
@@ -207,14 +137,16 @@ async fn the_stream_needs_the_callers_own_token_in_the_header_or_the_query() {
         Some(SseItem::Comment("connected".to_owned()))
     );
     // With the query parameter (as a browser's EventSource): the same.
-    let mut by_query = EventStream::new(stream_with_query_token(&app, &path, &user.access).await);
+    let mut by_query = EventStream::new(app.get_events_by_query(&user).await);
     assert_eq!(
         by_query.next_item_within(ARRIVES_WITHIN).await,
         Some(SseItem::Comment("connected".to_owned()))
     );
 
     // Both carry the user's events.
-    let task = create_task(&app, &user, json!({"title": "Seen by both"})).await;
+    let task = app
+        .create_task(&user, json!({"title": "Seen by both"}))
+        .await;
     for stream in [&mut by_header, &mut by_query] {
         let event = stream.next_event().await;
         assert_eq!(event.name(), "task.created");
@@ -259,14 +191,14 @@ async fn the_stream_s_query_string_and_its_token_are_never_logged() {
         return;
     };
     let user = app.signed_in_user().await;
-    let path = events_path(&user);
 
-    let opened = stream_with_query_token(&app, &path, &user.access).await;
+    let opened = app.get_events_by_query(&user).await;
     assert_eq!(opened.status(), StatusCode::OK);
     drop(opened);
     let refused = "a.refused.token-in-the-query";
     assert_error(
-        stream_with_query_token(&app, &path, refused).await,
+        app.get_events_by_query(user.with_token(Some(refused)))
+            .await,
         StatusCode::UNAUTHORIZED,
         "INVALID_TOKEN",
     )
@@ -303,160 +235,133 @@ async fn task_and_tag_changes_arrive_in_order_as_the_api_returns_them_and_only_t
     let mut expected: Vec<(&str, Value)> = Vec::new();
     let mut other_expected: Vec<(&str, Value)> = Vec::new();
 
-    let tag = create_tag(&app, &user, json!({"name": "home", "color": "#00AA55"})).await;
+    let tag = app
+        .create_tag(&user, json!({"name": "home", "color": "#00AA55"}))
+        .await;
     expected.push(("tag.created", tag.clone()));
     // The other user's changes, interleaved, go to the other user's stream only.
-    let foreign_tag = create_tag(&app, &other, json!({"name": "home"})).await;
+    let foreign_tag = app.create_tag(&other, json!({"name": "home"})).await;
     other_expected.push(("tag.created", foreign_tag.clone()));
 
-    let renamed = call(
-        &app,
-        &user,
-        Method::PATCH,
-        &tag_path(&user, &tag),
-        &json!({"name": "house"}),
+    let renamed = assert_status(
+        app.patch_tag(&user, &tag["id"], &json!({"name": "house"}))
+            .await,
         StatusCode::OK,
     )
     .await;
     assert_eq!(renamed["name"], "house");
     expected.push(("tag.updated", renamed));
-    let replaced_tag = call(
-        &app,
-        &user,
-        Method::PUT,
-        &tag_path(&user, &tag),
-        &json!({"name": "House", "color": "#112233"}),
+    let replaced_tag = assert_status(
+        app.put_tag(
+            &user,
+            &tag["id"],
+            &json!({"name": "House", "color": "#112233"}),
+        )
+        .await,
         StatusCode::OK,
     )
     .await;
     expected.push(("tag.updated", replaced_tag));
 
-    let task = create_task(
-        &app,
-        &user,
-        json!({"title": "Water the plants", "tag_ids": [tag["id"]], "remind_at": "2031-01-01T09:00:00Z"}),
-    )
-    .await;
+    let task = app
+        .create_task(
+            &user,
+            json!({"title": "Water the plants", "tag_ids": [tag["id"]], "remind_at": "2031-01-01T09:00:00Z"}),
+        )
+        .await;
     expected.push(("task.created", task.clone()));
-    let foreign_task = create_task(&app, &other, json!({"title": "Not yours"})).await;
+    let foreign_task = app.create_task(&other, json!({"title": "Not yours"})).await;
     other_expected.push(("task.created", foreign_task.clone()));
 
-    let patched = call(
-        &app,
-        &user,
-        Method::PATCH,
-        &task_path(&user, &task),
-        &json!({"priority": "high", "description": "The ferns first."}),
+    let patched = assert_status(
+        app.patch_task(
+            &user,
+            &task["id"],
+            &json!({"priority": "high", "description": "The ferns first."}),
+        )
+        .await,
         StatusCode::OK,
     )
     .await;
     assert_eq!(patched["priority"], "high");
     expected.push(("task.updated", patched));
-    let replaced = call(
-        &app,
-        &user,
-        Method::PUT,
-        &task_path(&user, &task),
-        &json!({"title": "Water the ferns", "priority": "low", "completed": false, "tag_ids": [tag["id"]]}),
+    let replaced = assert_status(
+        app.put_task(
+            &user,
+            &task["id"],
+            &json!({"title": "Water the ferns", "priority": "low", "completed": false, "tag_ids": [tag["id"]]}),
+        )
+        .await,
         StatusCode::OK,
     )
     .await;
     assert_eq!(replaced["title"], "Water the ferns");
     expected.push(("task.updated", replaced));
-    let completed = toggle(&app, &user, &task).await;
+    let completed = app.toggled_task(&user, &task["id"]).await;
     assert_eq!(completed["completed"], true);
     expected.push(("task.updated", completed));
 
-    let work = create_tag(&app, &user, json!({"name": "work"})).await;
+    let work = app.create_tag(&user, json!({"name": "work"})).await;
     expected.push(("tag.created", work.clone()));
-    let link_path = format!("{}/tags/{}", task_path(&user, &task), work["id"]);
-    let linked = call(
-        &app,
-        &user,
-        Method::POST,
-        &link_path,
-        &json!({}),
+    let linked = assert_status(
+        app.link_tag(&user, &task["id"], &work["id"]).await,
         StatusCode::CREATED,
     )
     .await;
     assert_eq!(linked["tags"].as_array().unwrap().len(), 2);
     expected.push(("task.updated", linked));
-    call(
-        &app,
-        &user,
-        Method::DELETE,
-        &link_path,
-        &json!({}),
+    assert_status(
+        app.unlink_tag(&user, &task["id"], &work["id"]).await,
         StatusCode::NO_CONTENT,
     )
     .await;
-    let unlinked = fetch(&app, &user, &task).await;
+    let unlinked = app.fetch_task(&user, &task["id"]).await;
     assert_eq!(unlinked["tags"].as_array().unwrap().len(), 1);
     expected.push(("task.updated", unlinked));
 
     // Completing a recurring task: the task, then its next occurrence.
-    let recurring = create_task(
-        &app,
-        &user,
-        json!({"title": "Stand-up", "due_date": "2030-05-01T09:00:00Z", "recurrence_rule": "FREQ=DAILY"}),
-    )
-    .await;
+    let recurring = app
+        .create_task(
+            &user,
+            json!({"title": "Stand-up", "due_date": "2030-05-01T09:00:00Z", "recurrence_rule": "FREQ=DAILY"}),
+        )
+        .await;
     expected.push(("task.created", recurring.clone()));
-    let done = toggle(&app, &user, &recurring).await;
+    let done = app.toggled_task(&user, &recurring["id"]).await;
     let successor_id = done["successor_id"].clone();
     assert!(successor_id.is_i64(), "a successor: {done}");
     expected.push(("task.updated", done));
-    let successor = fetch(&app, &user, &json!({"id": successor_id})).await;
+    let successor = app.fetch_task(&user, &successor_id).await;
     expected.push(("task.created", successor));
 
-    call(
-        &app,
-        &user,
-        Method::DELETE,
-        &tag_path(&user, &tag),
-        &json!({}),
+    assert_status(
+        app.delete_tag(&user, &tag["id"]).await,
         StatusCode::NO_CONTENT,
     )
     .await;
     expected.push(("tag.deleted", json!({"id": tag["id"]})));
-    call(
-        &app,
-        &user,
-        Method::DELETE,
-        &task_path(&user, &task),
-        &json!({}),
+    assert_status(
+        app.delete_task(&user, &task["id"]).await,
         StatusCode::NO_CONTENT,
     )
     .await;
     expected.push(("task.deleted", json!({"id": task["id"]})));
 
-    call(
-        &app,
-        &other,
-        Method::DELETE,
-        &task_path(&other, &foreign_task),
-        &json!({}),
+    assert_status(
+        app.delete_task(&other, &foreign_task["id"]).await,
         StatusCode::NO_CONTENT,
     )
     .await;
     other_expected.push(("task.deleted", json!({"id": foreign_task["id"]})));
 
     // Failed writes publish nothing.
-    call(
-        &app,
-        &user,
-        Method::POST,
-        &tasks_path(&user),
-        &json!({"title": ""}),
+    assert_status(
+        app.post_task(&user, &json!({"title": ""})).await,
         StatusCode::BAD_REQUEST,
     )
     .await;
-    call(
-        &app,
-        &user,
-        Method::DELETE,
-        &task_path(&user, &task),
-        &json!({}),
+    assert_status(
+        app.delete_task(&user, &task["id"]).await,
         StatusCode::NOT_FOUND,
     )
     .await;
@@ -475,26 +380,26 @@ async fn a_due_reminder_is_delivered_once_recorded_and_rearmed_when_remind_at_ch
 
     // Completed tasks whose reminders come due (before the end of the first reminder's
     // listening window): neither may fire.
-    let completed = create_task(
-        &app,
-        &user,
-        json!({"title": "Already done", "completed": true, "remind_at": in_seconds(1)}),
-    )
-    .await;
-    let completed_later = create_task(
-        &app,
-        &user,
-        json!({"title": "Done in time", "remind_at": in_seconds(4)}),
-    )
-    .await;
-    let completed_later = toggle(&app, &user, &completed_later).await;
+    let completed = app
+        .create_task(
+            &user,
+            json!({"title": "Already done", "completed": true, "remind_at": in_seconds(1)}),
+        )
+        .await;
+    let completed_later = app
+        .create_task(
+            &user,
+            json!({"title": "Done in time", "remind_at": in_seconds(4)}),
+        )
+        .await;
+    let completed_later = app.toggled_task(&user, &completed_later["id"]).await;
     assert_eq!(completed_later["completed"], true);
-    let task = create_task(
-        &app,
-        &user,
-        json!({"title": "Call mum", "remind_at": in_seconds(2)}),
-    )
-    .await;
+    let task = app
+        .create_task(
+            &user,
+            json!({"title": "Call mum", "remind_at": in_seconds(2)}),
+        )
+        .await;
     assert_eq!(task["reminded_at"], Value::Null);
     let remind_at = utc_time(&task["remind_at"]);
     for name in [
@@ -515,7 +420,7 @@ async fn a_due_reminder_is_delivered_once_recorded_and_rearmed_when_remind_at_ch
         "reminded at {reminded_at}, due {remind_at}"
     );
     assert!(Utc::now() >= remind_at);
-    let stored = fetch(&app, &user, &task).await;
+    let stored = app.fetch_task(&user, &task["id"]).await;
     assert_eq!(
         delivered, stored,
         "the reminder carries the task as GET shows it"
@@ -527,25 +432,26 @@ async fn a_due_reminder_is_delivered_once_recorded_and_rearmed_when_remind_at_ch
         "delivering changes reminded_at only (not updated_at)"
     );
     assert_eq!(
-        fetch(&app, &user, &completed).await["reminded_at"],
+        app.fetch_task(&user, &completed["id"]).await["reminded_at"],
         Value::Null
     );
     assert_eq!(
-        fetch(&app, &user, &completed_later).await["reminded_at"],
+        app.fetch_task(&user, &completed_later["id"]).await["reminded_at"],
         Value::Null
     );
 
     // The polling list shows it, delivered; the completed ones are not in it.
-    let listed = reminders(&app, &user, &[]).await;
+    let listed = app.fetch_reminders(&user, None).await;
     assert_eq!(listed, vec![stored.clone()]);
 
     // An edit that leaves remind_at alone does not re-arm it.
-    let renamed = call(
-        &app,
-        &user,
-        Method::PATCH,
-        &task_path(&user, &task),
-        &json!({"title": "Call mum today", "remind_at": task["remind_at"]}),
+    let renamed = assert_status(
+        app.patch_task(
+            &user,
+            &task["id"],
+            &json!({"title": "Call mum today", "remind_at": task["remind_at"]}),
+        )
+        .await,
         StatusCode::OK,
     )
     .await;
@@ -555,12 +461,9 @@ async fn a_due_reminder_is_delivered_once_recorded_and_rearmed_when_remind_at_ch
     assert_eq!(event.json(), renamed);
 
     // A new remind_at re-arms it: delivered again, once, when due.
-    let rearmed = call(
-        &app,
-        &user,
-        Method::PATCH,
-        &task_path(&user, &task),
-        &json!({"remind_at": in_seconds(2)}),
+    let rearmed = assert_status(
+        app.patch_task(&user, &task["id"], &json!({"remind_at": in_seconds(2)}))
+            .await,
         StatusCode::OK,
     )
     .await;
@@ -575,8 +478,8 @@ async fn a_due_reminder_is_delivered_once_recorded_and_rearmed_when_remind_at_ch
     assert_eq!(again["title"], "Call mum today");
     let reminded_again = utc_time(&again["reminded_at"]);
     assert!(reminded_again >= new_remind_at && reminded_again > reminded_at);
-    assert_eq!(again, fetch(&app, &user, &task).await);
-    assert_eq!(reminders(&app, &user, &[]).await, vec![again]);
+    assert_eq!(again, app.fetch_task(&user, &task["id"]).await);
+    assert_eq!(app.fetch_reminders(&user, None).await, vec![again]);
 }
 
 #[tokio::test]
@@ -587,47 +490,46 @@ async fn the_reminders_list_holds_open_tasks_due_by_before_soonest_first() {
     let user = app.signed_in_user().await;
     let other = app.signed_in_user().await;
 
-    let later = create_task(
-        &app,
-        &user,
-        json!({"title": "later", "remind_at": "2020-01-01T10:00:00Z"}),
-    )
-    .await;
+    let later = app
+        .create_task(
+            &user,
+            json!({"title": "later", "remind_at": "2020-01-01T10:00:00Z"}),
+        )
+        .await;
     // 09:00 UTC, given with an offset.
-    let sooner = create_task(
-        &app,
-        &user,
-        json!({"title": "sooner", "remind_at": "2020-01-01T11:00:00+02:00"}),
-    )
-    .await;
-    let tie = create_task(
-        &app,
-        &user,
-        json!({"title": "tie", "remind_at": "2020-01-01T10:00:00Z"}),
-    )
-    .await;
-    let future = create_task(
-        &app,
-        &user,
-        json!({"title": "future", "remind_at": "2035-06-01T08:00:00Z"}),
-    )
-    .await;
-    create_task(
-        &app,
+    let sooner = app
+        .create_task(
+            &user,
+            json!({"title": "sooner", "remind_at": "2020-01-01T11:00:00+02:00"}),
+        )
+        .await;
+    let tie = app
+        .create_task(
+            &user,
+            json!({"title": "tie", "remind_at": "2020-01-01T10:00:00Z"}),
+        )
+        .await;
+    let future = app
+        .create_task(
+            &user,
+            json!({"title": "future", "remind_at": "2035-06-01T08:00:00Z"}),
+        )
+        .await;
+    app.create_task(
         &user,
         json!({"title": "done", "completed": true, "remind_at": "2019-06-01T08:00:00Z"}),
     )
     .await;
-    let reopened_later = create_task(
-        &app,
-        &user,
-        json!({"title": "completed later", "remind_at": "2035-01-01T08:00:00Z"}),
-    )
-    .await;
-    toggle(&app, &user, &reopened_later).await;
-    create_task(&app, &user, json!({"title": "no reminder"})).await;
-    create_task(
-        &app,
+    let reopened_later = app
+        .create_task(
+            &user,
+            json!({"title": "completed later", "remind_at": "2035-01-01T08:00:00Z"}),
+        )
+        .await;
+    app.toggled_task(&user, &reopened_later["id"]).await;
+    app.create_task(&user, json!({"title": "no reminder"}))
+        .await;
+    app.create_task(
         &other,
         json!({"title": "someone else's", "remind_at": "2019-01-01T08:00:00Z"}),
     )
@@ -635,7 +537,7 @@ async fn the_reminders_list_holds_open_tasks_due_by_before_soonest_first() {
 
     // Default: now.
     assert_eq!(
-        ids(&reminders(&app, &user, &[]).await),
+        ids(&app.fetch_reminders(&user, None).await),
         ids(&[sooner.clone(), later.clone(), tie.clone()])
     );
     // Bounds are inclusive; ties go by id.
@@ -658,7 +560,7 @@ async fn the_reminders_list_holds_open_tasks_due_by_before_soonest_first() {
         ),
     ] {
         assert_eq!(
-            ids(&reminders(&app, &user, &[("before", before)]).await),
+            ids(&app.fetch_reminders(&user, Some(before)).await),
             ids(&expected),
             "before={before}"
         );
@@ -666,7 +568,10 @@ async fn the_reminders_list_holds_open_tasks_due_by_before_soonest_first() {
     // An unencoded `+` in the offset (read as a space) is understood too.
     let response = app
         .get(
-            &format!("{}?before=2035-06-01T10:00:00+02:00", reminders_path(&user)),
+            &format!(
+                "/api/v1/users/{}/reminders?before=2035-06-01T10:00:00+02:00",
+                user.id
+            ),
             Some(&user.access),
         )
         .await;
@@ -677,13 +582,18 @@ async fn the_reminders_list_holds_open_tasks_due_by_before_soonest_first() {
     );
 
     // Items are whole task objects (the future one is not delivered yet, so it is stable).
-    let listed = reminders(&app, &user, &[("before", "2040-01-01T00:00:00Z")]).await;
-    assert_eq!(listed.last(), Some(&fetch(&app, &user, &future).await));
+    let listed = app
+        .fetch_reminders(&user, Some("2040-01-01T00:00:00Z"))
+        .await;
+    assert_eq!(
+        listed.last(),
+        Some(&app.fetch_task(&user, &future["id"]).await)
+    );
     assert_eq!(listed.last().unwrap()["reminded_at"], Value::Null);
     // The past ones are delivered by the scheduler meanwhile.
     let deadline = Instant::now() + ARRIVES_WITHIN;
     loop {
-        let listed = reminders(&app, &user, &[]).await;
+        let listed = app.fetch_reminders(&user, None).await;
         if listed.iter().all(|task| !task["reminded_at"].is_null()) {
             for task in &listed {
                 utc_time(&task["reminded_at"]);
@@ -695,7 +605,7 @@ async fn the_reminders_list_holds_open_tasks_due_by_before_soonest_first() {
     }
 
     // The other user sees only their own.
-    let theirs = reminders(&app, &other, &[]).await;
+    let theirs = app.fetch_reminders(&other, None).await;
     assert_eq!(theirs.len(), 1);
     assert_eq!(theirs[0]["title"], "someone else's");
 
@@ -706,24 +616,19 @@ async fn the_reminders_list_holds_open_tasks_due_by_before_soonest_first() {
         "",
         "2030-13-01T10:00:00Z",
     ] {
-        let response = get_query(
-            &app,
-            &reminders_path(&user),
-            &user.access,
-            &[("before", bad)],
-        )
-        .await;
+        let response = app.list_reminders(&user, Some(bad)).await;
         let error = assert_error(response, StatusCode::BAD_REQUEST, "INVALID_DUE_DATE").await;
         assert_eq!(error["field"], "before", "{bad:?}: {error}");
     }
     assert_error(
-        app.get(&reminders_path(&user), None).await,
+        app.list_reminders(user.with_token(None), None).await,
         StatusCode::UNAUTHORIZED,
         "MISSING_TOKEN",
     )
     .await;
     assert_error(
-        app.get(&reminders_path(&user), Some(&other.access)).await,
+        app.list_reminders(user.with_token(Some(&other.access)), None)
+            .await,
         StatusCode::FORBIDDEN,
         "FORBIDDEN",
     )
@@ -746,8 +651,8 @@ async fn two_instances_on_one_postgres_database_share_events_and_deliver_each_re
     let mut on_a = EventStream::open(&a, &user).await;
 
     // A change made through one instance reaches the streams of both.
-    let through_a = create_task(&a, &user, json!({"title": "through A"})).await;
-    let through_b = create_task(&b, &user, json!({"title": "through B"})).await;
+    let through_a = a.create_task(&user, json!({"title": "through A"})).await;
+    let through_b = b.create_task(&user, json!({"title": "through B"})).await;
     for (stream, name) in [(&mut on_a, "A"), (&mut on_b, "B")] {
         for task in [&through_a, &through_b] {
             let event = stream.next_event().await;
@@ -755,7 +660,7 @@ async fn two_instances_on_one_postgres_database_share_events_and_deliver_each_re
             assert_eq!(event.json(), *task, "on {name}");
         }
     }
-    let tag = create_tag(&b, &user, json!({"name": "shared"})).await;
+    let tag = b.create_tag(&user, json!({"name": "shared"})).await;
     let event = on_a.next_event().await;
     assert_eq!((event.name(), event.json()), ("tag.created", tag));
     assert_eq!(on_b.next_event().await.name(), "tag.created");
@@ -767,12 +672,12 @@ async fn two_instances_on_one_postgres_database_share_events_and_deliver_each_re
     for n in 0..10 {
         let through = if n % 2 == 0 { &a } else { &b };
         tasks.push(
-            create_task(
-                through,
-                &user,
-                json!({"title": format!("reminder {n}"), "remind_at": due}),
-            )
-            .await,
+            through
+                .create_task(
+                    &user,
+                    json!({"title": format!("reminder {n}"), "remind_at": due}),
+                )
+                .await,
         );
     }
     let mut delivered = Vec::new();
@@ -813,7 +718,7 @@ async fn two_instances_on_one_postgres_database_share_events_and_deliver_each_re
     assert_eq!(ids_on(0).len(), tasks.len());
 
     // One reminded_at each, as the events carried it.
-    let listed = reminders(&b, &user, &[]).await;
+    let listed = b.fetch_reminders(&user, None).await;
     assert_eq!(listed.len(), tasks.len());
     for task in &listed {
         let event = delivered[0]
@@ -842,8 +747,7 @@ async fn two_instances_on_one_sqlite_file_deliver_each_reminder_once_in_all() {
     let mut tasks = Vec::new();
     for n in 0..6 {
         tasks.push(
-            create_task(
-                &a,
+            a.create_task(
                 &user,
                 json!({"title": format!("reminder {n}"), "remind_at": due}),
             )
@@ -880,7 +784,7 @@ async fn two_instances_on_one_sqlite_file_deliver_each_reminder_once_in_all() {
         "each reminder once, on one of the two streams"
     );
     assert!(
-        reminders(&a, &user, &[])
+        a.fetch_reminders(&user, None)
             .await
             .iter()
             .all(|t| !t["reminded_at"].is_null())
@@ -963,18 +867,19 @@ async fn a_stream_that_stops_reading_does_not_hold_up_writers_or_other_streams()
     let writes = async {
         let mut written = Vec::new();
         for n in 0..WRITES / 2 {
-            let task = create_task(
-                &app,
-                &user,
-                json!({"title": format!("task {n}"), "description": description}),
-            )
-            .await;
-            let patched = call(
-                &app,
-                &user,
-                Method::PATCH,
-                &task_path(&user, &task),
-                &json!({"title": format!("task {n} (edited)")}),
+            let task = app
+                .create_task(
+                    &user,
+                    json!({"title": format!("task {n}"), "description": description}),
+                )
+                .await;
+            let patched = assert_status(
+                app.patch_task(
+                    &user,
+                    &task["id"],
+                    &json!({"title": format!("task {n} (edited)")}),
+                )
+                .await,
                 StatusCode::OK,
             )
             .await;
@@ -999,7 +904,9 @@ async fn a_stream_that_stops_reading_does_not_hold_up_writers_or_other_streams()
 
     // The service still answers, and streams old and new still carry new events.
     let mut fresh = EventStream::open(&app, &user).await;
-    let last = create_task(&app, &user, json!({"title": "after the burst"})).await;
+    let last = app
+        .create_task(&user, json!({"title": "after the burst"}))
+        .await;
     for stream in [&mut reading, &mut fresh] {
         let event = stream.next_event().await;
         assert_eq!((event.name(), event.json()), ("task.created", last.clone()));
@@ -1032,7 +939,9 @@ async fn an_idle_stream_outlives_the_request_timeout_and_gets_keep_alive_comment
         started.elapsed()
     );
     // Still open, long after the request timeout.
-    let task = create_task(&app, &user, json!({"title": "still there"})).await;
+    let task = app
+        .create_task(&user, json!({"title": "still there"}))
+        .await;
     let event = stream.next_event().await;
     assert_eq!((event.name(), event.json()), ("task.created", task));
 }
@@ -1050,13 +959,16 @@ async fn concurrent_writes_each_arrive_once_with_each_task_s_events_in_order() {
     let written = join_all((0..WRITERS).map(|n| {
         let (app, user) = (&app, &user);
         async move {
-            let task = create_task(app, user, json!({"title": format!("task {n}")})).await;
-            let patched = call(
-                app,
-                user,
-                Method::PATCH,
-                &task_path(user, &task),
-                &json!({"title": format!("task {n} (edited)")}),
+            let task = app
+                .create_task(user, json!({"title": format!("task {n}")}))
+                .await;
+            let patched = assert_status(
+                app.patch_task(
+                    user,
+                    &task["id"],
+                    &json!({"title": format!("task {n} (edited)")}),
+                )
+                .await,
                 StatusCode::OK,
             )
             .await;
@@ -1097,16 +1009,16 @@ async fn an_event_too_large_for_a_postgres_notify_arrives_cut_down_to_the_id() {
     let mut tag_ids = Vec::new();
     for n in 0..10 {
         let name = format!("{n}{}", "\u{1}".repeat(49));
-        tag_ids.push(create_tag(&app, &user, json!({"name": name})).await["id"].clone());
+        tag_ids.push(app.create_tag(&user, json!({"name": name})).await["id"].clone());
     }
-    let task = create_task(
-        &app,
-        &user,
-        json!({"title": "\u{1}".repeat(200), "description": "\u{1}".repeat(1000), "tag_ids": tag_ids}),
-    )
-    .await;
+    let task = app
+        .create_task(
+            &user,
+            json!({"title": "\u{1}".repeat(200), "description": "\u{1}".repeat(1000), "tag_ids": tag_ids}),
+        )
+        .await;
     assert!(task.to_string().len() > 8000, "{}", task.to_string().len());
-    let small = create_task(&app, &user, json!({"title": "small"})).await;
+    let small = app.create_task(&user, json!({"title": "small"})).await;
 
     for _ in 0..10 {
         assert_eq!(stream.next_event().await.name(), "tag.created");
@@ -1135,12 +1047,16 @@ async fn a_stream_ends_when_the_token_that_opened_it_expires() {
     claims["exp"] = json!(Utc::now().timestamp() + 3);
     let short_lived = forge_token(&claims, Algorithm::HS256, TEST_SECRET);
     let opened = Instant::now();
-    let mut stream =
-        EventStream::new(stream_with_query_token(&app, &events_path(&user), &short_lived).await);
+    let mut stream = EventStream::new(
+        app.get_events_by_query(user.with_token(Some(&short_lived)))
+            .await,
+    );
     let mut long_lived = EventStream::open(&app, &user).await;
 
     // Live until then.
-    let task = create_task(&app, &user, json!({"title": "before expiry"})).await;
+    let task = app
+        .create_task(&user, json!({"title": "before expiry"}))
+        .await;
     let event = stream.next_event().await;
     assert_eq!((event.name(), event.json()), ("task.created", task));
     assert_eq!(long_lived.next_event().await.name(), "task.created");
@@ -1158,7 +1074,9 @@ async fn a_stream_ends_when_the_token_that_opened_it_expires() {
         opened.elapsed()
     );
     // The stream of a token still valid goes on.
-    let task = create_task(&app, &user, json!({"title": "after expiry"})).await;
+    let task = app
+        .create_task(&user, json!({"title": "after expiry"}))
+        .await;
     let event = long_lived.next_event().await;
     assert_eq!((event.name(), event.json()), ("task.created", task));
 }

@@ -1,18 +1,28 @@
 //! `TestApp`: one running service on its own fresh database, and helpers that sign users up so
 //! each test states only what it is about.
 //!
+//! Every route has a `TestApp` method that sends its request and returns the response
+//! (`app.post_task(&user, &body)`, `app.patch_tag(&user, id, &body)`, `app.refresh(cookie)`, …);
+//! routes under `/api/v1/users/{user_id}` take a [`Caller`]: a `&TestUser` for their own path and
+//! token, or another pairing for the access tests. A few methods do what many tests need and
+//! assert that it worked (`signed_in_user`, `create_task`, `fetch_task`, …). For requests no
+//! route method sends (malformed, or with a method a test chooses) there are raw ones: `get`,
+//! `send`, `send_json`, `post_json` and `post_raw`.
+//!
 //! This file is compiled once per backend (see `main.rs`): `super::BACKEND` says which.
 //! PostgreSQL apps get a database of their own on `TEST_DATABASE_URL`; SQLite apps a file in a
 //! temporary directory of their own. Both are removed when the app is dropped.
 
 use std::{
     collections::HashMap,
+    fmt::Display,
     io::Write,
     path::PathBuf,
     sync::{Arc, Once, OnceLock},
+    time::{SystemTime, UNIX_EPOCH},
 };
 
-use reqwest::{Response, StatusCode, header};
+use reqwest::{Method, RequestBuilder, Response, StatusCode, header};
 use serde_json::{Value, json};
 use sqlx::{Connection, Executor, PgConnection, PgPool, SqlitePool};
 use todo_api::{
@@ -107,6 +117,71 @@ enum TestDb {
     Sqlite { pool: SqlitePool, dir: PathBuf },
 }
 
+/// The five routes tasks and tags both have, as [`TestApp`] methods: `POST` to the collection
+/// `/users/{user_id}/{collection}`, and `GET`, `DELETE`, `PUT` and `PATCH` of one item in it
+/// (the last two with a JSON body).
+macro_rules! item_routes {
+    (
+        $collection:literal: $post:ident;
+        $($bare_method:ident $bare:ident),+;
+        $($body_method:ident $with_body:ident),+
+    ) => {
+        #[doc = concat!("`POST …/", $collection, "` with `body`.")]
+        pub async fn $post<'a>(&self, caller: impl Into<Caller<'a>>, body: &Value) -> Response {
+            let path = concat!("/", $collection);
+            self.user_route(Method::POST, caller.into(), path, Some(body))
+                .await
+        }
+
+        $(
+            #[doc = concat!("`", stringify!($bare_method), " …/", $collection, "/{id}`.")]
+            pub async fn $bare<'a>(
+                &self,
+                caller: impl Into<Caller<'a>>,
+                id: impl Display,
+            ) -> Response {
+                self.item_route(Method::$bare_method, caller.into(), $collection, id, None)
+                    .await
+            }
+        )+
+
+        $(
+            #[doc = concat!(
+                "`", stringify!($body_method), " …/", $collection, "/{id}` with `body`."
+            )]
+            pub async fn $with_body<'a>(
+                &self,
+                caller: impl Into<Caller<'a>>,
+                id: impl Display,
+                body: &Value,
+            ) -> Response {
+                self.item_route(Method::$body_method, caller.into(), $collection, id, Some(body))
+                    .await
+            }
+        )+
+    };
+}
+
+/// Linking a tag to a task and unlinking it, as [`TestApp`] methods: `POST` and `DELETE` of
+/// `/users/{user_id}/tasks/{task_id}/tags/{tag_id}`, without a body.
+macro_rules! link_routes {
+    ($($method:ident $name:ident),+) => {
+        $(
+            #[doc = concat!("`", stringify!($method), " …/tasks/{task_id}/tags/{tag_id}`.")]
+            pub async fn $name<'a>(
+                &self,
+                caller: impl Into<Caller<'a>>,
+                task_id: impl Display,
+                tag_id: impl Display,
+            ) -> Response {
+                let path = format!("/tasks/{task_id}/tags/{tag_id}");
+                self.user_route(Method::$method, caller.into(), &path, None)
+                    .await
+            }
+        )+
+    };
+}
+
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
@@ -126,6 +201,38 @@ pub struct TestUser {
     pub email: String,
     pub access: String,
     pub refresh: String,
+}
+
+impl TestUser {
+    /// This user's path with `token` instead of their own: another user's, a forged one or none.
+    pub fn with_token<'a>(&'a self, token: Option<&'a str>) -> Caller<'a> {
+        Caller::from(self).with_token(token)
+    }
+}
+
+/// Whose `/api/v1/users/{user_id}/…` path a route method's request goes to, and the bearer
+/// token it carries. A `&TestUser` is their own path with their own token; the access tests make
+/// other pairs with [`TestUser::with_token`] or by naming the fields (a malformed user id).
+#[derive(Clone, Copy, Debug)]
+pub struct Caller<'a> {
+    pub user_id: &'a str,
+    pub token: Option<&'a str>,
+}
+
+impl<'a> Caller<'a> {
+    /// The same path with `token` instead.
+    pub fn with_token(self, token: Option<&'a str>) -> Self {
+        Self { token, ..self }
+    }
+}
+
+impl<'a> From<&'a TestUser> for Caller<'a> {
+    fn from(user: &'a TestUser) -> Self {
+        Self {
+            user_id: &user.id,
+            token: Some(&user.access),
+        }
+    }
 }
 
 impl TestApp {
@@ -394,64 +501,300 @@ impl TestApp {
         }
     }
 
-    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
-        let mut request = self.client.get(self.url(path));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
+    // --- raw requests: any path, for what the route methods below do not send ---------------
+
+    /// A request for `path` with an optional bearer token.
+    fn request(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
+        let request = self.client.request(method, self.url(path));
+        match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
         }
-        request.send().await.unwrap()
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        self.send(Method::GET, path, token, None).await
+    }
+
+    /// Sends a request with `method`, an optional bearer token and an optional JSON body.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Response {
+        let request = self.request(method, path, token);
+        send_request(match body {
+            Some(body) => request.json(body),
+            None => request,
+        })
+        .await
     }
 
     /// Sends `body` as JSON with `method`, with an optional bearer token.
     pub async fn send_json(
         &self,
-        method: reqwest::Method,
+        method: Method,
         path: &str,
         token: Option<&str>,
         body: &Value,
     ) -> Response {
-        let mut request = self.client.request(method, self.url(path)).json(body);
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        request.send().await.unwrap()
+        self.send(method, path, token, Some(body)).await
     }
 
     pub async fn post_json(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
-        self.send_json(reqwest::Method::POST, path, token, body)
-            .await
+        self.send_json(Method::POST, path, token, body).await
+    }
+
+    /// Posts `raw` to `path` as it is, with `content_type`.
+    pub async fn post_raw(&self, path: &str, content_type: &str, raw: String) -> Response {
+        let request = self.request(Method::POST, path, None);
+        send_request(request.header(header::CONTENT_TYPE, content_type).body(raw)).await
+    }
+
+    // --- authentication ------------------------------------------------------------------------
+
+    /// `POST /auth/register` with `body` as it is.
+    pub async fn register_with(&self, body: &Value) -> Response {
+        self.post_json("/api/v1/auth/register", None, body).await
     }
 
     pub async fn register(&self, email: &str, password: &str) -> Response {
-        self.post_json(
-            "/api/v1/auth/register",
-            None,
-            &json!({"email": email, "password": password}),
-        )
-        .await
+        self.register_with(&json!({"email": email, "password": password}))
+            .await
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Response {
-        self.post_json(
-            "/api/v1/auth/login",
-            None,
-            &json!({"email": email, "password": password}),
-        )
+        self.login_from(None, email, password).await
+    }
+
+    /// `POST /auth/login` with JSON, through a proxy that says the client is `forwarded_for`.
+    pub async fn login_from(
+        &self,
+        forwarded_for: Option<&str>,
+        email: &str,
+        password: &str,
+    ) -> Response {
+        let mut request = self.request(Method::POST, "/api/v1/auth/login", None);
+        if let Some(address) = forwarded_for {
+            request = request.header("x-forwarded-for", address);
+        }
+        send_request(request.json(&json!({"email": email, "password": password}))).await
+    }
+
+    /// `POST /auth/login` with the OAuth2 password form.
+    pub async fn login_form(&self, username: &str, password: &str) -> Response {
+        let request = self.request(Method::POST, "/api/v1/auth/login", None);
+        send_request(request.form(&[
+            ("grant_type", "password"),
+            ("username", username),
+            ("password", password),
+        ]))
         .await
     }
 
     /// Posts to the refresh route with `refresh` as the cookie (or no cookie).
     pub async fn refresh(&self, refresh: Option<&str>) -> Response {
-        let mut request = self.client.post(self.url("/api/v1/auth/refresh"));
+        self.post_with_refresh_cookie("/api/v1/auth/refresh", refresh)
+            .await
+    }
+
+    /// Posts to the logout route with `refresh` as the cookie (or no cookie).
+    pub async fn logout(&self, refresh: Option<&str>) -> Response {
+        self.post_with_refresh_cookie("/api/v1/auth/logout", refresh)
+            .await
+    }
+
+    async fn post_with_refresh_cookie(&self, path: &str, refresh: Option<&str>) -> Response {
+        let mut request = self.request(Method::POST, path, None);
         if let Some(token) = refresh {
             request = request.header(header::COOKIE, format!("refresh_token={token}"));
         }
-        request.send().await.unwrap()
+        send_request(request).await
     }
+
+    /// A CORS preflight from `origin` for a JSON `POST` to the login route.
+    pub async fn preflight_login(&self, origin: &str) -> Response {
+        let request = self.request(Method::OPTIONS, "/api/v1/auth/login", None);
+        send_request(
+            request
+                .header(header::ORIGIN, origin)
+                .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+                .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "content-type"),
+        )
+        .await
+    }
+
+    /// `GET /auth/me` with an optional bearer token.
+    pub async fn me(&self, token: Option<&str>) -> Response {
+        self.get("/api/v1/auth/me", token).await
+    }
+
+    /// `GET /auth/me` with `authorization` as the raw `Authorization` header.
+    pub async fn me_with_authorization(&self, authorization: &str) -> Response {
+        let request = self.request(Method::GET, "/api/v1/auth/me", None);
+        send_request(request.header(header::AUTHORIZATION, authorization)).await
+    }
+
+    // --- a user's routes: /api/v1/users/{user_id}… ------------------------------------------
+
+    /// A request for `path` under `caller`'s `/api/v1/users/{user_id}`, with `caller`'s token.
+    fn user_request(&self, method: Method, caller: Caller<'_>, path: &str) -> RequestBuilder {
+        let path = format!("/api/v1/users/{}{path}", caller.user_id);
+        self.request(method, &path, caller.token)
+    }
+
+    /// Sends `method` to `path` under `caller`'s `/api/v1/users/{user_id}`, with an optional
+    /// JSON body.
+    async fn user_route(
+        &self,
+        method: Method,
+        caller: Caller<'_>,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Response {
+        let path = format!("/api/v1/users/{}{path}", caller.user_id);
+        self.send(method, &path, caller.token, body).await
+    }
+
+    /// Sends `method` to item `id` of `caller`'s `collection` (`tasks` or `tags`).
+    async fn item_route(
+        &self,
+        method: Method,
+        caller: Caller<'_>,
+        collection: &str,
+        id: impl Display,
+        body: Option<&Value>,
+    ) -> Response {
+        let path = format!("/{collection}/{id}");
+        self.user_route(method, caller, &path, body).await
+    }
+
+    pub async fn get_user<'a>(&self, caller: impl Into<Caller<'a>>) -> Response {
+        self.user_route(Method::GET, caller.into(), "", None).await
+    }
+
+    pub async fn patch_user<'a>(&self, caller: impl Into<Caller<'a>>, patch: &Value) -> Response {
+        self.user_route(Method::PATCH, caller.into(), "", Some(patch))
+            .await
+    }
+
+    /// `DELETE /users/{user_id}` with `password` to confirm.
+    pub async fn delete_user<'a>(&self, caller: impl Into<Caller<'a>>, password: &str) -> Response {
+        let body = json!({"password": password});
+        self.user_route(Method::DELETE, caller.into(), "", Some(&body))
+            .await
+    }
+
+    /// `POST /users/{user_id}/password`.
+    pub async fn change_password<'a>(
+        &self,
+        caller: impl Into<Caller<'a>>,
+        current: &str,
+        new: &str,
+    ) -> Response {
+        let body = json!({"current_password": current, "new_password": new});
+        self.user_route(Method::POST, caller.into(), "/password", Some(&body))
+            .await
+    }
+
+    // --- tasks and tags: /api/v1/users/{user_id}/tasks… and …/tags… -------------------------
+
+    item_routes!(
+        "tasks": post_task;
+        GET get_task, DELETE delete_task;
+        PUT put_task, PATCH patch_task
+    );
+
+    item_routes!(
+        "tags": post_tag;
+        GET get_tag, DELETE delete_tag;
+        PUT put_tag, PATCH patch_tag
+    );
+
+    /// `GET …/tasks` with query parameters (encoded by the client).
+    pub async fn list_tasks<'a>(
+        &self,
+        caller: impl Into<Caller<'a>>,
+        query: &[(&str, &str)],
+    ) -> Response {
+        let request = self.user_request(Method::GET, caller.into(), "/tasks");
+        send_request(request.query(query)).await
+    }
+
+    /// `POST …/tasks` with `raw` as the JSON body, as it is (for bodies a `Value` cannot be).
+    pub async fn post_task_raw<'a>(&self, caller: impl Into<Caller<'a>>, raw: &str) -> Response {
+        let request = self.user_request(Method::POST, caller.into(), "/tasks");
+        let request = request.header(header::CONTENT_TYPE, "application/json");
+        send_request(request.body(raw.to_owned())).await
+    }
+
+    /// `PATCH …/tasks/{task_id}/complete` (no body).
+    pub async fn toggle_task<'a>(
+        &self,
+        caller: impl Into<Caller<'a>>,
+        id: impl Display,
+    ) -> Response {
+        let path = format!("/tasks/{id}/complete");
+        self.user_route(Method::PATCH, caller.into(), &path, None)
+            .await
+    }
+
+    link_routes!(POST link_tag, DELETE unlink_tag);
+
+    pub async fn list_tags<'a>(&self, caller: impl Into<Caller<'a>>) -> Response {
+        self.user_route(Method::GET, caller.into(), "/tags", None)
+            .await
+    }
+
+    /// `GET …/reminders`, with `before` as its query parameter if given.
+    pub async fn list_reminders<'a>(
+        &self,
+        caller: impl Into<Caller<'a>>,
+        before: Option<&str>,
+    ) -> Response {
+        let request = self.user_request(Method::GET, caller.into(), "/reminders");
+        send_request(match before {
+            Some(before) => request.query(&[("before", before)]),
+            None => request,
+        })
+        .await
+    }
+
+    /// `GET …/events` with the token in the `Authorization` header.
+    pub async fn get_events<'a>(&self, caller: impl Into<Caller<'a>>) -> Response {
+        self.user_route(Method::GET, caller.into(), "/events", None)
+            .await
+    }
+
+    /// `GET …/events` with the token, if any, in the `access_token` query parameter instead of
+    /// the header (as a browser's `EventSource` sends it).
+    pub async fn get_events_by_query<'a>(&self, caller: impl Into<Caller<'a>>) -> Response {
+        let caller = caller.into();
+        let request = self.user_request(Method::GET, caller.with_token(None), "/events");
+        send_request(match caller.token {
+            Some(token) => request.query(&[("access_token", token)]),
+            None => request,
+        })
+        .await
+    }
+
+    // --- operations ---------------------------------------------------------------------------
+
+    pub async fn health(&self) -> Response {
+        self.get("/health", None).await
+    }
+
+    pub async fn ready(&self) -> Response {
+        self.get("/health/ready", None).await
+    }
+
+    // --- what many tests need: users, tasks and tags that exist, reads that must succeed ------
 
     /// Signs up and signs in a fresh user.
     pub async fn signed_in_user(&self) -> TestUser {
-        let email = format!("user-{}@example.com", uuid::Uuid::new_v4().simple());
+        let email = unique_email();
         let response = self.register(&email, PASSWORD).await;
         assert_eq!(response.status(), StatusCode::CREATED);
         let id = body(response).await["id"].as_str().unwrap().to_owned();
@@ -474,6 +817,59 @@ impl TestApp {
             .unwrap()
             .to_owned();
         (access, refresh)
+    }
+
+    /// `user`'s profile; asserts 200.
+    pub async fn fetch_user(&self, user: &TestUser) -> Value {
+        assert_status(self.get_user(user).await, StatusCode::OK).await
+    }
+
+    /// Creates a task for `user` from `task` (a request body); asserts 201 and returns the task.
+    pub async fn create_task(&self, user: &TestUser, task: Value) -> Value {
+        created(self.post_task(user, &task).await, &task).await
+    }
+
+    /// `user`'s task `id`; asserts 200.
+    pub async fn fetch_task(&self, user: &TestUser, id: impl Display) -> Value {
+        assert_status(self.get_task(user, id).await, StatusCode::OK).await
+    }
+
+    /// One page of `user`'s tasks for `query`; asserts 200.
+    pub async fn fetch_tasks(&self, user: &TestUser, query: &[(&str, &str)]) -> Value {
+        assert_status(self.list_tasks(user, query).await, StatusCode::OK).await
+    }
+
+    /// How many tasks `user` has, as the list counts them.
+    pub async fn total_tasks(&self, user: &TestUser) -> i64 {
+        self.fetch_tasks(user, &[]).await["total"].as_i64().unwrap()
+    }
+
+    /// Toggles the completion of `user`'s task `id`; asserts 200 and returns the task.
+    pub async fn toggled_task(&self, user: &TestUser, id: impl Display) -> Value {
+        assert_status(self.toggle_task(user, id).await, StatusCode::OK).await
+    }
+
+    /// Creates a tag for `user` from `tag` (a request body); asserts 201 and returns the tag.
+    pub async fn create_tag(&self, user: &TestUser, tag: Value) -> Value {
+        created(self.post_tag(user, &tag).await, &tag).await
+    }
+
+    /// `user`'s tag `id`; asserts 200.
+    pub async fn fetch_tag(&self, user: &TestUser, id: impl Display) -> Value {
+        assert_status(self.get_tag(user, id).await, StatusCode::OK).await
+    }
+
+    /// All of `user`'s tags; asserts 200.
+    pub async fn fetch_tags(&self, user: &TestUser) -> Value {
+        assert_status(self.list_tags(user).await, StatusCode::OK).await
+    }
+
+    /// `user`'s reminders due by `before` (default: now); asserts 200 and returns the array.
+    pub async fn fetch_reminders(&self, user: &TestUser, before: Option<&str>) -> Vec<Value> {
+        match assert_status(self.list_reminders(user, before).await, StatusCode::OK).await {
+            Value::Array(items) => items,
+            other => panic!("reminders is not an array: {other}"),
+        }
     }
 }
 
@@ -595,9 +991,19 @@ pub fn claims_of(token: &str) -> Value {
     serde_json::from_slice(&bytes).unwrap()
 }
 
+/// Sends a request built by [`TestApp`]; a request that gets no response fails the test.
+async fn send_request(request: RequestBuilder) -> Response {
+    request.send().await.unwrap()
+}
+
 /// The path of a user's task collection.
 pub fn tasks_path(user: &TestUser) -> String {
     format!("/api/v1/users/{}/tasks", user.id)
+}
+
+/// The path of one of a user's tasks (for requests whose method a test chooses).
+pub fn task_path(user: &TestUser, task: &Value) -> String {
+    format!("{}/{}", tasks_path(user), task["id"])
 }
 
 /// The path of a user's tag collection.
@@ -605,33 +1011,58 @@ pub fn tags_path(user: &TestUser) -> String {
     format!("/api/v1/users/{}/tags", user.id)
 }
 
-/// Creates a task for `user` from `task` (a request body) and returns the created task.
-pub async fn create_task(app: &TestApp, user: &TestUser, task: Value) -> Value {
-    let response = app
-        .post_json(&tasks_path(user), Some(&user.access), &task)
-        .await;
-    assert_eq!(response.status(), StatusCode::CREATED, "creating {task}");
+/// The path of one of a user's tags (for requests whose method a test chooses).
+pub fn tag_path(user: &TestUser, tag: &Value) -> String {
+    format!("{}/{}", tags_path(user), tag["id"])
+}
+
+/// Asserts the status (saying which request it answers otherwise) and returns the JSON body
+/// (`Value::Null` for 204 No Content).
+pub async fn assert_status(response: Response, status: StatusCode) -> Value {
+    let url = response.url();
+    let request = match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_owned(),
+    };
+    assert_eq!(response.status(), status, "{request}");
+    if status == StatusCode::NO_CONTENT {
+        return Value::Null;
+    }
     body(response).await
 }
 
-/// Creates a tag for `user` from `tag` (a request body) and returns the created tag.
-pub async fn create_tag(app: &TestApp, user: &TestUser, tag: Value) -> Value {
-    let response = app
-        .post_json(&tags_path(user), Some(&user.access), &tag)
-        .await;
-    assert_eq!(response.status(), StatusCode::CREATED, "creating {tag}");
+/// Asserts 201 for the creation asked for by `request` and returns what was created.
+async fn created(response: Response, request: &Value) -> Value {
+    assert_eq!(response.status(), StatusCode::CREATED, "creating {request}");
     body(response).await
 }
 
-/// `GET` with query parameters (encoded by the client) and a bearer token.
-pub async fn get_query(app: &TestApp, path: &str, token: &str, query: &[(&str, &str)]) -> Response {
-    app.client
-        .get(app.url(path))
-        .query(query)
-        .bearer_auth(token)
-        .send()
-        .await
+/// `{id, name, color}`: a tag as a task shows it.
+pub fn tag_summary(tag: &Value) -> Value {
+    json!({"id": tag["id"], "name": tag["name"], "color": tag["color"]})
+}
+
+/// The titles of a page of tasks, in order.
+pub fn titles(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|task| task["title"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// An email address nobody has used yet.
+pub fn unique_email() -> String {
+    format!("user-{}@example.com", uuid::Uuid::new_v4().simple())
+}
+
+/// Seconds since the Unix epoch, as tokens count time.
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
         .unwrap()
+        .as_secs() as i64
 }
 
 /// Asserts that `value` is a time written as RFC 3339 in UTC with microseconds and `Z`
@@ -697,8 +1128,7 @@ impl EventStream {
     /// Opens `user`'s event stream on `app` with the token in the `Authorization` header, and
     /// asserts it is one. The stream is subscribed once this returns.
     pub async fn open(app: &TestApp, user: &TestUser) -> Self {
-        let response = app.get(&events_path(user), Some(&user.access)).await;
-        Self::new(response)
+        Self::new(app.get_events(user).await)
     }
 
     /// Wraps a response, asserting 200 and `text/event-stream`.

@@ -3,10 +3,7 @@
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
-use super::helpers::{
-    PASSWORD, TestApp, TestUser, assert_error, body, create_tag, create_task, get_query, tags_path,
-    tasks_path,
-};
+use super::helpers::{PASSWORD, TestApp, TestUser, assert_error, body};
 
 /// Every task and tag route: name, method, path under `/api/v1/users/{uid}` and JSON body,
 /// with `{task}` and `{tag}` standing for ids.
@@ -197,13 +194,15 @@ struct Owner {
 
 async fn owner(app: &TestApp, tag_name: &str) -> Owner {
     let user = app.signed_in_user().await;
-    let tag = create_tag(app, &user, json!({"name": tag_name, "color": "#123ABC"})).await;
-    let task = create_task(
-        app,
-        &user,
-        json!({"title": format!("{tag_name} task"), "description": "private", "tag_ids": [tag["id"]]}),
-    )
-    .await;
+    let tag = app
+        .create_tag(&user, json!({"name": tag_name, "color": "#123ABC"}))
+        .await;
+    let task = app
+        .create_task(
+            &user,
+            json!({"title": format!("{tag_name} task"), "description": "private", "tag_ids": [tag["id"]]}),
+        )
+        .await;
     Owner { user, task, tag }
 }
 
@@ -214,23 +213,6 @@ fn fill(template: &str, values: &[(&str, String)]) -> String {
         .fold(template.to_owned(), |text, (key, value)| {
             text.replace(&format!("{{{key}}}"), value)
         })
-}
-
-async fn send(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: Option<&str>,
-    json_body: Option<Value>,
-) -> Response {
-    let mut request = app.client.request(method, app.url(path));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    if let Some(json_body) = json_body {
-        request = request.json(&json_body);
-    }
-    request.send().await.unwrap()
 }
 
 /// A route from [`ROUTES`] on `uid`'s path with the given ids.
@@ -248,28 +230,19 @@ async fn call_route(
     ];
     let path = format!("/api/v1/users/{uid}{}", fill(path, &values));
     let json_body = template.map(|t| serde_json::from_str(&fill(t, &values)).unwrap());
-    send(app, method.clone(), &path, token, json_body).await
+    app.send(method.clone(), &path, token, json_body.as_ref())
+        .await
 }
 
 /// B's task, tag and lists as B sees them.
 async fn snapshot(app: &TestApp, owner: &Owner) -> Value {
     let user = &owner.user;
-    let task = app
-        .get(
-            &format!("{}/{}", tasks_path(user), owner.task["id"]),
-            Some(&user.access),
-        )
-        .await;
+    let task = app.get_task(user, &owner.task["id"]).await;
     assert_eq!(task.status(), StatusCode::OK);
-    let tag = app
-        .get(
-            &format!("{}/{}", tags_path(user), owner.tag["id"]),
-            Some(&user.access),
-        )
-        .await;
+    let tag = app.get_tag(user, &owner.tag["id"]).await;
     assert_eq!(tag.status(), StatusCode::OK);
-    let tasks = get_query(app, &tasks_path(user), &user.access, &[]).await;
-    let tags = app.get(&tags_path(user), Some(&user.access)).await;
+    let tasks = app.list_tasks(user, &[]).await;
+    let tags = app.list_tags(user).await;
     json!({
         "task": body(task).await,
         "tag": body(tag).await,
@@ -304,7 +277,14 @@ async fn another_users_task_or_tag_is_indistinguishable_from_a_missing_one() {
             ];
             let path = format!("/api/v1/users/{}{}", a.user.id, fill(path, &values));
             let json_body = template.map(|t| serde_json::from_str(&fill(t, &values)).unwrap());
-            let response = send(&app, method.clone(), &path, Some(&a.user.access), json_body).await;
+            let response = app
+                .send(
+                    method.clone(),
+                    &path,
+                    Some(&a.user.access),
+                    json_body.as_ref(),
+                )
+                .await;
             let error = assert_error(response, StatusCode::NOT_FOUND, code).await;
             errors.push(without_request_id(error));
         }
@@ -315,13 +295,13 @@ async fn another_users_task_or_tag_is_indistinguishable_from_a_missing_one() {
     }
 
     // Lists show only the caller's own items; B's tag, by id or name, matches nothing.
-    let page = get_query(&app, &tasks_path(&a.user), &a.user.access, &[]).await;
+    let page = app.list_tasks(&a.user, &[]).await;
     let page = body(page).await;
     assert_eq!(page["total"], 1);
     assert_eq!(page["items"], json!([fetch_own(&app, &a).await]));
     let b_tag_id = b.tag["id"].to_string();
     for tag in [b_tag_id.as_str(), "beta"] {
-        let page = get_query(&app, &tasks_path(&a.user), &a.user.access, &[("tag", tag)]).await;
+        let page = app.list_tasks(&a.user, &[("tag", tag)]).await;
         let page = body(page).await;
         assert_eq!(
             (&page["total"], &page["items"]),
@@ -329,20 +309,14 @@ async fn another_users_task_or_tag_is_indistinguishable_from_a_missing_one() {
             "tag={tag}"
         );
     }
-    let page = get_query(&app, &tasks_path(&a.user), &a.user.access, &[("q", "beta")]).await;
+    let page = app.list_tasks(&a.user, &[("q", "beta")]).await;
     assert_eq!(body(page).await["total"], 0);
-    let tags = body(app.get(&tags_path(&a.user), Some(&a.user.access)).await).await;
+    let tags = body(app.list_tags(&a.user).await).await;
     assert_eq!(tags, json!([a.tag]));
 
     // Tag names are per user: A may use B's tag name, and it still finds none of B's tasks.
-    create_tag(&app, &a.user, json!({"name": "beta"})).await;
-    let page = get_query(
-        &app,
-        &tasks_path(&a.user),
-        &a.user.access,
-        &[("tag", "beta")],
-    )
-    .await;
+    app.create_tag(&a.user, json!({"name": "beta"})).await;
+    let page = app.list_tasks(&a.user, &[("tag", "beta")]).await;
     assert_eq!(body(page).await["total"], 0);
 
     assert_eq!(snapshot(&app, &b).await, before);
@@ -430,21 +404,13 @@ async fn deleting_a_user_removes_their_tasks_and_tags_only() {
     };
     let a = owner(&app, "alpha").await;
     let b = owner(&app, "beta").await;
-    create_task(
-        &app,
+    app.create_task(
         &a.user,
         json!({"title": "another", "tag_ids": [a.tag["id"]]}),
     )
     .await;
 
-    let response = app
-        .send_json(
-            Method::DELETE,
-            &format!("/api/v1/users/{}", a.user.id),
-            Some(&a.user.access),
-            &json!({"password": PASSWORD}),
-        )
-        .await;
+    let response = app.delete_user(&a.user, PASSWORD).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
 
     for (user, expected) in [(&a.user, 0), (&b.user, 1)] {
@@ -457,13 +423,5 @@ async fn deleting_a_user_removes_their_tasks_and_tags_only() {
 
 /// A's own task as A fetches it.
 async fn fetch_own(app: &TestApp, owner: &Owner) -> Value {
-    let user = &owner.user;
-    body(
-        app.get(
-            &format!("{}/{}", tasks_path(user), owner.task["id"]),
-            Some(&user.access),
-        )
-        .await,
-    )
-    .await
+    body(app.get_task(&owner.user, &owner.task["id"]).await).await
 }

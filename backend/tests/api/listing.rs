@@ -2,31 +2,13 @@
 
 use std::collections::HashSet;
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use super::helpers::{
-    TestApp, TestUser, assert_error, body, create_tag, create_task, get_query, tasks_path,
-};
+use super::helpers::{TestApp, TestUser, assert_error, titles};
 
 /// Query parameters, as name and value pairs.
 type Query<'a> = &'a [(&'a str, &'a str)];
-
-/// One page of the user's tasks for `query`; asserts 200.
-async fn list(app: &TestApp, user: &TestUser, query: &[(&str, &str)]) -> Value {
-    let response = get_query(app, &tasks_path(user), &user.access, query).await;
-    assert_eq!(response.status(), StatusCode::OK, "GET tasks {query:?}");
-    body(response).await
-}
-
-fn titles(page: &Value) -> Vec<String> {
-    page["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .map(|task| task["title"].as_str().unwrap().to_owned())
-        .collect()
-}
 
 fn ids(page: &Value) -> Vec<i64> {
     page["items"]
@@ -39,7 +21,7 @@ fn ids(page: &Value) -> Vec<i64> {
 
 /// The titles of the page for `query`, sorted, for filters whose order is not the point.
 async fn matching(app: &TestApp, user: &TestUser, query: &[(&str, &str)]) -> Vec<String> {
-    let page = list(app, user, query).await;
+    let page = app.fetch_tasks(user, query).await;
     let mut found = titles(&page);
     assert_eq!(page["total"], found.len(), "total for {query:?}");
     found.sort();
@@ -55,17 +37,19 @@ fn sorted(titles: &[&str]) -> Vec<String> {
 /// Every id the list serves for `sort`, one page of `limit` at a time, in order.
 async fn page_through(app: &TestApp, user: &TestUser, sort: &str, limit: usize) -> Vec<i64> {
     let limit_text = limit.to_string();
-    let first = list(app, user, &[("sort", sort), ("limit", &limit_text)]).await;
+    let first = app
+        .fetch_tasks(user, &[("sort", sort), ("limit", &limit_text)])
+        .await;
     let pages = first["pages"].as_i64().unwrap();
     let mut seen = Vec::new();
     for page in 1..=pages {
         let page_text = page.to_string();
-        let current = list(
-            app,
-            user,
-            &[("sort", sort), ("limit", &limit_text), ("page", &page_text)],
-        )
-        .await;
+        let current = app
+            .fetch_tasks(
+                user,
+                &[("sort", sort), ("limit", &limit_text), ("page", &page_text)],
+            )
+            .await;
         assert_eq!(current["page"], page);
         assert_eq!(current["total"], first["total"]);
         let items = ids(&current);
@@ -80,8 +64,8 @@ async fn page_through(app: &TestApp, user: &TestUser, sort: &str, limit: usize) 
 
 /// Four tasks for the filter tests: tags `Work` and `home`, and a mix of priority and status.
 async fn seed_filter_tasks(app: &TestApp, user: &TestUser) -> (Value, Value) {
-    let work = create_tag(app, user, json!({"name": "Work"})).await;
-    let home = create_tag(app, user, json!({"name": "home"})).await;
+    let work = app.create_tag(user, json!({"name": "Work"})).await;
+    let home = app.create_tag(user, json!({"name": "home"})).await;
     let tasks = [
         json!({"title": "work high pending", "priority": "high", "tag_ids": [work["id"]]}),
         json!({"title": "work high done", "priority": "high", "completed": true, "tag_ids": [work["id"]]}),
@@ -90,7 +74,7 @@ async fn seed_filter_tasks(app: &TestApp, user: &TestUser) -> (Value, Value) {
         json!({"title": "untagged medium pending"}),
     ];
     for task in tasks {
-        create_task(app, user, task).await;
+        app.create_task(user, task).await;
     }
     (work, home)
 }
@@ -103,11 +87,12 @@ async fn an_empty_list_has_total_0_and_pages_0() {
     let user = app.signed_in_user().await;
 
     assert_eq!(
-        list(&app, &user, &[]).await,
+        app.fetch_tasks(&user, &[]).await,
         json!({"items": [], "total": 0, "page": 1, "limit": 20, "pages": 0})
     );
     assert_eq!(
-        list(&app, &user, &[("page", "3"), ("limit", "5")]).await,
+        app.fetch_tasks(&user, &[("page", "3"), ("limit", "5")])
+            .await,
         json!({"items": [], "total": 0, "page": 3, "limit": 5, "pages": 0})
     );
 }
@@ -119,10 +104,10 @@ async fn the_default_order_is_newest_first() {
     };
     let user = app.signed_in_user().await;
     for title in ["first", "second", "third"] {
-        create_task(&app, &user, json!({"title": title})).await;
+        app.create_task(&user, json!({"title": title})).await;
     }
 
-    let page = list(&app, &user, &[]).await;
+    let page = app.fetch_tasks(&user, &[]).await;
 
     assert_eq!(titles(&page), ["third", "second", "first"]);
     assert_eq!((&page["total"], &page["page"]), (&json!(3), &json!(1)));
@@ -138,7 +123,9 @@ async fn paging_serves_every_task_once_and_counts_pages() {
     let user = app.signed_in_user().await;
     let mut all = HashSet::new();
     for i in 0..5 {
-        let task = create_task(&app, &user, json!({"title": format!("task {i}")})).await;
+        let task = app
+            .create_task(&user, json!({"title": format!("task {i}")}))
+            .await;
         all.insert(task["id"].as_i64().unwrap());
     }
 
@@ -148,18 +135,17 @@ async fn paging_serves_every_task_once_and_counts_pages() {
 
     // pages = ceil(total / limit)
     for (limit, pages, last_page_items) in [("1", 5, 1), ("2", 3, 1), ("5", 1, 5), ("20", 1, 5)] {
-        let page = list(&app, &user, &[("limit", limit)]).await;
+        let page = app.fetch_tasks(&user, &[("limit", limit)]).await;
         assert_eq!(page["pages"], pages, "limit {limit}");
-        let last = list(
-            &app,
-            &user,
-            &[("limit", limit), ("page", &pages.to_string())],
-        )
-        .await;
+        let last = app
+            .fetch_tasks(&user, &[("limit", limit), ("page", &pages.to_string())])
+            .await;
         assert_eq!(last["items"].as_array().unwrap().len(), last_page_items);
     }
 
-    let past_the_end = list(&app, &user, &[("limit", "2"), ("page", "4")]).await;
+    let past_the_end = app
+        .fetch_tasks(&user, &[("limit", "2"), ("page", "4")])
+        .await;
     assert_eq!(
         past_the_end,
         json!({"items": [], "total": 5, "page": 4, "limit": 2, "pages": 3})
@@ -174,12 +160,14 @@ async fn a_limit_above_100_is_served_as_100() {
     let user = app.signed_in_user().await;
     app.insert_bulk_tasks(&user.id, 105).await;
 
-    let page = list(&app, &user, &[("limit", "500")]).await;
+    let page = app.fetch_tasks(&user, &[("limit", "500")]).await;
 
     assert_eq!(page["limit"], 100);
     assert_eq!(page["items"].as_array().unwrap().len(), 100);
     assert_eq!((&page["total"], &page["pages"]), (&json!(105), &json!(2)));
-    let second = list(&app, &user, &[("limit", "500"), ("page", "2")]).await;
+    let second = app
+        .fetch_tasks(&user, &[("limit", "500"), ("page", "2")])
+        .await;
     assert_eq!(second["items"].as_array().unwrap().len(), 5);
 }
 
@@ -201,7 +189,7 @@ async fn bad_paging_is_rejected() {
         ("page", ""),
     ];
     for (name, value) in cases {
-        let response = get_query(&app, &tasks_path(&user), &user.access, &[(name, value)]).await;
+        let response = app.list_tasks(&user, &[(name, value)]).await;
         let error = assert_error(response, StatusCode::BAD_REQUEST, "INVALID_PAGINATION").await;
         assert_eq!(error["field"], name, "{name}={value}");
     }
@@ -241,7 +229,7 @@ async fn status_filters_by_completion() {
     }
 
     for bad in ["done", "PENDING", ""] {
-        let response = get_query(&app, &tasks_path(&user), &user.access, &[("status", bad)]).await;
+        let response = app.list_tasks(&user, &[("status", bad)]).await;
         let error = assert_error(response, StatusCode::BAD_REQUEST, "INVALID_STATUS").await;
         assert_eq!(error["field"], "status");
     }
@@ -270,13 +258,7 @@ async fn priority_filters_by_priority() {
         );
     }
 
-    let response = get_query(
-        &app,
-        &tasks_path(&user),
-        &user.access,
-        &[("priority", "urgent")],
-    )
-    .await;
+    let response = app.list_tasks(&user, &[("priority", "urgent")]).await;
     let error = assert_error(response, StatusCode::BAD_REQUEST, "INVALID_PRIORITY").await;
     assert_eq!(error["field"], "priority");
 }
@@ -299,7 +281,7 @@ async fn tag_filters_by_id_or_by_name_in_any_case() {
         );
     }
     // Each item carries its tags.
-    let page = list(&app, &user, &[("tag", "work")]).await;
+    let page = app.fetch_tasks(&user, &[("tag", "work")]).await;
     let work_summary = json!([{"id": work["id"], "name": "Work", "color": null}]);
     for item in page["items"].as_array().unwrap() {
         assert_eq!(item["tags"], work_summary, "{item}");
@@ -312,7 +294,7 @@ async fn tag_filters_by_id_or_by_name_in_any_case() {
 
     for unknown in ["nope", "999999"] {
         assert_eq!(
-            list(&app, &user, &[("tag", unknown)]).await,
+            app.fetch_tasks(&user, &[("tag", unknown)]).await,
             json!({"items": [], "total": 0, "page": 1, "limit": 20, "pages": 0}),
             "tag={unknown}"
         );
@@ -333,10 +315,9 @@ async fn q_matches_title_or_description_and_wildcards_match_literally() {
         "back\\slash",
         "backslash",
     ] {
-        create_task(&app, &user, json!({"title": title})).await;
+        app.create_task(&user, json!({"title": title})).await;
     }
-    create_task(
-        &app,
+    app.create_task(
         &user,
         json!({"title": "Groceries", "description": "Buy MILK and eggs"}),
     )
@@ -375,9 +356,10 @@ async fn due_bounds_are_inclusive_and_must_carry_an_offset() {
         ("jan 2", "2030-01-02T00:00:00Z"),
         ("jan 3", "2030-01-03T00:00:00Z"),
     ] {
-        create_task(&app, &user, json!({"title": title, "due_date": due})).await;
+        app.create_task(&user, json!({"title": title, "due_date": due}))
+            .await;
     }
-    create_task(&app, &user, json!({"title": "undated"})).await;
+    app.create_task(&user, json!({"title": "undated"})).await;
 
     let cases: [(Query, &[&str]); 6] = [
         (
@@ -412,7 +394,7 @@ async fn due_bounds_are_inclusive_and_must_carry_an_offset() {
 
     for name in ["due_before", "due_after"] {
         for bad in ["tomorrow", "2030-01-02T00:00:00", "2030-01-02"] {
-            let response = get_query(&app, &tasks_path(&user), &user.access, &[(name, bad)]).await;
+            let response = app.list_tasks(&user, &[(name, bad)]).await;
             let error = assert_error(response, StatusCode::BAD_REQUEST, "INVALID_DUE_DATE").await;
             assert_eq!(error["field"], name, "{name}={bad}");
         }
@@ -432,7 +414,7 @@ async fn overdue_shows_only_past_due_open_tasks() {
         json!({"title": "undated"}),
     ];
     for task in tasks {
-        create_task(&app, &user, task).await;
+        app.create_task(&user, task).await;
     }
 
     assert_eq!(
@@ -444,13 +426,7 @@ async fn overdue_shows_only_past_due_open_tasks() {
         sorted(&["future", "late", "late but done", "undated"])
     );
 
-    let response = get_query(
-        &app,
-        &tasks_path(&user),
-        &user.access,
-        &[("overdue", "yes")],
-    )
-    .await;
+    let response = app.list_tasks(&user, &[("overdue", "yes")]).await;
     assert_error(
         response,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -466,8 +442,7 @@ async fn filters_combine_with_and() {
     };
     let user = app.signed_in_user().await;
     seed_filter_tasks(&app, &user).await;
-    create_task(
-        &app,
+    app.create_task(
         &user,
         json!({"title": "work high pending later", "priority": "high", "due_date": "2030-06-01T00:00:00Z"}),
     )
@@ -520,16 +495,11 @@ async fn every_sort_field_orders_both_ways() {
     ];
     let mut created = Vec::new();
     for task in tasks {
-        created.push(create_task(&app, &user, task).await);
+        created.push(app.create_task(&user, task).await);
     }
     // apple becomes the most recently updated.
     let response = app
-        .send_json(
-            Method::PATCH,
-            &format!("{}/{}", tasks_path(&user), created[1]["id"]),
-            Some(&user.access),
-            &json!({"description": "touched"}),
-        )
+        .patch_task(&user, &created[1]["id"], &json!({"description": "touched"}))
         .await;
     assert_eq!(response.status(), StatusCode::OK);
 
@@ -541,11 +511,13 @@ async fn every_sort_field_orders_both_ways() {
         ("title", ["apple", "Banana", "cherry", "date"]),
     ];
     for (field, ascending) in cases {
-        let page = list(&app, &user, &[("sort", field)]).await;
+        let page = app.fetch_tasks(&user, &[("sort", field)]).await;
         assert_eq!(titles(&page), ascending, "sort={field}");
 
         let descending: Vec<&str> = ascending.iter().rev().copied().collect();
-        let page = list(&app, &user, &[("sort", &format!("-{field}"))]).await;
+        let page = app
+            .fetch_tasks(&user, &[("sort", &format!("-{field}"))])
+            .await;
         assert_eq!(titles(&page), descending, "sort=-{field}");
     }
 }
@@ -567,12 +539,12 @@ async fn ties_break_by_id_so_pages_never_repeat_or_skip() {
     ];
     let mut tasks = Vec::new();
     for (priority, due, title) in specs {
-        let task = create_task(
-            &app,
-            &user,
-            json!({"title": title, "priority": priority, "due_date": due}),
-        )
-        .await;
+        let task = app
+            .create_task(
+                &user,
+                json!({"title": title, "priority": priority, "due_date": due}),
+            )
+            .await;
         let rank = ["low", "medium", "high"]
             .iter()
             .position(|p| *p == priority);
@@ -622,7 +594,7 @@ async fn an_unknown_sort_field_is_rejected() {
     let user = app.signed_in_user().await;
 
     for sort in ["name", "-", "+title", "--title", "Title", "id", ""] {
-        let response = get_query(&app, &tasks_path(&user), &user.access, &[("sort", sort)]).await;
+        let response = app.list_tasks(&user, &[("sort", sort)]).await;
         let error = assert_error(response, StatusCode::BAD_REQUEST, "INVALID_SORT_FIELD").await;
         assert_eq!(error["field"], "sort", "sort={sort:?}");
     }

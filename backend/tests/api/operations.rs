@@ -22,7 +22,7 @@ async fn health_answers_ok() {
     let Some(app) = TestApp::spawn().await else {
         return;
     };
-    let response = app.get("/health", None).await;
+    let response = app.health().await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(body(response).await, json!({"status": "ok"}));
 }
@@ -34,7 +34,7 @@ async fn ready_answers_ok_when_the_database_is_migrated() {
     let Some(app) = TestApp::spawn().await else {
         return;
     };
-    let response = app.get("/health/ready", None).await;
+    let response = app.ready().await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(body(response).await, json!({"status": "ok"}));
 }
@@ -48,7 +48,7 @@ async fn a_pending_migration_makes_ready_unavailable_until_it_is_applied() {
     let reverted = app.store.migrate_down(1).await.unwrap();
     assert_eq!(reverted.len(), 1);
 
-    let response = app.get("/health/ready", None).await;
+    let response = app.ready().await;
     let error = assert_error(
         response,
         StatusCode::SERVICE_UNAVAILABLE,
@@ -60,10 +60,10 @@ async fn a_pending_migration_makes_ready_unavailable_until_it_is_applied() {
         "{error}"
     );
     // Liveness does not depend on it.
-    assert_eq!(app.get("/health", None).await.status(), StatusCode::OK);
+    assert_eq!(app.health().await.status(), StatusCode::OK);
 
     app.store.migrate_up().await.unwrap();
-    let response = app.get("/health/ready", None).await;
+    let response = app.ready().await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(body(response).await, json!({"status": "ok"}));
 }
@@ -90,7 +90,7 @@ async fn migrating_all_the_way_down_and_up_again_restores_a_working_service() {
     assert_eq!(status.len(), total);
     assert!(status.iter().all(|m| !m.applied), "{status:?}");
     assert_eq!(status.iter().filter(|m| !m.applied).count(), total);
-    let response = app.get("/health/ready", None).await;
+    let response = app.ready().await;
     assert_error(
         response,
         StatusCode::SERVICE_UNAVAILABLE,
@@ -103,16 +103,13 @@ async fn migrating_all_the_way_down_and_up_again_restores_a_working_service() {
     assert!(app.table_exists("refresh_sessions").await);
     let status = app.store.migration_status().await.unwrap();
     assert!(status.iter().all(|m| m.applied), "{status:?}");
-    assert_eq!(
-        app.get("/health/ready", None).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.ready().await.status(), StatusCode::OK);
 
     // The data went with the tables; the same email can register again and sign in.
     let response = app.register(&user.email, PASSWORD).await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let (access, _) = app.sign_in(&user.email, PASSWORD).await;
-    let response = app.get("/api/v1/auth/me", Some(&access)).await;
+    let response = app.me(Some(&access)).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(body(response).await["email"], user.email.as_str());
 }
@@ -218,24 +215,13 @@ async fn with_the_database_unreachable_liveness_is_ok_and_everything_else_is_503
 
 // --- CORS ------------------------------------------------------------------------------------
 
-async fn preflight(app: &TestApp, origin: &str) -> reqwest::Response {
-    app.client
-        .request(reqwest::Method::OPTIONS, app.url("/api/v1/auth/login"))
-        .header(header::ORIGIN, origin)
-        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
-        .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "content-type")
-        .send()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_preflight_from_an_allowed_origin_is_allowed_with_credentials() {
     let Some(app) = TestApp::spawn().await else {
         return;
     };
 
-    let response = preflight(&app, "http://localhost:3000").await;
+    let response = app.preflight_login("http://localhost:3000").await;
     assert!(response.status().is_success(), "{}", response.status());
     let headers = response.headers();
     assert_eq!(
@@ -273,7 +259,7 @@ async fn a_preflight_from_an_unknown_origin_gets_no_permission() {
         return;
     };
 
-    let response = preflight(&app, "https://evil.example").await;
+    let response = app.preflight_login("https://evil.example").await;
     assert!(
         response
             .headers()
@@ -305,7 +291,7 @@ async fn graceful_shutdown_returns_ok_stops_accepting_and_closes_the_pool() {
     let Some(mut app) = TestApp::spawn().await else {
         return;
     };
-    assert_eq!(app.get("/health", None).await.status(), StatusCode::OK);
+    assert_eq!(app.health().await.status(), StatusCode::OK);
 
     tokio::time::timeout(NO_HANG, app.stop())
         .await

@@ -12,39 +12,11 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 
 use super::helpers::{
-    PASSWORD, TestApp, TestUser, assert_error, body, create_tag, create_task, get_query, tags_path,
-    tasks_path,
+    PASSWORD, TestApp, assert_error, body, tags_path, task_path, tasks_path, titles,
 };
 
 /// Query parameters, as name and value pairs.
 type Query<'a> = &'a [(&'a str, &'a str)];
-
-/// One page of the user's tasks for `query`; asserts 200.
-async fn list(app: &TestApp, user: &TestUser, query: &[(&str, &str)]) -> Value {
-    let response = get_query(app, &tasks_path(user), &user.access, query).await;
-    assert_eq!(response.status(), StatusCode::OK, "GET tasks {query:?}");
-    body(response).await
-}
-
-/// The titles of a page, in order.
-fn titles(page: &Value) -> Vec<&str> {
-    page["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .map(|task| task["title"].as_str().unwrap())
-        .collect()
-}
-
-fn task_path(user: &TestUser, task: &Value) -> String {
-    format!("{}/{}", tasks_path(user), task["id"])
-}
-
-async fn fetch(app: &TestApp, user: &TestUser, task: &Value) -> Value {
-    let response = app.get(&task_path(user, task), Some(&user.access)).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    body(response).await
-}
 
 /// Asserts `text` matches `^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$`.
 fn assert_utc_micros(text: &str) {
@@ -109,16 +81,22 @@ async fn a_burst_of_concurrent_writes_all_succeed_and_add_up() {
     };
     let users = join_all((0..4).map(|_| app.signed_in_user())).await;
     let owner = &users[0];
-    let toggled = create_task(&app, owner, json!({"title": "toggled"})).await;
-    let patched = create_task(&app, owner, json!({"title": "patch me"})).await;
-    let linked = create_task(&app, owner, json!({"title": "linked"})).await;
+    let toggled = app.create_task(owner, json!({"title": "toggled"})).await;
+    let patched = app.create_task(owner, json!({"title": "patch me"})).await;
+    let linked = app.create_task(owner, json!({"title": "linked"})).await;
     let mut link_tags = Vec::new();
     for i in 0..8 {
-        link_tags.push(create_tag(&app, owner, json!({"name": format!("link {i}")})).await);
+        link_tags.push(
+            app.create_tag(owner, json!({"name": format!("link {i}")}))
+                .await,
+        );
     }
     let mut doomed = Vec::new();
     for i in 0..4 {
-        doomed.push(create_task(&app, owner, json!({"title": format!("doomed {i}")})).await);
+        doomed.push(
+            app.create_task(owner, json!({"title": format!("doomed {i}")}))
+                .await,
+        );
     }
 
     let client = &app.client;
@@ -209,7 +187,7 @@ async fn a_burst_of_concurrent_writes_all_succeed_and_add_up() {
         .unwrap()
         .extend([&toggled, &patched, &linked].map(|task| task["id"].as_i64().unwrap()));
     for user in &users {
-        let page = list(&app, user, &[("limit", "100")]).await;
+        let page = app.fetch_tasks(user, &[("limit", "100")]).await;
         let listed: HashSet<i64> = page["items"]
             .as_array()
             .unwrap()
@@ -231,7 +209,7 @@ async fn a_burst_of_concurrent_writes_all_succeed_and_add_up() {
         seen,
         [false, false, false, false, true, true, true, true, true]
     );
-    let after_toggles = fetch(&app, owner, &toggled).await;
+    let after_toggles = app.fetch_task(owner, &toggled["id"]).await;
     assert_eq!(
         after_toggles["completed"], true,
         "9 toggles is odd: {after_toggles}"
@@ -239,7 +217,7 @@ async fn a_burst_of_concurrent_writes_all_succeed_and_add_up() {
     assert!(after_toggles["completed_at"].is_string(), "{after_toggles}");
 
     // Five PATCHes of different fields: each one kept.
-    let after_patches = fetch(&app, owner, &patched).await;
+    let after_patches = app.fetch_task(owner, &patched["id"]).await;
     assert_eq!(
         [
             &after_patches["title"],
@@ -274,7 +252,10 @@ async fn a_burst_of_concurrent_writes_all_succeed_and_add_up() {
         .iter()
         .map(|tag| json!({"id": tag["id"], "name": tag["name"], "color": null}))
         .collect();
-    assert_eq!(fetch(&app, owner, &linked).await["tags"], json!(summaries));
+    assert_eq!(
+        app.fetch_task(owner, &linked["id"]).await["tags"],
+        json!(summaries)
+    );
 
     for task in &doomed {
         let response = app.get(&task_path(owner, task), Some(&owner.access)).await;
@@ -345,7 +326,7 @@ async fn case_rules_fold_non_ascii_letters_on_both_backends() {
     };
     let user = app.signed_in_user().await;
 
-    let ecole = create_tag(&app, &user, json!({"name": "école"})).await;
+    let ecole = app.create_tag(&user, json!({"name": "école"})).await;
     for name in ["École", " ÉCOLE "] {
         let response = app
             .post_json(
@@ -358,22 +339,22 @@ async fn case_rules_fold_non_ascii_letters_on_both_backends() {
         assert_eq!(error["field"], "name", "{name}");
     }
 
-    create_task(
-        &app,
+    app.create_task(
         &user,
         json!({"title": "homework", "tag_ids": [ecole["id"]]}),
     )
     .await;
-    create_task(&app, &user, json!({"title": "écrire le rapport"})).await;
-    create_task(&app, &user, json!({"title": "ecrire sans accent"})).await;
-    create_task(
-        &app,
+    app.create_task(&user, json!({"title": "écrire le rapport"}))
+        .await;
+    app.create_task(&user, json!({"title": "ecrire sans accent"}))
+        .await;
+    app.create_task(
         &user,
         json!({"title": "draft", "description": "Relire l'ÉBAUCHE"}),
     )
     .await;
     for tag in ["ÉCOLE", "École", "école"] {
-        let page = list(&app, &user, &[("tag", tag)]).await;
+        let page = app.fetch_tasks(&user, &[("tag", tag)]).await;
         assert_eq!(titles(&page), ["homework"], "tag={tag}");
     }
     for (q, expected) in [
@@ -381,7 +362,7 @@ async fn case_rules_fold_non_ascii_letters_on_both_backends() {
         ("Écrire LE", "écrire le rapport"),
         ("ébauche", "draft"),
     ] {
-        let page = list(&app, &user, &[("q", q)]).await;
+        let page = app.fetch_tasks(&user, &[("q", q)]).await;
         assert_eq!(titles(&page), [expected], "q={q}");
     }
 
@@ -389,17 +370,17 @@ async fn case_rules_fold_non_ascii_letters_on_both_backends() {
     // '_' (U+5F) < 'a' < 'b' < 'z' < 'é' (U+E9); "É" and "é" tie and go by id.
     let sorter = app.signed_in_user().await;
     for title in ["b", "É", "A", "é", "Z", "_x"] {
-        create_task(&app, &sorter, json!({"title": title})).await;
+        app.create_task(&sorter, json!({"title": title})).await;
     }
     let ascending = ["_x", "A", "b", "Z", "É", "é"];
-    let page = list(&app, &sorter, &[("sort", "title")]).await;
+    let page = app.fetch_tasks(&sorter, &[("sort", "title")]).await;
     assert_eq!(titles(&page), ascending);
-    let page = list(&app, &sorter, &[("sort", "-title")]).await;
+    let page = app.fetch_tasks(&sorter, &[("sort", "-title")]).await;
     let descending: Vec<&str> = ascending.iter().rev().copied().collect();
     assert_eq!(titles(&page), descending);
 
     for name in ["Zèbre", "éclair", "Abc", "Éa", "_z"] {
-        create_tag(&app, &sorter, json!({"name": name})).await;
+        app.create_tag(&sorter, json!({"name": name})).await;
     }
     let tags = body(app.get(&tags_path(&sorter), Some(&sorter.access)).await).await;
     let names: Vec<&str> = tags
@@ -437,25 +418,27 @@ async fn times_are_utc_with_six_fraction_digits_and_extreme_years_round_trip() {
         return;
     };
     let user = app.signed_in_user().await;
-    let tag = create_tag(&app, &user, json!({"name": "t", "color": "#000000"})).await;
-    let task = create_task(
-        &app,
-        &user,
-        json!({
-            "title": "precise",
-            "due_date": "2030-06-01T12:00:00.1234567+02:00",
-            "remind_at": "2030-06-01T09:00:00-01:00",
-            "completed": true,
-            "tag_ids": [tag["id"]],
-        }),
-    )
-    .await;
+    let tag = app
+        .create_tag(&user, json!({"name": "t", "color": "#000000"}))
+        .await;
+    let task = app
+        .create_task(
+            &user,
+            json!({
+                "title": "precise",
+                "due_date": "2030-06-01T12:00:00.1234567+02:00",
+                "remind_at": "2030-06-01T09:00:00-01:00",
+                "completed": true,
+                "tag_ids": [tag["id"]],
+            }),
+        )
+        .await;
     assert_eq!(task["due_date"], "2030-06-01T10:00:00.123456Z");
     assert_eq!(task["remind_at"], "2030-06-01T10:00:00.000000Z");
 
     let path = task_path(&user, &task);
-    let mut answers = vec![tag, task.clone(), fetch(&app, &user, &task).await];
-    answers.push(list(&app, &user, &[]).await);
+    let mut answers = vec![tag, task.clone(), app.fetch_task(&user, &task["id"]).await];
+    answers.push(app.fetch_tasks(&user, &[]).await);
     let response = app
         .send_json(
             Method::PATCH,
@@ -493,9 +476,14 @@ async fn times_are_utc_with_six_fraction_digits_and_extreme_years_round_trip() {
         ("9999-12-31T22:59:59.5-01:00", "9999-12-31T23:59:59.500000Z"),
     ];
     for (sent, stored) in cases {
-        let created = create_task(&app, &user, json!({"title": "far", "due_date": sent})).await;
+        let created = app
+            .create_task(&user, json!({"title": "far", "due_date": sent}))
+            .await;
         assert_eq!(created["due_date"], stored, "created with {sent}");
-        assert_eq!(fetch(&app, &user, &created).await["due_date"], stored);
+        assert_eq!(
+            app.fetch_task(&user, &created["id"]).await["due_date"],
+            stored
+        );
         let response = app
             .send_json(
                 Method::PATCH,
@@ -542,7 +530,9 @@ async fn sub_microsecond_digits_are_dropped_towards_the_past_on_both_backends() 
     ];
     let mut answered = Vec::new();
     for (sent, _) in cases {
-        let task = create_task(&app, &user, json!({"title": sent, "due_date": sent})).await;
+        let task = app
+            .create_task(&user, json!({"title": sent, "due_date": sent}))
+            .await;
         answered.push((sent, task["due_date"].as_str().unwrap().to_owned()));
     }
     let expected: Vec<(&str, String)> = cases
@@ -574,7 +564,8 @@ async fn due_dates_sort_by_instant_with_undated_tasks_at_the_end() {
         ("00:30", Some("2030-01-01T00:30:00Z")),
     ];
     for (title, due) in tasks {
-        create_task(&app, &user, json!({"title": title, "due_date": due})).await;
+        app.create_task(&user, json!({"title": title, "due_date": due}))
+            .await;
     }
 
     let ascending = [
@@ -589,10 +580,10 @@ async fn due_dates_sort_by_instant_with_undated_tasks_at_the_end() {
         "undated 1",
         "undated 2",
     ];
-    let page = list(&app, &user, &[("sort", "due_date")]).await;
+    let page = app.fetch_tasks(&user, &[("sort", "due_date")]).await;
     assert_eq!(titles(&page), ascending);
     let descending: Vec<&str> = ascending.iter().rev().copied().collect();
-    let page = list(&app, &user, &[("sort", "-due_date")]).await;
+    let page = app.fetch_tasks(&user, &[("sort", "-due_date")]).await;
     assert_eq!(titles(&page), descending);
 
     let ranges: [(Query, &[&str]); 3] = [
@@ -609,7 +600,7 @@ async fn due_dates_sort_by_instant_with_undated_tasks_at_the_end() {
     for (query, expected) in ranges {
         let mut query = query.to_vec();
         query.push(("sort", "due_date"));
-        let page = list(&app, &user, &query).await;
+        let page = app.fetch_tasks(&user, &query).await;
         assert_eq!(titles(&page), expected, "{query:?}");
     }
 }
@@ -623,8 +614,10 @@ async fn deleting_a_user_cascades_to_their_rows_only() {
     let mut users = Vec::new();
     for name in ["gone", "kept"] {
         let user = app.signed_in_user().await;
-        let tag = create_tag(&app, &user, json!({"name": name})).await;
-        let task = create_task(&app, &user, json!({"title": name, "tag_ids": [tag["id"]]})).await;
+        let tag = app.create_tag(&user, json!({"name": name})).await;
+        let task = app
+            .create_task(&user, json!({"title": name, "tag_ids": [tag["id"]]}))
+            .await;
         let (_, second_refresh) = app.sign_in(&user.email, PASSWORD).await;
         users.push((user, task, second_refresh));
     }
@@ -656,7 +649,7 @@ async fn deleting_a_user_cascades_to_their_rows_only() {
         let count = app.count_rows_with(table, "user_id", &kept.0.id).await;
         assert_eq!(count, rows, "{table} rows of the other user");
     }
-    assert_eq!(fetch(&app, &kept.0, &kept.1).await, kept.1);
+    assert_eq!(app.fetch_task(&kept.0, &kept.1["id"]).await, kept.1);
     let response = app.refresh(Some(&kept.2)).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(body(response).await["token_type"], "bearer");
@@ -672,7 +665,7 @@ async fn case_folding_is_per_character_for_sigma_and_dotted_i() {
     };
     let user = app.signed_in_user().await;
     for (first, second) in [("ΟΔΟΣ", "οδοσ"), ("İzmir", "izmir")] {
-        create_tag(&app, &user, json!({"name": first})).await;
+        app.create_tag(&user, json!({"name": first})).await;
         let response = app
             .post_json(
                 &tags_path(&user),
@@ -682,14 +675,15 @@ async fn case_folding_is_per_character_for_sigma_and_dotted_i() {
             .await;
         assert_error(response, StatusCode::BAD_REQUEST, "TAG_ALREADY_EXISTS").await;
     }
-    create_task(&app, &user, json!({"title": "ΟΔΟΣ"})).await;
-    create_task(&app, &user, json!({"title": "İstanbul trip"})).await;
-    create_task(&app, &user, json!({"title": "unrelated"})).await;
+    app.create_task(&user, json!({"title": "ΟΔΟΣ"})).await;
+    app.create_task(&user, json!({"title": "İstanbul trip"}))
+        .await;
+    app.create_task(&user, json!({"title": "unrelated"})).await;
 
-    let found = list(&app, &user, &[("q", "οδοσ")]).await;
+    let found = app.fetch_tasks(&user, &[("q", "οδοσ")]).await;
     assert_eq!(titles(&found), ["ΟΔΟΣ"]);
-    let found = list(&app, &user, &[("q", "istanbul")]).await;
+    let found = app.fetch_tasks(&user, &[("q", "istanbul")]).await;
     assert_eq!(titles(&found), ["İstanbul trip"]);
-    let found = list(&app, &user, &[("q", "İSTANBUL")]).await;
+    let found = app.fetch_tasks(&user, &[("q", "İSTANBUL")]).await;
     assert_eq!(titles(&found), ["İstanbul trip"]);
 }

@@ -6,90 +6,23 @@
 //! end a series, and that invalid rules or rules without a due date write nothing.
 
 use futures_util::future::join_all;
-use reqwest::{Method, Response, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use super::helpers::{
-    TestApp, TestUser, assert_error, body, create_tag, create_task, get_query, tasks_path,
-};
-
-fn task_path(user: &TestUser, task: &Value) -> String {
-    format!("{}/{}", tasks_path(user), task["id"])
-}
-
-/// `PATCH …/tasks/{task_id}/complete`.
-async fn toggle(app: &TestApp, user: &TestUser, task: &Value) -> Response {
-    app.client
-        .patch(app.url(&format!("{}/complete", task_path(user, task))))
-        .bearer_auth(&user.access)
-        .send()
-        .await
-        .unwrap()
-}
-
-/// Toggles completion; asserts 200 and returns the task.
-async fn toggled(app: &TestApp, user: &TestUser, task: &Value) -> Value {
-    let response = toggle(app, user, task).await;
-    assert_eq!(response.status(), StatusCode::OK, "toggling {task}");
-    body(response).await
-}
-
-/// `PATCH …/tasks/{task_id}` with `patch`.
-async fn patch(app: &TestApp, user: &TestUser, task: &Value, patch: &Value) -> Response {
-    app.send_json(
-        Method::PATCH,
-        &task_path(user, task),
-        Some(&user.access),
-        patch,
-    )
-    .await
-}
-
-/// `PUT …/tasks/{task_id}` with `replacement`.
-async fn put(app: &TestApp, user: &TestUser, task: &Value, replacement: &Value) -> Response {
-    app.send_json(
-        Method::PUT,
-        &task_path(user, task),
-        Some(&user.access),
-        replacement,
-    )
-    .await
-}
+use super::helpers::{TestApp, TestUser, assert_error, body, tag_summary};
 
 /// Completes the task with `PATCH {"completed": true}`; asserts 200 and returns the task.
 async fn complete(app: &TestApp, user: &TestUser, task: &Value) -> Value {
-    let response = patch(app, user, task, &json!({"completed": true})).await;
+    let response = app
+        .patch_task(user, &task["id"], &json!({"completed": true}))
+        .await;
     assert_eq!(response.status(), StatusCode::OK, "completing {task}");
     body(response).await
 }
 
-async fn fetch(app: &TestApp, user: &TestUser, task: &Value) -> Value {
-    let response = app.get(&task_path(user, task), Some(&user.access)).await;
-    assert_eq!(response.status(), StatusCode::OK, "GET {task}");
-    body(response).await
-}
-
-/// The task with id `id`, fetched.
-async fn fetch_id(app: &TestApp, user: &TestUser, id: &Value) -> Value {
-    fetch(app, user, &json!({"id": id})).await
-}
-
-async fn total_tasks(app: &TestApp, user: &TestUser) -> i64 {
-    let response = get_query(app, &tasks_path(user), &user.access, &[]).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    body(response).await["total"].as_i64().unwrap()
-}
-
 /// Sets the user's time zone (`PATCH /api/v1/users/{id}`).
 async fn set_timezone(app: &TestApp, user: &TestUser, zone: &str) {
-    let response = app
-        .send_json(
-            Method::PATCH,
-            &format!("/api/v1/users/{}", user.id),
-            Some(&user.access),
-            &json!({"timezone": zone}),
-        )
-        .await;
+    let response = app.patch_user(user, &json!({"timezone": zone})).await;
     assert_eq!(response.status(), StatusCode::OK, "setting timezone {zone}");
     assert_eq!(body(response).await["timezone"], zone);
 }
@@ -101,11 +34,6 @@ async fn user_in(app: &TestApp, zone: &str) -> TestUser {
     user
 }
 
-/// `{id, name, color}`: a tag as a task shows it.
-fn summary(tag: &Value) -> Value {
-    json!({"id": tag["id"], "name": tag["name"], "color": tag["color"]})
-}
-
 /// The successor named by a completed task's `successor_id`, fetched; asserts there is one and
 /// that the completed task is stored as the response showed it.
 async fn successor_of(app: &TestApp, user: &TestUser, completed: &Value) -> Value {
@@ -114,8 +42,8 @@ async fn successor_of(app: &TestApp, user: &TestUser, completed: &Value) -> Valu
         completed["successor_id"].is_i64(),
         "a successor_id in {completed}"
     );
-    assert_eq!(&fetch(app, user, completed).await, completed);
-    let successor = fetch_id(app, user, &completed["successor_id"]).await;
+    assert_eq!(&app.fetch_task(user, &completed["id"]).await, completed);
+    let successor = app.fetch_task(user, &completed["successor_id"]).await;
     assert_eq!(successor["id"], completed["successor_id"]);
     assert_ne!(successor["id"], completed["id"]);
     successor
@@ -147,8 +75,7 @@ async fn recurring(
     due: &str,
     remind: Option<&str>,
 ) -> Value {
-    create_task(
-        app,
+    app.create_task(
         user,
         json!({"title": format!("every {rule}"), "due_date": due, "remind_at": remind, "recurrence_rule": rule}),
     )
@@ -349,7 +276,7 @@ async fn weekly_by_day_goes_monday_wednesday_monday() {
     assert_eq!(monday["remind_at"], "2030-01-14T08:00:00.000000Z");
     let wednesday = next_occurrence(&app, &user, &monday).await;
     assert_eq!(wednesday["due_date"], "2030-01-16T09:00:00.000000Z");
-    assert_eq!(total_tasks(&app, &user).await, 4);
+    assert_eq!(app.total_tasks(&user).await, 4);
 }
 
 #[tokio::test]
@@ -395,19 +322,22 @@ async fn count_is_counted_along_the_series() {
     assert_eq!(second["recurrence_rule"], "FREQ=DAILY;COUNT=3");
     let third = next_occurrence(&app, &user, &second).await;
     assert_eq!(third["due_date"], "2030-01-03T09:00:00.000000Z");
-    assert_eq!(total_tasks(&app, &user).await, 3);
+    assert_eq!(app.total_tasks(&user).await, 3);
 
     // The third occurrence is the last: completing it (by any route, any number of times)
     // creates nothing.
     let done = complete(&app, &user, &third).await;
     assert_eq!(done["completed"], true);
     assert_eq!(done["successor_id"], Value::Null);
-    assert_eq!(toggled(&app, &user, &third).await["completed"], false);
-    let done = toggled(&app, &user, &third).await;
+    assert_eq!(
+        app.toggled_task(&user, &third["id"]).await["completed"],
+        false
+    );
+    let done = app.toggled_task(&user, &third["id"]).await;
     assert_eq!(done["completed"], true);
     assert_eq!(done["successor_id"], Value::Null);
-    assert_eq!(fetch(&app, &user, &third).await, done);
-    assert_eq!(total_tasks(&app, &user).await, 3);
+    assert_eq!(app.fetch_task(&user, &third["id"]).await, done);
+    assert_eq!(app.total_tasks(&user).await, 3);
 }
 
 #[tokio::test]
@@ -427,7 +357,7 @@ async fn a_single_occurrence_rule_has_no_successor() {
 
     let done = complete(&app, &user, &only).await;
     assert_eq!(done["successor_id"], Value::Null);
-    assert_eq!(total_tasks(&app, &user).await, 1);
+    assert_eq!(app.total_tasks(&user).await, 1);
 }
 
 #[tokio::test]
@@ -450,24 +380,15 @@ async fn until_ends_the_series_and_is_inclusive() {
         walk(&app, &user, &first, 2).await,
         ["2030-01-02T09:00:00.000000Z", "2030-01-03T09:00:00.000000Z"]
     );
-    let page = body(
-        get_query(
-            &app,
-            &tasks_path(&user),
-            &user.access,
-            &[("status", "pending")],
-        )
-        .await,
-    )
-    .await;
+    let page = body(app.list_tasks(&user, &[("status", "pending")]).await).await;
     let last = &page["items"][0];
     assert_eq!(page["total"], 1);
     assert_eq!(last["due_date"], "2030-01-03T09:00:00.000000Z");
 
-    let done = toggled(&app, &user, last).await;
+    let done = app.toggled_task(&user, &last["id"]).await;
     assert_eq!(done["completed"], true);
     assert_eq!(done["successor_id"], Value::Null);
-    assert_eq!(total_tasks(&app, &user).await, 3);
+    assert_eq!(app.total_tasks(&user).await, 3);
 }
 
 #[tokio::test]
@@ -490,7 +411,7 @@ async fn until_in_a_users_zone_ends_the_series_in_utc() {
     assert_eq!(second["due_date"], "2030-01-02T14:00:00.000000Z");
     let done = complete(&app, &user, &second).await;
     assert_eq!(done["successor_id"], Value::Null);
-    assert_eq!(total_tasks(&app, &user).await, 2);
+    assert_eq!(app.total_tasks(&user).await, 2);
 }
 
 // --- one successor per occurrence -----------------------------------------------------------
@@ -503,27 +424,29 @@ async fn toggling_again_and_again_creates_one_successor() {
     let user = app.signed_in_user().await;
     let task = recurring(&app, &user, "FREQ=DAILY", "2030-01-01T09:00:00Z", None).await;
 
-    let first = toggled(&app, &user, &task).await;
+    let first = app.toggled_task(&user, &task["id"]).await;
     let successor = successor_of(&app, &user, &first).await;
     assert_eq!(successor["due_date"], "2030-01-02T09:00:00.000000Z");
     for round in 2..=5 {
-        let again = toggled(&app, &user, &task).await;
+        let again = app.toggled_task(&user, &task["id"]).await;
         assert_eq!(again["completed"], round % 2 == 1, "toggle {round}");
         assert_eq!(
             again["successor_id"], successor["id"],
             "toggle {round}: {again}"
         );
     }
-    assert_eq!(total_tasks(&app, &user).await, 2);
+    assert_eq!(app.total_tasks(&user).await, 2);
     // The successor was not touched by the later toggles.
-    assert_eq!(fetch(&app, &user, &successor).await, successor);
+    assert_eq!(app.fetch_task(&user, &successor["id"]).await, successor);
 
     // Un-completing and completing it by PATCH creates nothing either.
-    let uncompleted = patch(&app, &user, &task, &json!({"completed": false})).await;
+    let uncompleted = app
+        .patch_task(&user, &task["id"], &json!({"completed": false}))
+        .await;
     assert_eq!(uncompleted.status(), StatusCode::OK);
     let again = complete(&app, &user, &task).await;
     assert_eq!(again["successor_id"], successor["id"]);
-    assert_eq!(total_tasks(&app, &user).await, 2);
+    assert_eq!(app.total_tasks(&user).await, 2);
 }
 
 #[tokio::test]
@@ -535,24 +458,21 @@ async fn a_deleted_successor_is_not_made_again() {
     let task = recurring(&app, &user, "FREQ=DAILY", "2030-01-01T09:00:00Z", None).await;
     let successor = next_occurrence(&app, &user, &task).await;
 
-    let response = app
-        .client
-        .delete(app.url(&task_path(&user, &successor)))
-        .bearer_auth(&user.access)
-        .send()
-        .await
-        .unwrap();
+    let response = app.delete_task(&user, &successor["id"]).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
 
-    let predecessor = fetch(&app, &user, &task).await;
+    let predecessor = app.fetch_task(&user, &task["id"]).await;
     assert_eq!(predecessor["completed"], true);
     assert_eq!(predecessor["successor_id"], Value::Null);
 
-    assert_eq!(toggled(&app, &user, &task).await["completed"], false);
-    let again = toggled(&app, &user, &task).await;
+    assert_eq!(
+        app.toggled_task(&user, &task["id"]).await["completed"],
+        false
+    );
+    let again = app.toggled_task(&user, &task["id"]).await;
     assert_eq!(again["completed"], true);
     assert_eq!(again["successor_id"], Value::Null);
-    assert_eq!(total_tasks(&app, &user).await, 1);
+    assert_eq!(app.total_tasks(&user).await, 1);
 }
 
 #[tokio::test]
@@ -563,7 +483,7 @@ async fn concurrent_toggles_create_one_successor() {
     let user = app.signed_in_user().await;
     let task = recurring(&app, &user, "FREQ=DAILY", "2030-01-01T09:00:00Z", None).await;
 
-    let responses = join_all((0..8).map(|_| toggle(&app, &user, &task))).await;
+    let responses = join_all((0..8).map(|_| app.toggle_task(&user, &task["id"]))).await;
 
     let mut completed = 0;
     let mut successor_ids = Vec::new();
@@ -582,11 +502,11 @@ async fn concurrent_toggles_create_one_successor() {
         successor_ids.iter().all(|id| *id == successor_ids[0]),
         "one successor for all: {successor_ids:?}"
     );
-    assert_eq!(total_tasks(&app, &user).await, 2);
-    let successor = fetch_id(&app, &user, &successor_ids[0]).await;
+    assert_eq!(app.total_tasks(&user).await, 2);
+    let successor = app.fetch_task(&user, &successor_ids[0]).await;
     assert_eq!(successor["due_date"], "2030-01-02T09:00:00.000000Z");
     assert_eq!(successor["completed"], false);
-    assert_eq!(fetch(&app, &user, &task).await["completed"], false);
+    assert_eq!(app.fetch_task(&user, &task["id"]).await["completed"], false);
 }
 
 #[tokio::test]
@@ -598,7 +518,7 @@ async fn concurrent_completions_create_one_successor() {
     let task = recurring(&app, &user, "FREQ=DAILY", "2030-01-01T09:00:00Z", None).await;
 
     let completion = json!({"completed": true});
-    let responses = join_all((0..8).map(|_| patch(&app, &user, &task, &completion))).await;
+    let responses = join_all((0..8).map(|_| app.patch_task(&user, &task["id"], &completion))).await;
 
     let mut successor_ids = Vec::new();
     for response in responses {
@@ -612,7 +532,7 @@ async fn concurrent_completions_create_one_successor() {
         successor_ids.iter().all(|id| *id == successor_ids[0]),
         "one successor for all: {successor_ids:?}"
     );
-    assert_eq!(total_tasks(&app, &user).await, 2);
+    assert_eq!(app.total_tasks(&user).await, 2);
 }
 
 // --- what the successor is ------------------------------------------------------------------
@@ -623,23 +543,25 @@ async fn completing_by_patch_copies_the_task_and_its_tags() {
         return;
     };
     let user = app.signed_in_user().await;
-    let home = create_tag(&app, &user, json!({"name": "home", "color": "#00AA55"})).await;
-    let chores = create_tag(&app, &user, json!({"name": "chores"})).await;
-    let task = create_task(
-        &app,
-        &user,
-        json!({
-            "title": "Water the plants",
-            "description": "The ferns first.",
-            "priority": "high",
-            "due_date": "2030-05-01T09:00:00Z",
-            "remind_at": "2030-05-01T08:45:00Z",
-            "recurrence_rule": "FREQ=WEEKLY",
-            "tag_ids": [home["id"], chores["id"]],
-        }),
-    )
-    .await;
-    let tags = json!([summary(&chores), summary(&home)]);
+    let home = app
+        .create_tag(&user, json!({"name": "home", "color": "#00AA55"}))
+        .await;
+    let chores = app.create_tag(&user, json!({"name": "chores"})).await;
+    let task = app
+        .create_task(
+            &user,
+            json!({
+                "title": "Water the plants",
+                "description": "The ferns first.",
+                "priority": "high",
+                "due_date": "2030-05-01T09:00:00Z",
+                "remind_at": "2030-05-01T08:45:00Z",
+                "recurrence_rule": "FREQ=WEEKLY",
+                "tag_ids": [home["id"], chores["id"]],
+            }),
+        )
+        .await;
+    let tags = json!([tag_summary(&chores), tag_summary(&home)]);
     assert_eq!(task["tags"], tags);
 
     let completed = complete(&app, &user, &task).await;
@@ -671,7 +593,7 @@ async fn completing_by_patch_copies_the_task_and_its_tags() {
     assert_eq!(completed["tags"], tags);
 
     // The successor is an ordinary task in the list.
-    let page = body(get_query(&app, &tasks_path(&user), &user.access, &[]).await).await;
+    let page = body(app.list_tasks(&user, &[]).await).await;
     assert_eq!(page["total"], 2);
     let listed = page["items"]
         .as_array()
@@ -680,26 +602,12 @@ async fn completing_by_patch_copies_the_task_and_its_tags() {
         .find(|item| item["id"] == successor["id"])
         .expect("the successor in the list");
     assert_eq!(listed, &successor);
-    let pending = body(
-        get_query(
-            &app,
-            &tasks_path(&user),
-            &user.access,
-            &[("status", "pending")],
-        )
-        .await,
-    )
-    .await;
+    let pending = body(app.list_tasks(&user, &[("status", "pending")]).await).await;
     assert_eq!(pending["total"], 1);
     assert_eq!(pending["items"][0]["id"], successor["id"]);
     let by_tag = body(
-        get_query(
-            &app,
-            &tasks_path(&user),
-            &user.access,
-            &[("tag", "home"), ("status", "pending")],
-        )
-        .await,
+        app.list_tasks(&user, &[("tag", "home"), ("status", "pending")])
+            .await,
     )
     .await;
     assert_eq!(by_tag["total"], 1);
@@ -712,41 +620,45 @@ async fn completing_by_put_creates_the_successor_from_the_new_values() {
         return;
     };
     let user = app.signed_in_user().await;
-    let home = create_tag(&app, &user, json!({"name": "home", "color": "#00AA55"})).await;
-    let chores = create_tag(&app, &user, json!({"name": "chores", "color": "#123456"})).await;
-    let task = create_task(
-        &app,
-        &user,
-        json!({
-            "title": "Old title",
-            "due_date": "2030-05-01T09:00:00Z",
-            "recurrence_rule": "FREQ=DAILY",
-            "tag_ids": [home["id"]],
-        }),
-    )
-    .await;
+    let home = app
+        .create_tag(&user, json!({"name": "home", "color": "#00AA55"}))
+        .await;
+    let chores = app
+        .create_tag(&user, json!({"name": "chores", "color": "#123456"}))
+        .await;
+    let task = app
+        .create_task(
+            &user,
+            json!({
+                "title": "Old title",
+                "due_date": "2030-05-01T09:00:00Z",
+                "recurrence_rule": "FREQ=DAILY",
+                "tag_ids": [home["id"]],
+            }),
+        )
+        .await;
 
     // One PUT completes it and changes what the series is: the successor follows the PUT.
-    let response = put(
-        &app,
-        &user,
-        &task,
-        &json!({
-            "title": "Mop the floor",
-            "description": "Kitchen and hall.",
-            "priority": "low",
-            "completed": true,
-            "due_date": "2030-05-02T18:00:00Z",
-            "remind_at": "2030-05-02T17:00:00Z",
-            "recurrence_rule": "FREQ=WEEKLY",
-            "tag_ids": [home["id"], chores["id"]],
-        }),
-    )
-    .await;
+    let response = app
+        .put_task(
+            &user,
+            &task["id"],
+            &json!({
+                "title": "Mop the floor",
+                "description": "Kitchen and hall.",
+                "priority": "low",
+                "completed": true,
+                "due_date": "2030-05-02T18:00:00Z",
+                "remind_at": "2030-05-02T17:00:00Z",
+                "recurrence_rule": "FREQ=WEEKLY",
+                "tag_ids": [home["id"], chores["id"]],
+            }),
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let completed = body(response).await;
     let successor = successor_of(&app, &user, &completed).await;
-    let tags = json!([summary(&chores), summary(&home)]);
+    let tags = json!([tag_summary(&chores), tag_summary(&home)]);
     assert_eq!(completed["tags"], tags);
     assert_eq!(
         successor,
@@ -770,22 +682,22 @@ async fn completing_by_put_creates_the_successor_from_the_new_values() {
     );
 
     // A second PUT that keeps it completed creates nothing more.
-    let response = put(
-        &app,
-        &user,
-        &task,
-        &json!({
-            "title": "Mop the floor",
-            "priority": "low",
-            "completed": true,
-            "due_date": "2030-05-02T18:00:00Z",
-            "recurrence_rule": "FREQ=WEEKLY",
-        }),
-    )
-    .await;
+    let response = app
+        .put_task(
+            &user,
+            &task["id"],
+            &json!({
+                "title": "Mop the floor",
+                "priority": "low",
+                "completed": true,
+                "due_date": "2030-05-02T18:00:00Z",
+                "recurrence_rule": "FREQ=WEEKLY",
+            }),
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(body(response).await["successor_id"], successor["id"]);
-    assert_eq!(total_tasks(&app, &user).await, 2);
+    assert_eq!(app.total_tasks(&user).await, 2);
 }
 
 #[tokio::test]
@@ -794,32 +706,32 @@ async fn completing_a_task_without_a_rule_creates_nothing() {
         return;
     };
     let user = app.signed_in_user().await;
-    let plain = create_task(
-        &app,
-        &user,
-        json!({"title": "once", "due_date": "2030-01-01T09:00:00Z"}),
-    )
-    .await;
+    let plain = app
+        .create_task(
+            &user,
+            json!({"title": "once", "due_date": "2030-01-01T09:00:00Z"}),
+        )
+        .await;
     assert_eq!(plain["successor_id"], Value::Null);
-    let done = toggled(&app, &user, &plain).await;
+    let done = app.toggled_task(&user, &plain["id"]).await;
     assert_eq!(done["completed"], true);
     assert_eq!(done["successor_id"], Value::Null);
 
     // A rule cleared before completion no longer recurs.
     let cleared = recurring(&app, &user, "FREQ=DAILY", "2030-01-01T09:00:00Z", None).await;
-    let response = patch(
-        &app,
-        &user,
-        &cleared,
-        &json!({"recurrence_rule": null, "completed": true}),
-    )
-    .await;
+    let response = app
+        .patch_task(
+            &user,
+            &cleared["id"],
+            &json!({"recurrence_rule": null, "completed": true}),
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let done = body(response).await;
     assert_eq!(done["completed"], true);
     assert_eq!(done["recurrence_rule"], Value::Null);
     assert_eq!(done["successor_id"], Value::Null);
-    assert_eq!(total_tasks(&app, &user).await, 2);
+    assert_eq!(app.total_tasks(&user).await, 2);
 }
 
 // --- validation: nothing is written -----------------------------------------------------------
@@ -832,9 +744,8 @@ async fn creating_a_recurring_task_needs_a_due_date_and_a_valid_rule() {
     let user = app.signed_in_user().await;
 
     let response = app
-        .post_json(
-            &tasks_path(&user),
-            Some(&user.access),
+        .post_task(
+            &user,
             &json!({"title": "no date", "recurrence_rule": "FREQ=DAILY"}),
         )
         .await;
@@ -847,9 +758,8 @@ async fn creating_a_recurring_task_needs_a_due_date_and_a_valid_rule() {
     assert_eq!(error["field"], "due_date");
 
     let response = app
-        .post_json(
-            &tasks_path(&user),
-            Some(&user.access),
+        .post_task(
+            &user,
             &json!({"title": "null date", "due_date": null, "recurrence_rule": "RRULE:FREQ=WEEKLY"}),
         )
         .await;
@@ -868,9 +778,8 @@ async fn creating_a_recurring_task_needs_a_due_date_and_a_valid_rule() {
         "FREQ=MONTHLY;BYMONTHDAY=32",
     ] {
         let response = app
-            .post_json(
-                &tasks_path(&user),
-                Some(&user.access),
+            .post_task(
+                &user,
                 &json!({"title": "bad rule", "due_date": "2030-01-01T09:00:00Z", "recurrence_rule": rule}),
             )
             .await;
@@ -878,7 +787,7 @@ async fn creating_a_recurring_task_needs_a_due_date_and_a_valid_rule() {
         assert_eq!(error["field"], "recurrence_rule", "{rule}");
     }
 
-    assert_eq!(total_tasks(&app, &user).await, 0);
+    assert_eq!(app.total_tasks(&user).await, 0);
     assert_eq!(app.count_rows("tasks").await, 0);
 }
 
@@ -888,27 +797,27 @@ async fn replacing_needs_a_due_date_for_a_rule_and_writes_nothing_otherwise() {
         return;
     };
     let user = app.signed_in_user().await;
-    let tag = create_tag(&app, &user, json!({"name": "kept"})).await;
-    let task = create_task(
-        &app,
-        &user,
-        json!({
-            "title": "Recurring",
-            "due_date": "2030-01-01T09:00:00Z",
-            "recurrence_rule": "FREQ=DAILY",
-            "tag_ids": [tag["id"]],
-        }),
-    )
-    .await;
+    let tag = app.create_tag(&user, json!({"name": "kept"})).await;
+    let task = app
+        .create_task(
+            &user,
+            json!({
+                "title": "Recurring",
+                "due_date": "2030-01-01T09:00:00Z",
+                "recurrence_rule": "FREQ=DAILY",
+                "tag_ids": [tag["id"]],
+            }),
+        )
+        .await;
 
     // Completing while dropping the due date: refused, so no completion and no successor.
-    let response = put(
-        &app,
-        &user,
-        &task,
-        &json!({"title": "Changed", "priority": "high", "completed": true, "recurrence_rule": "FREQ=DAILY"}),
-    )
-    .await;
+    let response = app
+        .put_task(
+            &user,
+            &task["id"],
+            &json!({"title": "Changed", "priority": "high", "completed": true, "recurrence_rule": "FREQ=DAILY"}),
+        )
+        .await;
     let error = assert_error(
         response,
         StatusCode::BAD_REQUEST,
@@ -917,24 +826,24 @@ async fn replacing_needs_a_due_date_for_a_rule_and_writes_nothing_otherwise() {
     .await;
     assert_eq!(error["field"], "due_date");
 
-    let response = put(
-        &app,
-        &user,
-        &task,
-        &json!({
-            "title": "Changed",
-            "priority": "high",
-            "completed": true,
-            "due_date": "2030-01-01T09:00:00Z",
-            "recurrence_rule": "FREQ=SOMETIMES",
-        }),
-    )
-    .await;
+    let response = app
+        .put_task(
+            &user,
+            &task["id"],
+            &json!({
+                "title": "Changed",
+                "priority": "high",
+                "completed": true,
+                "due_date": "2030-01-01T09:00:00Z",
+                "recurrence_rule": "FREQ=SOMETIMES",
+            }),
+        )
+        .await;
     let error = assert_error(response, StatusCode::BAD_REQUEST, "INVALID_RRULE").await;
     assert_eq!(error["field"], "recurrence_rule");
 
-    assert_eq!(fetch(&app, &user, &task).await, task);
-    assert_eq!(total_tasks(&app, &user).await, 1);
+    assert_eq!(app.fetch_task(&user, &task["id"]).await, task);
+    assert_eq!(app.total_tasks(&user).await, 1);
 }
 
 #[tokio::test]
@@ -951,7 +860,7 @@ async fn patching_needs_a_due_date_for_a_rule_and_writes_nothing_otherwise() {
         Some("2030-01-01T08:00:00Z"),
     )
     .await;
-    let undated = create_task(&app, &user, json!({"title": "Someday"})).await;
+    let undated = app.create_task(&user, json!({"title": "Someday"})).await;
 
     let refusals = [
         // Clearing the due date of a recurring task.
@@ -974,7 +883,7 @@ async fn patching_needs_a_due_date_for_a_rule_and_writes_nothing_otherwise() {
         ),
     ];
     for (task, change) in refusals {
-        let response = patch(&app, &user, task, &change).await;
+        let response = app.patch_task(&user, &task["id"], &change).await;
         let error = assert_error(
             response,
             StatusCode::BAD_REQUEST,
@@ -993,31 +902,34 @@ async fn patching_needs_a_due_date_for_a_rule_and_writes_nothing_otherwise() {
             json!({"recurrence_rule": "daily", "due_date": "2030-01-01T09:00:00Z"}),
         ),
     ] {
-        let response = patch(&app, &user, task, &change).await;
+        let response = app.patch_task(&user, &task["id"], &change).await;
         let error = assert_error(response, StatusCode::BAD_REQUEST, "INVALID_RRULE").await;
         assert_eq!(error["field"], "recurrence_rule", "{change}");
     }
 
-    assert_eq!(fetch(&app, &user, &recurring_task).await, recurring_task);
-    assert_eq!(fetch(&app, &user, &undated).await, undated);
-    assert_eq!(total_tasks(&app, &user).await, 2);
+    assert_eq!(
+        app.fetch_task(&user, &recurring_task["id"]).await,
+        recurring_task
+    );
+    assert_eq!(app.fetch_task(&user, &undated["id"]).await, undated);
+    assert_eq!(app.total_tasks(&user).await, 2);
 
     // Clearing the rule and the due date together is fine, and so is adding both.
-    let response = patch(
-        &app,
-        &user,
-        &recurring_task,
-        &json!({"recurrence_rule": null, "due_date": null}),
-    )
-    .await;
+    let response = app
+        .patch_task(
+            &user,
+            &recurring_task["id"],
+            &json!({"recurrence_rule": null, "due_date": null}),
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
-    let response = patch(
-        &app,
-        &user,
-        &undated,
-        &json!({"recurrence_rule": "FREQ=DAILY", "due_date": "2030-01-01T09:00:00Z"}),
-    )
-    .await;
+    let response = app
+        .patch_task(
+            &user,
+            &undated["id"],
+            &json!({"recurrence_rule": "FREQ=DAILY", "due_date": "2030-01-01T09:00:00Z"}),
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let dated = body(response).await;
     assert_eq!(dated["recurrence_rule"], "FREQ=DAILY");
@@ -1036,9 +948,8 @@ async fn a_rule_whose_until_has_passed_is_still_a_valid_rule() {
     // An overdue series from 2020: its UNTIL lies in the past, but the rule is a valid RRULE
     // and the task may be created and walked like any other.
     let response = app
-        .post_json(
-            &tasks_path(&user),
-            Some(&user.access),
+        .post_task(
+            &user,
             &json!({
                 "title": "old series",
                 "due_date": "2020-01-01T09:00:00Z",
@@ -1068,9 +979,8 @@ async fn a_rule_with_both_count_and_until_is_not_a_valid_rrule() {
     // RFC 5545 3.3.10: "The UNTIL or COUNT rule parts are OPTIONAL, but they MUST NOT occur in
     // the same 'recur'."
     let response = app
-        .post_json(
-            &tasks_path(&user),
-            Some(&user.access),
+        .post_task(
+            &user,
             &json!({
                 "title": "both",
                 "due_date": "2030-01-01T09:00:00Z",
@@ -1080,5 +990,5 @@ async fn a_rule_with_both_count_and_until_is_not_a_valid_rrule() {
         .await;
     let error = assert_error(response, StatusCode::BAD_REQUEST, "INVALID_RRULE").await;
     assert_eq!(error["field"], "recurrence_rule");
-    assert_eq!(total_tasks(&app, &user).await, 0);
+    assert_eq!(app.total_tasks(&user).await, 0);
 }

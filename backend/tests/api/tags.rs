@@ -4,25 +4,7 @@ use futures_util::future::join;
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
 
-use super::helpers::{
-    TestApp, TestUser, assert_error, body, create_tag, create_task, tags_path, tasks_path, utc_time,
-};
-
-fn tag_path(user: &TestUser, tag: &Value) -> String {
-    format!("{}/{}", tags_path(user), tag["id"])
-}
-
-async fn fetch(app: &TestApp, user: &TestUser, tag: &Value) -> Value {
-    let response = app.get(&tag_path(user, tag), Some(&user.access)).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    body(response).await
-}
-
-async fn list(app: &TestApp, user: &TestUser) -> Value {
-    let response = app.get(&tags_path(user), Some(&user.access)).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    body(response).await
-}
+use super::helpers::{TestApp, assert_error, body, tag_path, tags_path, utc_time};
 
 fn names(tags: &Value) -> Vec<&str> {
     tags.as_array()
@@ -40,11 +22,7 @@ async fn create_tag_answers_201_with_location_and_the_tag() {
     let user = app.signed_in_user().await;
 
     let response = app
-        .post_json(
-            &tags_path(&user),
-            Some(&user.access),
-            &json!({"name": "  Errands  ", "color": "#A1B2C3"}),
-        )
+        .post_tag(&user, &json!({"name": "  Errands  ", "color": "#A1B2C3"}))
         .await;
 
     assert_eq!(response.status(), StatusCode::CREATED);
@@ -65,7 +43,7 @@ async fn create_tag_answers_201_with_location_and_the_tag() {
     assert_eq!(fetched.status(), StatusCode::OK);
     assert_eq!(body(fetched).await, tag);
 
-    let plain = create_tag(&app, &user, json!({"name": "plain"})).await;
+    let plain = app.create_tag(&user, json!({"name": "plain"})).await;
     assert_eq!(plain["color"], Value::Null);
 }
 
@@ -77,21 +55,17 @@ async fn tag_name_must_be_1_to_50_characters_after_trimming() {
     let user = app.signed_in_user().await;
 
     let longest = "n".repeat(50);
-    let tag = create_tag(&app, &user, json!({"name": format!(" {longest} ")})).await;
+    let tag = app
+        .create_tag(&user, json!({"name": format!(" {longest} ")}))
+        .await;
     assert_eq!(tag["name"], longest.as_str());
 
     for name in ["n".repeat(51), String::new(), " \t ".to_owned()] {
-        let response = app
-            .post_json(
-                &tags_path(&user),
-                Some(&user.access),
-                &json!({"name": name}),
-            )
-            .await;
+        let response = app.post_tag(&user, &json!({"name": name})).await;
         let error = assert_error(response, StatusCode::BAD_REQUEST, "INVALID_TAG_NAME").await;
         assert_eq!(error["field"], "name");
     }
-    assert_eq!(names(&list(&app, &user).await), [longest.as_str()]);
+    assert_eq!(names(&app.fetch_tags(&user).await), [longest.as_str()]);
 }
 
 #[tokio::test]
@@ -102,26 +76,19 @@ async fn tag_color_must_be_a_hash_and_six_hex_digits() {
     let user = app.signed_in_user().await;
 
     for (i, color) in ["#A1B2C3", "#a1b2c3", "#000000"].into_iter().enumerate() {
-        let tag = create_tag(
-            &app,
-            &user,
-            json!({"name": format!("ok{i}"), "color": color}),
-        )
-        .await;
+        let tag = app
+            .create_tag(&user, json!({"name": format!("ok{i}"), "color": color}))
+            .await;
         assert_eq!(tag["color"], color);
     }
     for color in ["red", "#12345", "123456", "#1234567", "#GGGGGG", ""] {
         let response = app
-            .post_json(
-                &tags_path(&user),
-                Some(&user.access),
-                &json!({"name": "bad", "color": color}),
-            )
+            .post_tag(&user, &json!({"name": "bad", "color": color}))
             .await;
         let error = assert_error(response, StatusCode::BAD_REQUEST, "INVALID_COLOR").await;
         assert_eq!(error["field"], "color", "color {color:?}");
     }
-    assert_eq!(list(&app, &user).await.as_array().unwrap().len(), 3);
+    assert_eq!(app.fetch_tags(&user).await.as_array().unwrap().len(), 3);
 }
 
 #[tokio::test]
@@ -130,24 +97,18 @@ async fn duplicate_tag_name_in_another_case_is_rejected() {
         return;
     };
     let user = app.signed_in_user().await;
-    create_tag(&app, &user, json!({"name": "Work"})).await;
+    app.create_tag(&user, json!({"name": "Work"})).await;
 
     for name in ["Work", "work", "  WORK "] {
-        let response = app
-            .post_json(
-                &tags_path(&user),
-                Some(&user.access),
-                &json!({"name": name}),
-            )
-            .await;
+        let response = app.post_tag(&user, &json!({"name": name})).await;
         let error = assert_error(response, StatusCode::BAD_REQUEST, "TAG_ALREADY_EXISTS").await;
         assert_eq!(error["field"], "name");
     }
-    assert_eq!(names(&list(&app, &user).await), ["Work"]);
+    assert_eq!(names(&app.fetch_tags(&user).await), ["Work"]);
 
     // Names are unique per user only.
     let other = app.signed_in_user().await;
-    create_tag(&app, &other, json!({"name": "work"})).await;
+    app.create_tag(&other, json!({"name": "work"})).await;
 }
 
 #[tokio::test]
@@ -156,19 +117,20 @@ async fn tags_are_listed_by_name_case_insensitively_and_not_paginated() {
         return;
     };
     let user = app.signed_in_user().await;
-    assert_eq!(list(&app, &user).await, json!([]));
+    assert_eq!(app.fetch_tags(&user).await, json!([]));
 
     let mut created = Vec::new();
     for name in ["beta", "Alpha", "gamma"] {
-        created.push(create_tag(&app, &user, json!({"name": name})).await);
+        created.push(app.create_tag(&user, json!({"name": name})).await);
     }
-    let tags = list(&app, &user).await;
+    let tags = app.fetch_tags(&user).await;
     assert_eq!(tags, json!([created[1], created[0], created[2]]));
 
     for i in 0..25 {
-        create_tag(&app, &user, json!({"name": format!("extra {i:02}")})).await;
+        app.create_tag(&user, json!({"name": format!("extra {i:02}")}))
+            .await;
     }
-    let tags = list(&app, &user).await;
+    let tags = app.fetch_tags(&user).await;
     assert_eq!(tags.as_array().unwrap().len(), 28);
 }
 
@@ -179,14 +141,10 @@ async fn get_unknown_tag_is_404_and_a_malformed_id_is_422() {
     };
     let user = app.signed_in_user().await;
 
-    let response = app
-        .get(&format!("{}/999999", tags_path(&user)), Some(&user.access))
-        .await;
+    let response = app.get_tag(&user, "999999").await;
     assert_error(response, StatusCode::NOT_FOUND, "TAG_NOT_FOUND").await;
 
-    let response = app
-        .get(&format!("{}/abc", tags_path(&user)), Some(&user.access))
-        .await;
+    let response = app.get_tag(&user, "abc").await;
     let error = assert_error(
         response,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -202,13 +160,14 @@ async fn put_replaces_name_and_color_and_an_omitted_color_becomes_null() {
         return;
     };
     let user = app.signed_in_user().await;
-    let tag = create_tag(&app, &user, json!({"name": "old", "color": "#111111"})).await;
+    let tag = app
+        .create_tag(&user, json!({"name": "old", "color": "#111111"}))
+        .await;
 
     let response = app
-        .send_json(
-            Method::PUT,
-            &tag_path(&user, &tag),
-            Some(&user.access),
+        .put_tag(
+            &user,
+            &tag["id"],
             &json!({"name": " new ", "color": "#222222"}),
         )
         .await;
@@ -220,24 +179,14 @@ async fn put_replaces_name_and_color_and_an_omitted_color_becomes_null() {
     );
 
     let response = app
-        .send_json(
-            Method::PUT,
-            &tag_path(&user, &tag),
-            Some(&user.access),
-            &json!({"name": "new"}),
-        )
+        .put_tag(&user, &tag["id"], &json!({"name": "new"}))
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(body(response).await["color"], Value::Null);
-    assert_eq!(fetch(&app, &user, &tag).await["color"], Value::Null);
+    assert_eq!(app.fetch_tag(&user, &tag["id"]).await["color"], Value::Null);
 
     let response = app
-        .send_json(
-            Method::PUT,
-            &tag_path(&user, &tag),
-            Some(&user.access),
-            &json!({"color": "#333333"}),
-        )
+        .put_tag(&user, &tag["id"], &json!({"color": "#333333"}))
         .await;
     let error = assert_error(
         response,
@@ -253,26 +202,12 @@ async fn put_replaces_name_and_color_and_an_omitted_color_becomes_null() {
         (json!({"name": "new", "color": "blue"}), "INVALID_COLOR"),
     ];
     for (request, code) in cases {
-        let response = app
-            .send_json(
-                Method::PUT,
-                &tag_path(&user, &tag),
-                Some(&user.access),
-                &request,
-            )
-            .await;
+        let response = app.put_tag(&user, &tag["id"], &request).await;
         assert_error(response, StatusCode::BAD_REQUEST, code).await;
     }
-    assert_eq!(fetch(&app, &user, &tag).await["name"], "new");
+    assert_eq!(app.fetch_tag(&user, &tag["id"]).await["name"], "new");
 
-    let response = app
-        .send_json(
-            Method::PUT,
-            &format!("{}/999999", tags_path(&user)),
-            Some(&user.access),
-            &json!({"name": "x"}),
-        )
-        .await;
+    let response = app.put_tag(&user, 999999, &json!({"name": "x"})).await;
     assert_error(response, StatusCode::NOT_FOUND, "TAG_NOT_FOUND").await;
 }
 
@@ -282,16 +217,12 @@ async fn patch_changes_only_the_fields_present() {
         return;
     };
     let user = app.signed_in_user().await;
-    let tag = create_tag(&app, &user, json!({"name": "home", "color": "#00FF00"})).await;
-    let path = tag_path(&user, &tag);
+    let tag = app
+        .create_tag(&user, json!({"name": "home", "color": "#00FF00"}))
+        .await;
 
     let response = app
-        .send_json(
-            Method::PATCH,
-            &path,
-            Some(&user.access),
-            &json!({"name": "House"}),
-        )
+        .patch_tag(&user, &tag["id"], &json!({"name": "House"}))
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
@@ -300,12 +231,7 @@ async fn patch_changes_only_the_fields_present() {
     );
 
     let response = app
-        .send_json(
-            Method::PATCH,
-            &path,
-            Some(&user.access),
-            &json!({"color": "#0000FF"}),
-        )
+        .patch_tag(&user, &tag["id"], &json!({"color": "#0000FF"}))
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     let patched = body(response).await;
@@ -315,12 +241,7 @@ async fn patch_changes_only_the_fields_present() {
     );
 
     let response = app
-        .send_json(
-            Method::PATCH,
-            &path,
-            Some(&user.access),
-            &json!({"color": null}),
-        )
+        .patch_tag(&user, &tag["id"], &json!({"color": null}))
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     let cleared = body(response).await;
@@ -328,7 +249,7 @@ async fn patch_changes_only_the_fields_present() {
         (&cleared["name"], &cleared["color"]),
         (&json!("House"), &Value::Null)
     );
-    assert_eq!(fetch(&app, &user, &tag).await, cleared);
+    assert_eq!(app.fetch_tag(&user, &tag["id"]).await, cleared);
 
     let cases = [
         (json!({"name": null}), "INVALID_TAG_NAME"),
@@ -336,12 +257,10 @@ async fn patch_changes_only_the_fields_present() {
         (json!({"color": "#12345"}), "INVALID_COLOR"),
     ];
     for (request, code) in cases {
-        let response = app
-            .send_json(Method::PATCH, &path, Some(&user.access), &request)
-            .await;
+        let response = app.patch_tag(&user, &tag["id"], &request).await;
         assert_error(response, StatusCode::BAD_REQUEST, code).await;
     }
-    assert_eq!(fetch(&app, &user, &tag).await, cleared);
+    assert_eq!(app.fetch_tag(&user, &tag["id"]).await, cleared);
 }
 
 #[tokio::test]
@@ -350,8 +269,10 @@ async fn renaming_to_a_taken_name_is_rejected_but_to_its_own_name_in_another_cas
         return;
     };
     let user = app.signed_in_user().await;
-    let work = create_tag(&app, &user, json!({"name": "Work"})).await;
-    let home = create_tag(&app, &user, json!({"name": "home", "color": "#ABCDEF"})).await;
+    let work = app.create_tag(&user, json!({"name": "Work"})).await;
+    let home = app
+        .create_tag(&user, json!({"name": "home", "color": "#ABCDEF"}))
+        .await;
 
     for method in [Method::PATCH, Method::PUT] {
         let response = app
@@ -365,30 +286,20 @@ async fn renaming_to_a_taken_name_is_rejected_but_to_its_own_name_in_another_cas
         let error = assert_error(response, StatusCode::BAD_REQUEST, "TAG_ALREADY_EXISTS").await;
         assert_eq!(error["field"], "name");
     }
-    assert_eq!(fetch(&app, &user, &home).await, home);
+    assert_eq!(app.fetch_tag(&user, &home["id"]).await, home);
 
     let response = app
-        .send_json(
-            Method::PATCH,
-            &tag_path(&user, &work),
-            Some(&user.access),
-            &json!({"name": "WORK"}),
-        )
+        .patch_tag(&user, &work["id"], &json!({"name": "WORK"}))
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(body(response).await["name"], "WORK");
 
     let response = app
-        .send_json(
-            Method::PUT,
-            &tag_path(&user, &work),
-            Some(&user.access),
-            &json!({"name": "work"}),
-        )
+        .put_tag(&user, &work["id"], &json!({"name": "work"}))
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(body(response).await["name"], "work");
-    assert_eq!(names(&list(&app, &user).await), ["home", "work"]);
+    assert_eq!(names(&app.fetch_tags(&user).await), ["home", "work"]);
 }
 
 #[tokio::test]
@@ -397,25 +308,21 @@ async fn a_renamed_tag_shows_its_new_name_on_its_tasks() {
         return;
     };
     let user = app.signed_in_user().await;
-    let tag = create_tag(&app, &user, json!({"name": "before"})).await;
-    let task = create_task(&app, &user, json!({"title": "t", "tag_ids": [tag["id"]]})).await;
+    let tag = app.create_tag(&user, json!({"name": "before"})).await;
+    let task = app
+        .create_task(&user, json!({"title": "t", "tag_ids": [tag["id"]]}))
+        .await;
 
     let response = app
-        .send_json(
-            Method::PATCH,
-            &tag_path(&user, &tag),
-            Some(&user.access),
+        .patch_tag(
+            &user,
+            &tag["id"],
             &json!({"name": "after", "color": "#123456"}),
         )
         .await;
     assert_eq!(response.status(), StatusCode::OK);
 
-    let response = app
-        .get(
-            &format!("{}/{}", tasks_path(&user), task["id"]),
-            Some(&user.access),
-        )
-        .await;
+    let response = app.get_task(&user, &task["id"]).await;
     assert_eq!(
         body(response).await["tags"],
         json!([{"id": tag["id"], "name": "after", "color": "#123456"}])
@@ -428,45 +335,25 @@ async fn delete_tag_is_204_and_its_tasks_stay_without_it() {
         return;
     };
     let user = app.signed_in_user().await;
-    let tag = create_tag(&app, &user, json!({"name": "doomed"})).await;
-    let task = create_task(
-        &app,
-        &user,
-        json!({"title": "Survivor", "tag_ids": [tag["id"]]}),
-    )
-    .await;
+    let tag = app.create_tag(&user, json!({"name": "doomed"})).await;
+    let task = app
+        .create_task(&user, json!({"title": "Survivor", "tag_ids": [tag["id"]]}))
+        .await;
 
-    let response = app
-        .client
-        .delete(app.url(&tag_path(&user, &tag)))
-        .bearer_auth(&user.access)
-        .send()
-        .await
-        .unwrap();
+    let response = app.delete_tag(&user, &tag["id"]).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
 
-    let response = app.get(&tag_path(&user, &tag), Some(&user.access)).await;
+    let response = app.get_tag(&user, &tag["id"]).await;
     assert_error(response, StatusCode::NOT_FOUND, "TAG_NOT_FOUND").await;
-    assert_eq!(list(&app, &user).await, json!([]));
+    assert_eq!(app.fetch_tags(&user).await, json!([]));
 
-    let response = app
-        .get(
-            &format!("{}/{}", tasks_path(&user), task["id"]),
-            Some(&user.access),
-        )
-        .await;
+    let response = app.get_task(&user, &task["id"]).await;
     assert_eq!(response.status(), StatusCode::OK);
     let survivor = body(response).await;
     assert_eq!(survivor["title"], "Survivor");
     assert_eq!(survivor["tags"], json!([]));
 
-    let response = app
-        .client
-        .delete(app.url(&tag_path(&user, &tag)))
-        .bearer_auth(&user.access)
-        .send()
-        .await
-        .unwrap();
+    let response = app.delete_tag(&user, &tag["id"]).await;
     assert_error(response, StatusCode::NOT_FOUND, "TAG_NOT_FOUND").await;
 }
 
@@ -478,12 +365,13 @@ async fn concurrent_rename_and_create_of_one_name_let_exactly_one_win() {
     let user = app.signed_in_user().await;
 
     for round in 0..5 {
-        let tag = create_tag(&app, &user, json!({"name": format!("original {round}")})).await;
-        let (path, collection) = (tag_path(&user, &tag), tags_path(&user));
+        let tag = app
+            .create_tag(&user, json!({"name": format!("original {round}")}))
+            .await;
         let rename_body = json!({"name": format!("Shared {round}")});
         let create_body = json!({"name": format!("shared {round}")});
-        let rename = app.send_json(Method::PATCH, &path, Some(&user.access), &rename_body);
-        let create = app.post_json(&collection, Some(&user.access), &create_body);
+        let rename = app.patch_tag(&user, &tag["id"], &rename_body);
+        let create = app.post_tag(&user, &create_body);
         let (renamed, created) = join(rename, create).await;
 
         let outcome = (renamed.status(), created.status());
@@ -497,7 +385,7 @@ async fn concurrent_rename_and_create_of_one_name_let_exactly_one_win() {
         };
         assert_error(loser, StatusCode::BAD_REQUEST, "TAG_ALREADY_EXISTS").await;
 
-        let tags = list(&app, &user).await;
+        let tags = app.fetch_tags(&user).await;
         let shared: Vec<&str> = names(&tags)
             .into_iter()
             .filter(|name| name.eq_ignore_ascii_case(&format!("shared {round}")))
@@ -514,22 +402,21 @@ async fn concurrent_patches_of_different_fields_both_apply() {
     let user = app.signed_in_user().await;
 
     for round in 0..10 {
-        let tag = create_tag(
-            &app,
-            &user,
-            json!({"name": format!("before {round}"), "color": "#000000"}),
-        )
-        .await;
-        let path = tag_path(&user, &tag);
+        let tag = app
+            .create_tag(
+                &user,
+                json!({"name": format!("before {round}"), "color": "#000000"}),
+            )
+            .await;
         let rename_body = json!({"name": format!("after {round}")});
         let recolor_body = json!({"color": "#FFFFFF"});
-        let rename = app.send_json(Method::PATCH, &path, Some(&user.access), &rename_body);
-        let recolor = app.send_json(Method::PATCH, &path, Some(&user.access), &recolor_body);
+        let rename = app.patch_tag(&user, &tag["id"], &rename_body);
+        let recolor = app.patch_tag(&user, &tag["id"], &recolor_body);
         let (renamed, recolored) = join(rename, recolor).await;
         assert_eq!(renamed.status(), StatusCode::OK);
         assert_eq!(recolored.status(), StatusCode::OK);
 
-        let current = fetch(&app, &user, &tag).await;
+        let current = app.fetch_tag(&user, &tag["id"]).await;
         assert_eq!(
             (&current["name"], &current["color"]),
             (&json!(format!("after {round}")), &json!("#FFFFFF")),
@@ -544,7 +431,7 @@ async fn a_tag_name_with_a_nul_character_is_a_client_error_not_a_500() {
         return;
     };
     let user = app.signed_in_user().await;
-    let tag = create_tag(&app, &user, json!({"name": "untouched"})).await;
+    let tag = app.create_tag(&user, json!({"name": "untouched"})).await;
     let request = json!({"name": "a\u{0}b"});
 
     for (method, path) in [
@@ -562,5 +449,5 @@ async fn a_tag_name_with_a_nul_character_is_a_client_error_not_a_500() {
         )
         .await;
     }
-    assert_eq!(list(&app, &user).await, json!([tag]));
+    assert_eq!(app.fetch_tags(&user).await, json!([tag]));
 }

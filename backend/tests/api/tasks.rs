@@ -1,68 +1,10 @@
 //! Tasks (SPEC 5): create, read, replace, partial update, completion, deletion and tag links.
 
 use futures_util::future::join_all;
-use reqwest::{Method, Response, StatusCode, header};
+use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
 
-use super::helpers::{
-    TestApp, TestUser, assert_error, body, create_tag, create_task, get_query, tags_path,
-    tasks_path, utc_time,
-};
-
-fn task_path(user: &TestUser, task: &Value) -> String {
-    format!("{}/{}", tasks_path(user), task["id"])
-}
-
-fn link_path(user: &TestUser, task: &Value, tag: &Value) -> String {
-    format!("{}/tags/{}", task_path(user, task), tag["id"])
-}
-
-/// `POST …/tasks/{task_id}/tags/{tag_id}` (no body).
-async fn link(app: &TestApp, user: &TestUser, task: &Value, tag: &Value) -> Response {
-    app.client
-        .post(app.url(&link_path(user, task, tag)))
-        .bearer_auth(&user.access)
-        .send()
-        .await
-        .unwrap()
-}
-
-/// `DELETE …/tasks/{task_id}/tags/{tag_id}`.
-async fn unlink(app: &TestApp, user: &TestUser, task: &Value, tag: &Value) -> Response {
-    app.client
-        .delete(app.url(&link_path(user, task, tag)))
-        .bearer_auth(&user.access)
-        .send()
-        .await
-        .unwrap()
-}
-
-/// `PATCH …/tasks/{task_id}/complete`.
-async fn toggle(app: &TestApp, user: &TestUser, task: &Value) -> Response {
-    app.client
-        .patch(app.url(&format!("{}/complete", task_path(user, task))))
-        .bearer_auth(&user.access)
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn fetch(app: &TestApp, user: &TestUser, task: &Value) -> Value {
-    let response = app.get(&task_path(user, task), Some(&user.access)).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    body(response).await
-}
-
-async fn total_tasks(app: &TestApp, user: &TestUser) -> i64 {
-    let response = get_query(app, &tasks_path(user), &user.access, &[]).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    body(response).await["total"].as_i64().unwrap()
-}
-
-/// `{id, name, color}`: a tag as a task shows it.
-fn summary(tag: &Value) -> Value {
-    json!({"id": tag["id"], "name": tag["name"], "color": tag["color"]})
-}
+use super::helpers::{TestApp, assert_error, body, tag_summary, task_path, tasks_path, utc_time};
 
 #[tokio::test]
 async fn create_task_answers_201_with_location_and_the_full_task() {
@@ -70,12 +12,13 @@ async fn create_task_answers_201_with_location_and_the_full_task() {
         return;
     };
     let user = app.signed_in_user().await;
-    let tag = create_tag(&app, &user, json!({"name": "home", "color": "#00AA55"})).await;
+    let tag = app
+        .create_tag(&user, json!({"name": "home", "color": "#00AA55"}))
+        .await;
 
     let response = app
-        .post_json(
-            &tasks_path(&user),
-            Some(&user.access),
+        .post_task(
+            &user,
             &json!({
                 "title": "  Water the plants  ",
                 "description": "The ferns first.",
@@ -131,7 +74,7 @@ async fn create_task_with_only_a_title_fills_in_the_defaults() {
     };
     let user = app.signed_in_user().await;
 
-    let task = create_task(&app, &user, json!({"title": "Buy milk"})).await;
+    let task = app.create_task(&user, json!({"title": "Buy milk"})).await;
 
     for field in [
         "description",
@@ -156,21 +99,17 @@ async fn task_title_must_be_1_to_200_characters_after_trimming() {
     let user = app.signed_in_user().await;
 
     let longest = "t".repeat(200);
-    let task = create_task(&app, &user, json!({"title": format!("  {longest}  ")})).await;
+    let task = app
+        .create_task(&user, json!({"title": format!("  {longest}  ")}))
+        .await;
     assert_eq!(task["title"], longest.as_str());
 
     for title in ["t".repeat(201), String::new(), "   \t\n ".to_owned()] {
-        let response = app
-            .post_json(
-                &tasks_path(&user),
-                Some(&user.access),
-                &json!({"title": title}),
-            )
-            .await;
+        let response = app.post_task(&user, &json!({"title": title})).await;
         let error = assert_error(response, StatusCode::BAD_REQUEST, "INVALID_TITLE").await;
         assert_eq!(error["field"], "title");
     }
-    assert_eq!(total_tasks(&app, &user).await, 1);
+    assert_eq!(app.total_tasks(&user).await, 1);
 }
 
 #[tokio::test]
@@ -181,13 +120,14 @@ async fn description_may_be_up_to_1000_characters() {
     let user = app.signed_in_user().await;
 
     let longest = "d".repeat(1000);
-    let task = create_task(&app, &user, json!({"title": "t", "description": longest})).await;
+    let task = app
+        .create_task(&user, json!({"title": "t", "description": longest}))
+        .await;
     assert_eq!(task["description"], longest.as_str());
 
     let response = app
-        .post_json(
-            &tasks_path(&user),
-            Some(&user.access),
+        .post_task(
+            &user,
             &json!({"title": "t", "description": "d".repeat(1001)}),
         )
         .await;
@@ -204,17 +144,15 @@ async fn create_task_with_an_unknown_priority_is_rejected() {
 
     for priority in ["urgent", "HIGH", ""] {
         let response = app
-            .post_json(
-                &tasks_path(&user),
-                Some(&user.access),
-                &json!({"title": "t", "priority": priority}),
-            )
+            .post_task(&user, &json!({"title": "t", "priority": priority}))
             .await;
         let error = assert_error(response, StatusCode::BAD_REQUEST, "INVALID_PRIORITY").await;
         assert_eq!(error["field"], "priority");
     }
     for priority in ["low", "medium", "high"] {
-        let task = create_task(&app, &user, json!({"title": "t", "priority": priority})).await;
+        let task = app
+            .create_task(&user, json!({"title": "t", "priority": priority}))
+            .await;
         assert_eq!(task["priority"], priority);
     }
 }
@@ -235,16 +173,12 @@ async fn times_without_an_offset_are_rejected() {
     ];
     for (field, value, code) in cases {
         let response = app
-            .post_json(
-                &tasks_path(&user),
-                Some(&user.access),
-                &json!({"title": "t", field: value}),
-            )
+            .post_task(&user, &json!({"title": "t", field: value}))
             .await;
         let error = assert_error(response, StatusCode::BAD_REQUEST, code).await;
         assert_eq!(error["field"], field, "{field} = {value}");
     }
-    assert_eq!(total_tasks(&app, &user).await, 0);
+    assert_eq!(app.total_tasks(&user).await, 0);
 }
 
 #[tokio::test]
@@ -255,9 +189,8 @@ async fn recurrence_rule_must_be_an_rrule() {
     let user = app.signed_in_user().await;
 
     let response = app
-        .post_json(
-            &tasks_path(&user),
-            Some(&user.access),
+        .post_task(
+            &user,
             &json!({
                 "title": "t",
                 "due_date": "2030-01-01T10:00:00Z",
@@ -276,12 +209,9 @@ async fn create_completed_task_sets_completed_at() {
     };
     let user = app.signed_in_user().await;
 
-    let task = create_task(
-        &app,
-        &user,
-        json!({"title": "Done already", "completed": true}),
-    )
-    .await;
+    let task = app
+        .create_task(&user, json!({"title": "Done already", "completed": true}))
+        .await;
 
     assert_eq!(task["completed"], true);
     assert!(utc_time(&task["completed_at"]) >= utc_time(&task["created_at"]));
@@ -293,20 +223,22 @@ async fn create_task_with_tag_ids_attaches_them_ordered_by_name() {
         return;
     };
     let user = app.signed_in_user().await;
-    let zeta = create_tag(&app, &user, json!({"name": "zeta"})).await;
-    let alpha = create_tag(&app, &user, json!({"name": "Alpha", "color": "#112233"})).await;
-    let mid = create_tag(&app, &user, json!({"name": "mid"})).await;
+    let zeta = app.create_tag(&user, json!({"name": "zeta"})).await;
+    let alpha = app
+        .create_tag(&user, json!({"name": "Alpha", "color": "#112233"}))
+        .await;
+    let mid = app.create_tag(&user, json!({"name": "mid"})).await;
 
-    let task = create_task(
-        &app,
-        &user,
-        json!({"title": "t", "tag_ids": [zeta["id"], alpha["id"], mid["id"], zeta["id"]]}),
-    )
-    .await;
+    let task = app
+        .create_task(
+            &user,
+            json!({"title": "t", "tag_ids": [zeta["id"], alpha["id"], mid["id"], zeta["id"]]}),
+        )
+        .await;
 
-    let expected = json!([summary(&alpha), summary(&mid), summary(&zeta)]);
+    let expected = json!([tag_summary(&alpha), tag_summary(&mid), tag_summary(&zeta)]);
     assert_eq!(task["tags"], expected);
-    assert_eq!(fetch(&app, &user, &task).await["tags"], expected);
+    assert_eq!(app.fetch_task(&user, &task["id"]).await["tags"], expected);
 }
 
 #[tokio::test]
@@ -315,13 +247,12 @@ async fn create_task_with_an_unknown_tag_is_404_and_writes_nothing() {
         return;
     };
     let user = app.signed_in_user().await;
-    let tag = create_tag(&app, &user, json!({"name": "real"})).await;
+    let tag = app.create_tag(&user, json!({"name": "real"})).await;
 
     for tag_ids in [json!([999_999]), json!([tag["id"], 999_999])] {
         let response = app
-            .post_json(
-                &tasks_path(&user),
-                Some(&user.access),
+            .post_task(
+                &user,
                 &json!({"title": "Never written", "tag_ids": tag_ids}),
             )
             .await;
@@ -329,7 +260,7 @@ async fn create_task_with_an_unknown_tag_is_404_and_writes_nothing() {
         assert_eq!(error["field"], "tag_ids");
     }
 
-    assert_eq!(total_tasks(&app, &user).await, 0);
+    assert_eq!(app.total_tasks(&user).await, 0);
     let links = app.count_rows("task_tags").await;
     assert_eq!(links, 0);
 }
@@ -340,13 +271,15 @@ async fn get_task_returns_it_with_its_tags() {
         return;
     };
     let user = app.signed_in_user().await;
-    let tag = create_tag(&app, &user, json!({"name": "work"})).await;
-    let task = create_task(&app, &user, json!({"title": "t", "tag_ids": [tag["id"]]})).await;
+    let tag = app.create_tag(&user, json!({"name": "work"})).await;
+    let task = app
+        .create_task(&user, json!({"title": "t", "tag_ids": [tag["id"]]}))
+        .await;
 
-    let fetched = fetch(&app, &user, &task).await;
+    let fetched = app.fetch_task(&user, &task["id"]).await;
 
     assert_eq!(fetched, task);
-    assert_eq!(fetched["tags"], json!([summary(&tag)]));
+    assert_eq!(fetched["tags"], json!([tag_summary(&tag)]));
 }
 
 #[tokio::test]
@@ -356,15 +289,11 @@ async fn get_unknown_task_is_404_and_a_malformed_id_is_422() {
     };
     let user = app.signed_in_user().await;
 
-    let response = app
-        .get(&format!("{}/999999", tasks_path(&user)), Some(&user.access))
-        .await;
+    let response = app.get_task(&user, 999999).await;
     assert_error(response, StatusCode::NOT_FOUND, "TASK_NOT_FOUND").await;
 
     for id in ["abc", "1.5", "99999999999999999999"] {
-        let response = app
-            .get(&format!("{}/{id}", tasks_path(&user)), Some(&user.access))
-            .await;
+        let response = app.get_task(&user, id).await;
         let error = assert_error(
             response,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -381,28 +310,27 @@ async fn put_replaces_the_task_and_omitted_fields_become_null() {
         return;
     };
     let user = app.signed_in_user().await;
-    let old_tag = create_tag(&app, &user, json!({"name": "old"})).await;
-    let new_tag = create_tag(&app, &user, json!({"name": "new"})).await;
-    let task = create_task(
-        &app,
-        &user,
-        json!({
-            "title": "Before",
-            "description": "will go",
-            "priority": "low",
-            "due_date": "2030-01-01T00:00:00Z",
-            "remind_at": "2029-12-31T23:00:00Z",
-            "recurrence_rule": "FREQ=DAILY",
-            "tag_ids": [old_tag["id"]],
-        }),
-    )
-    .await;
+    let old_tag = app.create_tag(&user, json!({"name": "old"})).await;
+    let new_tag = app.create_tag(&user, json!({"name": "new"})).await;
+    let task = app
+        .create_task(
+            &user,
+            json!({
+                "title": "Before",
+                "description": "will go",
+                "priority": "low",
+                "due_date": "2030-01-01T00:00:00Z",
+                "remind_at": "2029-12-31T23:00:00Z",
+                "recurrence_rule": "FREQ=DAILY",
+                "tag_ids": [old_tag["id"]],
+            }),
+        )
+        .await;
 
     let response = app
-        .send_json(
-            Method::PUT,
-            &task_path(&user, &task),
-            Some(&user.access),
+        .put_task(
+            &user,
+            &task["id"],
             &json!({"title": " After ", "priority": "high", "completed": false, "tag_ids": [new_tag["id"]]}),
         )
         .await;
@@ -421,21 +349,20 @@ async fn put_replaces_the_task_and_omitted_fields_become_null() {
             "due_date": null,
             "remind_at": null,
             "recurrence_rule": null,
-            "tags": [summary(&new_tag)],
+            "tags": [tag_summary(&new_tag)],
             "created_at": task["created_at"],
             "updated_at": replaced["updated_at"],
             "reminded_at": null,
             "successor_id": null,
         })
     );
-    assert_eq!(fetch(&app, &user, &task).await, replaced);
+    assert_eq!(app.fetch_task(&user, &task["id"]).await, replaced);
 
     // Without tag_ids, PUT removes every tag.
     let response = app
-        .send_json(
-            Method::PUT,
-            &task_path(&user, &task),
-            Some(&user.access),
+        .put_task(
+            &user,
+            &task["id"],
             &json!({"title": "After", "priority": "high", "completed": true}),
         )
         .await;
@@ -452,20 +379,13 @@ async fn put_without_a_required_field_is_422_naming_it() {
         return;
     };
     let user = app.signed_in_user().await;
-    let task = create_task(&app, &user, json!({"title": "Keep me"})).await;
+    let task = app.create_task(&user, json!({"title": "Keep me"})).await;
 
     let full = json!({"title": "New", "priority": "high", "completed": false});
     for field in ["title", "priority", "completed"] {
         let mut partial = full.clone();
         partial.as_object_mut().unwrap().remove(field);
-        let response = app
-            .send_json(
-                Method::PUT,
-                &task_path(&user, &task),
-                Some(&user.access),
-                &partial,
-            )
-            .await;
+        let response = app.put_task(&user, &task["id"], &partial).await;
         let error = assert_error(
             response,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -474,7 +394,7 @@ async fn put_without_a_required_field_is_422_naming_it() {
         .await;
         assert_eq!(error["field"], field);
     }
-    assert_eq!(fetch(&app, &user, &task).await, task);
+    assert_eq!(app.fetch_task(&user, &task["id"]).await, task);
 }
 
 #[tokio::test]
@@ -483,7 +403,7 @@ async fn put_validates_like_create() {
         return;
     };
     let user = app.signed_in_user().await;
-    let task = create_task(&app, &user, json!({"title": "Keep me"})).await;
+    let task = app.create_task(&user, json!({"title": "Keep me"})).await;
 
     let base = json!({"title": "New", "priority": "high", "completed": false});
     let cases = [
@@ -505,17 +425,10 @@ async fn put_validates_like_create() {
     for (field, value, code) in cases {
         let mut request = base.clone();
         request[field] = value;
-        let response = app
-            .send_json(
-                Method::PUT,
-                &task_path(&user, &task),
-                Some(&user.access),
-                &request,
-            )
-            .await;
+        let response = app.put_task(&user, &task["id"], &request).await;
         assert_error(response, StatusCode::BAD_REQUEST, code).await;
     }
-    assert_eq!(fetch(&app, &user, &task).await, task);
+    assert_eq!(app.fetch_task(&user, &task["id"]).await, task);
 }
 
 #[tokio::test]
@@ -524,27 +437,26 @@ async fn patch_changes_only_the_fields_present() {
         return;
     };
     let user = app.signed_in_user().await;
-    let tag = create_tag(&app, &user, json!({"name": "keep"})).await;
-    let task = create_task(
-        &app,
-        &user,
-        json!({
-            "title": "Original",
-            "description": "stays",
-            "priority": "low",
-            "due_date": "2030-01-01T00:00:00Z",
-            "remind_at": "2029-12-31T12:00:00Z",
-            "recurrence_rule": "FREQ=DAILY",
-            "tag_ids": [tag["id"]],
-        }),
-    )
-    .await;
+    let tag = app.create_tag(&user, json!({"name": "keep"})).await;
+    let task = app
+        .create_task(
+            &user,
+            json!({
+                "title": "Original",
+                "description": "stays",
+                "priority": "low",
+                "due_date": "2030-01-01T00:00:00Z",
+                "remind_at": "2029-12-31T12:00:00Z",
+                "recurrence_rule": "FREQ=DAILY",
+                "tag_ids": [tag["id"]],
+            }),
+        )
+        .await;
 
     let response = app
-        .send_json(
-            Method::PATCH,
-            &task_path(&user, &task),
-            Some(&user.access),
+        .patch_task(
+            &user,
+            &task["id"],
             &json!({"title": "  Renamed ", "priority": "high"}),
         )
         .await;
@@ -556,7 +468,7 @@ async fn patch_changes_only_the_fields_present() {
     expected["priority"] = json!("high");
     expected["updated_at"] = patched["updated_at"].clone();
     assert_eq!(patched, expected);
-    assert_eq!(fetch(&app, &user, &task).await, patched);
+    assert_eq!(app.fetch_task(&user, &task["id"]).await, patched);
 }
 
 #[tokio::test]
@@ -565,29 +477,24 @@ async fn patch_with_explicit_null_clears_nullable_fields() {
         return;
     };
     let user = app.signed_in_user().await;
-    let tag = create_tag(&app, &user, json!({"name": "gone"})).await;
-    let task = create_task(
-        &app,
-        &user,
-        json!({
-            "title": "Clear me",
-            "description": "goes",
-            "due_date": "2030-01-01T00:00:00Z",
-            "remind_at": "2029-12-31T12:00:00Z",
-            "recurrence_rule": "FREQ=DAILY",
-            "tag_ids": [tag["id"]],
-        }),
-    )
-    .await;
+    let tag = app.create_tag(&user, json!({"name": "gone"})).await;
+    let task = app
+        .create_task(
+            &user,
+            json!({
+                "title": "Clear me",
+                "description": "goes",
+                "due_date": "2030-01-01T00:00:00Z",
+                "remind_at": "2029-12-31T12:00:00Z",
+                "recurrence_rule": "FREQ=DAILY",
+                "tag_ids": [tag["id"]],
+            }),
+        )
+        .await;
 
     // One field at a time: the named one clears, the others stay.
     let response = app
-        .send_json(
-            Method::PATCH,
-            &task_path(&user, &task),
-            Some(&user.access),
-            &json!({"description": null}),
-        )
+        .patch_task(&user, &task["id"], &json!({"description": null}))
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     let patched = body(response).await;
@@ -596,10 +503,9 @@ async fn patch_with_explicit_null_clears_nullable_fields() {
     assert_eq!(patched["tags"], task["tags"]);
 
     let response = app
-        .send_json(
-            Method::PATCH,
-            &task_path(&user, &task),
-            Some(&user.access),
+        .patch_task(
+            &user,
+            &task["id"],
             &json!({"due_date": null, "remind_at": null, "recurrence_rule": null, "tag_ids": null}),
         )
         .await;
@@ -610,7 +516,7 @@ async fn patch_with_explicit_null_clears_nullable_fields() {
     }
     assert_eq!(patched["tags"], json!([]));
     assert_eq!(patched["title"], "Clear me");
-    assert_eq!(fetch(&app, &user, &task).await, patched);
+    assert_eq!(app.fetch_task(&user, &task["id"]).await, patched);
 }
 
 #[tokio::test]
@@ -619,7 +525,7 @@ async fn patch_cannot_null_a_required_field() {
         return;
     };
     let user = app.signed_in_user().await;
-    let task = create_task(&app, &user, json!({"title": "Required"})).await;
+    let task = app.create_task(&user, json!({"title": "Required"})).await;
 
     let cases = [
         ("title", StatusCode::BAD_REQUEST, "INVALID_TITLE"),
@@ -632,17 +538,12 @@ async fn patch_cannot_null_a_required_field() {
     ];
     for (field, status, code) in cases {
         let response = app
-            .send_json(
-                Method::PATCH,
-                &task_path(&user, &task),
-                Some(&user.access),
-                &json!({field: null}),
-            )
+            .patch_task(&user, &task["id"], &json!({field: null}))
             .await;
         let error = assert_error(response, status, code).await;
         assert_eq!(error["field"], field);
     }
-    assert_eq!(fetch(&app, &user, &task).await, task);
+    assert_eq!(app.fetch_task(&user, &task["id"]).await, task);
 }
 
 #[tokio::test]
@@ -651,13 +552,10 @@ async fn write_with_an_unknown_tag_is_404_and_leaves_the_task_unchanged() {
         return;
     };
     let user = app.signed_in_user().await;
-    let tag = create_tag(&app, &user, json!({"name": "kept"})).await;
-    let task = create_task(
-        &app,
-        &user,
-        json!({"title": "Unchanged", "tag_ids": [tag["id"]]}),
-    )
-    .await;
+    let tag = app.create_tag(&user, json!({"name": "kept"})).await;
+    let task = app
+        .create_task(&user, json!({"title": "Unchanged", "tag_ids": [tag["id"]]}))
+        .await;
 
     let cases = [
         (Method::PATCH, json!({"tag_ids": [999_999]})),
@@ -681,7 +579,11 @@ async fn write_with_an_unknown_tag_is_404_and_leaves_the_task_unchanged() {
             .await;
         let error = assert_error(response, StatusCode::NOT_FOUND, "TAG_NOT_FOUND").await;
         assert_eq!(error["field"], "tag_ids");
-        assert_eq!(fetch(&app, &user, &task).await, task, "after {request}");
+        assert_eq!(
+            app.fetch_task(&user, &task["id"]).await,
+            task,
+            "after {request}"
+        );
     }
 }
 
@@ -691,17 +593,15 @@ async fn every_write_moves_updated_at_and_keeps_created_at() {
         return;
     };
     let user = app.signed_in_user().await;
-    let tag = create_tag(&app, &user, json!({"name": "t"})).await;
-    let task = create_task(&app, &user, json!({"title": "Busy"})).await;
-    let path = task_path(&user, &task);
+    let tag = app.create_tag(&user, json!({"name": "t"})).await;
+    let task = app.create_task(&user, json!({"title": "Busy"})).await;
     let mut last = utc_time(&task["updated_at"]);
 
     let mut after = Vec::new();
     let response = app
-        .send_json(
-            Method::PUT,
-            &path,
-            Some(&user.access),
+        .put_task(
+            &user,
+            &task["id"],
             &json!({"title": "Busy", "priority": "low", "completed": false}),
         )
         .await;
@@ -709,27 +609,22 @@ async fn every_write_moves_updated_at_and_keeps_created_at() {
     after.push(("PUT", body(response).await));
 
     let response = app
-        .send_json(
-            Method::PATCH,
-            &path,
-            Some(&user.access),
-            &json!({"description": "x"}),
-        )
+        .patch_task(&user, &task["id"], &json!({"description": "x"}))
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     after.push(("PATCH", body(response).await));
 
-    let response = toggle(&app, &user, &task).await;
+    let response = app.toggle_task(&user, &task["id"]).await;
     assert_eq!(response.status(), StatusCode::OK);
     after.push(("toggle", body(response).await));
 
-    let response = link(&app, &user, &task, &tag).await;
+    let response = app.link_tag(&user, &task["id"], &tag["id"]).await;
     assert_eq!(response.status(), StatusCode::CREATED);
     after.push(("link", body(response).await));
 
-    let response = unlink(&app, &user, &task, &tag).await;
+    let response = app.unlink_tag(&user, &task["id"], &tag["id"]).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    after.push(("unlink", fetch(&app, &user, &task).await));
+    after.push(("unlink", app.fetch_task(&user, &task["id"]).await));
 
     for (write, current) in after {
         assert_eq!(
@@ -751,9 +646,9 @@ async fn toggle_completes_and_reopens_a_task() {
         return;
     };
     let user = app.signed_in_user().await;
-    let task = create_task(&app, &user, json!({"title": "Toggle me"})).await;
+    let task = app.create_task(&user, json!({"title": "Toggle me"})).await;
 
-    let response = toggle(&app, &user, &task).await;
+    let response = app.toggle_task(&user, &task["id"]).await;
     assert_eq!(response.status(), StatusCode::OK);
     let completed = body(response).await;
     assert_eq!(completed["completed"], true);
@@ -761,20 +656,14 @@ async fn toggle_completes_and_reopens_a_task() {
     assert!(completed_at > utc_time(&task["created_at"]));
     assert_eq!(completed["title"], "Toggle me");
 
-    let response = toggle(&app, &user, &task).await;
+    let response = app.toggle_task(&user, &task["id"]).await;
     assert_eq!(response.status(), StatusCode::OK);
     let reopened = body(response).await;
     assert_eq!(reopened["completed"], false);
     assert_eq!(reopened["completed_at"], Value::Null);
-    assert_eq!(fetch(&app, &user, &task).await, reopened);
+    assert_eq!(app.fetch_task(&user, &task["id"]).await, reopened);
 
-    let response = app
-        .client
-        .patch(app.url(&format!("{}/999999/complete", tasks_path(&user))))
-        .bearer_auth(&user.access)
-        .send()
-        .await
-        .unwrap();
+    let response = app.toggle_task(&user, 999999).await;
     assert_error(response, StatusCode::NOT_FOUND, "TASK_NOT_FOUND").await;
 }
 
@@ -784,16 +673,10 @@ async fn patch_completed_maintains_completed_at() {
         return;
     };
     let user = app.signed_in_user().await;
-    let task = create_task(&app, &user, json!({"title": "Finish"})).await;
-    let path = task_path(&user, &task);
+    let task = app.create_task(&user, json!({"title": "Finish"})).await;
 
     let response = app
-        .send_json(
-            Method::PATCH,
-            &path,
-            Some(&user.access),
-            &json!({"completed": true}),
-        )
+        .patch_task(&user, &task["id"], &json!({"completed": true}))
         .await;
     let completed = body(response).await;
     assert_eq!(completed["completed"], true);
@@ -801,10 +684,9 @@ async fn patch_completed_maintains_completed_at() {
 
     // Completing a completed task keeps the moment it was first completed.
     let response = app
-        .send_json(
-            Method::PATCH,
-            &path,
-            Some(&user.access),
+        .patch_task(
+            &user,
+            &task["id"],
             &json!({"completed": true, "title": "Finished"}),
         )
         .await;
@@ -813,12 +695,7 @@ async fn patch_completed_maintains_completed_at() {
     assert_eq!(again["title"], "Finished");
 
     let response = app
-        .send_json(
-            Method::PATCH,
-            &path,
-            Some(&user.access),
-            &json!({"completed": false}),
-        )
+        .patch_task(&user, &task["id"], &json!({"completed": false}))
         .await;
     let reopened = body(response).await;
     assert_eq!(reopened["completed"], false);
@@ -831,42 +708,22 @@ async fn delete_task_is_204_then_404_and_its_tags_stay() {
         return;
     };
     let user = app.signed_in_user().await;
-    let tag = create_tag(&app, &user, json!({"name": "survivor"})).await;
-    let task = create_task(
-        &app,
-        &user,
-        json!({"title": "Doomed", "tag_ids": [tag["id"]]}),
-    )
-    .await;
+    let tag = app.create_tag(&user, json!({"name": "survivor"})).await;
+    let task = app
+        .create_task(&user, json!({"title": "Doomed", "tag_ids": [tag["id"]]}))
+        .await;
 
-    let response = app
-        .client
-        .delete(app.url(&task_path(&user, &task)))
-        .bearer_auth(&user.access)
-        .send()
-        .await
-        .unwrap();
+    let response = app.delete_task(&user, &task["id"]).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
 
-    let response = app.get(&task_path(&user, &task), Some(&user.access)).await;
+    let response = app.get_task(&user, &task["id"]).await;
     assert_error(response, StatusCode::NOT_FOUND, "TASK_NOT_FOUND").await;
 
-    let response = app
-        .get(
-            &format!("{}/{}", tags_path(&user), tag["id"]),
-            Some(&user.access),
-        )
-        .await;
+    let response = app.get_tag(&user, &tag["id"]).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(body(response).await, tag);
 
-    let response = app
-        .client
-        .delete(app.url(&task_path(&user, &task)))
-        .bearer_auth(&user.access)
-        .send()
-        .await
-        .unwrap();
+    let response = app.delete_task(&user, &task["id"]).await;
     assert_error(response, StatusCode::NOT_FOUND, "TASK_NOT_FOUND").await;
 }
 
@@ -876,22 +733,24 @@ async fn linking_a_tag_is_201_then_200_and_never_duplicates_it() {
         return;
     };
     let user = app.signed_in_user().await;
-    let tag = create_tag(&app, &user, json!({"name": "urgent", "color": "#FF0000"})).await;
-    let task = create_task(&app, &user, json!({"title": "Link me"})).await;
+    let tag = app
+        .create_tag(&user, json!({"name": "urgent", "color": "#FF0000"}))
+        .await;
+    let task = app.create_task(&user, json!({"title": "Link me"})).await;
 
-    let response = link(&app, &user, &task, &tag).await;
+    let response = app.link_tag(&user, &task["id"], &tag["id"]).await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let linked = body(response).await;
     assert_eq!(linked["id"], task["id"]);
-    assert_eq!(linked["tags"], json!([summary(&tag)]));
+    assert_eq!(linked["tags"], json!([tag_summary(&tag)]));
 
-    let response = link(&app, &user, &task, &tag).await;
+    let response = app.link_tag(&user, &task["id"], &tag["id"]).await;
     assert_eq!(response.status(), StatusCode::OK);
     let again = body(response).await;
-    assert_eq!(again["tags"], json!([summary(&tag)]));
+    assert_eq!(again["tags"], json!([tag_summary(&tag)]));
     assert_eq!(
-        fetch(&app, &user, &task).await["tags"],
-        json!([summary(&tag)])
+        app.fetch_task(&user, &task["id"]).await["tags"],
+        json!([tag_summary(&tag)])
     );
 }
 
@@ -901,22 +760,22 @@ async fn unlinking_is_204_also_when_not_linked() {
         return;
     };
     let user = app.signed_in_user().await;
-    let tag = create_tag(&app, &user, json!({"name": "loose"})).await;
-    let other = create_tag(&app, &user, json!({"name": "other"})).await;
-    let task = create_task(
-        &app,
-        &user,
-        json!({"title": "Unlink me", "tag_ids": [tag["id"], other["id"]]}),
-    )
-    .await;
+    let tag = app.create_tag(&user, json!({"name": "loose"})).await;
+    let other = app.create_tag(&user, json!({"name": "other"})).await;
+    let task = app
+        .create_task(
+            &user,
+            json!({"title": "Unlink me", "tag_ids": [tag["id"], other["id"]]}),
+        )
+        .await;
 
     for _ in 0..2 {
-        let response = unlink(&app, &user, &task, &tag).await;
+        let response = app.unlink_tag(&user, &task["id"], &tag["id"]).await;
         assert_eq!(response.status(), StatusCode::NO_CONTENT);
         assert_eq!(response.text().await.unwrap(), "");
         assert_eq!(
-            fetch(&app, &user, &task).await["tags"],
-            json!([summary(&other)])
+            app.fetch_task(&user, &task["id"]).await["tags"],
+            json!([tag_summary(&other)])
         );
     }
 }
@@ -927,8 +786,8 @@ async fn linking_or_unlinking_an_unknown_task_or_tag_is_404() {
         return;
     };
     let user = app.signed_in_user().await;
-    let tag = create_tag(&app, &user, json!({"name": "real"})).await;
-    let task = create_task(&app, &user, json!({"title": "Real"})).await;
+    let tag = app.create_tag(&user, json!({"name": "real"})).await;
+    let task = app.create_task(&user, json!({"title": "Real"})).await;
     let missing = json!({"id": 999_999});
 
     let cases = [
@@ -937,20 +796,14 @@ async fn linking_or_unlinking_an_unknown_task_or_tag_is_404() {
         (&missing, &missing, "TASK_NOT_FOUND"),
     ];
     for (on_task, on_tag, code) in cases {
-        let response = link(&app, &user, on_task, on_tag).await;
+        let response = app.link_tag(&user, &on_task["id"], &on_tag["id"]).await;
         assert_error(response, StatusCode::NOT_FOUND, code).await;
-        let response = unlink(&app, &user, on_task, on_tag).await;
+        let response = app.unlink_tag(&user, &on_task["id"], &on_tag["id"]).await;
         assert_error(response, StatusCode::NOT_FOUND, code).await;
     }
-    assert_eq!(fetch(&app, &user, &task).await, task);
+    assert_eq!(app.fetch_task(&user, &task["id"]).await, task);
 
-    let response = app
-        .client
-        .post(app.url(&format!("{}/tags/abc", task_path(&user, &task))))
-        .bearer_auth(&user.access)
-        .send()
-        .await
-        .unwrap();
+    let response = app.link_tag(&user, &task["id"], "abc").await;
     let error = assert_error(
         response,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -966,20 +819,20 @@ async fn parallel_links_of_one_tag_create_exactly_one_link() {
         return;
     };
     let user = app.signed_in_user().await;
-    let tag = create_tag(&app, &user, json!({"name": "race"})).await;
-    let task = create_task(&app, &user, json!({"title": "Contended"})).await;
+    let tag = app.create_tag(&user, json!({"name": "race"})).await;
+    let task = app.create_task(&user, json!({"title": "Contended"})).await;
 
-    let responses = join_all((0..8).map(|_| link(&app, &user, &task, &tag))).await;
+    let responses = join_all((0..8).map(|_| app.link_tag(&user, &task["id"], &tag["id"]))).await;
 
     let mut statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
     statuses.sort_unstable();
     assert_eq!(statuses, [200, 200, 200, 200, 200, 200, 200, 201]);
     for response in responses {
-        assert_eq!(body(response).await["tags"], json!([summary(&tag)]));
+        assert_eq!(body(response).await["tags"], json!([tag_summary(&tag)]));
     }
     assert_eq!(
-        fetch(&app, &user, &task).await["tags"],
-        json!([summary(&tag)])
+        app.fetch_task(&user, &task["id"]).await["tags"],
+        json!([tag_summary(&tag)])
     );
     let links = app.count_rows("task_tags").await;
     assert_eq!(links, 1);
@@ -993,19 +846,20 @@ async fn concurrent_patches_of_different_fields_both_apply() {
     let user = app.signed_in_user().await;
 
     for round in 0..10 {
-        let task = create_task(&app, &user, json!({"title": format!("before {round}")})).await;
-        let path = task_path(&user, &task);
+        let task = app
+            .create_task(&user, json!({"title": format!("before {round}")}))
+            .await;
         let retitle_body = json!({"title": format!("after {round}")});
         let reprioritize_body = json!({"priority": "high"});
         let (retitled, reprioritized) = futures_util::future::join(
-            app.send_json(Method::PATCH, &path, Some(&user.access), &retitle_body),
-            app.send_json(Method::PATCH, &path, Some(&user.access), &reprioritize_body),
+            app.patch_task(&user, &task["id"], &retitle_body),
+            app.patch_task(&user, &task["id"], &reprioritize_body),
         )
         .await;
         assert_eq!(retitled.status(), StatusCode::OK);
         assert_eq!(reprioritized.status(), StatusCode::OK);
 
-        let current = fetch(&app, &user, &task).await;
+        let current = app.fetch_task(&user, &task["id"]).await;
         assert_eq!(
             (&current["title"], &current["priority"]),
             (&json!(format!("after {round}")), &json!("high")),
@@ -1020,7 +874,7 @@ async fn text_with_a_nul_character_is_a_client_error_not_a_500() {
         return;
     };
     let user = app.signed_in_user().await;
-    let task = create_task(&app, &user, json!({"title": "Untouched"})).await;
+    let task = app.create_task(&user, json!({"title": "Untouched"})).await;
     let nul = "a\u{0}b";
 
     let writes = [
@@ -1054,15 +908,14 @@ async fn text_with_a_nul_character_is_a_client_error_not_a_500() {
     }
     // A NUL inside a recurrence rule already fails the RRULE grammar.
     let response = app
-        .post_json(
-            &tasks_path(&user),
-            Some(&user.access),
+        .post_task(
+            &user,
             &json!({"title": "t", "due_date": "2030-01-01T00:00:00Z", "recurrence_rule": "FREQ=DAILY\u{0}"}),
         )
         .await;
     assert_error(response, StatusCode::BAD_REQUEST, "INVALID_RRULE").await;
     for filter in ["q", "tag"] {
-        let response = get_query(&app, &tasks_path(&user), &user.access, &[(filter, nul)]).await;
+        let response = app.list_tasks(&user, &[(filter, nul)]).await;
         assert_error(
             response,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -1071,8 +924,8 @@ async fn text_with_a_nul_character_is_a_client_error_not_a_500() {
         .await;
     }
 
-    assert_eq!(total_tasks(&app, &user).await, 1);
-    assert_eq!(fetch(&app, &user, &task).await, task);
+    assert_eq!(app.total_tasks(&user).await, 1);
+    assert_eq!(app.fetch_task(&user, &task["id"]).await, task);
 }
 
 #[tokio::test]
@@ -1089,21 +942,17 @@ async fn recurrence_rules_must_be_valid_rrules() {
         "FREQ=WEEKLY;BYDAY=XX",
     ] {
         let response = app
-            .post_json(
-                &tasks_path(&user),
-                Some(&user.access),
-                &json!({"title": "x", "recurrence_rule": rule}),
-            )
+            .post_task(&user, &json!({"title": "x", "recurrence_rule": rule}))
             .await;
         let body = assert_error(response, StatusCode::BAD_REQUEST, "INVALID_RRULE").await;
         assert_eq!(body["field"], "recurrence_rule", "{rule}");
     }
-    let task = create_task(
-        &app,
-        &user,
-        json!({"title": "x", "due_date": "2030-01-06T09:00:00Z", "recurrence_rule": "FREQ=WEEKLY;BYDAY=MO,WE"}),
-    )
-    .await;
+    let task = app
+        .create_task(
+            &user,
+            json!({"title": "x", "due_date": "2030-01-06T09:00:00Z", "recurrence_rule": "FREQ=WEEKLY;BYDAY=MO,WE"}),
+        )
+        .await;
     assert_eq!(task["recurrence_rule"], "FREQ=WEEKLY;BYDAY=MO,WE");
 }
 
@@ -1119,11 +968,7 @@ async fn times_that_cannot_be_written_back_as_rfc3339_are_refused() {
     ] {
         for time in ["9999-12-31T23:59:59-23:59", "0000-01-01T00:00:00+23:59"] {
             let response = app
-                .post_json(
-                    &tasks_path(&user),
-                    Some(&user.access),
-                    &json!({"title": "x", field: time}),
-                )
+                .post_task(&user, &json!({"title": "x", field: time}))
                 .await;
             assert_error(response, StatusCode::BAD_REQUEST, code).await;
         }

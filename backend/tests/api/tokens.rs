@@ -2,52 +2,31 @@
 //! forged, expired, mistyped and orphaned bearer tokens. Every refusal is a 401 with
 //! `WWW-Authenticate: Bearer` (checked by `assert_error`).
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use base64::Engine;
 use jsonwebtoken::Algorithm;
-use reqwest::{Response, StatusCode, header};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use super::helpers::{
-    PASSWORD, TEST_SECRET, TestApp, TestUser, assert_error, body, claims_of, forge_token,
+    PASSWORD, TEST_SECRET, TestApp, TestUser, assert_error, body, claims_of, forge_token, unix_now,
 };
-
-const ME: &str = "/api/v1/auth/me";
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
 
 fn base64url(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// `GET /auth/me` with a raw `Authorization` header value.
-async fn me_with_authorization(app: &TestApp, authorization: &str) -> Response {
-    app.client
-        .get(app.url(ME))
-        .header(header::AUTHORIZATION, authorization)
-        .send()
-        .await
-        .unwrap()
 }
 
 /// A signed-in user whose access token is first shown to work, so that every refusal below is
 /// about the change the test makes and nothing else.
 async fn user_with_working_token(app: &TestApp) -> TestUser {
     let user = app.signed_in_user().await;
-    let response = app.get(ME, Some(&user.access)).await;
+    let response = app.me(Some(&user.access)).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(body(response).await["id"], user.id.as_str());
     user
 }
 
 async fn assert_invalid_token(app: &TestApp, token: &str) {
-    let response = app.get(ME, Some(token)).await;
+    let response = app.me(Some(token)).await;
     assert_error(response, StatusCode::UNAUTHORIZED, "INVALID_TOKEN").await;
 }
 
@@ -57,7 +36,7 @@ async fn a_request_without_authorization_is_missing_token() {
         return;
     };
 
-    let response = app.get(ME, None).await;
+    let response = app.me(None).await;
 
     assert_error(response, StatusCode::UNAUTHORIZED, "MISSING_TOKEN").await;
 }
@@ -69,11 +48,14 @@ async fn a_basic_authorization_header_is_invalid_token() {
     };
     let user = user_with_working_token(&app).await;
 
-    let basic = me_with_authorization(&app, "Basic dXNlcjpwYXNzd29yZA==").await;
+    let basic = app
+        .me_with_authorization("Basic dXNlcjpwYXNzd29yZA==")
+        .await;
     assert_error(basic, StatusCode::UNAUTHORIZED, "INVALID_TOKEN").await;
 
-    let basic_with_real_token =
-        me_with_authorization(&app, &format!("Basic {}", user.access)).await;
+    let basic_with_real_token = app
+        .me_with_authorization(&format!("Basic {}", user.access))
+        .await;
     assert_error(
         basic_with_real_token,
         StatusCode::UNAUTHORIZED,
@@ -89,7 +71,7 @@ async fn a_malformed_bearer_token_is_invalid_token() {
     };
 
     for authorization in ["Bearer", "Bearer ", "Bearer not-a-jwt", "Bearer a.b.c"] {
-        let response = me_with_authorization(&app, authorization).await;
+        let response = app.me_with_authorization(authorization).await;
         let body = assert_error(response, StatusCode::UNAUTHORIZED, "INVALID_TOKEN").await;
         assert!(
             !body.to_string().contains("not-a-jwt"),
@@ -170,13 +152,13 @@ async fn a_correctly_signed_token_missing_jti_or_type_is_invalid_token() {
     let claims = claims_of(&user.access);
     // The forging itself is sound: the unmodified claims, re-signed, are accepted.
     let resigned = forge_token(&claims, Algorithm::HS256, TEST_SECRET);
-    assert_eq!(app.get(ME, Some(&resigned)).await.status(), StatusCode::OK);
+    assert_eq!(app.me(Some(&resigned)).await.status(), StatusCode::OK);
 
     for missing in ["jti", "type", "sid", "sub", "exp"] {
         let mut partial = claims.clone();
         partial.as_object_mut().unwrap().remove(missing);
         let token = forge_token(&partial, Algorithm::HS256, TEST_SECRET);
-        let response = app.get(ME, Some(&token)).await;
+        let response = app.me(Some(&token)).await;
         assert_error(response, StatusCode::UNAUTHORIZED, "INVALID_TOKEN").await;
     }
 }
@@ -200,7 +182,7 @@ async fn an_expired_access_token_is_token_expired() {
     });
 
     let token = forge_token(&expired, Algorithm::HS256, TEST_SECRET);
-    let response = app.get(ME, Some(&token)).await;
+    let response = app.me(Some(&token)).await;
 
     assert_error(response, StatusCode::UNAUTHORIZED, "TOKEN_EXPIRED").await;
 }
@@ -222,7 +204,7 @@ async fn an_access_token_issued_in_the_future_is_invalid_token_beyond_a_small_le
     claims["iat"] = json!(now + 5);
     claims["exp"] = json!(now + 5 + 900);
     let skewed = forge_token(&claims, Algorithm::HS256, TEST_SECRET);
-    let response = app.get(ME, Some(&skewed)).await;
+    let response = app.me(Some(&skewed)).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(body(response).await["id"], user.id.as_str());
 }
@@ -234,7 +216,7 @@ async fn a_refresh_token_used_as_bearer_is_invalid_token_type() {
     };
     let user = user_with_working_token(&app).await;
 
-    let response = app.get(ME, Some(&user.refresh)).await;
+    let response = app.me(Some(&user.refresh)).await;
 
     assert_error(response, StatusCode::UNAUTHORIZED, "INVALID_TOKEN_TYPE").await;
 }
@@ -246,17 +228,10 @@ async fn the_token_of_a_deleted_account_is_invalid_token() {
     };
     let user = user_with_working_token(&app).await;
 
-    let deleted = app
-        .send_json(
-            reqwest::Method::DELETE,
-            &format!("/api/v1/users/{}", user.id),
-            Some(&user.access),
-            &json!({"password": PASSWORD}),
-        )
-        .await;
+    let deleted = app.delete_user(&user, PASSWORD).await;
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
 
-    let response = app.get(ME, Some(&user.access)).await;
+    let response = app.me(Some(&user.access)).await;
     assert_error(response, StatusCode::UNAUTHORIZED, "INVALID_TOKEN").await;
 }
 
