@@ -49,7 +49,7 @@ impl AppState {
     pub fn new(settings: Settings, store: Arc<Store>) -> Self {
         let tokens = Arc::new(TokenKeys::new(&settings.jwt_secret));
         let hasher = PasswordHasherPool::new();
-        let events = EventBus::new(&*store);
+        let events = EventBus::new(&store);
         let settings = Arc::new(settings);
         Self {
             auth: Arc::new(AuthService::new(

@@ -7,9 +7,12 @@
 //! one server process reaches the streams of all of them (this process's own streams included,
 //! by the same path). On SQLite (one process) the broadcast channel is all there is.
 //!
-//! Nothing here can slow a writer down: publishing never waits (a full queue drops the event
-//! with a warning), the channel is bounded, and a stream that falls behind by more than its
-//! capacity is ended (the browser's `EventSource` reconnects by itself).
+//! A writer waits for its event only until it has gone out (on PostgreSQL, the NOTIFY of the
+//! batch it is in; at most [`SEND_WAIT`]), so that the events of writes a client makes one after
+//! another, through any process, reach every stream in that order. Nothing else here can slow a
+//! writer down: a full queue drops the event with a warning, the channel is bounded, and a
+//! stream that falls behind by more than its capacity is ended (the browser's `EventSource`
+//! reconnects by itself).
 
 use std::{
     sync::{Arc, Mutex},
@@ -19,7 +22,7 @@ use std::{
 use serde::{Deserialize, Serialize};
 use sqlx::{PgPool, postgres::PgListener};
 use tokio::{
-    sync::{broadcast, mpsc, watch},
+    sync::{broadcast, mpsc, oneshot, watch},
     task::JoinHandle,
 };
 use uuid::Uuid;
@@ -37,6 +40,8 @@ const OUTBOX_CAPACITY: usize = 4096;
 const NOTIFY_BATCH: usize = 128;
 /// The NOTIFY channel.
 const CHANNEL: &str = "todo_events";
+/// The longest a writer waits for its event to go out before answering anyway.
+pub const SEND_WAIT: Duration = Duration::from_secs(1);
 /// PostgreSQL refuses NOTIFY payloads of 8000 bytes or more.
 const MAX_PAYLOAD_BYTES: usize = 7900;
 
@@ -49,12 +54,15 @@ pub struct Event {
     pub data: serde_json::Value,
 }
 
+/// An event on its way to NOTIFY, and who to tell once it has gone out.
+type Outgoing = (Arc<Event>, oneshot::Sender<()>);
+
 #[derive(Clone)]
 pub struct EventBus {
     streams: broadcast::Sender<Arc<Event>>,
     /// Set on PostgreSQL: events go out through NOTIFY.
-    outbox: Option<mpsc::Sender<Arc<Event>>>,
-    outbox_rx: Arc<Mutex<Option<mpsc::Receiver<Arc<Event>>>>>,
+    outbox: Option<mpsc::Sender<Outgoing>>,
+    outbox_rx: Arc<Mutex<Option<mpsc::Receiver<Outgoing>>>>,
     closing: watch::Sender<bool>,
     /// True while events from the database reach this process (always, without PostgreSQL).
     listening: watch::Sender<bool>,
@@ -105,8 +113,9 @@ impl EventBus {
         ]
     }
 
-    /// Publishes an event for `user_id`'s streams. Never waits.
-    pub fn publish(&self, user_id: UserId, name: &str, data: impl Serialize) {
+    /// Publishes an event for `user_id`'s streams; on PostgreSQL, returns once it has gone out
+    /// (at most [`SEND_WAIT`]).
+    pub async fn publish(&self, user_id: UserId, name: &str, data: impl Serialize) {
         let data = match serde_json::to_value(data) {
             Ok(data) => data,
             Err(error) => {
@@ -122,9 +131,12 @@ impl EventBus {
         });
         match &self.outbox {
             Some(outbox) => {
-                if outbox.try_send(event).is_err() {
+                let (sent, gone_out) = oneshot::channel();
+                if outbox.try_send((event, sent)).is_err() {
                     tracing::warn!(name, "event queue full; event dropped");
+                    return;
                 }
+                let _ = tokio::time::timeout(SEND_WAIT, gone_out).await;
             }
             None => {
                 // No stream open is not an error.
@@ -178,12 +190,12 @@ fn payload(event: &Event) -> String {
 /// in the order they were sent, and `unnest` keeps the array's order.
 async fn send_notifications(
     pool: PgPool,
-    mut outbox: mpsc::Receiver<Arc<Event>>,
+    mut outbox: mpsc::Receiver<Outgoing>,
     streams: broadcast::Sender<Arc<Event>>,
 ) {
     let mut batch = Vec::with_capacity(NOTIFY_BATCH);
     while outbox.recv_many(&mut batch, NOTIFY_BATCH).await > 0 {
-        let payloads: Vec<String> = batch.iter().map(|event| payload(event)).collect();
+        let payloads: Vec<String> = batch.iter().map(|(event, _)| payload(event)).collect();
         let sent = sqlx::query("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p")
             .bind(CHANNEL)
             .bind(&payloads)
@@ -192,11 +204,13 @@ async fn send_notifications(
         if let Err(error) = sent {
             // At least this process's streams get them.
             tracing::warn!(%error, events = batch.len(), "NOTIFY failed; events delivered to this process only");
-            for event in batch.drain(..) {
-                let _ = streams.send(event);
+            for (event, _) in &batch {
+                let _ = streams.send(event.clone());
             }
         }
-        batch.clear();
+        for (_, sent) in batch.drain(..) {
+            let _ = sent.send(());
+        }
     }
 }
 

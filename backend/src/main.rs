@@ -88,7 +88,7 @@ async fn serve(settings: Settings, store: Arc<Store>) -> Result<(), Box<dyn std:
     }
     // Creates the database (development) and migrates it; with PostgreSQL down, serves 503
     // and keeps trying (unless WAIT_FOR_DATABASE=false).
-    availability::prepare_or_wait(&*store, &settings).await?;
+    availability::prepare_or_wait(&store, &settings).await?;
     if !settings.auto_migrate {
         tracing::warn!(
             "AUTO_MIGRATE=false: not applying migrations; /health/ready reports not-ready while \

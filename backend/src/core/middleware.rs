@@ -19,11 +19,11 @@ use tower::{Layer, Service};
 use tracing::Instrument;
 
 use crate::{
+    core::db_health::{Availability, DbHealth},
     core::{
         error::{ApiError, DatabaseUnreachable, ErrorCode},
         request_id,
     },
-    core::db_health::{Availability, DbHealth},
 };
 
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

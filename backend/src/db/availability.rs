@@ -86,7 +86,7 @@ pub async fn watch(store: Arc<Store>, settings: Arc<Settings>) {
     while health.availability() == Availability::Starting {
         tokio::time::sleep(retry_in).await;
         attempt += 1;
-        match prepare(&*store, &settings).await {
+        match prepare(&store, &settings).await {
             Ok(()) => {
                 let waited = health.mark_up();
                 tracing::info!(

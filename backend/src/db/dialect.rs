@@ -28,7 +28,7 @@ impl Dialect {
     ///
     /// | marker | PostgreSQL | SQLite |
     /// |---|---|---|
-    /// | `{tags}` | `json_agg` of the task `t`'s tags | `json_group_array` of them |
+    /// | `{tags}`, `{tags tasks}` | `json_agg` of the tags of the task `t` (or `tasks`) | `json_group_array` of them |
     /// | `{no_tags}` | `'[]'::json` | `'[]'` |
     /// | `{for_update}` | ` FOR UPDATE` | nothing: one writer, `BEGIN IMMEDIATE` |
     /// | `{for_key_share}` | ` FOR KEY SHARE` | nothing |
@@ -52,16 +52,20 @@ impl Dialect {
         let pg = self == Self::Postgres;
         let (name, param) = marker.split_once(' ').unwrap_or((marker, ""));
         let fragment = match name {
-            "tags" if pg => {
-                "COALESCE((SELECT json_agg(json_build_object('id', g.id, 'name', g.name, \
-                 'color', g.color) ORDER BY g.name_key, g.id) \
-                 FROM task_tags tt JOIN tags g ON g.id = tt.tag_id WHERE tt.task_id = t.id), \
-                 '[]'::json)"
-            }
             "tags" => {
-                "(SELECT json_group_array(json_object('id', g.id, 'name', g.name, \
-                 'color', g.color) ORDER BY g.name_key, g.id) \
-                 FROM task_tags tt JOIN tags g ON g.id = tt.tag_id WHERE tt.task_id = t.id)"
+                // The tags of the task named `param` (an alias, or `tasks` in a RETURNING).
+                let task = if param.is_empty() { "t" } else { param };
+                let (aggregate, object, empty) = if pg {
+                    ("json_agg", "json_build_object", "'[]'::json")
+                } else {
+                    ("json_group_array", "json_object", "'[]'")
+                };
+                return format!(
+                    "COALESCE((SELECT {aggregate}({object}('id', g.id, 'name', g.name, \
+                     'color', g.color) ORDER BY g.name_key, g.id) \
+                     FROM task_tags tt JOIN tags g ON g.id = tt.tag_id \
+                     WHERE tt.task_id = {task}.id), {empty})"
+                );
             }
             "no_tags" if pg => "'[]'::json",
             "no_tags" => "'[]'",

@@ -9,7 +9,7 @@ use super::{
     sql::{Query, Timestamp},
     tasks::task_select,
 };
-use crate::models::{Priority, Task, UserId};
+use crate::models::{Caller, Priority, Task, UserId};
 
 /// Which tasks a list shows.
 #[derive(Clone, Debug, Default)]
@@ -88,13 +88,13 @@ impl Store {
     /// One page of the user's tasks matching `filter`, and how many match in all.
     pub async fn list_tasks(
         &self,
-        user_id: UserId,
+        caller: &Caller,
         filter: &TaskFilter,
         sort: TaskSort,
         limit: i64,
         offset: i64,
     ) -> StoreResult<ListedTasks> {
-        let now = now();
+        let (user_id, now) = (caller.user_id, now());
         let select = sql!(self.dialect, task_select!());
         let mut query = Query::new(self.dialect, select.to_owned());
         if filter.search.is_some() || self.dialect.counts_in_window() {
@@ -109,12 +109,21 @@ impl Store {
             query.push(") AS total");
         }
         push_from_where(&mut query, user_id, filter, now);
+        // The session check, folded into the page's statement.
+        query.push(" AND EXISTS (SELECT 1 FROM refresh_sessions s WHERE s.id = ");
+        query
+            .push_bind(caller.session_id)
+            .push(" AND s.user_id = t.user_id");
+        query.push(" AND s.revoked_at IS NULL)");
         query.push(&sort.order_by());
         query.push(" LIMIT ").push_bind(limit);
         query.push(" OFFSET ").push_bind(offset);
 
         let mut conn = self.backend.read().await?;
         let rows: Vec<TaskWithTotal> = query.fetch_all(conn.conn()).await?;
+        if rows.is_empty() {
+            self.session_is_live(conn.conn(), caller).await?;
+        }
         let total = match rows.first() {
             Some(row) => row.total,
             // A page past the end carries no count; ask for it.

@@ -55,6 +55,9 @@ pub enum StoreError {
     /// The row the operation needs is not the user's (or does not exist).
     #[error("{0:?} not found")]
     NotFound(Missing),
+    /// The caller's login session has ended: revoked, or it (or its user) no longer exists.
+    #[error("the session has ended ({0:?})")]
+    SessionEnded(SessionEnd),
     /// A unique constraint refused the write.
     #[error("unique constraint {} violated", .0.name())]
     Conflict(Constraint),
@@ -70,6 +73,14 @@ pub enum StoreError {
     Rejected(sqlx::Error),
     #[error(transparent)]
     Other(sqlx::Error),
+}
+
+/// How a caller's session ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionEnd {
+    Revoked,
+    /// The session, or its user, no longer exists.
+    Gone,
 }
 
 /// What a [`StoreError::NotFound`] did not find.

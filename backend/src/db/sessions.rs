@@ -3,8 +3,28 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Store, StoreResult, dialect::sql, now, sql::Timestamp};
-use crate::models::{RefreshSession, UserId};
+use super::{
+    SessionEnd, Store, StoreError, StoreResult,
+    dialect::sql,
+    now,
+    sql::{Conn, Timestamp},
+};
+use crate::models::{Caller, RefreshSession, UserId};
+
+/// The condition "the caller's session is live", for folding the session check into a
+/// statement: `$s` binds the session id and `$u` the user id.
+macro_rules! live_session {
+    ($s:literal, $u:literal) => {
+        concat!(
+            "EXISTS (SELECT 1 FROM refresh_sessions s WHERE s.id = ",
+            $s,
+            " AND s.user_id = ",
+            $u,
+            " AND s.revoked_at IS NULL)"
+        )
+    };
+}
+pub(super) use live_session;
 
 impl Store {
     pub async fn create_session(
@@ -102,20 +122,43 @@ impl Store {
         Ok(())
     }
 
-    /// `Some(true)` while the session is live, `Some(false)` once revoked, `None` when it (or
-    /// its user) no longer exists.
-    pub async fn session_is_live(&self, id: Uuid, user_id: UserId) -> StoreResult<Option<bool>> {
+    /// Refuses a caller whose session has ended; for requests whose work needs no connection
+    /// of its own (the event stream).
+    pub async fn check_session(&self, caller: &Caller) -> StoreResult<()> {
+        let mut conn = self.backend.read().await?;
+        self.session_is_live(conn.conn(), caller).await
+    }
+
+    /// After a statement with the session check folded in found nothing: the check alone
+    /// tells "the session has ended" from "there is nothing there".
+    pub(super) async fn unless_ended<T>(
+        &self,
+        conn: Conn<'_>,
+        caller: &Caller,
+        found: Option<T>,
+    ) -> StoreResult<Option<T>> {
+        if found.is_none() {
+            self.session_is_live(conn, caller).await?;
+        }
+        Ok(found)
+    }
+
+    /// Refuses a caller whose session has ended, on the connection the request's work uses.
+    pub(super) async fn session_is_live(&self, conn: Conn<'_>, caller: &Caller) -> StoreResult<()> {
         let sql = sql!(
             self.dialect,
             "SELECT revoked_at IS NULL FROM refresh_sessions WHERE id = $1 AND user_id = $2"
         );
-        let mut conn = self.backend.read().await?;
         let live: Option<(bool,)> = self
             .query(sql)
-            .bind(id)
-            .bind(user_id)
-            .fetch_optional(conn.conn())
+            .bind(caller.session_id)
+            .bind(caller.user_id)
+            .fetch_optional(conn)
             .await?;
-        Ok(live.map(|(live,)| live))
+        match live {
+            Some((true,)) => Ok(()),
+            Some((false,)) => Err(StoreError::SessionEnded(SessionEnd::Revoked)),
+            None => Err(StoreError::SessionEnded(SessionEnd::Gone)),
+        }
     }
 }

@@ -4,74 +4,106 @@ use super::{
     Missing, Store, StoreError, StoreResult, case_key,
     dialect::sql,
     now,
-    sql::{Conn, IdList, Timestamp},
+    sessions::live_session,
+    sql::{Conn, IdList, Timestamp, Tx},
 };
-use crate::models::{Tag, TagColor, TagId, TagName, UserId};
+use crate::models::{Caller, Tag, TagColor, TagId, TagName, UserId};
 
 impl Store {
-    /// `Conflict(TagName)` when the user has a tag of that name in any case.
+    /// `Conflict(TagName)` when the caller has a tag of that name in any case.
     pub async fn insert_tag(
         &self,
-        user_id: UserId,
+        caller: &Caller,
         name: &TagName,
         color: Option<&TagColor>,
     ) -> StoreResult<Tag> {
         let sql = sql!(
             self.dialect,
-            "INSERT INTO tags (user_id, name, name_key, color, created_at) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING id, name, color, created_at"
+            concat!(
+                "INSERT INTO tags (user_id, name, name_key, color, created_at) \
+                 SELECT $1, $2, $3, $4, $5 WHERE ",
+                live_session!("$6", "$1"),
+                " RETURNING id, name, color, created_at"
+            )
         );
         let mut conn = self.backend.write().await?;
-        Ok(self
+        let tag = self
             .query(sql)
-            .bind(user_id)
+            .bind(caller.user_id)
             .bind(name.as_str())
             .bind(case_key(name.as_str()))
             .bind(color.map(TagColor::as_str))
             .bind(Timestamp(now()))
-            .fetch_one(conn.conn())
-            .await?)
+            .bind(caller.session_id)
+            .fetch_optional(conn.conn())
+            .await?;
+        self.unless_ended(conn.conn(), caller, tag)
+            .await?
+            .ok_or(StoreError::Other(sqlx::Error::RowNotFound))
     }
 
-    /// The user's tags by name regardless of case.
-    pub async fn list_tags(&self, user_id: UserId) -> StoreResult<Vec<Tag>> {
+    /// The caller's tags by name regardless of case.
+    pub async fn list_tags(&self, caller: &Caller) -> StoreResult<Vec<Tag>> {
         let sql = sql!(
             self.dialect,
-            "SELECT id, name, color, created_at FROM tags WHERE user_id = $1 \
-             ORDER BY name_key, id"
+            concat!(
+                "SELECT id, name, color, created_at FROM tags WHERE user_id = $1 AND ",
+                live_session!("$2", "$1"),
+                " ORDER BY name_key, id"
+            )
         );
         let mut conn = self.backend.read().await?;
-        Ok(self.query(sql).bind(user_id).fetch_all(conn.conn()).await?)
+        let tags: Vec<Tag> = self
+            .query(sql)
+            .bind(caller.user_id)
+            .bind(caller.session_id)
+            .fetch_all(conn.conn())
+            .await?;
+        if tags.is_empty() {
+            self.session_is_live(conn.conn(), caller).await?;
+        }
+        Ok(tags)
     }
 
-    pub async fn find_tag(&self, user_id: UserId, id: TagId) -> StoreResult<Option<Tag>> {
+    pub async fn find_tag(&self, caller: &Caller, id: TagId) -> StoreResult<Option<Tag>> {
         let mut conn = self.backend.read().await?;
-        Ok(self.select_tag(conn.conn(), user_id, id, false).await?)
+        let tag = self.caller_tag(conn.conn(), caller, id, false).await?;
+        self.unless_ended(conn.conn(), caller, tag).await
     }
 
-    /// The tag, locked until the transaction ends when `lock` is set.
-    async fn select_tag(
+    /// One of the caller's tags, with the session check folded in; locked until the
+    /// transaction ends when `lock` is set.
+    async fn caller_tag(
         &self,
         conn: Conn<'_>,
-        user_id: UserId,
+        caller: &Caller,
         id: TagId,
         lock: bool,
     ) -> Result<Option<Tag>, sqlx::Error> {
         let sql = if lock {
             sql!(
                 self.dialect,
-                "SELECT id, name, color, created_at FROM tags WHERE id = $1 AND user_id = $2\
-                 {for_update}"
+                concat!(
+                    "SELECT id, name, color, created_at FROM tags WHERE id = $1 AND user_id = $2 \
+                     AND ",
+                    live_session!("$3", "$2"),
+                    "{for_update}"
+                )
             )
         } else {
             sql!(
                 self.dialect,
-                "SELECT id, name, color, created_at FROM tags WHERE id = $1 AND user_id = $2"
+                concat!(
+                    "SELECT id, name, color, created_at FROM tags WHERE id = $1 AND user_id = $2 \
+                     AND ",
+                    live_session!("$3", "$2")
+                )
             )
         };
         self.query(sql)
             .bind(id)
-            .bind(user_id)
+            .bind(caller.user_id)
+            .bind(caller.session_id)
             .fetch_optional(conn)
             .await
     }
@@ -80,50 +112,72 @@ impl Store {
     /// `Conflict(TagName)`. Concurrent edits of one tag apply one after the other.
     pub async fn edit_tag<E: From<StoreError>>(
         &self,
-        user_id: UserId,
+        caller: &Caller,
         id: TagId,
         edit: impl FnOnce(&Tag) -> Result<(TagName, Option<TagColor>), E> + Send,
     ) -> Result<Tag, E> {
+        let mut tx = self.backend.begin().await.map_err(StoreError::from)?;
+        let current = self.locked_tag(&mut tx, caller, id).await?;
+        let (name, color) = edit(&current)?;
+        Ok(self
+            .write_tag(tx, caller.user_id, id, &name, color.as_ref())
+            .await?)
+    }
+
+    async fn locked_tag(&self, tx: &mut Tx, caller: &Caller, id: TagId) -> StoreResult<Tag> {
+        let tag = self.caller_tag(tx.conn(), caller, id, true).await?;
+        self.unless_ended(tx.conn(), caller, tag)
+            .await?
+            .ok_or(StoreError::NotFound(Missing::Tag))
+    }
+
+    async fn write_tag(
+        &self,
+        mut tx: Tx,
+        user_id: UserId,
+        id: TagId,
+        name: &TagName,
+        color: Option<&TagColor>,
+    ) -> StoreResult<Tag> {
         let sql = sql!(
             self.dialect,
             "UPDATE tags SET name = $3, name_key = $4, color = $5 \
              WHERE id = $1 AND user_id = $2 RETURNING id, name, color, created_at"
         );
-        let mut tx = self.backend.begin().await.map_err(StoreError::from)?;
-        let current = self
-            .select_tag(tx.conn(), user_id, id, true)
-            .await
-            .map_err(StoreError::from)?
-            .ok_or(StoreError::NotFound(Missing::Tag))?;
-        let (name, color) = edit(&current)?;
         let tag: Tag = self
             .query(sql)
             .bind(id)
             .bind(user_id)
             .bind(name.as_str())
             .bind(case_key(name.as_str()))
-            .bind(color.as_ref().map(TagColor::as_str))
+            .bind(color.map(TagColor::as_str))
             .fetch_one(tx.conn())
-            .await
-            .map_err(StoreError::from)?;
-        tx.commit().await.map_err(StoreError::from)?;
+            .await?;
+        tx.commit().await?;
         Ok(tag)
     }
 
-    /// Deletes the tag; its links go by cascade, the tasks stay.
-    pub async fn delete_tag(&self, user_id: UserId, id: TagId) -> StoreResult<bool> {
+    /// Deletes one of the caller's tags; its links go by cascade, the tasks stay.
+    pub async fn delete_tag(&self, caller: &Caller, id: TagId) -> StoreResult<bool> {
         let sql = sql!(
             self.dialect,
-            "DELETE FROM tags WHERE id = $1 AND user_id = $2"
+            concat!(
+                "DELETE FROM tags WHERE id = $1 AND user_id = $2 AND ",
+                live_session!("$3", "$2")
+            )
         );
         let mut conn = self.backend.write().await?;
         let deleted = self
             .query(sql)
             .bind(id)
-            .bind(user_id)
+            .bind(caller.user_id)
+            .bind(caller.session_id)
             .execute(conn.conn())
             .await?;
-        Ok(deleted == 1)
+        let deleted = self
+            .unless_ended(conn.conn(), caller, (deleted == 1).then_some(()))
+            .await?;
+        Ok(deleted.is_some())
     }
 
     /// How many of `ids` are the user's tags, locking them against deletion until the

@@ -8,9 +8,10 @@ use super::{
     EditedTask, Missing, Store, StoreError, StoreResult, TaskFields, TaskWrite, case_key,
     dialect::sql,
     now,
-    sql::{Conn, IdList, Timestamp, Tx},
+    sessions::live_session,
+    sql::{Conn, IdList, Query, Timestamp, Tx},
 };
-use crate::models::{TagId, Task, TaskId, UserId, recurrence};
+use crate::models::{Caller, TagId, Task, TaskId, UserId, recurrence};
 
 /// A task's own columns, for `SELECT … FROM tasks t` and for `RETURNING`.
 macro_rules! task_columns {
@@ -35,52 +36,65 @@ macro_rules! task_select {
 pub(super) use task_select;
 
 impl Store {
-    /// Inserts a task and its links; `NotFound(TagInSet)` (nothing written) when a tag id is
-    /// not one of the user's.
-    pub async fn create_task(&self, user_id: UserId, task: TaskWrite) -> StoreResult<Task> {
-        let now = now();
+    /// Inserts one of the caller's tasks and its links; `NotFound(TagInSet)` (nothing written)
+    /// when a tag id is not one of the user's.
+    pub async fn create_task(&self, caller: &Caller, task: TaskWrite) -> StoreResult<Task> {
+        let (user_id, now) = (caller.user_id, now());
         match task.tags.as_deref() {
             // Nothing to link: the insert alone, one statement and one round trip.
             None | Some([]) => {
                 let mut conn = self.backend.write().await?;
-                Ok(self
-                    .insert_task(conn.conn(), user_id, &task.fields, None, now)
-                    .await?)
+                let task = self
+                    .insert_task(conn.conn(), caller, &task.fields, now)
+                    .await?;
+                self.created(conn.conn(), caller, task).await
             }
             Some(tags) => {
                 let mut tx = self.backend.begin().await?;
-                let id = self
-                    .insert_task(tx.conn(), user_id, &task.fields, None, now)
-                    .await?
-                    .id;
+                let task = self
+                    .insert_task(tx.conn(), caller, &task.fields, now)
+                    .await?;
+                let id = self.created(tx.conn(), caller, task).await?.id;
                 self.set_tags(&mut tx, user_id, id, tags).await?;
                 self.commit_and_return(tx, user_id, id).await
             }
         }
     }
 
+    /// What an insert with the session check folded in returned: nothing means the session
+    /// has ended.
+    async fn created(
+        &self,
+        conn: Conn<'_>,
+        caller: &Caller,
+        task: Option<Task>,
+    ) -> StoreResult<Task> {
+        self.unless_ended(conn, caller, task)
+            .await?
+            .ok_or(StoreError::Other(sqlx::Error::RowNotFound))
+    }
+
     /// Locks the task, applies `edit` to it and writes the result; `NotFound(Task)` when the
-    /// task is not the user's, `NotFound(TagInSet)` when a new tag id is not. When the edit
+    /// task is not the caller's, `NotFound(TagInSet)` when a new tag id is not. When the edit
     /// completes a recurring task that has no successor yet, the next occurrence (with the same
     /// tags) is created in the same transaction.
     pub async fn edit_task<E: From<StoreError>>(
         &self,
-        user_id: UserId,
+        caller: &Caller,
         id: TaskId,
         edit: impl FnOnce(&Task) -> Result<TaskWrite, E> + Send,
     ) -> Result<EditedTask, E> {
         let now = now();
         let mut tx = self.backend.begin().await.map_err(StoreError::from)?;
-        let before = self
-            .select_task(tx.conn(), user_id, id, true)
-            .await
-            .map_err(StoreError::from)?
-            .ok_or(StoreError::NotFound(Missing::Task))?;
+        let before = self.caller_task(&mut tx, caller, id).await?;
         let write = edit(&before)?;
-        Ok(self.write_edit(tx, user_id, &before, write, now).await?)
+        Ok(self
+            .write_edit(tx, caller.user_id, &before, write, now)
+            .await?)
     }
 
-    /// The rest of [`Store::edit_task`], once the edit is known.
+    /// The rest of [`Store::edit_task`], once the edit is known: the new tag set first, so
+    /// that the update's `RETURNING` answers the task as it now is.
     async fn write_edit(
         &self,
         mut tx: Tx,
@@ -90,21 +104,18 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<EditedTask> {
         let id = before.id;
-        self.update_task(tx.conn(), user_id, id, &write.fields, now)
-            .await?;
         if let Some(tags) = &write.tags {
             self.set_tags(&mut tx, user_id, id, tags).await?;
         }
-        let after = self.task_in(&mut tx, user_id, id).await?;
-        if !recurrence::completes_occurrence(before, &after) {
-            tx.commit().await?;
-            return Ok(EditedTask {
-                task: after,
-                successor: None,
-            });
-        }
-        let zone = self.user_time_zone(tx.conn(), user_id).await?;
-        let Some(next) = recurrence::next_occurrence(&after, &zone) else {
+        let after = self
+            .update_task(tx.conn(), user_id, id, &write.fields, now)
+            .await?;
+        let zone = if recurrence::completes_occurrence(before, &after) {
+            Some(self.user_time_zone(tx.conn(), user_id).await?)
+        } else {
+            None
+        };
+        let Some(next) = zone.and_then(|zone| recurrence::next_occurrence(&after, &zone)) else {
             tx.commit().await?;
             return Ok(EditedTask {
                 task: after,
@@ -113,7 +124,7 @@ impl Store {
         };
         let fields = recurrence::successor_fields(&after, &next);
         let next_id = self
-            .insert_task(tx.conn(), user_id, &fields, next.recurrence_start, now)
+            .insert_successor(tx.conn(), user_id, &fields, next.recurrence_start, now)
             .await?
             .id;
         self.copy_tags(tx.conn(), user_id, id, next_id).await?;
@@ -128,17 +139,43 @@ impl Store {
         })
     }
 
-    pub async fn find_task(&self, user_id: UserId, id: TaskId) -> StoreResult<Option<Task>> {
+    /// One of the caller's tasks: the session check and the read are one statement.
+    pub async fn find_task(&self, caller: &Caller, id: TaskId) -> StoreResult<Option<Task>> {
+        let sql = sql!(
+            self.dialect,
+            concat!(
+                task_select!(),
+                " FROM tasks t WHERE id = $1 AND user_id = $2 AND ",
+                live_session!("$3", "$2")
+            )
+        );
         let mut conn = self.backend.read().await?;
-        Ok(self.select_task(conn.conn(), user_id, id, false).await?)
+        let task = self
+            .query(sql)
+            .bind(id)
+            .bind(caller.user_id)
+            .bind(caller.session_id)
+            .fetch_optional(conn.conn())
+            .await?;
+        self.unless_ended(conn.conn(), caller, task).await
     }
 
-    /// Deletes the task; its links go by cascade, its tags stay, and a predecessor's link to
-    /// it is cleared (its `recurred_at` stays, so no new successor is made).
-    pub async fn delete_task(&self, user_id: UserId, id: TaskId) -> StoreResult<bool> {
+    /// A task whose reminder the scheduler has claimed, to deliver it.
+    pub async fn reminded_task(&self, user_id: UserId, id: TaskId) -> StoreResult<Option<Task>> {
+        let mut conn = self.backend.read().await?;
+        Ok(self.select_task(conn.conn(), user_id, id).await?)
+    }
+
+    /// Deletes one of the caller's tasks; its links go by cascade, its tags stay, and a
+    /// predecessor's link to it is cleared (its `recurred_at` stays, so no new successor is
+    /// made). False when it is not the caller's.
+    pub async fn delete_task(&self, caller: &Caller, id: TaskId) -> StoreResult<bool> {
         let delete = sql!(
             self.dialect,
-            "DELETE FROM tasks WHERE id = $1 AND user_id = $2"
+            concat!(
+                "DELETE FROM tasks WHERE id = $1 AND user_id = $2 AND ",
+                live_session!("$3", "$2")
+            )
         );
         let unlink = sql!(
             self.dialect,
@@ -148,15 +185,17 @@ impl Store {
         let deleted = self
             .query(delete)
             .bind(id)
-            .bind(user_id)
+            .bind(caller.user_id)
+            .bind(caller.session_id)
             .execute(tx.conn())
             .await?;
         if deleted == 0 {
+            self.session_is_live(tx.conn(), caller).await?;
             return Ok(false);
         }
         self.query(unlink)
             .bind(id)
-            .bind(user_id)
+            .bind(caller.user_id)
             .execute(tx.conn())
             .await?;
         tx.commit().await?;
@@ -164,10 +203,10 @@ impl Store {
     }
 
     /// Links a tag to a task; the flag is true when the link is new. `NotFound(Task)` or
-    /// `NotFound(Tag)` for whichever is not the user's (the task first).
+    /// `NotFound(Tag)` for whichever is not the caller's (the task first).
     pub async fn link_tag(
         &self,
-        user_id: UserId,
+        caller: &Caller,
         task_id: TaskId,
         tag_id: TagId,
     ) -> StoreResult<(Task, bool)> {
@@ -177,27 +216,31 @@ impl Store {
              ON CONFLICT DO NOTHING"
         );
         let mut tx = self.backend.begin().await?;
-        self.lock_task_and_tag(&mut tx, user_id, task_id, tag_id)
+        self.lock_task_and_tag(&mut tx, caller, task_id, tag_id)
             .await?;
         let created = self
             .query(link)
             .bind(task_id)
             .bind(tag_id)
-            .bind(user_id)
+            .bind(caller.user_id)
             .execute(tx.conn())
             .await?
             == 1;
-        if created {
-            self.touch_task(tx.conn(), user_id, task_id).await?;
-        }
-        Ok((self.commit_and_return(tx, user_id, task_id).await?, created))
+        // Read after the link: a row lock that waited for another transaction does not see
+        // that transaction's links in the statement that took it.
+        let task = match created {
+            true => self.touch_task(tx.conn(), caller.user_id, task_id).await?,
+            false => self.task_in(&mut tx, caller.user_id, task_id).await?,
+        };
+        tx.commit().await?;
+        Ok((task, created))
     }
 
     /// Removes a link if there is one; not-found answers as for [`Store::link_tag`]. Returns
     /// the task as it is now.
     pub async fn unlink_tag(
         &self,
-        user_id: UserId,
+        caller: &Caller,
         task_id: TaskId,
         tag_id: TagId,
     ) -> StoreResult<Task> {
@@ -206,25 +249,27 @@ impl Store {
             "DELETE FROM task_tags WHERE task_id = $1 AND tag_id = $2 AND user_id = $3"
         );
         let mut tx = self.backend.begin().await?;
-        self.lock_task_and_tag(&mut tx, user_id, task_id, tag_id)
+        self.lock_task_and_tag(&mut tx, caller, task_id, tag_id)
             .await?;
         let removed = self
             .query(unlink)
             .bind(task_id)
             .bind(tag_id)
-            .bind(user_id)
+            .bind(caller.user_id)
             .execute(tx.conn())
             .await?;
-        if removed == 1 {
-            self.touch_task(tx.conn(), user_id, task_id).await?;
-        }
-        self.commit_and_return(tx, user_id, task_id).await
+        let task = match removed {
+            1 => self.touch_task(tx.conn(), caller.user_id, task_id).await?,
+            _ => self.task_in(&mut tx, caller.user_id, task_id).await?,
+        };
+        tx.commit().await?;
+        Ok(task)
     }
 
-    /// The user's open tasks whose `remind_at` is at or before `before`, soonest first.
+    /// The caller's open tasks whose `remind_at` is at or before `before`, soonest first.
     pub async fn list_reminders(
         &self,
-        user_id: UserId,
+        caller: &Caller,
         before: DateTime<Utc>,
     ) -> StoreResult<Vec<Task>> {
         let sql = sql!(
@@ -236,9 +281,10 @@ impl Store {
             )
         );
         let mut conn = self.backend.read().await?;
+        self.session_is_live(conn.conn(), caller).await?;
         Ok(self
             .query(sql)
-            .bind(user_id)
+            .bind(caller.user_id)
             .bind(Timestamp(before))
             .fetch_all(conn.conn())
             .await?)
@@ -272,32 +318,45 @@ impl Store {
             .await?)
     }
 
-    /// One of the user's tasks with its tags; locked until the transaction ends when `lock`
-    /// is set (on SQLite the single writer serialises edits anyway).
+    /// One of the caller's tasks, locked until the transaction ends (on SQLite the single
+    /// writer serialises edits anyway), with the session check folded into the same
+    /// statement. `NotFound(Task)` when it is not the caller's.
+    async fn caller_task(&self, tx: &mut Tx, caller: &Caller, id: TaskId) -> StoreResult<Task> {
+        let sql = sql!(
+            self.dialect,
+            concat!(
+                task_select!(),
+                " FROM tasks t WHERE id = $1 AND user_id = $2 AND ",
+                live_session!("$3", "$2"),
+                "{for_update}"
+            )
+        );
+        let task = self
+            .query(sql)
+            .bind(id)
+            .bind(caller.user_id)
+            .bind(caller.session_id)
+            .fetch_optional(tx.conn())
+            .await?;
+        self.unless_ended(tx.conn(), caller, task)
+            .await?
+            .ok_or(StoreError::NotFound(Missing::Task))
+    }
+
+    /// One of the user's tasks with its tags.
     async fn select_task(
         &self,
         conn: Conn<'_>,
         user_id: UserId,
         id: TaskId,
-        lock: bool,
     ) -> Result<Option<Task>, sqlx::Error> {
-        let sql = if lock {
-            sql!(
-                self.dialect,
-                concat!(
-                    task_select!(),
-                    " FROM tasks t WHERE id = $1 AND user_id = $2{for_update}"
-                )
+        let sql = sql!(
+            self.dialect,
+            concat!(
+                task_select!(),
+                " FROM tasks t WHERE id = $1 AND user_id = $2"
             )
-        } else {
-            sql!(
-                self.dialect,
-                concat!(
-                    task_select!(),
-                    " FROM tasks t WHERE id = $1 AND user_id = $2"
-                )
-            )
-        };
+        );
         self.query(sql)
             .bind(id)
             .bind(user_id)
@@ -307,7 +366,7 @@ impl Store {
 
     /// The task as the transaction sees it; it must exist.
     async fn task_in(&self, tx: &mut Tx, user_id: UserId, id: TaskId) -> StoreResult<Task> {
-        self.select_task(tx.conn(), user_id, id, false)
+        self.select_task(tx.conn(), user_id, id)
             .await?
             .ok_or(StoreError::NotFound(Missing::Task))
     }
@@ -324,9 +383,40 @@ impl Store {
         Ok(task)
     }
 
-    /// Inserts a task and returns it as stored (with no tags yet: a new task has none);
-    /// `recurrence_start` is its series' start when it continues one.
+    /// Inserts one of the caller's tasks and returns it as stored (with no tags yet: a new
+    /// task has none), in one statement with the session check: nothing when the session has
+    /// ended.
     async fn insert_task(
+        &self,
+        conn: Conn<'_>,
+        caller: &Caller,
+        fields: &TaskFields,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Task>, sqlx::Error> {
+        let sql = sql!(
+            self.dialect,
+            concat!(
+                "INSERT INTO tasks (user_id, title, title_key, description, description_key, \
+                                    completed, completed_at, priority, due_date, remind_at, \
+                                    recurrence_rule, created_at, updated_at, recurrence_start) \
+                 SELECT $1, $2, $3, $4, $5, $6, CASE WHEN $6 THEN $11 END, $7, $8, $9, $10, \
+                        $11, $11, $12 \
+                 WHERE ",
+                live_session!("$13", "$1"),
+                " RETURNING ",
+                task_columns!(),
+                ", {no_tags} AS tags"
+            )
+        );
+        self.bind_fields(self.query(sql), caller.user_id, fields, now)
+            .bind(None::<Timestamp>)
+            .bind(caller.session_id)
+            .fetch_optional(conn)
+            .await
+    }
+
+    /// Inserts the next occurrence of a recurring series (`recurrence_start`: its start).
+    async fn insert_successor(
         &self,
         conn: Conn<'_>,
         user_id: UserId,
@@ -347,7 +437,21 @@ impl Store {
                 ", {no_tags} AS tags"
             )
         );
-        self.query(sql)
+        self.bind_fields(self.query(sql), user_id, fields, now)
+            .bind(recurrence_start.map(Timestamp))
+            .fetch_one(conn)
+            .await
+    }
+
+    /// Binds `$1` to `$11` of an insert or update: the owner, the fields and the time.
+    fn bind_fields<'q>(
+        &self,
+        query: Query<'q>,
+        user_id: UserId,
+        fields: &'q TaskFields,
+        now: DateTime<Utc>,
+    ) -> Query<'q> {
+        query
             .bind(user_id)
             .bind(&fields.title)
             .bind(case_key(fields.title.as_str()))
@@ -359,14 +463,11 @@ impl Store {
             .bind(fields.remind_at.map(Timestamp))
             .bind(&fields.recurrence_rule)
             .bind(Timestamp(now))
-            .bind(recurrence_start.map(Timestamp))
-            .fetch_one(conn)
-            .await
     }
 
-    /// Writes every column; `completed_at` is set when the task becomes completed and cleared
-    /// when it stops being so, a changed `remind_at` re-arms the reminder, and a changed due
-    /// date or rule starts a new series.
+    /// Writes every column and returns the task as it now is; `completed_at` is set when the
+    /// task becomes completed and cleared when it stops being so, a changed `remind_at` re-arms
+    /// the reminder, and a changed due date or rule starts a new series.
     async fn update_task(
         &self,
         conn: Conn<'_>,
@@ -374,39 +475,32 @@ impl Store {
         id: TaskId,
         fields: &TaskFields,
         now: DateTime<Utc>,
-    ) -> Result<(), sqlx::Error> {
+    ) -> StoreResult<Task> {
         let sql = sql!(
             self.dialect,
-            "UPDATE tasks SET title = $3, title_key = $4, description = $5, \
-                 description_key = $6, completed = $7, \
-                 completed_at = CASE WHEN NOT $7 THEN NULL \
-                                     WHEN completed THEN completed_at \
-                                     ELSE $12 END, \
-                 priority = $8, due_date = $9, remind_at = $10, recurrence_rule = $11, \
-                 updated_at = $12, \
-                 reminded_at = CASE WHEN remind_at IS DISTINCT FROM $10 THEN NULL \
-                                    ELSE reminded_at END, \
-                 recurrence_start = CASE WHEN due_date IS DISTINCT FROM $9 \
-                                           OR recurrence_rule IS DISTINCT FROM $11 \
-                                         THEN NULL ELSE recurrence_start END \
-             WHERE id = $1 AND user_id = $2"
+            concat!(
+                "UPDATE tasks SET title = $2, title_key = $3, description = $4, \
+                     description_key = $5, completed = $6, \
+                     completed_at = CASE WHEN NOT $6 THEN NULL \
+                                         WHEN completed THEN completed_at \
+                                         ELSE $11 END, \
+                     priority = $7, due_date = $8, remind_at = $9, recurrence_rule = $10, \
+                     updated_at = $11, \
+                     reminded_at = CASE WHEN remind_at IS DISTINCT FROM $9 THEN NULL \
+                                        ELSE reminded_at END, \
+                     recurrence_start = CASE WHEN due_date IS DISTINCT FROM $8 \
+                                               OR recurrence_rule IS DISTINCT FROM $10 \
+                                             THEN NULL ELSE recurrence_start END \
+                 WHERE user_id = $1 AND id = $12 RETURNING ",
+                task_columns!(),
+                ", {tags tasks} AS tags"
+            )
         );
-        self.query(sql)
+        self.bind_fields(self.query(sql), user_id, fields, now)
             .bind(id)
-            .bind(user_id)
-            .bind(&fields.title)
-            .bind(case_key(fields.title.as_str()))
-            .bind(&fields.description)
-            .bind(fields.description.as_ref().map(|d| case_key(d.as_str())))
-            .bind(fields.completed)
-            .bind(fields.priority)
-            .bind(fields.due_date.map(Timestamp))
-            .bind(fields.remind_at.map(Timestamp))
-            .bind(&fields.recurrence_rule)
-            .bind(Timestamp(now))
-            .execute(conn)
-            .await
-            .map(drop)
+            .fetch_optional(conn)
+            .await?
+            .ok_or(StoreError::NotFound(Missing::Task))
     }
 
     /// Makes `tags` exactly the task's tags; every id must be one of the user's tags, else
@@ -443,18 +537,20 @@ impl Store {
     }
 
     /// Locks the task and the tag for the rest of the transaction, or answers not-found for
-    /// whichever is not the user's (the task first).
+    /// whichever is not the caller's (the task first).
     async fn lock_task_and_tag(
         &self,
         tx: &mut Tx,
-        user_id: UserId,
+        caller: &Caller,
         task_id: TaskId,
         tag_id: TagId,
     ) -> StoreResult<()> {
-        self.select_task(tx.conn(), user_id, task_id, true)
+        self.caller_task(tx, caller, task_id).await?;
+        if self
+            .lock_user_tags(tx.conn(), caller.user_id, &[tag_id])
             .await?
-            .ok_or(StoreError::NotFound(Missing::Task))?;
-        if self.lock_user_tags(tx.conn(), user_id, &[tag_id]).await? != 1 {
+            != 1
+        {
             return Err(StoreError::NotFound(Missing::Tag));
         }
         Ok(())
@@ -506,24 +602,23 @@ impl Store {
             .map(drop)
     }
 
-    /// Marks the task as written now (its tag set changed).
-    async fn touch_task(
-        &self,
-        conn: Conn<'_>,
-        user_id: UserId,
-        id: TaskId,
-    ) -> Result<(), sqlx::Error> {
+    /// Marks the task as written now (its tag set changed) and returns it as it now is.
+    async fn touch_task(&self, conn: Conn<'_>, user_id: UserId, id: TaskId) -> StoreResult<Task> {
         let sql = sql!(
             self.dialect,
-            "UPDATE tasks SET updated_at = $3 WHERE id = $1 AND user_id = $2"
+            concat!(
+                "UPDATE tasks SET updated_at = $3 WHERE id = $1 AND user_id = $2 RETURNING ",
+                task_columns!(),
+                ", {tags tasks} AS tags"
+            )
         );
         self.query(sql)
             .bind(id)
             .bind(user_id)
             .bind(Timestamp(now()))
-            .execute(conn)
-            .await
-            .map(drop)
+            .fetch_optional(conn)
+            .await?
+            .ok_or(StoreError::NotFound(Missing::Task))
     }
 
     /// The user's IANA time zone name.

@@ -1,9 +1,10 @@
 //! Accounts.
 
-use uuid::Uuid;
-
-use super::{Store, StoreResult, dialect::sql, now, sql::Timestamp};
-use crate::models::{DisplayName, Email, TimeZoneName, User, UserId};
+use super::{
+    SessionEnd, Store, StoreError, StoreResult, dialect::sql, now, sessions::live_session,
+    sql::Timestamp,
+};
+use crate::models::{Caller, DisplayName, Email, TimeZoneName, User, UserId};
 
 macro_rules! user_columns {
     () => {
@@ -39,13 +40,26 @@ impl Store {
             .await?)
     }
 
-    pub async fn find_user(&self, id: UserId) -> StoreResult<Option<User>> {
+    /// The caller's account.
+    pub async fn find_user(&self, caller: &Caller) -> StoreResult<User> {
         let sql = sql!(
             self.dialect,
-            concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1")
+            concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users WHERE id = $1 AND ",
+                live_session!("$2", "$1")
+            )
         );
         let mut conn = self.backend.read().await?;
-        Ok(self.query(sql).bind(id).fetch_optional(conn.conn()).await?)
+        let user = self
+            .query(sql)
+            .bind(caller.user_id)
+            .bind(caller.session_id)
+            .fetch_optional(conn.conn())
+            .await?;
+        let user = self.unless_ended(conn.conn(), caller, user).await?;
+        user.ok_or(StoreError::SessionEnded(SessionEnd::Gone))
     }
 
     /// `email` is lower-cased, as stored.
@@ -65,29 +79,34 @@ impl Store {
     /// Changes the fields given; `name: Some(None)` clears the name.
     pub async fn update_profile(
         &self,
-        id: UserId,
+        caller: &Caller,
         name: Option<Option<&DisplayName>>,
         timezone: Option<&TimeZoneName>,
-    ) -> StoreResult<Option<User>> {
+    ) -> StoreResult<User> {
         let sql = sql!(
             self.dialect,
             concat!(
                 "UPDATE users SET name = CASE WHEN $2 THEN $3 ELSE name END, \
                      timezone = COALESCE($4, timezone), updated_at = $5 \
-                 WHERE id = $1 RETURNING ",
+                 WHERE id = $1 AND ",
+                live_session!("$6", "$1"),
+                " RETURNING ",
                 user_columns!()
             )
         );
         let mut conn = self.backend.write().await?;
-        Ok(self
+        let user = self
             .query(sql)
-            .bind(id)
+            .bind(caller.user_id)
             .bind(name.is_some())
             .bind(name.flatten().map(DisplayName::as_str))
             .bind(timezone.map(TimeZoneName::as_str))
             .bind(Timestamp(now()))
+            .bind(caller.session_id)
             .fetch_optional(conn.conn())
-            .await?)
+            .await?;
+        let user = self.unless_ended(conn.conn(), caller, user).await?;
+        user.ok_or(StoreError::SessionEnded(SessionEnd::Gone))
     }
 
     pub async fn update_password_hash(&self, id: UserId, password_hash: &str) -> StoreResult<()> {
@@ -109,14 +128,10 @@ impl Store {
             .bind(Timestamp(now()))
     }
 
-    /// Sets the hash, revokes every session but `keep` and ends `keep`'s rotation overlap, in
-    /// one transaction.
-    pub async fn change_password(
-        &self,
-        id: UserId,
-        password_hash: &str,
-        keep: Uuid,
-    ) -> StoreResult<()> {
+    /// Sets the hash, revokes every session but the caller's and ends the caller's rotation
+    /// overlap, in one transaction.
+    pub async fn change_password(&self, caller: &Caller, password_hash: &str) -> StoreResult<()> {
+        let (id, keep) = (caller.user_id, caller.session_id);
         let revoke_others = sql!(
             self.dialect,
             "UPDATE refresh_sessions SET revoked_at = $3 \
@@ -127,6 +142,7 @@ impl Store {
             "UPDATE refresh_sessions SET previous_jti = NULL WHERE id = $1"
         );
         let mut tx = self.backend.begin().await?;
+        self.session_is_live(tx.conn(), caller).await?;
         self.set_password_hash(id, password_hash)
             .execute(tx.conn())
             .await?;
@@ -144,11 +160,24 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes the user and, by cascade, their sessions, tasks and tags.
-    pub async fn delete_user(&self, id: UserId) -> StoreResult<bool> {
-        let sql = sql!(self.dialect, "DELETE FROM users WHERE id = $1");
+    /// Deletes the caller's account and, by cascade, their sessions, tasks and tags.
+    pub async fn delete_user(&self, caller: &Caller) -> StoreResult<()> {
+        let sql = sql!(
+            self.dialect,
+            concat!(
+                "DELETE FROM users WHERE id = $1 AND ",
+                live_session!("$2", "$1")
+            )
+        );
         let mut conn = self.backend.write().await?;
-        let deleted = self.query(sql).bind(id).execute(conn.conn()).await?;
-        Ok(deleted == 1)
+        let deleted = self
+            .query(sql)
+            .bind(caller.user_id)
+            .bind(caller.session_id)
+            .execute(conn.conn())
+            .await?;
+        self.unless_ended(conn.conn(), caller, (deleted == 1).then_some(()))
+            .await?
+            .ok_or(StoreError::SessionEnded(SessionEnd::Gone))
     }
 }

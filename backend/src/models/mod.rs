@@ -11,7 +11,7 @@ pub mod task_values;
 pub mod user;
 
 pub use account::{DisplayName, Email, Password, TimeZoneName};
-pub use session::RefreshSession;
+pub use session::{Caller, RefreshSession};
 pub use task::{Priority, Tag, TagId, TagSummary, Task, TaskFields, TaskId, TaskWrite};
 pub use task_values::{
     RecurrenceRule, TagColor, TagName, TaskDescription, TaskTitle, parse_instant,

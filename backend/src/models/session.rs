@@ -18,3 +18,13 @@ pub struct RefreshSession {
     /// When the latest rotation issued `current_jti` (its whole seconds are that token's `iat`).
     pub rotated_at: Option<DateTime<Utc>>,
 }
+
+/// Who is asking, as an access token says: the user and the login session the token belongs
+/// to. The store checks that the session is still live in the same unit of work that serves
+/// the request (one connection; folded into the first statement where it can be), so a
+/// request costs one checkout and a revoked token is refused however it got here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Caller {
+    pub user_id: UserId,
+    pub session_id: Uuid,
+}

@@ -221,7 +221,7 @@ pub async fn me(
     State(state): State<AppState>,
     caller: AuthUser,
 ) -> Result<Json<UserResponse>, ApiError> {
-    let user = state.accounts.profile(caller.id).await?;
+    let user = state.accounts.profile(caller.caller()).await?;
     Ok(Json(user.into()))
 }
 

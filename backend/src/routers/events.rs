@@ -12,6 +12,7 @@ use futures_util::{Stream, stream};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::{
+    core::error::ApiError,
     events::closed,
     routers::{extract::StreamScope, state::AppState},
 };
@@ -45,7 +46,9 @@ pub fn router() -> Router<AppState> {
 pub async fn events(
     State(state): State<AppState>,
     StreamScope(scope): StreamScope,
-) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    // The stream's own work needs no connection: check the session alone.
+    state.auth.check_session(&scope.caller()).await?;
     let user_id = scope.user_id();
     // The stream lives as long as the token that opened it: a client reconnects with a fresh
     // one, so a signed-out or expired session does not keep receiving events for long.
@@ -83,6 +86,6 @@ pub async fn events(
             }
         },
     );
-    Sse::new(stream::StreamExt::chain(hello, events))
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    Ok(Sse::new(stream::StreamExt::chain(hello, events))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::{
     core::error::{ApiError, ErrorCode},
-    models::{TagId, TaskId, UserId},
+    models::{Caller, TagId, TaskId, UserId},
     routers::state::AppState,
 };
 
@@ -138,7 +138,8 @@ pub fn has_content_type(headers: &HeaderMap, accept: impl Fn(&str) -> bool) -> b
         .unwrap_or(false)
 }
 
-/// The authenticated caller: a valid, unexpired access token whose session is still live.
+/// The authenticated caller: a valid, unexpired access token. Whether its session is still live
+/// is checked by the store in the same unit of work that serves the request ([`Caller`]).
 #[derive(Clone, Debug)]
 pub struct AuthUser {
     pub id: UserId,
@@ -146,6 +147,15 @@ pub struct AuthUser {
     pub session_id: Uuid,
     /// When the access token expires (Unix seconds).
     pub token_expires_at: i64,
+}
+
+impl AuthUser {
+    pub fn caller(&self) -> Caller {
+        Caller {
+            user_id: self.id,
+            session_id: self.session_id,
+        }
+    }
 }
 
 impl FromRequestParts<AppState> for AuthUser {
@@ -156,7 +166,7 @@ impl FromRequestParts<AppState> for AuthUser {
             return Ok(user.clone());
         }
         let token = bearer_token(&parts.headers)?;
-        let user = authenticate(state, token).await?;
+        let user = authenticate(state, token)?;
         parts.extensions.insert(user.clone());
         Ok(user)
     }
@@ -185,9 +195,9 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
     Ok(token.trim())
 }
 
-/// Verifies an access token and that its session is live.
-pub async fn authenticate(state: &AppState, token: &str) -> Result<AuthUser, ApiError> {
-    let claims = state.auth.authenticate(token).await?;
+/// Verifies an access token (its session is checked where the request's work is done).
+pub fn authenticate(state: &AppState, token: &str) -> Result<AuthUser, ApiError> {
+    let claims = state.auth.authenticate(token)?;
     let user_id = UserId::from(claims.sub);
     tracing::Span::current().record("user_id", tracing::field::display(user_id));
     Ok(AuthUser {
@@ -207,6 +217,10 @@ pub struct UserScope(pub AuthUser);
 impl UserScope {
     pub fn user_id(&self) -> UserId {
         self.0.id
+    }
+
+    pub fn caller(&self) -> Caller {
+        self.0.caller()
     }
 }
 
@@ -242,7 +256,7 @@ impl FromRequestParts<AppState> for StreamScope {
                     .map(|(_, token)| token.into_owned())
             });
             if let Some(token) = token {
-                let user = authenticate(state, token.trim()).await?;
+                let user = authenticate(state, token.trim())?;
                 parts.extensions.insert(user);
             }
         }

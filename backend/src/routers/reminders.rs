@@ -45,7 +45,7 @@ pub async fn list_reminders(
 ) -> Result<Json<Vec<TaskResponse>>, ApiError> {
     let tasks = state
         .reminders
-        .list_reminders(scope.user_id(), query.before.as_deref())
+        .list_reminders(scope.caller(), query.before.as_deref())
         .await?;
     Ok(Json(tasks.into_iter().map(TaskResponse::from).collect()))
 }

@@ -3,7 +3,7 @@
 
 use crate::{
     core::error::{ApiError, ErrorCode},
-    db::{Constraint, Missing, StoreError},
+    db::{Constraint, Missing, SessionEnd, StoreError},
 };
 
 impl From<StoreError> for ApiError {
@@ -14,6 +14,9 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(Missing::TagInSet) => {
                 ApiError::new(ErrorCode::TagNotFound).with_field("tag_ids")
             }
+            StoreError::SessionEnded(SessionEnd::Revoked) => ErrorCode::TokenRevoked.into(),
+            StoreError::SessionEnded(SessionEnd::Gone) => ApiError::new(ErrorCode::InvalidToken)
+                .with_detail("The token's account or session no longer exists."),
             StoreError::Conflict(Constraint::UserEmail) => {
                 ApiError::new(ErrorCode::EmailAlreadyExists).with_field("email")
             }

@@ -46,7 +46,7 @@ pub async fn create_tag(
     scope: UserScope,
     ApiJson(body): ApiJson<TagRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let tag = state.tags.create_tag(scope.user_id(), body).await?;
+    let tag = state.tags.create_tag(scope.caller(), body).await?;
     let location = format!("/api/v1/users/{}/tags/{}", scope.user_id(), tag.id);
     Ok((
         StatusCode::CREATED,
@@ -68,7 +68,7 @@ pub async fn list_tags(
     State(state): State<AppState>,
     scope: UserScope,
 ) -> Result<Json<Vec<TagResponse>>, ApiError> {
-    let tags = state.tags.list_tags(scope.user_id()).await?;
+    let tags = state.tags.list_tags(scope.caller()).await?;
     Ok(Json(tags.into_iter().map(TagResponse::from).collect()))
 }
 
@@ -90,7 +90,7 @@ pub async fn get_tag(
     scope: UserScope,
     TagIdPath(id): TagIdPath,
 ) -> Result<Json<TagResponse>, ApiError> {
-    Ok(Json(state.tags.find_tag(scope.user_id(), id).await?.into()))
+    Ok(Json(state.tags.find_tag(scope.caller(), id).await?.into()))
 }
 
 /// Replace a tag (an omitted colour becomes null).
@@ -118,7 +118,7 @@ pub async fn replace_tag(
     Ok(Json(
         state
             .tags
-            .replace_tag(scope.user_id(), id, body)
+            .replace_tag(scope.caller(), id, body)
             .await?
             .into(),
     ))
@@ -149,7 +149,7 @@ pub async fn update_tag(
     Ok(Json(
         state
             .tags
-            .update_tag(scope.user_id(), id, body)
+            .update_tag(scope.caller(), id, body)
             .await?
             .into(),
     ))
@@ -173,6 +173,6 @@ pub async fn delete_tag(
     scope: UserScope,
     TagIdPath(id): TagIdPath,
 ) -> Result<StatusCode, ApiError> {
-    state.tags.delete_tag(scope.user_id(), id).await?;
+    state.tags.delete_tag(scope.caller(), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

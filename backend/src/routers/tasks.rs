@@ -59,7 +59,7 @@ pub async fn create_task(
     scope: UserScope,
     ApiJson(body): ApiJson<CreateTaskRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let task = state.tasks.create_task(scope.user_id(), body).await?;
+    let task = state.tasks.create_task(scope.caller(), body).await?;
     let location = format!("/api/v1/users/{}/tasks/{}", scope.user_id(), task.id);
     Ok((
         StatusCode::CREATED,
@@ -85,7 +85,7 @@ pub async fn list_tasks(
     ApiQuery(query): ApiQuery<ListTasksQuery>,
 ) -> Result<Json<TaskPage>, ApiError> {
     let params = ListParams::parse(query)?;
-    let TaskList { tasks, total } = state.tasks.list_tasks(scope.user_id(), &params).await?;
+    let TaskList { tasks, total } = state.tasks.list_tasks(scope.caller(), &params).await?;
     Ok(Json(TaskPage {
         items: tasks.into_iter().map(TaskResponse::from).collect(),
         total,
@@ -114,7 +114,7 @@ pub async fn get_task(
     scope: UserScope,
     TaskIdPath(id): TaskIdPath,
 ) -> Result<Json<TaskResponse>, ApiError> {
-    let task = state.tasks.find_task(scope.user_id(), id).await?;
+    let task = state.tasks.find_task(scope.caller(), id).await?;
     Ok(Json(task.into()))
 }
 
@@ -141,7 +141,7 @@ pub async fn replace_task(
     TaskIdPath(id): TaskIdPath,
     ApiJson(body): ApiJson<ReplaceTaskRequest>,
 ) -> Result<Json<TaskResponse>, ApiError> {
-    let task = state.tasks.replace_task(scope.user_id(), id, body).await?;
+    let task = state.tasks.replace_task(scope.caller(), id, body).await?;
     Ok(Json(task.into()))
 }
 
@@ -167,7 +167,7 @@ pub async fn update_task(
     TaskIdPath(id): TaskIdPath,
     ApiJson(body): ApiJson<UpdateTaskRequest>,
 ) -> Result<Json<TaskResponse>, ApiError> {
-    let task = state.tasks.update_task(scope.user_id(), id, body).await?;
+    let task = state.tasks.update_task(scope.caller(), id, body).await?;
     Ok(Json(task.into()))
 }
 
@@ -189,7 +189,7 @@ pub async fn toggle_task(
     scope: UserScope,
     TaskIdPath(id): TaskIdPath,
 ) -> Result<Json<TaskResponse>, ApiError> {
-    let task = state.tasks.toggle_task(scope.user_id(), id).await?;
+    let task = state.tasks.toggle_task(scope.caller(), id).await?;
     Ok(Json(task.into()))
 }
 
@@ -211,7 +211,7 @@ pub async fn delete_task(
     scope: UserScope,
     TaskIdPath(id): TaskIdPath,
 ) -> Result<StatusCode, ApiError> {
-    state.tasks.delete_task(scope.user_id(), id).await?;
+    state.tasks.delete_task(scope.caller(), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -238,7 +238,7 @@ pub async fn link_tag(
 ) -> Result<impl IntoResponse, ApiError> {
     let (task, created) = state
         .tasks
-        .link_tag(scope.user_id(), task_id, tag_id)
+        .link_tag(scope.caller(), task_id, tag_id)
         .await?;
     let status = if created {
         StatusCode::CREATED
@@ -270,7 +270,7 @@ pub async fn unlink_tag(
 ) -> Result<StatusCode, ApiError> {
     state
         .tasks
-        .unlink_tag(scope.user_id(), task_id, tag_id)
+        .unlink_tag(scope.caller(), task_id, tag_id)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

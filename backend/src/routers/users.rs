@@ -45,7 +45,7 @@ pub async fn get_profile(
     State(state): State<AppState>,
     scope: UserScope,
 ) -> Result<Json<UserResponse>, ApiError> {
-    let user = state.accounts.profile(scope.user_id()).await?;
+    let user = state.accounts.profile(scope.caller()).await?;
     Ok(Json(user.into()))
 }
 
@@ -79,7 +79,7 @@ pub async fn update_profile(
     let user = state
         .accounts
         .update_profile(
-            scope.user_id(),
+            scope.caller(),
             name.as_ref().map(Option::as_ref),
             timezone.as_ref(),
         )
@@ -108,12 +108,7 @@ pub async fn change_password(
     let new_password = Password::parse(&body.new_password, "new_password")?;
     state
         .accounts
-        .change_password(
-            scope.user_id(),
-            scope.0.session_id,
-            &body.current_password,
-            new_password,
-        )
+        .change_password(scope.caller(), &body.current_password, new_password)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -137,7 +132,7 @@ pub async fn delete_account(
 ) -> Result<StatusCode, ApiError> {
     state
         .accounts
-        .delete_account(scope.user_id(), &body.password)
+        .delete_account(scope.caller(), &body.password)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -3,15 +3,10 @@
 
 use std::sync::Arc;
 
-use uuid::Uuid;
-
 use crate::{
-    core::{
-        error::{ApiError, ErrorCode},
-        security::password::PasswordHasherPool,
-    },
+    core::{error::ApiError, security::password::PasswordHasherPool},
     db::Store,
-    models::{DisplayName, Password, TimeZoneName, User, UserId},
+    models::{Caller, DisplayName, Password, TimeZoneName, User},
     services::auth::verify_password,
 };
 
@@ -26,54 +21,46 @@ impl AccountService {
         Self { store, hasher }
     }
 
-    /// The account; `INVALID_TOKEN` when it no longer exists.
-    pub async fn profile(&self, user_id: UserId) -> Result<User, ApiError> {
-        self.store
-            .find_user(user_id)
-            .await?
-            .ok_or(ErrorCode::InvalidToken.into())
+    /// The caller's account; `INVALID_TOKEN` when it no longer exists.
+    pub async fn profile(&self, caller: Caller) -> Result<User, ApiError> {
+        Ok(self.store.find_user(&caller).await?)
     }
 
     /// Changes the fields given; `name: Some(None)` clears the name.
     pub async fn update_profile(
         &self,
-        user_id: UserId,
+        caller: Caller,
         name: Option<Option<&DisplayName>>,
         timezone: Option<&TimeZoneName>,
     ) -> Result<User, ApiError> {
-        self.store
-            .update_profile(user_id, name, timezone)
-            .await?
-            .ok_or(ErrorCode::InvalidToken.into())
+        Ok(self.store.update_profile(&caller, name, timezone).await?)
     }
 
     /// Checks `password` against the caller's own account.
-    async fn confirm_password(&self, user_id: UserId, password: &str) -> Result<User, ApiError> {
-        let user = self.profile(user_id).await?;
-        verify_password(&*self.store, &self.hasher, Some(user), password).await
+    async fn confirm_password(&self, caller: Caller, password: &str) -> Result<User, ApiError> {
+        let user = self.profile(caller).await?;
+        verify_password(&self.store, &self.hasher, Some(user), password).await
     }
 
-    /// Sets a new password and revokes every session but the caller's (`session_id`).
+    /// Sets a new password and revokes every session but the caller's.
     pub async fn change_password(
         &self,
-        user_id: UserId,
-        session_id: Uuid,
+        caller: Caller,
         current_password: &str,
         new_password: Password,
     ) -> Result<(), ApiError> {
-        self.confirm_password(user_id, current_password)
+        self.confirm_password(caller, current_password)
             .await
             .map_err(|e| e.with_field("current_password"))?;
         let hash = self.hasher.hash(new_password.expose()).await?;
-        Ok(self.store.change_password(user_id, &hash, session_id).await?)
+        Ok(self.store.change_password(&caller, &hash).await?)
     }
 
     /// Deletes the caller's account and, by cascade, everything that belongs to it.
-    pub async fn delete_account(&self, user_id: UserId, password: &str) -> Result<(), ApiError> {
-        self.confirm_password(user_id, password)
+    pub async fn delete_account(&self, caller: Caller, password: &str) -> Result<(), ApiError> {
+        self.confirm_password(caller, password)
             .await
             .map_err(|e| e.with_field("password"))?;
-        self.store.delete_user(user_id).await?;
-        Ok(())
+        Ok(self.store.delete_user(&caller).await?)
     }
 }

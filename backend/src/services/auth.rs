@@ -15,7 +15,7 @@ use crate::{
         },
     },
     db::Store,
-    models::{DisplayName, Email, Password, RefreshSession, User, UserId},
+    models::{Caller, DisplayName, Email, Password, RefreshSession, User, UserId},
 };
 
 /// The two tokens of a login session.
@@ -56,8 +56,10 @@ impl AuthService {
         }
     }
 
-    /// Verifies an access token and that its session is live; returns the token's claims.
-    pub async fn authenticate(&self, token: &str) -> Result<Claims, ApiError> {
+    /// Verifies an access token's signature, expiry and type; returns its claims. Whether its
+    /// session is still live the store checks in the unit of work that serves the request
+    /// (see [`Caller`]), or [`AuthService::check_session`] for a request that has none.
+    pub fn authenticate(&self, token: &str) -> Result<Claims, ApiError> {
         let claims = self
             .tokens
             .verify(token, TokenType::Access)
@@ -66,19 +68,12 @@ impl AuthService {
                 TokenError::Expired => ErrorCode::TokenExpired,
                 TokenError::WrongType => ErrorCode::InvalidTokenType,
             })?;
-        match self
-            .store
-            .session_is_live(claims.sid, UserId::from(claims.sub))
-            .await?
-        {
-            Some(true) => {}
-            Some(false) => return Err(ErrorCode::TokenRevoked.into()),
-            None => {
-                return Err(ApiError::new(ErrorCode::InvalidToken)
-                    .with_detail("The token's account or session no longer exists."));
-            }
-        }
         Ok(claims)
+    }
+
+    /// Refuses a caller whose session has ended.
+    pub async fn check_session(&self, caller: &Caller) -> Result<(), ApiError> {
+        Ok(self.store.check_session(caller).await?)
     }
 
     /// Creates an account. Of two concurrent sign-ups with one email exactly one succeeds: the
@@ -98,7 +93,7 @@ impl AuthService {
             Ok(email) => self.store.find_user_by_email(&email).await?,
             Err(_) => None,
         };
-        let user = verify_password(&*self.store, &self.hasher, user, password).await?;
+        let user = verify_password(&self.store, &self.hasher, user, password).await?;
         self.open_session(user.id, &user.email).await
     }
 

@@ -31,7 +31,7 @@ impl Background {
 
     /// Starts every worker; each runs until its task is aborted.
     pub fn spawn_workers(&self) -> Vec<JoinHandle<()>> {
-        let mut workers = self.events.spawn_workers(&*self.store);
+        let mut workers = self.events.spawn_workers(&self.store);
         workers.push(tokio::spawn(reminders::run(
             self.store.clone(),
             self.events.clone(),

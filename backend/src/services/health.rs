@@ -3,8 +3,8 @@
 use std::{sync::Arc, time::Duration};
 
 use crate::{
-    core::error::ApiError,
     core::db_health::{Availability, DbHealth},
+    core::error::ApiError,
     db::Store,
 };
 

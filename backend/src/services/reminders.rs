@@ -11,7 +11,7 @@ use crate::{
     core::error::{ApiError, ErrorCode},
     db::Store,
     events::EventBus,
-    models::{Task, UserId, parse_instant},
+    models::{Caller, Task, parse_instant},
     schemas::tasks::TaskResponse,
     services::tasks::restore_plus,
 };
@@ -30,7 +30,7 @@ pub async fn run(store: Arc<Store>, events: EventBus) {
             continue;
         }
         loop {
-            match deliver_due(&*store, &events).await {
+            match deliver_due(&store, &events).await {
                 Ok(delivered) => {
                     failing = false;
                     if delivered < BATCH as usize {
@@ -56,10 +56,15 @@ async fn deliver_due(store: &Store, events: &EventBus) -> Result<usize, ApiError
     for reminder in &claimed {
         // Claimed, so delivered now or never: a task deleted in between has nothing to show,
         // and one that cannot be read does not hold up the rest of the batch.
-        match store.find_task(reminder.user_id, reminder.task_id).await {
+        match store
+            .reminded_task(reminder.user_id, reminder.task_id)
+            .await
+        {
             Ok(Some(task)) => {
                 tracing::info!(user_id = %reminder.user_id, task_id = %reminder.task_id, "reminder delivered");
-                events.publish(reminder.user_id, "reminder", TaskResponse::from(task));
+                events
+                    .publish(reminder.user_id, "reminder", TaskResponse::from(task))
+                    .await;
             }
             Ok(None) => {}
             Err(error) => {
@@ -84,13 +89,13 @@ impl ReminderService {
     /// (RFC 3339 with an offset; default now).
     pub async fn list_reminders(
         &self,
-        user_id: UserId,
+        caller: Caller,
         before: Option<&str>,
     ) -> Result<Vec<Task>, ApiError> {
         let before: DateTime<Utc> = match before {
             Some(raw) => parse_instant(&restore_plus(raw), ErrorCode::InvalidDueDate, "before")?,
             None => Utc::now(),
         };
-        Ok(self.store.list_reminders(user_id, before).await?)
+        Ok(self.store.list_reminders(&caller, before).await?)
     }
 }

@@ -6,7 +6,7 @@ use crate::{
     core::error::{ApiError, ErrorCode},
     db::Store,
     events::EventBus,
-    models::{Tag, TagColor, TagId, TagName, UserId},
+    models::{Caller, Tag, TagColor, TagId, TagName, UserId},
     schemas::{
         Patch,
         tags::{TagRequest, TagResponse, UpdateTagRequest},
@@ -25,30 +25,31 @@ impl TagService {
     }
 
     /// All of the user's tags, ordered by name regardless of case.
-    pub async fn list_tags(&self, user_id: UserId) -> Result<Vec<Tag>, ApiError> {
-        Ok(self.store.list_tags(user_id).await?)
+    pub async fn list_tags(&self, caller: Caller) -> Result<Vec<Tag>, ApiError> {
+        Ok(self.store.list_tags(&caller).await?)
     }
 
-    pub async fn create_tag(&self, user_id: UserId, body: TagRequest) -> Result<Tag, ApiError> {
+    pub async fn create_tag(&self, caller: Caller, body: TagRequest) -> Result<Tag, ApiError> {
         let name = TagName::parse(&body.name)?;
         let color = body.color.as_deref().map(TagColor::parse).transpose()?;
         let tag = self
             .store
-            .insert_tag(user_id, &name, color.as_ref())
+            .insert_tag(&caller, &name, color.as_ref())
             .await?;
-        Ok(self.published(user_id, "tag.created", tag))
+        Ok(self.published(caller.user_id, "tag.created", tag).await)
     }
 
     /// Publishes the tag on the user's event streams; returns it.
-    fn published(&self, user_id: UserId, name: &str, tag: Tag) -> Tag {
+    async fn published(&self, user_id: UserId, name: &str, tag: Tag) -> Tag {
         self.events
-            .publish(user_id, name, TagResponse::from(tag.clone()));
+            .publish(user_id, name, TagResponse::from(tag.clone()))
+            .await;
         tag
     }
 
-    pub async fn find_tag(&self, user_id: UserId, id: TagId) -> Result<Tag, ApiError> {
+    pub async fn find_tag(&self, caller: Caller, id: TagId) -> Result<Tag, ApiError> {
         self.store
-            .find_tag(user_id, id)
+            .find_tag(&caller, id)
             .await?
             .ok_or_else(|| ErrorCode::TagNotFound.into())
     }
@@ -56,7 +57,7 @@ impl TagService {
     /// Replaces name and colour (an omitted colour becomes null).
     pub async fn replace_tag(
         &self,
-        user_id: UserId,
+        caller: Caller,
         id: TagId,
         body: TagRequest,
     ) -> Result<Tag, ApiError> {
@@ -64,15 +65,15 @@ impl TagService {
         let color = body.color.as_deref().map(TagColor::parse).transpose()?;
         let tag = self
             .store
-            .edit_tag(user_id, id, move |_| Ok::<_, ApiError>((name, color)))
+            .edit_tag(&caller, id, move |_| Ok::<_, ApiError>((name, color)))
             .await?;
-        Ok(self.published(user_id, "tag.updated", tag))
+        Ok(self.published(caller.user_id, "tag.updated", tag).await)
     }
 
     /// Changes only the fields present; `"color": null` clears the colour.
     pub async fn update_tag(
         &self,
-        user_id: UserId,
+        caller: Caller,
         id: TagId,
         body: UpdateTagRequest,
     ) -> Result<Tag, ApiError> {
@@ -91,14 +92,15 @@ impl TagService {
             let current_color = current.color.as_deref().map(TagColor::parse).transpose()?;
             Ok::<_, ApiError>((name, color.apply_to(current_color)))
         };
-        let tag = self.store.edit_tag(user_id, id, edit).await?;
-        Ok(self.published(user_id, "tag.updated", tag))
+        let tag = self.store.edit_tag(&caller, id, edit).await?;
+        Ok(self.published(caller.user_id, "tag.updated", tag).await)
     }
 
-    pub async fn delete_tag(&self, user_id: UserId, id: TagId) -> Result<(), ApiError> {
-        if self.store.delete_tag(user_id, id).await? {
+    pub async fn delete_tag(&self, caller: Caller, id: TagId) -> Result<(), ApiError> {
+        if self.store.delete_tag(&caller, id).await? {
             self.events
-                .publish(user_id, "tag.deleted", serde_json::json!({"id": id}));
+                .publish(caller.user_id, "tag.deleted", serde_json::json!({"id": id}))
+                .await;
             Ok(())
         } else {
             Err(ErrorCode::TagNotFound.into())

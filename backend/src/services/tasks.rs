@@ -11,7 +11,7 @@ use crate::{
     },
     events::EventBus,
     models::{
-        Priority, RecurrenceRule, TagId, Task, TaskDescription, TaskId, TaskTitle, UserId,
+        Caller, Priority, RecurrenceRule, TagId, Task, TaskDescription, TaskId, TaskTitle, UserId,
         parse_instant,
     },
     schemas::{
@@ -77,15 +77,18 @@ impl TaskService {
 
     /// Publishes `task.updated` for an edited task, and `task.created` for the next occurrence
     /// the edit created; returns the task.
-    fn edited(&self, user_id: UserId, edited: EditedTask) -> Task {
-        self.events.publish(
-            user_id,
-            "task.updated",
-            TaskResponse::from(edited.task.clone()),
-        );
+    async fn edited(&self, user_id: UserId, edited: EditedTask) -> Task {
+        self.events
+            .publish(
+                user_id,
+                "task.updated",
+                TaskResponse::from(edited.task.clone()),
+            )
+            .await;
         if let Some(successor) = edited.successor {
             self.events
-                .publish(user_id, "task.created", TaskResponse::from(successor));
+                .publish(user_id, "task.created", TaskResponse::from(successor))
+                .await;
         }
         edited.task
     }
@@ -93,7 +96,7 @@ impl TaskService {
     /// Creates a task (and its tag links) in one transaction; returns it with its tags.
     pub async fn create_task(
         &self,
-        user_id: UserId,
+        caller: Caller,
         body: CreateTaskRequest,
     ) -> Result<Task, ApiError> {
         let fields = TaskFields {
@@ -114,10 +117,15 @@ impl TaskService {
         let tags = body.tag_ids.map(tag_ids);
         let task = self
             .store
-            .create_task(user_id, TaskWrite { fields, tags })
+            .create_task(&caller, TaskWrite { fields, tags })
             .await?;
         self.events
-            .publish(user_id, "task.created", TaskResponse::from(task.clone()));
+            .publish(
+                caller.user_id,
+                "task.created",
+                TaskResponse::from(task.clone()),
+            )
+            .await;
         Ok(task)
     }
 
@@ -125,7 +133,7 @@ impl TaskService {
     /// removes the tags.
     pub async fn replace_task(
         &self,
-        user_id: UserId,
+        caller: Caller,
         id: TaskId,
         body: ReplaceTaskRequest,
     ) -> Result<Task, ApiError> {
@@ -146,15 +154,15 @@ impl TaskService {
         };
         let task = self
             .store
-            .edit_task(user_id, id, move |_| Ok::<_, ApiError>(write))
+            .edit_task(&caller, id, move |_| Ok::<_, ApiError>(write))
             .await?;
-        Ok(self.edited(user_id, task))
+        Ok(self.edited(caller.user_id, task).await)
     }
 
     /// Changes only the fields present; `null` clears a nullable field.
     pub async fn update_task(
         &self,
-        user_id: UserId,
+        caller: Caller,
         id: TaskId,
         body: UpdateTaskRequest,
     ) -> Result<Task, ApiError> {
@@ -181,9 +189,7 @@ impl TaskService {
             }
             Patch::Value(completed) => Some(completed),
         };
-        let description = body
-            .description
-            .try_map(|d| TaskDescription::parse(&d))?;
+        let description = body.description.try_map(|d| TaskDescription::parse(&d))?;
         let due = body
             .due_date
             .try_map(|t| parse_instant(&t, ErrorCode::InvalidDueDate, "due_date"))?;
@@ -217,32 +223,37 @@ impl TaskService {
             check_recurrence(&fields)?;
             Ok::<_, ApiError>(TaskWrite { fields, tags })
         };
-        let task = self.store.edit_task(user_id, id, edit).await?;
-        Ok(self.edited(user_id, task))
+        let task = self.store.edit_task(&caller, id, edit).await?;
+        Ok(self.edited(caller.user_id, task).await)
     }
 
     /// Flips completion and returns the task.
-    pub async fn toggle_task(&self, user_id: UserId, id: TaskId) -> Result<Task, ApiError> {
+    pub async fn toggle_task(&self, caller: Caller, id: TaskId) -> Result<Task, ApiError> {
         let edit = |current: &Task| {
             let mut fields = TaskFields::from(current);
             fields.completed = !fields.completed;
             Ok::<_, ApiError>(TaskWrite { fields, tags: None })
         };
-        let task = self.store.edit_task(user_id, id, edit).await?;
-        Ok(self.edited(user_id, task))
+        let task = self.store.edit_task(&caller, id, edit).await?;
+        Ok(self.edited(caller.user_id, task).await)
     }
 
-    pub async fn find_task(&self, user_id: UserId, id: TaskId) -> Result<Task, ApiError> {
+    pub async fn find_task(&self, caller: Caller, id: TaskId) -> Result<Task, ApiError> {
         self.store
-            .find_task(user_id, id)
+            .find_task(&caller, id)
             .await?
             .ok_or_else(|| ErrorCode::TaskNotFound.into())
     }
 
-    pub async fn delete_task(&self, user_id: UserId, id: TaskId) -> Result<(), ApiError> {
-        if self.store.delete_task(user_id, id).await? {
+    pub async fn delete_task(&self, caller: Caller, id: TaskId) -> Result<(), ApiError> {
+        if self.store.delete_task(&caller, id).await? {
             self.events
-                .publish(user_id, "task.deleted", serde_json::json!({"id": id}));
+                .publish(
+                    caller.user_id,
+                    "task.deleted",
+                    serde_json::json!({"id": id}),
+                )
+                .await;
             Ok(())
         } else {
             Err(ErrorCode::TaskNotFound.into())
@@ -252,14 +263,19 @@ impl TaskService {
     /// Links a tag; true when the link is new. Either id not being the user's is a 404.
     pub async fn link_tag(
         &self,
-        user_id: UserId,
+        caller: Caller,
         task_id: TaskId,
         tag_id: TagId,
     ) -> Result<(Task, bool), ApiError> {
-        let (task, created) = self.store.link_tag(user_id, task_id, tag_id).await?;
+        let (task, created) = self.store.link_tag(&caller, task_id, tag_id).await?;
         if created {
             self.events
-                .publish(user_id, "task.updated", TaskResponse::from(task.clone()));
+                .publish(
+                    caller.user_id,
+                    "task.updated",
+                    TaskResponse::from(task.clone()),
+                )
+                .await;
         }
         Ok((task, created))
     }
@@ -267,26 +283,27 @@ impl TaskService {
     /// Removes a link; succeeds also when there was none.
     pub async fn unlink_tag(
         &self,
-        user_id: UserId,
+        caller: Caller,
         task_id: TaskId,
         tag_id: TagId,
     ) -> Result<(), ApiError> {
-        let task = self.store.unlink_tag(user_id, task_id, tag_id).await?;
+        let task = self.store.unlink_tag(&caller, task_id, tag_id).await?;
         self.events
-            .publish(user_id, "task.updated", TaskResponse::from(task));
+            .publish(caller.user_id, "task.updated", TaskResponse::from(task))
+            .await;
         Ok(())
     }
 
     /// A page of tasks and the number of pages.
     pub async fn list_tasks(
         &self,
-        user_id: UserId,
+        caller: Caller,
         params: &ListParams,
     ) -> Result<TaskList, ApiError> {
         let offset = (params.page - 1).saturating_mul(params.limit);
         let ListedTasks { tasks, total } = self
             .store
-            .list_tasks(user_id, &params.filter, params.sort, params.limit, offset)
+            .list_tasks(&caller, &params.filter, params.sort, params.limit, offset)
             .await?;
         Ok(TaskList { tasks, total })
     }

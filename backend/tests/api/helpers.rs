@@ -460,10 +460,9 @@ impl TestApp {
     pub async fn session_is_live(&self, session_id: &str, user_id: &str) -> Option<bool> {
         let session_id = uuid::Uuid::parse_str(session_id).unwrap();
         let user_id = todo_api::models::UserId::from(uuid::Uuid::parse_str(user_id).unwrap());
-        self.store
-            .session_is_live(session_id, user_id)
-            .await
-            .expect("read the session")
+        let session = self.store.find_session(session_id, user_id).await;
+        let session = session.expect("read the session");
+        session.map(|session| session.revoked_at.is_none())
     }
 
     /// Whether `table` exists, asked on a connection other than the app's.

@@ -365,6 +365,61 @@ async fn every_route_on_another_users_path_is_403_and_changes_nothing() {
     assert_eq!(after["tasks"]["total"], 1);
 }
 
+/// The session check is part of each route's own unit of work (folded into its first statement
+/// where it can be): a token whose session has been signed out is refused on every route that
+/// needs a live session, whatever the route reads or writes, and nothing changes.
+#[tokio::test]
+async fn every_route_refuses_a_signed_out_session_and_changes_nothing() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    let b = owner(&app, "beta").await;
+    let before = snapshot(&app, &b).await;
+    let (stale, refresh) = app.sign_in(&b.user.email, PASSWORD).await;
+    assert_eq!(app.logout(Some(&refresh)).await.status(), StatusCode::OK);
+
+    for route in &ROUTES {
+        let response = call_route(&app, route, &b.user.id, (&b.task, &b.tag), Some(&stale)).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{}", route.0);
+        assert_error(response, StatusCode::UNAUTHORIZED, "TOKEN_REVOKED").await;
+    }
+    let me = format!("/api/v1/users/{}", b.user.id);
+    let others = [
+        (Method::GET, me.clone(), None),
+        (Method::PATCH, me.clone(), Some(json!({"name": "hijack"}))),
+        (
+            Method::DELETE,
+            me.clone(),
+            Some(json!({"password": PASSWORD})),
+        ),
+        (
+            Method::POST,
+            format!("{me}/password"),
+            Some(json!({"current_password": PASSWORD, "new_password": "hijacked-password"})),
+        ),
+        (Method::GET, format!("{me}/reminders"), None),
+        (Method::GET, format!("{me}/events"), None),
+        (Method::GET, "/api/v1/auth/me".to_owned(), None),
+    ];
+    for (method, path, json_body) in others {
+        let response = app
+            .send(method.clone(), &path, Some(&stale), json_body.as_ref())
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNAUTHORIZED,
+            "{method} {path}"
+        );
+        assert_error(response, StatusCode::UNAUTHORIZED, "TOKEN_REVOKED").await;
+    }
+
+    let after = snapshot(&app, &b).await;
+    assert_eq!(after, before);
+    assert_ne!(app.fetch_user(&b.user).await["name"], "hijack");
+    // The password is unchanged and the account still there.
+    app.sign_in(&b.user.email, PASSWORD).await;
+}
+
 #[tokio::test]
 async fn every_route_refuses_a_malformed_user_id_and_a_missing_token() {
     let Some(app) = TestApp::spawn().await else {

@@ -134,13 +134,9 @@ async fn spawn_without_database() -> (String, tokio::sync::oneshot::Sender<()>) 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(serve(
-        listener,
-        AppState::new(settings, store),
-        async {
-            let _ = stopped.await;
-        },
-    ));
+    tokio::spawn(serve(listener, AppState::new(settings, store), async {
+        let _ = stopped.await;
+    }));
     (address, stop)
 }
 

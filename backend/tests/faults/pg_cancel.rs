@@ -235,9 +235,23 @@ async fn store_transactions_dropped_inside_begin_leave_no_connection_in_a_transa
         &[("DB_MAX_CONNECTIONS", "2")],
     );
     let store = todo_api::db::connect(&settings).await.unwrap();
-    // A password change is one transaction: BEGIN, two updates, COMMIT.
-    let user = todo_api::models::UserId::from(uuid::Uuid::new_v4());
-    let change = || store.change_password(user, "not a real hash", uuid::Uuid::new_v4());
+    store.migrate_up().await.unwrap();
+    let email = todo_api::models::Email::parse("cancel@example.com").unwrap();
+    let user = store
+        .insert_user(&email, "not a real hash", None)
+        .await
+        .unwrap();
+    let caller = todo_api::models::Caller {
+        user_id: user.id,
+        session_id: uuid::Uuid::new_v4(),
+    };
+    let expires = chrono::Utc::now() + chrono::Duration::days(1);
+    store
+        .create_session(caller.session_id, user.id, uuid::Uuid::new_v4(), expires)
+        .await
+        .unwrap();
+    // A password change is one transaction: BEGIN, the session check, three updates, COMMIT.
+    let change = || store.change_password(&caller, "not a real hash");
     let started = tokio::time::Instant::now();
     for _ in 0..5 {
         change().await.unwrap();
