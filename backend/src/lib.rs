@@ -7,13 +7,11 @@
 //! routers          the HTTP layer: AppState, the extractors, one module per resource
 //! services         the rules, one small struct per concern holding only what it uses
 //! events, schemas  the live event bus; the request and response bodies
-//! db               storage: the Store trait and its two backends
+//! db               storage: one Store, written once for PostgreSQL and SQLite
 //! models, core     rows and validated values; settings, errors, security, middleware
 //! ```
 //!
-//! (`server` and `cli` sit beside `app`, on `core` only. Three imports still point up from the
-//! bottom row into `db`: `core::error` uses its error classification, `core::middleware` its
-//! availability flag, and `models::recurrence` builds a `db::TaskFields`.)
+//! (`server` and `cli` sit beside `app`, on `core` only.)
 //!
 //! The guided tour:
 //! - [`app`] is the composition root: builds the services and the router from the settings

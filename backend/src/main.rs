@@ -7,8 +7,9 @@ use todo_api::{
     app::{self, AppState},
     cli::{Cli, Command, MigrateCommand},
     core::{settings::Settings, telemetry},
-    db::{self, Store, availability},
+    db::{self, Store},
     server,
+    services::availability,
 };
 
 #[tokio::main]

@@ -181,6 +181,9 @@ impl ServerConfig {
 /// connection finish its request in progress (idle ones close at once) and returns when all
 /// are closed. Dropping the returned future aborts the connections. Handlers see the peer
 /// address as `ConnectInfo<SocketAddr>`.
+///
+/// Longer than 60 lines on purpose: the accept loop, the connection bound and the graceful
+/// shutdown share their state, and read best as one piece.
 pub async fn serve(
     listener: TcpListener,
     router: Router,

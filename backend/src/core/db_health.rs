@@ -1,6 +1,6 @@
 //! What the service knows about whether its database can be reached: a flag shared by the
 //! store's pool (stale connections), the `/api/v1` gate, readiness and the watcher that keeps
-//! it current (`db::availability`).
+//! it current (`services::availability`).
 
 use std::{
     sync::{

@@ -18,8 +18,9 @@
 //! Storage speaks storage: its errors are [`StoreError`]s (not found, a named unique constraint,
 //! unavailable, a refused value, anything else), mapped to the API's errors above it.
 
-pub mod availability;
 mod backend;
+
+pub use backend::ACQUIRE_TIMEOUT;
 pub mod dialect;
 mod list;
 pub mod migrations;

@@ -162,44 +162,21 @@ impl<'q> Query<'q> {
 
     /// Runs the statement; the number of rows it changed.
     pub async fn execute(self, conn: Conn<'_>) -> Result<u64, sqlx::Error> {
-        let (sql, args) = self.parts()?;
-        match (conn, args) {
-            (Conn::Postgres(conn), Args::Postgres(args)) => {
-                let done = sqlx::query_with(&sql, args).execute(conn).await?;
-                Ok(done.rows_affected())
-            }
-            (Conn::Sqlite(conn), Args::Sqlite(args)) => {
-                let done = sqlx::query_with(&sql, args).execute(conn).await?;
-                Ok(done.rows_affected())
-            }
-            _ => Err(mismatch()),
-        }
+        on_either!(self, conn, sqlx::query_with, |query| {
+            Ok(query.execute(conn).await?.rows_affected())
+        })
     }
 
     pub async fn fetch_all<T: Record>(self, conn: Conn<'_>) -> Result<Vec<T>, sqlx::Error> {
-        let (sql, args) = self.parts()?;
-        match (conn, args) {
-            (Conn::Postgres(conn), Args::Postgres(args)) => {
-                sqlx::query_as_with(&sql, args).fetch_all(conn).await
-            }
-            (Conn::Sqlite(conn), Args::Sqlite(args)) => {
-                sqlx::query_as_with(&sql, args).fetch_all(conn).await
-            }
-            _ => Err(mismatch()),
-        }
+        on_either!(self, conn, sqlx::query_as_with, |query| query
+            .fetch_all(conn)
+            .await)
     }
 
     pub async fn fetch_optional<T: Record>(self, conn: Conn<'_>) -> Result<Option<T>, sqlx::Error> {
-        let (sql, args) = self.parts()?;
-        match (conn, args) {
-            (Conn::Postgres(conn), Args::Postgres(args)) => {
-                sqlx::query_as_with(&sql, args).fetch_optional(conn).await
-            }
-            (Conn::Sqlite(conn), Args::Sqlite(args)) => {
-                sqlx::query_as_with(&sql, args).fetch_optional(conn).await
-            }
-            _ => Err(mismatch()),
-        }
+        on_either!(self, conn, sqlx::query_as_with, |query| query
+            .fetch_optional(conn)
+            .await)
     }
 
     pub async fn fetch_one<T: Record>(self, conn: Conn<'_>) -> Result<T, sqlx::Error> {
@@ -208,6 +185,26 @@ impl<'q> Query<'q> {
             .ok_or(sqlx::Error::RowNotFound)
     }
 }
+
+/// Builds the sqlx query (`$make`: `sqlx::query_with` or `sqlx::query_as_with`) for the
+/// connection's backend and runs `$run` with it, `$conn` rebound to the concrete connection.
+macro_rules! on_either {
+    ($query:ident, $conn:ident, $make:path, |$built:ident| $run:expr) => {{
+        let (sql, args) = $query.parts()?;
+        match ($conn, args) {
+            (Conn::Postgres($conn), Args::Postgres(args)) => {
+                let $built = $make(&sql, args);
+                $run
+            }
+            (Conn::Sqlite($conn), Args::Sqlite(args)) => {
+                let $built = $make(&sql, args);
+                $run
+            }
+            _ => Err(mismatch()),
+        }
+    }};
+}
+use on_either;
 
 fn mismatch() -> sqlx::Error {
     sqlx::Error::Protocol("a query was built for the other database backend".into())
@@ -231,29 +228,7 @@ impl From<DateTime<Utc>> for Timestamp {
     }
 }
 
-impl Type<Postgres> for Timestamp {
-    fn type_info() -> PgTypeInfo {
-        <DateTime<Utc> as Type<Postgres>>::type_info()
-    }
-}
-
-impl Encode<'_, Postgres> for Timestamp {
-    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
-        <DateTime<Utc> as Encode<Postgres>>::encode_by_ref(&self.0, buf)
-    }
-}
-
-impl Type<Sqlite> for Timestamp {
-    fn type_info() -> SqliteTypeInfo {
-        <String as Type<Sqlite>>::type_info()
-    }
-}
-
-impl<'q> Encode<'q, Sqlite> for Timestamp {
-    fn encode_by_ref(&self, buf: &mut Vec<SqliteArgumentValue<'q>>) -> Result<IsNull, BoxDynError> {
-        <String as Encode<Sqlite>>::encode(self.text(), buf)
-    }
-}
+stored_as!(Timestamp, DateTime<Utc>, |at| at.0, at.text());
 
 /// A list of ids, for `{any $n}`: an `int8[]` on PostgreSQL, a JSON array on SQLite.
 #[derive(Clone, Debug)]
@@ -265,29 +240,48 @@ impl From<&[TagId]> for IdList {
     }
 }
 
-impl Type<Postgres> for IdList {
-    fn type_info() -> PgTypeInfo {
-        <Vec<i64> as Type<Postgres>>::type_info()
-    }
-}
+stored_as!(
+    IdList,
+    Vec<i64>,
+    |ids| ids.0,
+    serde_json::Value::from(ids.0.clone()).to_string()
+);
 
-impl Encode<'_, Postgres> for IdList {
-    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
-        <Vec<i64> as Encode<Postgres>>::encode_by_ref(&self.0, buf)
-    }
-}
+/// How a type whose storage differs is bound: as `$pg` (from `$pg_value`) on PostgreSQL, as text
+/// (`$text`) on SQLite. `$value` names the value in both expressions.
+macro_rules! stored_as {
+    ($name:ty, $pg:ty, |$value:ident| $pg_value:expr, $text:expr) => {
+        impl Type<Postgres> for $name {
+            fn type_info() -> PgTypeInfo {
+                <$pg as Type<Postgres>>::type_info()
+            }
+        }
 
-impl Type<Sqlite> for IdList {
-    fn type_info() -> SqliteTypeInfo {
-        <String as Type<Sqlite>>::type_info()
-    }
-}
+        impl Encode<'_, Postgres> for $name {
+            fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+                let $value = self;
+                <$pg as Encode<Postgres>>::encode_by_ref(&$pg_value, buf)
+            }
+        }
 
-impl<'q> Encode<'q, Sqlite> for IdList {
-    fn encode_by_ref(&self, buf: &mut Vec<SqliteArgumentValue<'q>>) -> Result<IsNull, BoxDynError> {
-        <String as Encode<Sqlite>>::encode(serde_json::Value::from(self.0.clone()).to_string(), buf)
-    }
+        impl Type<Sqlite> for $name {
+            fn type_info() -> SqliteTypeInfo {
+                <String as Type<Sqlite>>::type_info()
+            }
+        }
+
+        impl<'q> Encode<'q, Sqlite> for $name {
+            fn encode_by_ref(
+                &self,
+                buf: &mut Vec<SqliteArgumentValue<'q>>,
+            ) -> Result<IsNull, BoxDynError> {
+                let $value = self;
+                <String as Encode<Sqlite>>::encode($text, buf)
+            }
+        }
+    };
 }
+use stored_as;
 
 #[cfg(test)]
 mod tests {

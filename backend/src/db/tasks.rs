@@ -45,14 +45,14 @@ impl Store {
             None | Some([]) => {
                 let mut conn = self.backend.write().await?;
                 let task = self
-                    .insert_task(conn.conn(), caller, &task.fields, now)
+                    .insert_task(conn.conn(), caller, &task.fields, None, now)
                     .await?;
                 self.created(conn.conn(), caller, task).await
             }
             Some(tags) => {
                 let mut tx = self.backend.begin().await?;
                 let task = self
-                    .insert_task(tx.conn(), caller, &task.fields, now)
+                    .insert_task(tx.conn(), caller, &task.fields, None, now)
                     .await?;
                 let id = self.created(tx.conn(), caller, task).await?.id;
                 self.set_tags(&mut tx, user_id, id, tags).await?;
@@ -88,9 +88,7 @@ impl Store {
         let mut tx = self.backend.begin().await.map_err(StoreError::from)?;
         let before = self.caller_task(&mut tx, caller, id).await?;
         let write = edit(&before)?;
-        Ok(self
-            .write_edit(tx, caller.user_id, &before, write, now)
-            .await?)
+        Ok(self.write_edit(tx, caller, &before, write, now).await?)
     }
 
     /// The rest of [`Store::edit_task`], once the edit is known: the new tag set first, so
@@ -98,12 +96,12 @@ impl Store {
     async fn write_edit(
         &self,
         mut tx: Tx,
-        user_id: UserId,
+        caller: &Caller,
         before: &Task,
         write: TaskWrite,
         now: DateTime<Utc>,
     ) -> StoreResult<EditedTask> {
-        let id = before.id;
+        let (id, user_id) = (before.id, caller.user_id);
         if let Some(tags) = &write.tags {
             self.set_tags(&mut tx, user_id, id, tags).await?;
         }
@@ -123,10 +121,10 @@ impl Store {
             });
         };
         let fields = recurrence::successor_fields(&after, &next);
-        let next_id = self
-            .insert_successor(tx.conn(), user_id, &fields, next.recurrence_start, now)
-            .await?
-            .id;
+        let next = self
+            .insert_task(tx.conn(), caller, &fields, next.recurrence_start, now)
+            .await?;
+        let next_id = self.created(tx.conn(), caller, next).await?.id;
         self.copy_tags(tx.conn(), user_id, id, next_id).await?;
         self.set_successor(tx.conn(), user_id, id, next_id, now)
             .await?;
@@ -385,12 +383,13 @@ impl Store {
 
     /// Inserts one of the caller's tasks and returns it as stored (with no tags yet: a new
     /// task has none), in one statement with the session check: nothing when the session has
-    /// ended.
+    /// ended. `recurrence_start` is its series' start when it continues one.
     async fn insert_task(
         &self,
         conn: Conn<'_>,
         caller: &Caller,
         fields: &TaskFields,
+        recurrence_start: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<Option<Task>, sqlx::Error> {
         let sql = sql!(
@@ -409,37 +408,9 @@ impl Store {
             )
         );
         self.bind_fields(self.query(sql), caller.user_id, fields, now)
-            .bind(None::<Timestamp>)
+            .bind(recurrence_start.map(Timestamp))
             .bind(caller.session_id)
             .fetch_optional(conn)
-            .await
-    }
-
-    /// Inserts the next occurrence of a recurring series (`recurrence_start`: its start).
-    async fn insert_successor(
-        &self,
-        conn: Conn<'_>,
-        user_id: UserId,
-        fields: &TaskFields,
-        recurrence_start: Option<DateTime<Utc>>,
-        now: DateTime<Utc>,
-    ) -> Result<Task, sqlx::Error> {
-        let sql = sql!(
-            self.dialect,
-            concat!(
-                "INSERT INTO tasks (user_id, title, title_key, description, description_key, \
-                                    completed, completed_at, priority, due_date, remind_at, \
-                                    recurrence_rule, created_at, updated_at, recurrence_start) \
-                 VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $6 THEN $11 END, $7, $8, $9, $10, \
-                         $11, $11, $12) \
-                 RETURNING ",
-                task_columns!(),
-                ", {no_tags} AS tags"
-            )
-        );
-        self.bind_fields(self.query(sql), user_id, fields, now)
-            .bind(recurrence_start.map(Timestamp))
-            .fetch_one(conn)
             .await
     }
 

@@ -7,9 +7,7 @@ use std::sync::Arc;
 use tokio::task::JoinHandle;
 
 use crate::{
-    core::settings::Settings,
-    db::{Store, availability},
-    events::EventBus,
+    core::settings::Settings, db::Store, events::EventBus, services::availability,
     services::reminders,
 };
 

@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod availability;
 pub mod background;
 pub mod health;
 pub mod reminders;

@@ -167,62 +167,7 @@ impl TaskService {
         body: UpdateTaskRequest,
     ) -> Result<Task, ApiError> {
         // Validate everything before touching the database.
-        let title = match body.title {
-            Patch::Absent => None,
-            Patch::Null => return Err(ApiError::new(ErrorCode::InvalidTitle).with_field("title")),
-            Patch::Value(title) => Some(TaskTitle::parse(&title)?),
-        };
-        let priority = match body.priority {
-            Patch::Absent => None,
-            Patch::Null => {
-                return Err(ApiError::new(ErrorCode::InvalidPriority).with_field("priority"));
-            }
-            Patch::Value(priority) => Some(Priority::parse(&priority)?),
-        };
-        let completed = match body.completed {
-            Patch::Absent => None,
-            Patch::Null => {
-                return Err(ApiError::validation(
-                    "completed",
-                    "completed must be true or false.",
-                ));
-            }
-            Patch::Value(completed) => Some(completed),
-        };
-        let description = body.description.try_map(|d| TaskDescription::parse(&d))?;
-        let due = body
-            .due_date
-            .try_map(|t| parse_instant(&t, ErrorCode::InvalidDueDate, "due_date"))?;
-        let remind = body
-            .remind_at
-            .try_map(|t| parse_instant(&t, ErrorCode::InvalidRemindAt, "remind_at"))?;
-        let rule = body
-            .recurrence_rule
-            .try_map(|r| RecurrenceRule::parse(&r))?;
-        let tags = match body.tag_ids {
-            Patch::Absent => None,
-            Patch::Null => Some(Vec::new()),
-            Patch::Value(ids) => Some(tag_ids(ids)),
-        };
-
-        let edit = move |current: &Task| {
-            let mut fields = TaskFields::from(current);
-            if let Some(title) = title {
-                fields.title = title;
-            }
-            if let Some(priority) = priority {
-                fields.priority = priority;
-            }
-            if let Some(completed) = completed {
-                fields.completed = completed;
-            }
-            fields.description = description.apply_to(fields.description);
-            fields.due_date = due.apply_to(fields.due_date);
-            fields.remind_at = remind.apply_to(fields.remind_at);
-            fields.recurrence_rule = rule.apply_to(fields.recurrence_rule);
-            check_recurrence(&fields)?;
-            Ok::<_, ApiError>(TaskWrite { fields, tags })
-        };
+        let edit = patch_edit(body)?;
         let task = self.store.edit_task(&caller, id, edit).await?;
         Ok(self.edited(caller.user_id, task).await)
     }
@@ -425,6 +370,67 @@ fn parse_sort(raw: Option<&str>) -> Result<TaskSort, ApiError> {
         _ => return Err(ApiError::new(ErrorCode::InvalidSortField).with_field("sort")),
     };
     Ok(TaskSort { field, descending })
+}
+
+/// A field a patch may set or leave out but not clear: `null` is refused with `null_error`.
+fn present<T, U>(
+    patch: Patch<T>,
+    null_error: ApiError,
+    parse: impl FnOnce(T) -> Result<U, ApiError>,
+) -> Result<Option<U>, ApiError> {
+    match patch {
+        Patch::Absent => Ok(None),
+        Patch::Null => Err(null_error),
+        Patch::Value(value) => parse(value).map(Some),
+    }
+}
+
+/// Validates a PATCH body and returns the edit it makes to a task as it is when locked.
+fn patch_edit(
+    body: UpdateTaskRequest,
+) -> Result<impl FnOnce(&Task) -> Result<TaskWrite, ApiError> + Send, ApiError> {
+    let title = present(
+        body.title,
+        ApiError::new(ErrorCode::InvalidTitle).with_field("title"),
+        |title| TaskTitle::parse(&title),
+    )?;
+    let priority = present(
+        body.priority,
+        ApiError::new(ErrorCode::InvalidPriority).with_field("priority"),
+        |priority| Priority::parse(&priority),
+    )?;
+    let completed = present(
+        body.completed,
+        ApiError::validation("completed", "completed must be true or false."),
+        Ok,
+    )?;
+    let description = body.description.try_map(|d| TaskDescription::parse(&d))?;
+    let due = body
+        .due_date
+        .try_map(|t| parse_instant(&t, ErrorCode::InvalidDueDate, "due_date"))?;
+    let remind = body
+        .remind_at
+        .try_map(|t| parse_instant(&t, ErrorCode::InvalidRemindAt, "remind_at"))?;
+    let rule = body
+        .recurrence_rule
+        .try_map(|r| RecurrenceRule::parse(&r))?;
+    let tags = match body.tag_ids {
+        Patch::Absent => None,
+        Patch::Null => Some(Vec::new()),
+        Patch::Value(ids) => Some(tag_ids(ids)),
+    };
+    Ok(move |current: &Task| {
+        let mut fields = TaskFields::from(current);
+        fields.title = title.unwrap_or(fields.title);
+        fields.priority = priority.unwrap_or(fields.priority);
+        fields.completed = completed.unwrap_or(fields.completed);
+        fields.description = description.apply_to(fields.description);
+        fields.due_date = due.apply_to(fields.due_date);
+        fields.remind_at = remind.apply_to(fields.remind_at);
+        fields.recurrence_rule = rule.apply_to(fields.recurrence_rule);
+        check_recurrence(&fields)?;
+        Ok(TaskWrite { fields, tags })
+    })
 }
 
 #[cfg(test)]

@@ -221,7 +221,7 @@ async fn starting_with_postgres_down_serves_liveness_and_503_then_migrates_and_s
     );
     let refused = settings(&refused, &[]);
     let store = todo_api::db::connect(&refused).await.unwrap();
-    let error = todo_api::db::availability::prepare_or_wait(&store, &refused)
+    let error = todo_api::services::availability::prepare_or_wait(&store, &refused)
         .await
         .expect_err("a refusing database fails the start");
     assert!(error.to_string().contains("no_such_role"), "{error}");
@@ -230,7 +230,7 @@ async fn starting_with_postgres_down_serves_liveness_and_503_then_migrates_and_s
     let refusing = settings(&url, &[("WAIT_FOR_DATABASE", "false")]);
     let store = todo_api::db::connect(&refusing).await.unwrap();
     let started = Instant::now();
-    let error = todo_api::db::availability::prepare_or_wait(&store, &refusing).await;
+    let error = todo_api::services::availability::prepare_or_wait(&store, &refusing).await;
     assert!(error.is_err(), "WAIT_FOR_DATABASE=false fails the start");
     assert!(started.elapsed() < Duration::from_secs(10));
 

@@ -172,7 +172,7 @@ impl App {
     /// waits for it in the background) and serves.
     pub async fn serve(settings: Settings) -> Self {
         let store = db::connect(&settings).await.expect("store");
-        db::availability::prepare_or_wait(&store, &settings)
+        todo_api::services::availability::prepare_or_wait(&store, &settings)
             .await
             .expect("the database is prepared, or waited for");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
