@@ -57,11 +57,12 @@ impl AppState {
                 tokens,
                 hasher.clone(),
                 settings.refresh_reuse_grace,
+                store.clock().clone(),
             )),
             accounts: Arc::new(AccountService::new(store.clone(), hasher)),
             tasks: Arc::new(TaskService::new(store.clone(), events.clone())),
             tags: Arc::new(TagService::new(store.clone(), events.clone())),
-            reminders: Arc::new(ReminderService::new(store.clone())),
+            reminders: Arc::new(ReminderService::new(store.clone(), store.clock().clone())),
             health: Arc::new(HealthService::new(store.clone())),
             background: Arc::new(Background::new(store, events.clone(), settings.clone())),
             auth_limits: AuthRateLimits::new(

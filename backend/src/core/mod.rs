@@ -1,6 +1,7 @@
 //! What sits below every layer: settings, errors, security primitives (JWT, passwords), rate
 //! limits, the request context middleware, telemetry.
 
+pub mod clock;
 pub mod db_health;
 pub mod error;
 pub mod middleware;

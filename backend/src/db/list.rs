@@ -5,7 +5,6 @@ use chrono::{DateTime, Utc};
 use super::{
     Store, StoreResult, case_key,
     dialect::sql,
-    now,
     sql::{Query, Timestamp},
     tasks::task_select,
 };
@@ -94,7 +93,7 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> StoreResult<ListedTasks> {
-        let (user_id, now) = (caller.user_id, now());
+        let (user_id, now) = (caller.user_id, self.now());
         let select = sql!(self.dialect, task_select!());
         let mut query = Query::new(self.dialect, select.to_owned());
         if filter.search.is_some() || self.dialect.counts_in_window() {
@@ -109,12 +108,11 @@ impl Store {
             query.push(") AS total");
         }
         push_from_where(&mut query, user_id, filter, now);
-        // The session check, folded into the page's statement.
+        // The session check, folded into the page's statement: uncorrelated, so both databases
+        // evaluate it once per statement, not once per row.
         query.push(" AND EXISTS (SELECT 1 FROM refresh_sessions s WHERE s.id = ");
-        query
-            .push_bind(caller.session_id)
-            .push(" AND s.user_id = t.user_id");
-        query.push(" AND s.revoked_at IS NULL)");
+        query.push_bind(caller.session_id).push(" AND s.user_id = ");
+        query.push_bind(user_id).push(" AND s.revoked_at IS NULL)");
         query.push(&sort.order_by());
         query.push(" LIMIT ").push_bind(limit);
         query.push(" OFFSET ").push_bind(offset);

@@ -32,12 +32,15 @@ mod users;
 
 use std::sync::Arc;
 
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Utc};
 
 pub use crate::models::{TaskFields, TaskWrite};
 
 use crate::{
-    core::settings::{DatabaseBackend, Settings},
+    core::{
+        clock::Clock,
+        settings::{DatabaseBackend, Settings},
+    },
     models::{Task, TaskId, UserId},
 };
 
@@ -134,6 +137,8 @@ pub struct Store {
     backend: Backend,
     dialect: Dialect,
     health: DbHealth,
+    /// Every time the store writes comes from here.
+    clock: Clock,
 }
 
 /// The store `settings.database_url` names. Nothing is connected yet for PostgreSQL (the
@@ -146,6 +151,7 @@ pub async fn connect(settings: &Settings) -> Result<Arc<Store>, sqlx::Error> {
         dialect: backend.dialect(),
         backend,
         health,
+        clock: Clock::system(),
     }))
 }
 
@@ -155,6 +161,16 @@ impl Store {
             Dialect::Postgres => DatabaseBackend::Postgres,
             Dialect::Sqlite => DatabaseBackend::Sqlite,
         }
+    }
+
+    /// The clock the store's times come from; the services share it.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// The current time as both backends store it.
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
     }
 
     /// What the service knows about whether the database can be reached.
@@ -225,11 +241,6 @@ pub(crate) fn case_key(text: &str) -> String {
         }
     }
     key
-}
-
-/// The current time as both backends store it: UTC, whole microseconds.
-pub(crate) fn now() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(6)
 }
 
 #[cfg(test)]

@@ -6,7 +6,6 @@ use uuid::Uuid;
 use super::{
     SessionEnd, Store, StoreError, StoreResult,
     dialect::sql,
-    now,
     sql::{Conn, Timestamp},
 };
 use crate::models::{Caller, RefreshSession, UserId};
@@ -45,7 +44,7 @@ impl Store {
             .bind(id)
             .bind(user_id)
             .bind(jti)
-            .bind(Timestamp(now()))
+            .bind(Timestamp(self.now()))
             .bind(Timestamp(expires_at))
             .execute(conn.conn())
             .await?;
@@ -81,7 +80,7 @@ impl Store {
             .bind(new_jti)
             .bind(Timestamp(issued_at))
             .bind(Timestamp(expires_at))
-            .bind(Timestamp(now()))
+            .bind(Timestamp(self.now()))
             .execute(conn.conn())
             .await?;
         Ok(rotated == 1)
@@ -116,7 +115,7 @@ impl Store {
         self.query(sql)
             .bind(id)
             .bind(user_id)
-            .bind(Timestamp(now()))
+            .bind(Timestamp(self.now()))
             .execute(conn.conn())
             .await?;
         Ok(())

@@ -3,7 +3,6 @@
 use super::{
     Missing, Store, StoreError, StoreResult, case_key,
     dialect::sql,
-    now,
     sessions::live_session,
     sql::{Conn, IdList, Timestamp, Tx},
 };
@@ -33,7 +32,7 @@ impl Store {
             .bind(name.as_str())
             .bind(case_key(name.as_str()))
             .bind(color.map(TagColor::as_str))
-            .bind(Timestamp(now()))
+            .bind(Timestamp(self.now()))
             .bind(caller.session_id)
             .fetch_optional(conn.conn())
             .await?;

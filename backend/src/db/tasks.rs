@@ -7,7 +7,6 @@ use chrono::{DateTime, Utc};
 use super::{
     EditedTask, Missing, Store, StoreError, StoreResult, TaskFields, TaskWrite, case_key,
     dialect::sql,
-    now,
     sessions::live_session,
     sql::{Conn, IdList, Query, Timestamp, Tx},
 };
@@ -39,7 +38,7 @@ impl Store {
     /// Inserts one of the caller's tasks and its links; `NotFound(TagInSet)` (nothing written)
     /// when a tag id is not one of the user's.
     pub async fn create_task(&self, caller: &Caller, task: TaskWrite) -> StoreResult<Task> {
-        let (user_id, now) = (caller.user_id, now());
+        let (user_id, now) = (caller.user_id, self.now());
         match task.tags.as_deref() {
             // Nothing to link: the insert alone, one statement and one round trip.
             None | Some([]) => {
@@ -84,7 +83,7 @@ impl Store {
         id: TaskId,
         edit: impl FnOnce(&Task) -> Result<TaskWrite, E> + Send,
     ) -> Result<EditedTask, E> {
-        let now = now();
+        let now = self.now();
         let mut tx = self.backend.begin().await.map_err(StoreError::from)?;
         let before = self.caller_task(&mut tx, caller, id).await?;
         let write = edit(&before)?;
@@ -311,7 +310,7 @@ impl Store {
         Ok(self
             .query(sql)
             .bind(limit)
-            .bind(Timestamp(now()))
+            .bind(Timestamp(self.now()))
             .fetch_all(conn.conn())
             .await?)
     }
@@ -586,7 +585,7 @@ impl Store {
         self.query(sql)
             .bind(id)
             .bind(user_id)
-            .bind(Timestamp(now()))
+            .bind(Timestamp(self.now()))
             .fetch_optional(conn)
             .await?
             .ok_or(StoreError::NotFound(Missing::Task))

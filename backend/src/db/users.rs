@@ -1,7 +1,7 @@
 //! Accounts.
 
 use super::{
-    SessionEnd, Store, StoreError, StoreResult, dialect::sql, now, sessions::live_session,
+    SessionEnd, Store, StoreError, StoreResult, dialect::sql, sessions::live_session,
     sql::Timestamp,
 };
 use crate::models::{Caller, DisplayName, Email, TimeZoneName, User, UserId};
@@ -35,7 +35,7 @@ impl Store {
             .bind(email.as_str())
             .bind(password_hash)
             .bind(name.map(DisplayName::as_str))
-            .bind(Timestamp(now()))
+            .bind(Timestamp(self.now()))
             .fetch_one(conn.conn())
             .await?)
     }
@@ -101,7 +101,7 @@ impl Store {
             .bind(name.is_some())
             .bind(name.flatten().map(DisplayName::as_str))
             .bind(timezone.map(TimeZoneName::as_str))
-            .bind(Timestamp(now()))
+            .bind(Timestamp(self.now()))
             .bind(caller.session_id)
             .fetch_optional(conn.conn())
             .await?;
@@ -125,7 +125,7 @@ impl Store {
         self.query(sql)
             .bind(id)
             .bind(password_hash)
-            .bind(Timestamp(now()))
+            .bind(Timestamp(self.now()))
     }
 
     /// Sets the hash, revokes every session but the caller's and ends the caller's rotation
@@ -149,7 +149,7 @@ impl Store {
         self.query(revoke_others)
             .bind(id)
             .bind(keep)
-            .bind(Timestamp(now()))
+            .bind(Timestamp(self.now()))
             .execute(tx.conn())
             .await?;
         self.query(end_overlap)

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::{
     core::{
+        clock::Clock,
         error::{ApiError, ErrorCode},
         security::{
             jwt::{Claims, SignedToken, TokenError, TokenKeys, TokenType},
@@ -39,6 +40,7 @@ pub struct AuthService {
     hasher: PasswordHasherPool,
     /// How long a superseded refresh token is still answered (`REFRESH_REUSE_GRACE_SECS`).
     refresh_reuse_grace: Duration,
+    clock: Clock,
 }
 
 impl AuthService {
@@ -47,12 +49,14 @@ impl AuthService {
         tokens: Arc<TokenKeys>,
         hasher: PasswordHasherPool,
         refresh_reuse_grace: Duration,
+        clock: Clock,
     ) -> Self {
         Self {
             store,
             tokens,
             hasher,
             refresh_reuse_grace,
+            clock,
         }
     }
 
@@ -99,7 +103,7 @@ impl AuthService {
 
     async fn open_session(&self, user_id: UserId, email: &str) -> Result<IssuedTokens, ApiError> {
         let session_id = Uuid::new_v4();
-        let tokens = self.issue_pair(user_id.as_uuid(), email, session_id, Utc::now());
+        let tokens = self.issue_pair(user_id.as_uuid(), email, session_id, self.clock.now());
         self.store
             .create_session(
                 session_id,
@@ -145,7 +149,7 @@ impl AuthService {
                     TokenError::WrongType => ErrorCode::InvalidTokenType,
                 })?;
         let user_id = UserId::from(claims.sub);
-        let now = Utc::now();
+        let now = self.clock.now();
         let tokens = self.issue_pair(claims.sub, &claims.email, claims.sid, now);
         let rotated = self
             .store
@@ -164,7 +168,9 @@ impl AuthService {
 
         let session = self.store.find_session(claims.sid, user_id).await?;
         match session {
-            Some(session) if session.revoked_at.is_none() && session.expires_at <= Utc::now() => {
+            Some(session)
+                if session.revoked_at.is_none() && session.expires_at <= self.clock.now() =>
+            {
                 Err(ErrorCode::RefreshTokenExpired.into())
             }
             Some(session) if session.revoked_at.is_none() => {
@@ -202,7 +208,7 @@ impl AuthService {
         let grace = chrono::Duration::from_std(self.refresh_reuse_grace).ok()?;
         let rotated_at = session.rotated_at?;
         let superseded = session.previous_jti == Some(presented.jti);
-        if grace.is_zero() || !superseded || Utc::now() - rotated_at >= grace {
+        if grace.is_zero() || !superseded || self.clock.now() - rotated_at >= grace {
             return None;
         }
         Some(self.tokens.sign(Claims {

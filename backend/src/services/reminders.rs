@@ -8,7 +8,10 @@ use std::{sync::Arc, time::Duration};
 use chrono::{DateTime, Utc};
 
 use crate::{
-    core::error::{ApiError, ErrorCode},
+    core::{
+        clock::Clock,
+        error::{ApiError, ErrorCode},
+    },
     db::Store,
     events::EventBus,
     models::{Caller, Task, parse_instant},
@@ -78,11 +81,12 @@ async fn deliver_due(store: &Store, events: &EventBus) -> Result<usize, ApiError
 /// Reads of the reminders that have come due.
 pub struct ReminderService {
     store: Arc<Store>,
+    clock: Clock,
 }
 
 impl ReminderService {
-    pub fn new(store: Arc<Store>) -> Self {
-        Self { store }
+    pub fn new(store: Arc<Store>, clock: Clock) -> Self {
+        Self { store, clock }
     }
 
     /// `GET …/reminders`: the user's open tasks whose reminder time is at or before `before`
@@ -94,7 +98,7 @@ impl ReminderService {
     ) -> Result<Vec<Task>, ApiError> {
         let before: DateTime<Utc> = match before {
             Some(raw) => parse_instant(&restore_plus(raw), ErrorCode::InvalidDueDate, "before")?,
-            None => Utc::now(),
+            None => self.clock.now(),
         };
         Ok(self.store.list_reminders(&caller, before).await?)
     }

@@ -319,7 +319,7 @@ async fn integrity_check(file: &Path) -> String {
     result
 }
 
-/// An online backup of `database` into `backup` while the service runs: the README's
+/// An online backup of `database` into `backup` while the service runs: docs/operations.md's
 /// `sqlite3 … ".backup …"` when the CLI is installed, else `VACUUM INTO` through sqlx.
 async fn online_backup(dir: &Path, database: &Path, backup: &Path) {
     let cli = Path::new("/usr/bin/sqlite3");
