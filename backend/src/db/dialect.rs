@@ -30,6 +30,7 @@ impl Dialect {
     /// |---|---|---|
     /// | `{tags}`, `{tags tasks}` | `json_agg` of the tags of the task `t` (or `tasks`) | `json_group_array` of them |
     /// | `{no_tags}` | `'[]'::json` | `'[]'` |
+    /// | `{time $n}` | `CAST($n AS timestamptz)` | `$n` |
     /// | `{for_update}` | ` FOR UPDATE` | nothing: one writer, `BEGIN IMMEDIATE` |
     /// | `{for_key_share}` | ` FOR KEY SHARE` | nothing |
     /// | `{skip_locked}` | ` FOR UPDATE SKIP LOCKED` | nothing |
@@ -69,6 +70,10 @@ impl Dialect {
             }
             "no_tags" if pg => "'[]'::json",
             "no_tags" => "'[]'",
+            // A time inside an expression whose type PostgreSQL cannot take from a column (a
+            // `CASE` in a `SELECT` list), for tools that replay statements with literals.
+            "time" if pg => return format!("CAST({param} AS timestamptz)"),
+            "time" => return param.to_owned(),
             "for_update" if pg => " FOR UPDATE",
             "for_key_share" if pg => " FOR KEY SHARE",
             "skip_locked" if pg => " FOR UPDATE SKIP LOCKED",

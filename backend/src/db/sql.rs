@@ -52,6 +52,16 @@ pub enum Conn<'c> {
     Sqlite(&'c mut SqliteConnection),
 }
 
+impl Conn<'_> {
+    /// The same connection for one more statement.
+    pub fn reborrow(&mut self) -> Conn<'_> {
+        match self {
+            Self::Postgres(conn) => Conn::Postgres(conn),
+            Self::Sqlite(conn) => Conn::Sqlite(conn),
+        }
+    }
+}
+
 /// A pooled connection of either backend.
 pub enum Pooled {
     Postgres(PoolConnection<Postgres>),

@@ -66,19 +66,18 @@ impl Store {
 
     pub async fn find_tag(&self, caller: &Caller, id: TagId) -> StoreResult<Option<Tag>> {
         let mut conn = self.backend.read().await?;
-        let tag = self.caller_tag(conn.conn(), caller, id, false).await?;
-        self.unless_ended(conn.conn(), caller, tag).await
+        self.caller_tag(conn.conn(), caller, id, false).await
     }
 
     /// One of the caller's tags, with the session check folded in; locked until the
     /// transaction ends when `lock` is set.
     async fn caller_tag(
         &self,
-        conn: Conn<'_>,
+        mut conn: Conn<'_>,
         caller: &Caller,
         id: TagId,
         lock: bool,
-    ) -> Result<Option<Tag>, sqlx::Error> {
+    ) -> StoreResult<Option<Tag>> {
         let sql = if lock {
             sql!(
                 self.dialect,
@@ -99,12 +98,14 @@ impl Store {
                 )
             )
         };
-        self.query(sql)
+        let tag = self
+            .query(sql)
             .bind(id)
             .bind(caller.user_id)
             .bind(caller.session_id)
-            .fetch_optional(conn)
-            .await
+            .fetch_optional(conn.reborrow())
+            .await?;
+        self.unless_ended(conn, caller, tag).await
     }
 
     /// Locks the tag, applies `edit` and writes its new name and colour: `NotFound(Tag)`,
@@ -116,18 +117,14 @@ impl Store {
         edit: impl FnOnce(&Tag) -> Result<(TagName, Option<TagColor>), E> + Send,
     ) -> Result<Tag, E> {
         let mut tx = self.backend.begin().await.map_err(StoreError::from)?;
-        let current = self.locked_tag(&mut tx, caller, id).await?;
+        let current = self
+            .caller_tag(tx.conn(), caller, id, true)
+            .await?
+            .ok_or(StoreError::NotFound(Missing::Tag))?;
         let (name, color) = edit(&current)?;
         Ok(self
             .write_tag(tx, caller.user_id, id, &name, color.as_ref())
             .await?)
-    }
-
-    async fn locked_tag(&self, tx: &mut Tx, caller: &Caller, id: TagId) -> StoreResult<Tag> {
-        let tag = self.caller_tag(tx.conn(), caller, id, true).await?;
-        self.unless_ended(tx.conn(), caller, tag)
-            .await?
-            .ok_or(StoreError::NotFound(Missing::Tag))
     }
 
     async fn write_tag(

@@ -85,7 +85,10 @@ impl Store {
     ) -> Result<EditedTask, E> {
         let now = self.now();
         let mut tx = self.backend.begin().await.map_err(StoreError::from)?;
-        let before = self.caller_task(&mut tx, caller, id).await?;
+        let before = self
+            .caller_task(tx.conn(), caller, id, true)
+            .await?
+            .ok_or(StoreError::NotFound(Missing::Task))?;
         let write = edit(&before)?;
         Ok(self.write_edit(tx, caller, &before, write, now).await?)
     }
@@ -138,23 +141,8 @@ impl Store {
 
     /// One of the caller's tasks: the session check and the read are one statement.
     pub async fn find_task(&self, caller: &Caller, id: TaskId) -> StoreResult<Option<Task>> {
-        let sql = sql!(
-            self.dialect,
-            concat!(
-                task_select!(),
-                " FROM tasks t WHERE id = $1 AND user_id = $2 AND ",
-                live_session!("$3", "$2")
-            )
-        );
         let mut conn = self.backend.read().await?;
-        let task = self
-            .query(sql)
-            .bind(id)
-            .bind(caller.user_id)
-            .bind(caller.session_id)
-            .fetch_optional(conn.conn())
-            .await?;
-        self.unless_ended(conn.conn(), caller, task).await
+        self.caller_task(conn.conn(), caller, id, false).await
     }
 
     /// A task whose reminder the scheduler has claimed, to deliver it.
@@ -212,25 +200,7 @@ impl Store {
             "INSERT INTO task_tags (task_id, tag_id, user_id) VALUES ($1, $2, $3) \
              ON CONFLICT DO NOTHING"
         );
-        let mut tx = self.backend.begin().await?;
-        self.lock_task_and_tag(&mut tx, caller, task_id, tag_id)
-            .await?;
-        let created = self
-            .query(link)
-            .bind(task_id)
-            .bind(tag_id)
-            .bind(caller.user_id)
-            .execute(tx.conn())
-            .await?
-            == 1;
-        // Read after the link: a row lock that waited for another transaction does not see
-        // that transaction's links in the statement that took it.
-        let task = match created {
-            true => self.touch_task(tx.conn(), caller.user_id, task_id).await?,
-            false => self.task_in(&mut tx, caller.user_id, task_id).await?,
-        };
-        tx.commit().await?;
-        Ok((task, created))
+        self.change_link(caller, task_id, tag_id, link).await
     }
 
     /// Removes a link if there is one; not-found answers as for [`Store::link_tag`]. Returns
@@ -245,22 +215,45 @@ impl Store {
             self.dialect,
             "DELETE FROM task_tags WHERE task_id = $1 AND tag_id = $2 AND user_id = $3"
         );
+        Ok(self.change_link(caller, task_id, tag_id, unlink).await?.0)
+    }
+
+    /// Locks the task and the tag, runs `sql` (a link's insert or delete) and answers the task
+    /// as it now is, and whether the statement changed a link (then the task was written now).
+    async fn change_link(
+        &self,
+        caller: &Caller,
+        task_id: TaskId,
+        tag_id: TagId,
+        sql: &'static str,
+    ) -> StoreResult<(Task, bool)> {
         let mut tx = self.backend.begin().await?;
-        self.lock_task_and_tag(&mut tx, caller, task_id, tag_id)
-            .await?;
-        let removed = self
-            .query(unlink)
+        self.caller_task(tx.conn(), caller, task_id, true)
+            .await?
+            .ok_or(StoreError::NotFound(Missing::Task))?;
+        if self
+            .lock_user_tags(tx.conn(), caller.user_id, &[tag_id])
+            .await?
+            != 1
+        {
+            return Err(StoreError::NotFound(Missing::Tag));
+        }
+        let changed = self
+            .query(sql)
             .bind(task_id)
             .bind(tag_id)
             .bind(caller.user_id)
             .execute(tx.conn())
-            .await?;
-        let task = match removed {
-            1 => self.touch_task(tx.conn(), caller.user_id, task_id).await?,
-            _ => self.task_in(&mut tx, caller.user_id, task_id).await?,
+            .await?
+            == 1;
+        // Read after the change: a row lock that waited for another transaction does not see
+        // that transaction's links in the statement that took it.
+        let task = match changed {
+            true => self.touch_task(tx.conn(), caller.user_id, task_id).await?,
+            false => self.task_in(&mut tx, caller.user_id, task_id).await?,
         };
         tx.commit().await?;
-        Ok(task)
+        Ok((task, changed))
     }
 
     /// The caller's open tasks whose `remind_at` is at or before `before`, soonest first.
@@ -315,29 +308,44 @@ impl Store {
             .await?)
     }
 
-    /// One of the caller's tasks, locked until the transaction ends (on SQLite the single
-    /// writer serialises edits anyway), with the session check folded into the same
-    /// statement. `NotFound(Task)` when it is not the caller's.
-    async fn caller_task(&self, tx: &mut Tx, caller: &Caller, id: TaskId) -> StoreResult<Task> {
-        let sql = sql!(
-            self.dialect,
-            concat!(
-                task_select!(),
-                " FROM tasks t WHERE id = $1 AND user_id = $2 AND ",
-                live_session!("$3", "$2"),
-                "{for_update}"
+    /// One of the caller's tasks, with the session check folded into the same statement;
+    /// locked until the transaction ends when `lock` is set (on SQLite the single writer
+    /// serialises edits anyway).
+    async fn caller_task(
+        &self,
+        mut conn: Conn<'_>,
+        caller: &Caller,
+        id: TaskId,
+        lock: bool,
+    ) -> StoreResult<Option<Task>> {
+        let sql = if lock {
+            sql!(
+                self.dialect,
+                concat!(
+                    task_select!(),
+                    " FROM tasks t WHERE id = $1 AND user_id = $2 AND ",
+                    live_session!("$3", "$2"),
+                    "{for_update}"
+                )
             )
-        );
+        } else {
+            sql!(
+                self.dialect,
+                concat!(
+                    task_select!(),
+                    " FROM tasks t WHERE id = $1 AND user_id = $2 AND ",
+                    live_session!("$3", "$2")
+                )
+            )
+        };
         let task = self
             .query(sql)
             .bind(id)
             .bind(caller.user_id)
             .bind(caller.session_id)
-            .fetch_optional(tx.conn())
+            .fetch_optional(conn.reborrow())
             .await?;
-        self.unless_ended(tx.conn(), caller, task)
-            .await?
-            .ok_or(StoreError::NotFound(Missing::Task))
+        self.unless_ended(conn, caller, task).await
     }
 
     /// One of the user's tasks with its tags.
@@ -397,7 +405,7 @@ impl Store {
                 "INSERT INTO tasks (user_id, title, title_key, description, description_key, \
                                     completed, completed_at, priority, due_date, remind_at, \
                                     recurrence_rule, created_at, updated_at, recurrence_start) \
-                 SELECT $1, $2, $3, $4, $5, $6, CASE WHEN $6 THEN $11 END, $7, $8, $9, $10, \
+                 SELECT $1, $2, $3, $4, $5, $6, CASE WHEN $6 THEN {time $11} END, $7, $8, $9, $10, \
                         $11, $11, $12 \
                  WHERE ",
                 live_session!("$13", "$1"),
@@ -502,26 +510,6 @@ impl Store {
                 .bind(IdList::from(tags))
                 .execute(tx.conn())
                 .await?;
-        }
-        Ok(())
-    }
-
-    /// Locks the task and the tag for the rest of the transaction, or answers not-found for
-    /// whichever is not the caller's (the task first).
-    async fn lock_task_and_tag(
-        &self,
-        tx: &mut Tx,
-        caller: &Caller,
-        task_id: TaskId,
-        tag_id: TagId,
-    ) -> StoreResult<()> {
-        self.caller_task(tx, caller, task_id).await?;
-        if self
-            .lock_user_tags(tx.conn(), caller.user_id, &[tag_id])
-            .await?
-            != 1
-        {
-            return Err(StoreError::NotFound(Missing::Tag));
         }
         Ok(())
     }
