@@ -116,11 +116,25 @@ impl EventBus {
     /// Publishes an event for `user_id`'s streams; on PostgreSQL, returns once it has gone out
     /// (at most [`SEND_WAIT`]).
     pub async fn publish(&self, user_id: UserId, name: &str, data: impl Serialize) {
+        if let Some(gone_out) = self.queue(user_id, name, data) {
+            let _ = tokio::time::timeout(SEND_WAIT, gone_out).await;
+        }
+    }
+
+    /// Queues an event without waiting for it to go out (for the reminder scheduler, which has
+    /// no client waiting and delivers a batch at once); on PostgreSQL, the receiver hears when
+    /// it has.
+    pub fn queue(
+        &self,
+        user_id: UserId,
+        name: &str,
+        data: impl Serialize,
+    ) -> Option<oneshot::Receiver<()>> {
         let data = match serde_json::to_value(data) {
             Ok(data) => data,
             Err(error) => {
                 tracing::error!(%error, name, "event data could not be serialized");
-                return;
+                return None;
             }
         };
         let event = Arc::new(Event {
@@ -134,13 +148,14 @@ impl EventBus {
                 let (sent, gone_out) = oneshot::channel();
                 if outbox.try_send((event, sent)).is_err() {
                     tracing::warn!(name, "event queue full; event dropped");
-                    return;
+                    return None;
                 }
-                let _ = tokio::time::timeout(SEND_WAIT, gone_out).await;
+                Some(gone_out)
             }
             None => {
                 // No stream open is not an error.
                 let _ = self.streams.send(event);
+                None
             }
         }
     }

@@ -234,7 +234,17 @@ impl Backend {
 
     pub async fn migrate_up(&self) -> Result<(), MigrateError> {
         match self {
-            Self::Postgres { pool, .. } => migrations::up(&POSTGRES_MIGRATOR, pool).await,
+            Self::Postgres { pool, .. } => {
+                let keyed = migrations::status(&POSTGRES_MIGRATOR, pool)
+                    .await?
+                    .iter()
+                    .any(|migration| migration.version == CASE_KEYS_VERSION && migration.applied);
+                migrations::up(&POSTGRES_MIGRATOR, pool).await?;
+                if !keyed {
+                    rekey(pool).await.map_err(MigrateError::Execute)?;
+                }
+                Ok(())
+            }
             Self::Sqlite { writer, file, .. } => {
                 let _lock = migration_lock(file.as_deref()).await?;
                 migrations::up(&SQLITE_MIGRATOR, writer).await
@@ -288,6 +298,82 @@ impl Backend {
             Self::Sqlite { .. } => None,
         }
     }
+}
+
+/// The migration that added PostgreSQL's case-key columns.
+const CASE_KEYS_VERSION: i64 = 20261130000006;
+
+/// Right after [`CASE_KEYS_VERSION`] is applied: that migration could fill the new key columns
+/// only with the database's `lower()`, whose folding depends on the database's locale (ASCII
+/// only under `C`); the service folds one character at a time ([`super::case_key`]). Every key
+/// that differs is written again, in batches, so that old and new rows compare alike. A tag
+/// whose new key collides with another tag of its user's (two names a `C` locale told apart)
+/// keeps its old key, with a warning.
+async fn rekey(pool: &PgPool) -> Result<(), sqlx::Error> {
+    let mut after = 0_i64;
+    loop {
+        let tags: Vec<(i64, String, String)> = sqlx::query_as(
+            "SELECT id, name, name_key FROM tags WHERE id > $1 ORDER BY id LIMIT 1000",
+        )
+        .bind(after)
+        .fetch_all(pool)
+        .await?;
+        let Some(&(last, _, _)) = tags.last() else {
+            break;
+        };
+        for (id, name, key) in tags {
+            let folded = super::case_key(&name);
+            if folded == key {
+                continue;
+            }
+            let written = sqlx::query("UPDATE tags SET name_key = $2 WHERE id = $1")
+                .bind(id)
+                .bind(&folded)
+                .execute(pool)
+                .await;
+            if let Err(error) = written {
+                if super::dialect::violated_constraint(&error).is_none() {
+                    return Err(error);
+                }
+                tracing::warn!(
+                    tag_id = id,
+                    "tag name collides with another under case folding; its old key is kept"
+                );
+            }
+        }
+        after = last;
+    }
+    let mut after = 0_i64;
+    loop {
+        type Row = (i64, String, String, Option<String>, Option<String>);
+        let tasks: Vec<Row> = sqlx::query_as(
+            "SELECT id, title, title_key, description, description_key FROM tasks \
+             WHERE id > $1 ORDER BY id LIMIT 1000",
+        )
+        .bind(after)
+        .fetch_all(pool)
+        .await?;
+        let Some(&(last, ..)) = tasks.last() else {
+            break;
+        };
+        for (id, title, title_key, description, description_key) in tasks {
+            let keys = (
+                super::case_key(&title),
+                description.as_deref().map(super::case_key),
+            );
+            if keys == (title_key, description_key) {
+                continue;
+            }
+            sqlx::query("UPDATE tasks SET title_key = $2, description_key = $3 WHERE id = $1")
+                .bind(id)
+                .bind(keys.0)
+                .bind(keys.1)
+                .execute(pool)
+                .await?;
+        }
+        after = last;
+    }
+    Ok(())
 }
 
 /// An exclusive lock for as long as the returned handle lives, held on a lock file beside the

@@ -153,7 +153,7 @@ impl Store {
 
     /// Deletes one of the caller's tasks; its links go by cascade, its tags stay, and a
     /// predecessor's link to it is cleared (its `recurred_at` stays, so no new successor is
-    /// made). False when it is not the caller's.
+    /// made; its `updated_at` moves). False when it is not the caller's.
     pub async fn delete_task(&self, caller: &Caller, id: TaskId) -> StoreResult<bool> {
         let delete = sql!(
             self.dialect,
@@ -164,7 +164,8 @@ impl Store {
         );
         let unlink = sql!(
             self.dialect,
-            "UPDATE tasks SET successor_id = NULL WHERE successor_id = $1 AND user_id = $2"
+            "UPDATE tasks SET successor_id = NULL, updated_at = $3 \
+             WHERE successor_id = $1 AND user_id = $2"
         );
         let mut tx = self.backend.begin().await?;
         let deleted = self
@@ -178,9 +179,11 @@ impl Store {
             self.session_is_live(tx.conn(), caller).await?;
             return Ok(false);
         }
+        // The predecessor's successor link changes: it was written now.
         self.query(unlink)
             .bind(id)
             .bind(caller.user_id)
+            .bind(Timestamp(self.now()))
             .execute(tx.conn())
             .await?;
         tx.commit().await?;

@@ -65,9 +65,7 @@ async fn deliver_due(store: &Store, events: &EventBus) -> Result<usize, ApiError
         {
             Ok(Some(task)) => {
                 tracing::info!(user_id = %reminder.user_id, task_id = %reminder.task_id, "reminder delivered");
-                events
-                    .publish(reminder.user_id, "reminder", TaskResponse::from(task))
-                    .await;
+                events.queue(reminder.user_id, "reminder", TaskResponse::from(task));
             }
             Ok(None) => {}
             Err(error) => {

@@ -40,7 +40,7 @@ pub const PASSWORD: &str = "correct horse battery staple";
 
 /// The server URL tests create their databases on (`TEST_DATABASE_URL`, without a database
 /// name), defaulting to the local PostgreSQL.
-fn server_url() -> String {
+pub fn server_url() -> String {
     std::env::var("TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
         .trim_end_matches('/')

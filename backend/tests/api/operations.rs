@@ -11,7 +11,7 @@ use todo_api::{
 
 use super::{
     BACKEND,
-    helpers::{PASSWORD, TEST_SECRET, TestApp, assert_error, body},
+    helpers::{PASSWORD, TEST_SECRET, TestApp, assert_error, body, server_url},
 };
 
 /// Generous bound for answers that must come "quickly" rather than hang.
@@ -28,6 +28,73 @@ async fn health_answers_ok() {
 }
 
 // --- readiness and migrations ----------------------------------------------------------------
+
+/// The case keys that migration 6 adds on PostgreSQL are filled by the database's `lower()`,
+/// which folds only ASCII in a database whose locale is `C`; right after that migration the
+/// service writes every key again its own way, so rows from before it compare like new ones.
+#[tokio::test]
+async fn keys_of_rows_from_before_the_case_key_migration_are_folded_as_the_service_folds() {
+    use sqlx::{Connection, Executor};
+    if !matches!(BACKEND, DatabaseBackend::Postgres) || TestApp::spawn().await.is_none() {
+        return;
+    }
+    let name = format!("todo_test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&format!("{}/postgres", server_url()))
+        .await
+        .unwrap();
+    let create = format!(
+        r#"CREATE DATABASE "{name}" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'"#
+    );
+    admin.execute(create.as_str()).await.unwrap();
+    let url = format!("{}/{name}", server_url());
+    let vars: HashMap<String, String> = [
+        ("DATABASE_URL", url.as_str()),
+        ("JWT_SECRET_KEY", TEST_SECRET),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let store = todo_api::db::connect(&Settings::from_vars(&vars).unwrap())
+        .await
+        .unwrap();
+    store.migrate_up().await.unwrap();
+    assert_eq!(store.migrate_down(1).await.unwrap(), [20261130000006]);
+
+    let mut db = sqlx::PgConnection::connect(&url).await.unwrap();
+    let folded: String = sqlx::query_scalar("SELECT lower('ÉTÉ')")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(folded, "ÉtÉ", "a C locale folds ASCII only");
+    db.execute(
+        "INSERT INTO users (id, email, password_hash) \
+         VALUES ('00000000-0000-0000-0000-000000000001', 'old@example.com', 'x'); \
+         INSERT INTO tags (user_id, name) \
+         VALUES ('00000000-0000-0000-0000-000000000001', 'Été'); \
+         INSERT INTO tasks (user_id, title, description) \
+         VALUES ('00000000-0000-0000-0000-000000000001', 'ÉTÉ', 'Ça VA')",
+    )
+    .await
+    .unwrap();
+    store.migrate_up().await.unwrap();
+
+    let tag_key: String = sqlx::query_scalar("SELECT name_key FROM tags")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    let task_keys: (String, String) =
+        sqlx::query_as("SELECT title_key, description_key FROM tasks")
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+    assert_eq!(tag_key, "été");
+    assert_eq!(task_keys, ("été".to_owned(), "ça va".to_owned()));
+
+    store.close().await;
+    db.close().await.unwrap();
+    let drop = format!(r#"DROP DATABASE "{name}" WITH (FORCE)"#);
+    admin.execute(drop.as_str()).await.unwrap();
+}
 
 #[tokio::test]
 async fn ready_answers_ok_when_the_database_is_migrated() {

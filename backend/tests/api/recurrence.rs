@@ -457,6 +457,7 @@ async fn a_deleted_successor_is_not_made_again() {
     let user = app.signed_in_user().await;
     let task = recurring(&app, &user, "FREQ=DAILY", "2030-01-01T09:00:00Z", None).await;
     let successor = next_occurrence(&app, &user, &task).await;
+    let linked = app.fetch_task(&user, &task["id"]).await;
 
     let response = app.delete_task(&user, &successor["id"]).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
@@ -464,6 +465,11 @@ async fn a_deleted_successor_is_not_made_again() {
     let predecessor = app.fetch_task(&user, &task["id"]).await;
     assert_eq!(predecessor["completed"], true);
     assert_eq!(predecessor["successor_id"], Value::Null);
+    // Losing its successor is a change of the predecessor: a client syncing by updated_at sees it.
+    assert!(
+        predecessor["updated_at"].as_str() > linked["updated_at"].as_str(),
+        "{predecessor} after {linked}"
+    );
 
     assert_eq!(
         app.toggled_task(&user, &task["id"]).await["completed"],
