@@ -21,6 +21,19 @@ macro_rules! sql {
 }
 pub(crate) use sql;
 
+/// A read written once and rendered twice: as it stands, and with the row lock of the dialect
+/// (`{for_update}`) appended when `$lock` is set, for a read inside a write transaction.
+macro_rules! locking_sql {
+    ($dialect:expr, $lock:expr, $text:expr) => {
+        if $lock {
+            $crate::db::dialect::sql!($dialect, concat!($text, "{for_update}"))
+        } else {
+            $crate::db::dialect::sql!($dialect, $text)
+        }
+    };
+}
+pub(crate) use locking_sql;
+
 impl Dialect {
     pub const ALL: [Dialect; 2] = [Dialect::Postgres, Dialect::Sqlite];
 

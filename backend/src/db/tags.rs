@@ -2,7 +2,7 @@
 
 use super::{
     Missing, Store, StoreError, StoreResult, case_key,
-    dialect::sql,
+    dialect::{locking_sql, sql},
     sessions::live_session,
     sql::{Conn, IdList, Timestamp, Tx},
 };
@@ -78,26 +78,14 @@ impl Store {
         id: TagId,
         lock: bool,
     ) -> StoreResult<Option<Tag>> {
-        let sql = if lock {
-            sql!(
-                self.dialect,
-                concat!(
-                    "SELECT id, name, color, created_at FROM tags WHERE id = $1 AND user_id = $2 \
-                     AND ",
-                    live_session!("$3", "$2"),
-                    "{for_update}"
-                )
+        let sql = locking_sql!(
+            self.dialect,
+            lock,
+            concat!(
+                "SELECT id, name, color, created_at FROM tags WHERE id = $1 AND user_id = $2 AND ",
+                live_session!("$3", "$2")
             )
-        } else {
-            sql!(
-                self.dialect,
-                concat!(
-                    "SELECT id, name, color, created_at FROM tags WHERE id = $1 AND user_id = $2 \
-                     AND ",
-                    live_session!("$3", "$2")
-                )
-            )
-        };
+        );
         let tag = self
             .query(sql)
             .bind(id)

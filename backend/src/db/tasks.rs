@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::{
     EditedTask, Missing, Store, StoreError, StoreResult, TaskFields, TaskWrite, case_key,
-    dialect::sql,
+    dialect::{locking_sql, sql},
     sessions::live_session,
     sql::{Conn, IdList, Query, Timestamp, Tx},
 };
@@ -321,26 +321,15 @@ impl Store {
         id: TaskId,
         lock: bool,
     ) -> StoreResult<Option<Task>> {
-        let sql = if lock {
-            sql!(
-                self.dialect,
-                concat!(
-                    task_select!(),
-                    " FROM tasks t WHERE id = $1 AND user_id = $2 AND ",
-                    live_session!("$3", "$2"),
-                    "{for_update}"
-                )
+        let sql = locking_sql!(
+            self.dialect,
+            lock,
+            concat!(
+                task_select!(),
+                " FROM tasks t WHERE id = $1 AND user_id = $2 AND ",
+                live_session!("$3", "$2")
             )
-        } else {
-            sql!(
-                self.dialect,
-                concat!(
-                    task_select!(),
-                    " FROM tasks t WHERE id = $1 AND user_id = $2 AND ",
-                    live_session!("$3", "$2")
-                )
-            )
-        };
+        );
         let task = self
             .query(sql)
             .bind(id)
