@@ -27,7 +27,7 @@ use sqlx::{
 };
 
 use super::{
-    DbHealth, MigrationState,
+    DbHealth, MigrationState, Store,
     dialect::Dialect,
     migrations,
     sql::{Pooled, Tx},
@@ -196,17 +196,19 @@ impl Backend {
             }
         }
     }
+}
 
+impl Store {
     /// Asks the database for an answer on a connection of the probe's own (not the pool's,
     /// which may all be busy); in memory, on the one connection there is.
     pub async fn probe(&self) -> Result<(), sqlx::Error> {
-        match self {
-            Self::Postgres { options, .. } => {
+        match &self.backend {
+            Backend::Postgres { options, .. } => {
                 let mut conn = PgConnection::connect_with(options).await?;
                 conn.ping().await?;
                 conn.close().await
             }
-            Self::Sqlite {
+            Backend::Sqlite {
                 probe_options: Some(options),
                 ..
             } => {
@@ -214,16 +216,18 @@ impl Backend {
                 sqlx::query("SELECT 1").execute(&mut conn).await?;
                 conn.close().await
             }
-            Self::Sqlite { writer, .. } => sqlx::query("SELECT 1").execute(writer).await.map(drop),
+            Backend::Sqlite { writer, .. } => {
+                sqlx::query("SELECT 1").execute(writer).await.map(drop)
+            }
         }
     }
 
     /// Creates the PostgreSQL database when it is missing and the service may (development).
     pub async fn create_database_if_missing(&self) -> Result<(), sqlx::Error> {
-        if let Self::Postgres {
+        if let Backend::Postgres {
             create_if_missing: Some(url),
             ..
-        } = self
+        } = &self.backend
             && !Postgres::database_exists(url).await?
         {
             Postgres::create_database(url).await?;
@@ -232,9 +236,10 @@ impl Backend {
         Ok(())
     }
 
+    /// Applies every pending migration.
     pub async fn migrate_up(&self) -> Result<(), MigrateError> {
-        match self {
-            Self::Postgres { pool, .. } => {
+        match &self.backend {
+            Backend::Postgres { pool, .. } => {
                 let keyed = migrations::status(&POSTGRES_MIGRATOR, pool)
                     .await?
                     .iter()
@@ -245,35 +250,39 @@ impl Backend {
                 }
                 Ok(())
             }
-            Self::Sqlite { writer, file, .. } => {
+            Backend::Sqlite { writer, file, .. } => {
                 let _lock = migration_lock(file.as_deref()).await?;
                 migrations::up(&SQLITE_MIGRATOR, writer).await
             }
         }
     }
 
+    /// Reverts the newest `steps` applied migrations; returns their versions, newest first.
     pub async fn migrate_down(&self, steps: usize) -> Result<Vec<i64>, MigrateError> {
-        match self {
-            Self::Postgres { pool, .. } => migrations::down(&POSTGRES_MIGRATOR, pool, steps).await,
-            Self::Sqlite { writer, file, .. } => {
+        match &self.backend {
+            Backend::Postgres { pool, .. } => {
+                migrations::down(&POSTGRES_MIGRATOR, pool, steps).await
+            }
+            Backend::Sqlite { writer, file, .. } => {
                 let _lock = migration_lock(file.as_deref()).await?;
                 migrations::down(&SQLITE_MIGRATOR, writer, steps).await
             }
         }
     }
 
+    /// Every known migration and whether it is applied. Only reads.
     pub async fn migration_status(&self) -> Result<Vec<MigrationState>, MigrateError> {
-        match self {
-            Self::Postgres { pool, .. } => migrations::status(&POSTGRES_MIGRATOR, pool).await,
-            Self::Sqlite { readers, .. } => migrations::status(&SQLITE_MIGRATOR, readers).await,
+        match &self.backend {
+            Backend::Postgres { pool, .. } => migrations::status(&POSTGRES_MIGRATOR, pool).await,
+            Backend::Sqlite { readers, .. } => migrations::status(&SQLITE_MIGRATOR, readers).await,
         }
     }
 
     /// Closes the connections; in-flight work finishes first.
     pub async fn close(&self) {
-        match self {
-            Self::Postgres { pool, .. } => pool.close().await,
-            Self::Sqlite {
+        match &self.backend {
+            Backend::Postgres { pool, .. } => pool.close().await,
+            Backend::Sqlite {
                 writer, readers, ..
             } => {
                 readers.close().await;
@@ -283,9 +292,9 @@ impl Backend {
     }
 
     pub fn is_closed(&self) -> bool {
-        match self {
-            Self::Postgres { pool, .. } => pool.is_closed(),
-            Self::Sqlite {
+        match &self.backend {
+            Backend::Postgres { pool, .. } => pool.is_closed(),
+            Backend::Sqlite {
                 writer, readers, ..
             } => writer.is_closed() && readers.is_closed(),
         }
@@ -293,9 +302,9 @@ impl Backend {
 
     /// The PostgreSQL pool, for the event stream's LISTEN/NOTIFY.
     pub fn postgres_pool(&self) -> Option<PgPool> {
-        match self {
-            Self::Postgres { pool, .. } => Some(pool.clone()),
-            Self::Sqlite { .. } => None,
+        match &self.backend {
+            Backend::Postgres { pool, .. } => Some(pool.clone()),
+            Backend::Sqlite { .. } => None,
         }
     }
 }

@@ -9,26 +9,37 @@ pub enum Dialect {
     Sqlite = 1,
 }
 
-/// A statement written once for both dialects, rendered for each on first use and kept: the
-/// value is a `&'static str` in the dialect given.
+/// A statement written once for both dialects and rendered for each ([`Dialect::render`]).
+pub struct Sql([String; 2]);
+
+impl Sql {
+    pub fn render(text: &str) -> Self {
+        Self(Dialect::ALL.map(|dialect| dialect.render(text)))
+    }
+
+    pub fn get(&self, dialect: Dialect) -> &str {
+        &self.0[dialect as usize]
+    }
+}
+
+/// A `&'static Sql` for `$text`, rendered on first use and kept.
 macro_rules! sql {
-    ($dialect:expr, $text:expr) => {{
-        static RENDERED: std::sync::LazyLock<[String; 2]> = std::sync::LazyLock::new(|| {
-            $crate::db::dialect::Dialect::ALL.map(|dialect| dialect.render($text))
-        });
-        RENDERED[$dialect as usize].as_str()
+    ($text:expr) => {{
+        static RENDERED: std::sync::LazyLock<$crate::db::dialect::Sql> =
+            std::sync::LazyLock::new(|| $crate::db::dialect::Sql::render($text));
+        &*RENDERED
     }};
 }
 pub(crate) use sql;
 
-/// A read written once and rendered twice: as it stands, and with the row lock of the dialect
+/// A read written once and rendered twice: as it stands, and with the dialect's row lock
 /// (`{for_update}`) appended when `$lock` is set, for a read inside a write transaction.
 macro_rules! locking_sql {
-    ($dialect:expr, $lock:expr, $text:expr) => {
+    ($lock:expr, $text:expr) => {
         if $lock {
-            $crate::db::dialect::sql!($dialect, concat!($text, "{for_update}"))
+            $crate::db::dialect::sql!(concat!($text, "{for_update}"))
         } else {
-            $crate::db::dialect::sql!($dialect, $text)
+            $crate::db::dialect::sql!($text)
         }
     };
 }

@@ -94,7 +94,7 @@ impl Store {
         offset: i64,
     ) -> StoreResult<ListedTasks> {
         let (user_id, now) = (caller.user_id, self.now());
-        let select = sql!(self.dialect, task_select!());
+        let select = sql!(task_select!()).get(self.dialect);
         let mut query = Query::new(self.dialect, select.to_owned());
         if filter.search.is_some() || self.dialect.counts_in_window() {
             // A text search reads every candidate row anyway: count them in the same pass.
@@ -140,12 +140,7 @@ impl Store {
     }
 }
 
-fn push_from_where(
-    query: &mut Query<'_>,
-    user_id: UserId,
-    filter: &TaskFilter,
-    now: DateTime<Utc>,
-) {
+fn push_from_where(query: &mut Query<'_>, user_id: UserId, filter: &TaskFilter, now: Timestamp) {
     query
         .push(" FROM tasks t WHERE t.user_id = ")
         .push_bind(user_id);
@@ -191,7 +186,7 @@ fn push_from_where(
     if filter.overdue {
         query
             .push(" AND t.due_date < ")
-            .push_bind(Timestamp(now))
+            .push_bind(now)
             .push(" AND NOT t.completed");
     }
 }

@@ -32,8 +32,6 @@ mod users;
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-
 pub use crate::models::{TaskFields, TaskWrite};
 
 use crate::{
@@ -50,8 +48,8 @@ pub use list::{ListedTasks, SortField, TagRef, TaskFilter, TaskSort};
 pub use migrations::MigrationState;
 
 use backend::Backend;
-use dialect::Dialect;
-use sql::Query;
+use dialect::{Dialect, Sql};
+use sql::{Binds, Query, Timestamp};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -169,8 +167,8 @@ impl Store {
     }
 
     /// The current time as both backends store it.
-    fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
+    fn now(&self) -> Timestamp {
+        Timestamp(self.clock.now())
     }
 
     /// What the service knows about whether the database can be reached.
@@ -178,54 +176,9 @@ impl Store {
         &self.health
     }
 
-    /// Asks the database for an answer on a connection of the probe's own (not the pool's).
-    pub async fn probe(&self) -> Result<(), sqlx::Error> {
-        self.backend.probe().await
-    }
-
-    /// Creates the database when it is missing and the service may do so (PostgreSQL in
-    /// development); nothing otherwise.
-    pub async fn create_database_if_missing(&self) -> Result<(), sqlx::Error> {
-        self.backend.create_database_if_missing().await
-    }
-
-    /// Applies every pending migration.
-    pub async fn migrate_up(&self) -> Result<(), sqlx::migrate::MigrateError> {
-        self.backend.migrate_up().await
-    }
-
-    /// Reverts the newest `steps` applied migrations; returns their versions, newest first.
-    pub async fn migrate_down(
-        &self,
-        steps: usize,
-    ) -> Result<Vec<i64>, sqlx::migrate::MigrateError> {
-        self.backend.migrate_down(steps).await
-    }
-
-    /// Every known migration and whether it is applied. Only reads.
-    pub async fn migration_status(
-        &self,
-    ) -> Result<Vec<MigrationState>, sqlx::migrate::MigrateError> {
-        self.backend.migration_status().await
-    }
-
-    /// Closes the connections; in-flight work finishes first.
-    pub async fn close(&self) {
-        self.backend.close().await;
-    }
-
-    pub fn is_closed(&self) -> bool {
-        self.backend.is_closed()
-    }
-
-    /// The PostgreSQL pool, for the event stream's LISTEN/NOTIFY; `None` on SQLite.
-    pub fn postgres_pool(&self) -> Option<sqlx::PgPool> {
-        self.backend.postgres_pool()
-    }
-
-    /// A statement in this store's dialect.
-    fn query<'q>(&self, sql: &'static str) -> Query<'q> {
-        Query::new(self.dialect, sql)
+    /// A statement in this store's dialect with its values bound.
+    fn query<'q>(&self, sql: &'static Sql, values: impl Binds<'q>) -> Query<'q> {
+        Query::new(self.dialect, sql.get(self.dialect)).binds(values)
     }
 }
 

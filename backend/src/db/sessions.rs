@@ -34,20 +34,13 @@ impl Store {
         expires_at: DateTime<Utc>,
     ) -> StoreResult<()> {
         let sql = sql!(
-            self.dialect,
             "INSERT INTO refresh_sessions (id, user_id, current_jti, created_at, last_used_at, \
                                            expires_at) \
              VALUES ($1, $2, $3, $4, $4, $5)"
         );
+        let values = (id, user_id, jti, self.now(), Timestamp(expires_at));
         let mut conn = self.backend.write().await?;
-        self.query(sql)
-            .bind(id)
-            .bind(user_id)
-            .bind(jti)
-            .bind(Timestamp(self.now()))
-            .bind(Timestamp(expires_at))
-            .execute(conn.conn())
-            .await?;
+        self.query(sql, values).execute(conn.conn()).await?;
         Ok(())
     }
 
@@ -64,26 +57,24 @@ impl Store {
         expires_at: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let sql = sql!(
-            self.dialect,
             "UPDATE refresh_sessions \
              SET previous_jti = current_jti, current_jti = $4, rotated_at = $5, expires_at = $6, \
                  last_used_at = $7 \
              WHERE id = $1 AND user_id = $2 AND current_jti = $3 \
                AND revoked_at IS NULL AND expires_at > $7"
         );
+        let (issued_at, expires_at) = (Timestamp(issued_at), Timestamp(expires_at));
+        let values = (
+            id,
+            user_id,
+            old_jti,
+            new_jti,
+            issued_at,
+            expires_at,
+            self.now(),
+        );
         let mut conn = self.backend.write().await?;
-        let rotated = self
-            .query(sql)
-            .bind(id)
-            .bind(user_id)
-            .bind(old_jti)
-            .bind(new_jti)
-            .bind(Timestamp(issued_at))
-            .bind(Timestamp(expires_at))
-            .bind(Timestamp(self.now()))
-            .execute(conn.conn())
-            .await?;
-        Ok(rotated == 1)
+        Ok(self.query(sql, values).execute(conn.conn()).await? == 1)
     }
 
     pub async fn find_session(
@@ -92,30 +83,23 @@ impl Store {
         user_id: UserId,
     ) -> StoreResult<Option<RefreshSession>> {
         let sql = sql!(
-            self.dialect,
             "SELECT id, user_id, current_jti, expires_at, revoked_at, previous_jti, rotated_at \
              FROM refresh_sessions WHERE id = $1 AND user_id = $2"
         );
         let mut conn = self.backend.read().await?;
         Ok(self
-            .query(sql)
-            .bind(id)
-            .bind(user_id)
+            .query(sql, (id, user_id))
             .fetch_optional(conn.conn())
             .await?)
     }
 
     pub async fn revoke_session(&self, id: Uuid, user_id: UserId) -> StoreResult<()> {
         let sql = sql!(
-            self.dialect,
             "UPDATE refresh_sessions SET revoked_at = $3 \
              WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL"
         );
         let mut conn = self.backend.write().await?;
-        self.query(sql)
-            .bind(id)
-            .bind(user_id)
-            .bind(Timestamp(self.now()))
+        self.query(sql, (id, user_id, self.now()))
             .execute(conn.conn())
             .await?;
         Ok(())
@@ -142,16 +126,24 @@ impl Store {
         Ok(found)
     }
 
+    /// What a statement with the session check folded in found, which must be there unless
+    /// the session has ended (an insert gated by the check, or the caller's own account).
+    pub(super) async fn found_unless_ended<T>(
+        &self,
+        conn: Conn<'_>,
+        caller: &Caller,
+        found: Option<T>,
+    ) -> StoreResult<T> {
+        let found = self.unless_ended(conn, caller, found).await?;
+        found.ok_or(StoreError::SessionEnded(SessionEnd::Gone))
+    }
+
     /// Refuses a caller whose session has ended, on the connection the request's work uses.
     pub(super) async fn session_is_live(&self, conn: Conn<'_>, caller: &Caller) -> StoreResult<()> {
-        let sql = sql!(
-            self.dialect,
-            "SELECT revoked_at IS NULL FROM refresh_sessions WHERE id = $1 AND user_id = $2"
-        );
+        let sql =
+            sql!("SELECT revoked_at IS NULL FROM refresh_sessions WHERE id = $1 AND user_id = $2");
         let live: Option<(bool,)> = self
-            .query(sql)
-            .bind(caller.session_id)
-            .bind(caller.user_id)
+            .query(sql, (caller.session_id, caller.user_id))
             .fetch_optional(conn)
             .await?;
         match live {

@@ -46,6 +46,32 @@ impl<T> Record for T where
 {
 }
 
+/// Values bound in order: a tuple of [`Value`]s.
+pub trait Binds<'q> {
+    fn bind_to(self, query: Query<'q>) -> Query<'q>;
+}
+
+macro_rules! tuple_binds {
+    ($($value:ident)*) => {
+        impl<'q, $($value: Value<'q>),*> Binds<'q> for ($($value,)*) {
+            #[allow(non_snake_case, reason = "the type parameters name the values")]
+            fn bind_to(self, query: Query<'q>) -> Query<'q> {
+                let ($($value,)*) = self;
+                query$(.bind($value))*
+            }
+        }
+    };
+}
+
+tuple_binds!(A);
+tuple_binds!(A B);
+tuple_binds!(A B C);
+tuple_binds!(A B C D);
+tuple_binds!(A B C D E);
+tuple_binds!(A B C D E F);
+tuple_binds!(A B C D E F G);
+tuple_binds!(A B C D E F G H);
+
 /// A connection of either backend, borrowed for some statements.
 pub enum Conn<'c> {
     Postgres(&'c mut PgConnection),
@@ -126,6 +152,16 @@ impl<'q> Query<'q> {
     }
 
     pub fn bind(mut self, value: impl Value<'q>) -> Self {
+        self.add(value);
+        self
+    }
+
+    /// Binds each value of a tuple in turn.
+    pub fn binds(self, values: impl Binds<'q>) -> Self {
+        values.bind_to(self)
+    }
+
+    fn add(&mut self, value: impl Value<'q>) {
         let added = match &mut self.args {
             Args::Postgres(args) => args.add(value),
             Args::Sqlite(args) => args.add(value),
@@ -133,7 +169,6 @@ impl<'q> Query<'q> {
         if let Err(error) = added {
             self.error.get_or_insert(error);
         }
-        self
     }
 
     /// Appends SQL text (for statements built piece by piece).
@@ -149,17 +184,8 @@ impl<'q> Query<'q> {
             Args::Sqlite(args) => args.len(),
         } + 1;
         self.sql.to_mut().push_str(&format!("${next}"));
-        let this = std::mem::replace(self, Query::empty());
-        *self = this.bind(value);
+        self.add(value);
         self
-    }
-
-    fn empty() -> Self {
-        Self {
-            sql: Cow::Borrowed(""),
-            args: Args::Postgres(PgArguments::default()),
-            error: None,
-        }
     }
 
     /// The SQL and arguments, or the first value that failed to encode.

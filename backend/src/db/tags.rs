@@ -4,7 +4,7 @@ use super::{
     Missing, Store, StoreError, StoreResult, case_key,
     dialect::{locking_sql, sql},
     sessions::live_session,
-    sql::{Conn, IdList, Timestamp, Tx},
+    sql::{Conn, IdList},
 };
 use crate::models::{Caller, Tag, TagColor, TagId, TagName, UserId};
 
@@ -16,46 +16,36 @@ impl Store {
         name: &TagName,
         color: Option<&TagColor>,
     ) -> StoreResult<Tag> {
-        let sql = sql!(
-            self.dialect,
-            concat!(
-                "INSERT INTO tags (user_id, name, name_key, color, created_at) \
-                 SELECT $1, $2, $3, $4, $5 WHERE ",
-                live_session!("$6", "$1"),
-                " RETURNING id, name, color, created_at"
-            )
+        let sql = sql!(concat!(
+            "INSERT INTO tags (user_id, name, name_key, color, created_at) \
+             SELECT $1, $2, $3, $4, $5 WHERE ",
+            live_session!("$6", "$1"),
+            " RETURNING id, name, color, created_at"
+        ));
+        let (name, color) = (name.as_str(), color.map(TagColor::as_str));
+        let values = (
+            caller.user_id,
+            name,
+            case_key(name),
+            color,
+            self.now(),
+            caller.session_id,
         );
         let mut conn = self.backend.write().await?;
-        let tag = self
-            .query(sql)
-            .bind(caller.user_id)
-            .bind(name.as_str())
-            .bind(case_key(name.as_str()))
-            .bind(color.map(TagColor::as_str))
-            .bind(Timestamp(self.now()))
-            .bind(caller.session_id)
-            .fetch_optional(conn.conn())
-            .await?;
-        self.unless_ended(conn.conn(), caller, tag)
-            .await?
-            .ok_or(StoreError::Other(sqlx::Error::RowNotFound))
+        let tag = self.query(sql, values).fetch_optional(conn.conn()).await?;
+        self.found_unless_ended(conn.conn(), caller, tag).await
     }
 
     /// The caller's tags by name regardless of case.
     pub async fn list_tags(&self, caller: &Caller) -> StoreResult<Vec<Tag>> {
-        let sql = sql!(
-            self.dialect,
-            concat!(
-                "SELECT id, name, color, created_at FROM tags WHERE user_id = $1 AND ",
-                live_session!("$2", "$1"),
-                " ORDER BY name_key, id"
-            )
-        );
+        let sql = sql!(concat!(
+            "SELECT id, name, color, created_at FROM tags WHERE user_id = $1 AND ",
+            live_session!("$2", "$1"),
+            " ORDER BY name_key, id"
+        ));
         let mut conn = self.backend.read().await?;
         let tags: Vec<Tag> = self
-            .query(sql)
-            .bind(caller.user_id)
-            .bind(caller.session_id)
+            .query(sql, (caller.user_id, caller.session_id))
             .fetch_all(conn.conn())
             .await?;
         if tags.is_empty() {
@@ -79,7 +69,6 @@ impl Store {
         lock: bool,
     ) -> StoreResult<Option<Tag>> {
         let sql = locking_sql!(
-            self.dialect,
             lock,
             concat!(
                 "SELECT id, name, color, created_at FROM tags WHERE id = $1 AND user_id = $2 AND ",
@@ -87,10 +76,7 @@ impl Store {
             )
         );
         let tag = self
-            .query(sql)
-            .bind(id)
-            .bind(caller.user_id)
-            .bind(caller.session_id)
+            .query(sql, (id, caller.user_id, caller.session_id))
             .fetch_optional(conn.reborrow())
             .await?;
         self.unless_ended(conn, caller, tag).await
@@ -104,58 +90,33 @@ impl Store {
         id: TagId,
         edit: impl FnOnce(&Tag) -> Result<(TagName, Option<TagColor>), E> + Send,
     ) -> Result<Tag, E> {
+        let sql = sql!(
+            "UPDATE tags SET name = $3, name_key = $4, color = $5 \
+             WHERE id = $1 AND user_id = $2 RETURNING id, name, color, created_at"
+        );
         let mut tx = self.backend.begin().await.map_err(StoreError::from)?;
         let current = self
             .caller_tag(tx.conn(), caller, id, true)
             .await?
             .ok_or(StoreError::NotFound(Missing::Tag))?;
         let (name, color) = edit(&current)?;
-        Ok(self
-            .write_tag(tx, caller.user_id, id, &name, color.as_ref())
-            .await?)
-    }
-
-    async fn write_tag(
-        &self,
-        mut tx: Tx,
-        user_id: UserId,
-        id: TagId,
-        name: &TagName,
-        color: Option<&TagColor>,
-    ) -> StoreResult<Tag> {
-        let sql = sql!(
-            self.dialect,
-            "UPDATE tags SET name = $3, name_key = $4, color = $5 \
-             WHERE id = $1 AND user_id = $2 RETURNING id, name, color, created_at"
-        );
-        let tag: Tag = self
-            .query(sql)
-            .bind(id)
-            .bind(user_id)
-            .bind(name.as_str())
-            .bind(case_key(name.as_str()))
-            .bind(color.map(TagColor::as_str))
-            .fetch_one(tx.conn())
-            .await?;
-        tx.commit().await?;
+        let (name, color) = (name.as_str(), color.as_ref().map(TagColor::as_str));
+        let values = (id, caller.user_id, name, case_key(name), color);
+        let written = self.query(sql, values).fetch_one(tx.conn()).await;
+        let tag: Tag = written.map_err(StoreError::from)?;
+        tx.commit().await.map_err(StoreError::from)?;
         Ok(tag)
     }
 
     /// Deletes one of the caller's tags; its links go by cascade, the tasks stay.
     pub async fn delete_tag(&self, caller: &Caller, id: TagId) -> StoreResult<bool> {
-        let sql = sql!(
-            self.dialect,
-            concat!(
-                "DELETE FROM tags WHERE id = $1 AND user_id = $2 AND ",
-                live_session!("$3", "$2")
-            )
-        );
+        let sql = sql!(concat!(
+            "DELETE FROM tags WHERE id = $1 AND user_id = $2 AND ",
+            live_session!("$3", "$2")
+        ));
         let mut conn = self.backend.write().await?;
         let deleted = self
-            .query(sql)
-            .bind(id)
-            .bind(caller.user_id)
-            .bind(caller.session_id)
+            .query(sql, (id, caller.user_id, caller.session_id))
             .execute(conn.conn())
             .await?;
         let deleted = self
@@ -173,14 +134,9 @@ impl Store {
         user_id: UserId,
         ids: &[TagId],
     ) -> Result<usize, sqlx::Error> {
-        let sql = sql!(
-            self.dialect,
-            "SELECT id FROM tags WHERE user_id = $1 AND id {any $2}{for_key_share}"
-        );
+        let sql = sql!("SELECT id FROM tags WHERE user_id = $1 AND id {any $2}{for_key_share}");
         let found: Vec<(TagId,)> = self
-            .query(sql)
-            .bind(user_id)
-            .bind(IdList::from(ids))
+            .query(sql, (user_id, IdList::from(ids)))
             .fetch_all(conn)
             .await?;
         Ok(found.len())

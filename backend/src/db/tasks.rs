@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::{
     EditedTask, Missing, Store, StoreError, StoreResult, TaskFields, TaskWrite, case_key,
-    dialect::{locking_sql, sql},
+    dialect::{Sql, locking_sql, sql},
     sessions::live_session,
     sql::{Conn, IdList, Query, Timestamp, Tx},
 };
@@ -38,39 +38,20 @@ impl Store {
     /// Inserts one of the caller's tasks and its links; `NotFound(TagInSet)` (nothing written)
     /// when a tag id is not one of the user's.
     pub async fn create_task(&self, caller: &Caller, task: TaskWrite) -> StoreResult<Task> {
-        let (user_id, now) = (caller.user_id, self.now());
-        match task.tags.as_deref() {
+        let Some(tags) = task.tags.filter(|tags| !tags.is_empty()) else {
             // Nothing to link: the insert alone, one statement and one round trip.
-            None | Some([]) => {
-                let mut conn = self.backend.write().await?;
-                let task = self
-                    .insert_task(conn.conn(), caller, &task.fields, None, now)
-                    .await?;
-                self.created(conn.conn(), caller, task).await
-            }
-            Some(tags) => {
-                let mut tx = self.backend.begin().await?;
-                let task = self
-                    .insert_task(tx.conn(), caller, &task.fields, None, now)
-                    .await?;
-                let id = self.created(tx.conn(), caller, task).await?.id;
-                self.set_tags(&mut tx, user_id, id, tags).await?;
-                self.commit_and_return(tx, user_id, id).await
-            }
-        }
-    }
-
-    /// What an insert with the session check folded in returned: nothing means the session
-    /// has ended.
-    async fn created(
-        &self,
-        conn: Conn<'_>,
-        caller: &Caller,
-        task: Option<Task>,
-    ) -> StoreResult<Task> {
-        self.unless_ended(conn, caller, task)
-            .await?
-            .ok_or(StoreError::Other(sqlx::Error::RowNotFound))
+            let mut conn = self.backend.write().await?;
+            return self
+                .insert_task(conn.conn(), caller, &task.fields, None, self.now())
+                .await;
+        };
+        let mut tx = self.backend.begin().await?;
+        let task = self.insert_task(tx.conn(), caller, &task.fields, None, self.now());
+        let id = task.await?.id;
+        self.set_tags(&mut tx, caller.user_id, id, &tags).await?;
+        let task = self.task_in(&mut tx, caller.user_id, id).await?;
+        tx.commit().await?;
+        Ok(task)
     }
 
     /// Locks the task, applies `edit` to it and writes the result; `NotFound(Task)` when the
@@ -101,7 +82,7 @@ impl Store {
         caller: &Caller,
         before: &Task,
         write: TaskWrite,
-        now: DateTime<Utc>,
+        now: Timestamp,
     ) -> StoreResult<EditedTask> {
         let (id, user_id) = (before.id, caller.user_id);
         if let Some(tags) = &write.tags {
@@ -123,10 +104,8 @@ impl Store {
             });
         };
         let fields = recurrence::successor_fields(&after, &next);
-        let next = self
-            .insert_task(tx.conn(), caller, &fields, next.recurrence_start, now)
-            .await?;
-        let next_id = self.created(tx.conn(), caller, next).await?.id;
+        let next = self.insert_task(tx.conn(), caller, &fields, next.recurrence_start, now);
+        let next_id = next.await?.id;
         self.copy_tags(tx.conn(), user_id, id, next_id).await?;
         self.set_successor(tx.conn(), user_id, id, next_id, now)
             .await?;
@@ -155,24 +134,17 @@ impl Store {
     /// predecessor's link to it is cleared (its `recurred_at` stays, so no new successor is
     /// made; its `updated_at` moves). False when it is not the caller's.
     pub async fn delete_task(&self, caller: &Caller, id: TaskId) -> StoreResult<bool> {
-        let delete = sql!(
-            self.dialect,
-            concat!(
-                "DELETE FROM tasks WHERE id = $1 AND user_id = $2 AND ",
-                live_session!("$3", "$2")
-            )
-        );
+        let delete = sql!(concat!(
+            "DELETE FROM tasks WHERE id = $1 AND user_id = $2 AND ",
+            live_session!("$3", "$2")
+        ));
         let unlink = sql!(
-            self.dialect,
             "UPDATE tasks SET successor_id = NULL, updated_at = $3 \
              WHERE successor_id = $1 AND user_id = $2"
         );
         let mut tx = self.backend.begin().await?;
         let deleted = self
-            .query(delete)
-            .bind(id)
-            .bind(caller.user_id)
-            .bind(caller.session_id)
+            .query(delete, (id, caller.user_id, caller.session_id))
             .execute(tx.conn())
             .await?;
         if deleted == 0 {
@@ -180,10 +152,7 @@ impl Store {
             return Ok(false);
         }
         // The predecessor's successor link changes: it was written now.
-        self.query(unlink)
-            .bind(id)
-            .bind(caller.user_id)
-            .bind(Timestamp(self.now()))
+        self.query(unlink, (id, caller.user_id, self.now()))
             .execute(tx.conn())
             .await?;
         tx.commit().await?;
@@ -199,7 +168,6 @@ impl Store {
         tag_id: TagId,
     ) -> StoreResult<(Task, bool)> {
         let link = sql!(
-            self.dialect,
             "INSERT INTO task_tags (task_id, tag_id, user_id) VALUES ($1, $2, $3) \
              ON CONFLICT DO NOTHING"
         );
@@ -214,10 +182,8 @@ impl Store {
         task_id: TaskId,
         tag_id: TagId,
     ) -> StoreResult<Task> {
-        let unlink = sql!(
-            self.dialect,
-            "DELETE FROM task_tags WHERE task_id = $1 AND tag_id = $2 AND user_id = $3"
-        );
+        let unlink =
+            sql!("DELETE FROM task_tags WHERE task_id = $1 AND tag_id = $2 AND user_id = $3");
         Ok(self.change_link(caller, task_id, tag_id, unlink).await?.0)
     }
 
@@ -228,7 +194,7 @@ impl Store {
         caller: &Caller,
         task_id: TaskId,
         tag_id: TagId,
-        sql: &'static str,
+        sql: &'static Sql,
     ) -> StoreResult<(Task, bool)> {
         let mut tx = self.backend.begin().await?;
         self.caller_task(tx.conn(), caller, task_id, true)
@@ -242,10 +208,7 @@ impl Store {
             return Err(StoreError::NotFound(Missing::Tag));
         }
         let changed = self
-            .query(sql)
-            .bind(task_id)
-            .bind(tag_id)
-            .bind(caller.user_id)
+            .query(sql, (task_id, tag_id, caller.user_id))
             .execute(tx.conn())
             .await?
             == 1;
@@ -265,20 +228,15 @@ impl Store {
         caller: &Caller,
         before: DateTime<Utc>,
     ) -> StoreResult<Vec<Task>> {
-        let sql = sql!(
-            self.dialect,
-            concat!(
-                task_select!(),
-                " FROM tasks t WHERE user_id = $1 AND NOT completed AND remind_at <= $2 \
+        let sql = sql!(concat!(
+            task_select!(),
+            " FROM tasks t WHERE user_id = $1 AND NOT completed AND remind_at <= $2 \
                  ORDER BY remind_at, id"
-            )
-        );
+        ));
         let mut conn = self.backend.read().await?;
         self.session_is_live(conn.conn(), caller).await?;
         Ok(self
-            .query(sql)
-            .bind(caller.user_id)
-            .bind(Timestamp(before))
+            .query(sql, (caller.user_id, Timestamp(before)))
             .fetch_all(conn.conn())
             .await?)
     }
@@ -294,7 +252,6 @@ impl Store {
         limit: i64,
     ) -> StoreResult<Vec<super::ClaimedReminder>> {
         let sql = sql!(
-            self.dialect,
             "UPDATE tasks SET reminded_at = $2 \
              WHERE id IN (SELECT id FROM tasks \
                           WHERE reminded_at IS NULL AND NOT completed AND remind_at <= $2 \
@@ -304,9 +261,7 @@ impl Store {
         );
         let mut conn = self.backend.write().await?;
         Ok(self
-            .query(sql)
-            .bind(limit)
-            .bind(Timestamp(self.now()))
+            .query(sql, (limit, self.now()))
             .fetch_all(conn.conn())
             .await?)
     }
@@ -322,7 +277,6 @@ impl Store {
         lock: bool,
     ) -> StoreResult<Option<Task>> {
         let sql = locking_sql!(
-            self.dialect,
             lock,
             concat!(
                 task_select!(),
@@ -331,10 +285,7 @@ impl Store {
             )
         );
         let task = self
-            .query(sql)
-            .bind(id)
-            .bind(caller.user_id)
-            .bind(caller.session_id)
+            .query(sql, (id, caller.user_id, caller.session_id))
             .fetch_optional(conn.reborrow())
             .await?;
         self.unless_ended(conn, caller, task).await
@@ -347,18 +298,11 @@ impl Store {
         user_id: UserId,
         id: TaskId,
     ) -> Result<Option<Task>, sqlx::Error> {
-        let sql = sql!(
-            self.dialect,
-            concat!(
-                task_select!(),
-                " FROM tasks t WHERE id = $1 AND user_id = $2"
-            )
-        );
-        self.query(sql)
-            .bind(id)
-            .bind(user_id)
-            .fetch_optional(conn)
-            .await
+        let sql = sql!(concat!(
+            task_select!(),
+            " FROM tasks t WHERE id = $1 AND user_id = $2"
+        ));
+        self.query(sql, (id, user_id)).fetch_optional(conn).await
     }
 
     /// The task as the transaction sees it; it must exist.
@@ -368,71 +312,76 @@ impl Store {
             .ok_or(StoreError::NotFound(Missing::Task))
     }
 
-    /// Reads the task as the transaction left it, then commits.
-    async fn commit_and_return(
-        &self,
-        mut tx: Tx,
-        user_id: UserId,
-        id: TaskId,
-    ) -> StoreResult<Task> {
-        let task = self.task_in(&mut tx, user_id, id).await?;
-        tx.commit().await?;
-        Ok(task)
-    }
-
     /// Inserts one of the caller's tasks and returns it as stored (with no tags yet: a new
-    /// task has none), in one statement with the session check: nothing when the session has
-    /// ended. `recurrence_start` is its series' start when it continues one.
+    /// task has none), in one statement with the session check. `recurrence_start` is its
+    /// series' start when it continues one.
     async fn insert_task(
         &self,
-        conn: Conn<'_>,
+        mut conn: Conn<'_>,
         caller: &Caller,
         fields: &TaskFields,
         recurrence_start: Option<DateTime<Utc>>,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Task>, sqlx::Error> {
-        let sql = sql!(
-            self.dialect,
-            concat!(
-                "INSERT INTO tasks (user_id, title, title_key, description, description_key, \
+        now: Timestamp,
+    ) -> StoreResult<Task> {
+        let sql = sql!(concat!(
+            "INSERT INTO tasks (user_id, title, title_key, description, description_key, \
                                     completed, completed_at, priority, due_date, remind_at, \
                                     recurrence_rule, created_at, updated_at, recurrence_start) \
                  SELECT $1, $2, $3, $4, $5, $6, CASE WHEN $6 THEN {time $11} END, $7, $8, $9, $10, \
                         $11, $11, $12 \
                  WHERE ",
-                live_session!("$13", "$1"),
-                " RETURNING ",
-                task_columns!(),
-                ", {no_tags} AS tags"
-            )
-        );
-        self.bind_fields(self.query(sql), caller.user_id, fields, now)
-            .bind(recurrence_start.map(Timestamp))
-            .bind(caller.session_id)
-            .fetch_optional(conn)
-            .await
+            live_session!("$13", "$1"),
+            " RETURNING ",
+            task_columns!(),
+            ", {no_tags} AS tags"
+        ));
+        let series = (recurrence_start.map(Timestamp), caller.session_id);
+        let task = self
+            .bind_fields(sql, caller.user_id, fields, now)
+            .binds(series)
+            .fetch_optional(conn.reborrow())
+            .await?;
+        self.found_unless_ended(conn, caller, task).await
     }
 
-    /// Binds `$1` to `$11` of an insert or update: the owner, the fields and the time.
+    /// `sql` with `$1` to `$11` of an insert or update bound: the owner, the fields and the
+    /// time.
     fn bind_fields<'q>(
         &self,
-        query: Query<'q>,
+        sql: &'static Sql,
         user_id: UserId,
         fields: &'q TaskFields,
-        now: DateTime<Utc>,
+        now: Timestamp,
     ) -> Query<'q> {
-        query
-            .bind(user_id)
-            .bind(&fields.title)
-            .bind(case_key(fields.title.as_str()))
-            .bind(&fields.description)
-            .bind(fields.description.as_ref().map(|d| case_key(d.as_str())))
-            .bind(fields.completed)
-            .bind(fields.priority)
-            .bind(fields.due_date.map(Timestamp))
-            .bind(fields.remind_at.map(Timestamp))
-            .bind(&fields.recurrence_rule)
-            .bind(Timestamp(now))
+        let TaskFields {
+            title, description, ..
+        } = fields;
+        let keys = (
+            case_key(title.as_str()),
+            description.as_ref().map(|d| case_key(d.as_str())),
+        );
+        let times = (
+            fields.due_date.map(Timestamp),
+            fields.remind_at.map(Timestamp),
+        );
+        self.query(
+            sql,
+            (
+                user_id,
+                title,
+                keys.0,
+                description,
+                keys.1,
+                fields.completed,
+            ),
+        )
+        .binds((
+            fields.priority,
+            times.0,
+            times.1,
+            &fields.recurrence_rule,
+            now,
+        ))
     }
 
     /// Writes every column and returns the task as it now is; `completed_at` is set when the
@@ -444,12 +393,10 @@ impl Store {
         user_id: UserId,
         id: TaskId,
         fields: &TaskFields,
-        now: DateTime<Utc>,
+        now: Timestamp,
     ) -> StoreResult<Task> {
-        let sql = sql!(
-            self.dialect,
-            concat!(
-                "UPDATE tasks SET title = $2, title_key = $3, description = $4, \
+        let sql = sql!(concat!(
+            "UPDATE tasks SET title = $2, title_key = $3, description = $4, \
                      description_key = $5, completed = $6, \
                      completed_at = CASE WHEN NOT $6 THEN NULL \
                                          WHEN completed THEN completed_at \
@@ -462,11 +409,10 @@ impl Store {
                                                OR recurrence_rule IS DISTINCT FROM $10 \
                                              THEN NULL ELSE recurrence_start END \
                  WHERE user_id = $1 AND id = $12 RETURNING ",
-                task_columns!(),
-                ", {tags tasks} AS tags"
-            )
-        );
-        self.bind_fields(self.query(sql), user_id, fields, now)
+            task_columns!(),
+            ", {tags tasks} AS tags"
+        ));
+        self.bind_fields(sql, user_id, fields, now)
             .bind(id)
             .fetch_optional(conn)
             .await?
@@ -483,11 +429,9 @@ impl Store {
         tags: &[TagId],
     ) -> StoreResult<()> {
         let unlink = sql!(
-            self.dialect,
             "DELETE FROM task_tags WHERE task_id = $1 AND user_id = $2 AND tag_id {not_any $3}"
         );
         let link = sql!(
-            self.dialect,
             "INSERT INTO task_tags (task_id, tag_id, user_id) \
              SELECT $1, id, $2 FROM tags WHERE user_id = $2 AND id {any $3} \
              ON CONFLICT DO NOTHING"
@@ -496,10 +440,7 @@ impl Store {
             return Err(StoreError::NotFound(Missing::TagInSet));
         }
         for sql in [unlink, link] {
-            self.query(sql)
-                .bind(task_id)
-                .bind(user_id)
-                .bind(IdList::from(tags))
+            self.query(sql, (task_id, user_id, IdList::from(tags)))
                 .execute(tx.conn())
                 .await?;
         }
@@ -513,21 +454,14 @@ impl Store {
         user_id: UserId,
         id: TaskId,
         successor: TaskId,
-        now: DateTime<Utc>,
+        now: Timestamp,
     ) -> Result<(), sqlx::Error> {
         let sql = sql!(
-            self.dialect,
             "UPDATE tasks SET successor_id = $3, recurred_at = $4, updated_at = $4 \
              WHERE id = $1 AND user_id = $2"
         );
-        self.query(sql)
-            .bind(id)
-            .bind(user_id)
-            .bind(successor)
-            .bind(Timestamp(now))
-            .execute(conn)
-            .await
-            .map(drop)
+        let values = (id, user_id, successor, now);
+        self.query(sql, values).execute(conn).await.map(drop)
     }
 
     /// Gives `to` the same tags as `from`.
@@ -539,14 +473,10 @@ impl Store {
         to: TaskId,
     ) -> Result<(), sqlx::Error> {
         let sql = sql!(
-            self.dialect,
             "INSERT INTO task_tags (task_id, tag_id, user_id) \
              SELECT $3, tag_id, user_id FROM task_tags WHERE task_id = $2 AND user_id = $1"
         );
-        self.query(sql)
-            .bind(user_id)
-            .bind(from)
-            .bind(to)
+        self.query(sql, (user_id, from, to))
             .execute(conn)
             .await
             .map(drop)
@@ -554,18 +484,12 @@ impl Store {
 
     /// Marks the task as written now (its tag set changed) and returns it as it now is.
     async fn touch_task(&self, conn: Conn<'_>, user_id: UserId, id: TaskId) -> StoreResult<Task> {
-        let sql = sql!(
-            self.dialect,
-            concat!(
-                "UPDATE tasks SET updated_at = $3 WHERE id = $1 AND user_id = $2 RETURNING ",
-                task_columns!(),
-                ", {tags tasks} AS tags"
-            )
-        );
-        self.query(sql)
-            .bind(id)
-            .bind(user_id)
-            .bind(Timestamp(self.now()))
+        let sql = sql!(concat!(
+            "UPDATE tasks SET updated_at = $3 WHERE id = $1 AND user_id = $2 RETURNING ",
+            task_columns!(),
+            ", {tags tasks} AS tags"
+        ));
+        self.query(sql, (id, user_id, self.now()))
             .fetch_optional(conn)
             .await?
             .ok_or(StoreError::NotFound(Missing::Task))
@@ -573,8 +497,8 @@ impl Store {
 
     /// The user's IANA time zone name.
     async fn user_time_zone(&self, conn: Conn<'_>, user_id: UserId) -> Result<String, sqlx::Error> {
-        let sql = sql!(self.dialect, "SELECT timezone FROM users WHERE id = $1");
-        let (zone,): (String,) = self.query(sql).bind(user_id).fetch_one(conn).await?;
+        let sql = sql!("SELECT timezone FROM users WHERE id = $1");
+        let (zone,): (String,) = self.query(sql, (user_id,)).fetch_one(conn).await?;
         Ok(zone)
     }
 }

@@ -1,9 +1,6 @@
 //! Accounts.
 
-use super::{
-    SessionEnd, Store, StoreError, StoreResult, dialect::sql, sessions::live_session,
-    sql::Timestamp,
-};
+use super::{Store, StoreResult, dialect::sql, sessions::live_session, sql::Query};
 use crate::models::{Caller, DisplayName, Email, TimeZoneName, User, UserId};
 
 macro_rules! user_columns {
@@ -20,58 +17,49 @@ impl Store {
         password_hash: &str,
         name: Option<&DisplayName>,
     ) -> StoreResult<User> {
-        let sql = sql!(
-            self.dialect,
-            concat!(
-                "INSERT INTO users (id, email, password_hash, name, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $5) RETURNING ",
-                user_columns!()
-            )
+        let sql = sql!(concat!(
+            "INSERT INTO users (id, email, password_hash, name, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $5) RETURNING ",
+            user_columns!()
+        ));
+        let name = name.map(DisplayName::as_str);
+        let values = (
+            UserId::new(),
+            email.as_str(),
+            password_hash,
+            name,
+            self.now(),
         );
         let mut conn = self.backend.write().await?;
-        Ok(self
-            .query(sql)
-            .bind(UserId::new())
-            .bind(email.as_str())
-            .bind(password_hash)
-            .bind(name.map(DisplayName::as_str))
-            .bind(Timestamp(self.now()))
-            .fetch_one(conn.conn())
-            .await?)
+        Ok(self.query(sql, values).fetch_one(conn.conn()).await?)
     }
 
     /// The caller's account.
     pub async fn find_user(&self, caller: &Caller) -> StoreResult<User> {
-        let sql = sql!(
-            self.dialect,
-            concat!(
-                "SELECT ",
-                user_columns!(),
-                " FROM users WHERE id = $1 AND ",
-                live_session!("$2", "$1")
-            )
-        );
+        let sql = sql!(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE id = $1 AND ",
+            live_session!("$2", "$1")
+        ));
         let mut conn = self.backend.read().await?;
         let user = self
-            .query(sql)
-            .bind(caller.user_id)
-            .bind(caller.session_id)
+            .query(sql, (caller.user_id, caller.session_id))
             .fetch_optional(conn.conn())
             .await?;
-        let user = self.unless_ended(conn.conn(), caller, user).await?;
-        user.ok_or(StoreError::SessionEnded(SessionEnd::Gone))
+        self.found_unless_ended(conn.conn(), caller, user).await
     }
 
     /// `email` is lower-cased, as stored.
     pub async fn find_user_by_email(&self, email: &Email) -> StoreResult<Option<User>> {
-        let sql = sql!(
-            self.dialect,
-            concat!("SELECT ", user_columns!(), " FROM users WHERE email = $1")
-        );
+        let sql = sql!(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE email = $1"
+        ));
         let mut conn = self.backend.read().await?;
         Ok(self
-            .query(sql)
-            .bind(email.as_str())
+            .query(sql, (email.as_str(),))
             .fetch_optional(conn.conn())
             .await?)
     }
@@ -83,30 +71,27 @@ impl Store {
         name: Option<Option<&DisplayName>>,
         timezone: Option<&TimeZoneName>,
     ) -> StoreResult<User> {
-        let sql = sql!(
-            self.dialect,
-            concat!(
-                "UPDATE users SET name = CASE WHEN $2 THEN $3 ELSE name END, \
-                     timezone = COALESCE($4, timezone), updated_at = $5 \
-                 WHERE id = $1 AND ",
-                live_session!("$6", "$1"),
-                " RETURNING ",
-                user_columns!()
-            )
+        let sql = sql!(concat!(
+            "UPDATE users SET name = CASE WHEN $2 THEN $3 ELSE name END, \
+                 timezone = COALESCE($4, timezone), updated_at = $5 \
+             WHERE id = $1 AND ",
+            live_session!("$6", "$1"),
+            " RETURNING ",
+            user_columns!()
+        ));
+        let (set_name, name) = (name.is_some(), name.flatten().map(DisplayName::as_str));
+        let timezone = timezone.map(TimeZoneName::as_str);
+        let values = (
+            caller.user_id,
+            set_name,
+            name,
+            timezone,
+            self.now(),
+            caller.session_id,
         );
         let mut conn = self.backend.write().await?;
-        let user = self
-            .query(sql)
-            .bind(caller.user_id)
-            .bind(name.is_some())
-            .bind(name.flatten().map(DisplayName::as_str))
-            .bind(timezone.map(TimeZoneName::as_str))
-            .bind(Timestamp(self.now()))
-            .bind(caller.session_id)
-            .fetch_optional(conn.conn())
-            .await?;
-        let user = self.unless_ended(conn.conn(), caller, user).await?;
-        user.ok_or(StoreError::SessionEnded(SessionEnd::Gone))
+        let user = self.query(sql, values).fetch_optional(conn.conn()).await?;
+        self.found_unless_ended(conn.conn(), caller, user).await
     }
 
     pub async fn update_password_hash(&self, id: UserId, password_hash: &str) -> StoreResult<()> {
@@ -117,15 +102,9 @@ impl Store {
         Ok(())
     }
 
-    fn set_password_hash<'q>(&self, id: UserId, password_hash: &'q str) -> super::sql::Query<'q> {
-        let sql = sql!(
-            self.dialect,
-            "UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1"
-        );
-        self.query(sql)
-            .bind(id)
-            .bind(password_hash)
-            .bind(Timestamp(self.now()))
+    fn set_password_hash<'q>(&self, id: UserId, password_hash: &'q str) -> Query<'q> {
+        let sql = sql!("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1");
+        self.query(sql, (id, password_hash, self.now()))
     }
 
     /// Sets the hash, revokes every session but the caller's and ends the caller's rotation
@@ -133,51 +112,35 @@ impl Store {
     pub async fn change_password(&self, caller: &Caller, password_hash: &str) -> StoreResult<()> {
         let (id, keep) = (caller.user_id, caller.session_id);
         let revoke_others = sql!(
-            self.dialect,
             "UPDATE refresh_sessions SET revoked_at = $3 \
              WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL"
         );
-        let end_overlap = sql!(
-            self.dialect,
-            "UPDATE refresh_sessions SET previous_jti = NULL WHERE id = $1"
-        );
+        let end_overlap = sql!("UPDATE refresh_sessions SET previous_jti = NULL WHERE id = $1");
         let mut tx = self.backend.begin().await?;
         self.session_is_live(tx.conn(), caller).await?;
         self.set_password_hash(id, password_hash)
             .execute(tx.conn())
             .await?;
-        self.query(revoke_others)
-            .bind(id)
-            .bind(keep)
-            .bind(Timestamp(self.now()))
+        self.query(revoke_others, (id, keep, self.now()))
             .execute(tx.conn())
             .await?;
-        self.query(end_overlap)
-            .bind(keep)
-            .execute(tx.conn())
-            .await?;
+        self.query(end_overlap, (keep,)).execute(tx.conn()).await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Deletes the caller's account and, by cascade, their sessions, tasks and tags.
     pub async fn delete_user(&self, caller: &Caller) -> StoreResult<()> {
-        let sql = sql!(
-            self.dialect,
-            concat!(
-                "DELETE FROM users WHERE id = $1 AND ",
-                live_session!("$2", "$1")
-            )
-        );
+        let sql = sql!(concat!(
+            "DELETE FROM users WHERE id = $1 AND ",
+            live_session!("$2", "$1")
+        ));
         let mut conn = self.backend.write().await?;
         let deleted = self
-            .query(sql)
-            .bind(caller.user_id)
-            .bind(caller.session_id)
+            .query(sql, (caller.user_id, caller.session_id))
             .execute(conn.conn())
             .await?;
-        self.unless_ended(conn.conn(), caller, (deleted == 1).then_some(()))
-            .await?
-            .ok_or(StoreError::SessionEnded(SessionEnd::Gone))
+        let deleted = (deleted == 1).then_some(());
+        self.found_unless_ended(conn.conn(), caller, deleted).await
     }
 }
