@@ -34,10 +34,6 @@ impl Email {
         }
         Ok(Self(email))
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 /// A password of 8 to 128 characters. Never printed.
@@ -84,10 +80,6 @@ impl DisplayName {
         }
         Ok((!name.is_empty()).then(|| Self(name.to_owned())))
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 /// An IANA time zone name such as `Europe/Paris`.
@@ -101,11 +93,9 @@ impl TimeZoneName {
             .map(|tz| Self(tz.name().to_owned()))
             .map_err(|_| ApiError::new(ErrorCode::InvalidTimezone).with_field("timezone"))
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
+
+text_value!(Email, DisplayName, TimeZoneName);
 
 #[cfg(test)]
 mod tests {
@@ -137,18 +127,11 @@ mod tests {
 
     #[test]
     fn password_length_is_counted_in_characters() {
-        assert_eq!(
-            Password::parse("1234567", "password").unwrap_err().code(),
-            ErrorCode::PasswordTooShort
-        );
-        assert!(Password::parse("12345678", "password").is_ok());
-        assert!(Password::parse(&"é".repeat(128), "password").is_ok());
-        assert_eq!(
-            Password::parse(&"x".repeat(129), "password")
-                .unwrap_err()
-                .code(),
-            ErrorCode::PasswordTooLong
-        );
+        let password = |raw: &str| Password::parse(raw, "password").map_err(|e| e.code());
+        assert_eq!(password("1234567"), Err(ErrorCode::PasswordTooShort));
+        assert!(password("12345678").is_ok());
+        assert!(password(&"é".repeat(128)).is_ok());
+        assert_eq!(password(&"x".repeat(129)), Err(ErrorCode::PasswordTooLong));
     }
 
     #[test]
@@ -159,30 +142,24 @@ mod tests {
 
     #[test]
     fn name_is_trimmed_blank_is_none_and_long_is_refused() {
-        assert_eq!(
-            DisplayName::parse("  Ada ").unwrap().unwrap().as_str(),
-            "Ada"
-        );
-        assert_eq!(DisplayName::parse("   ").unwrap(), None);
-        assert!(DisplayName::parse(&"n".repeat(100)).is_ok());
-        assert_eq!(
-            DisplayName::parse(&"n".repeat(101)).unwrap_err().code(),
-            ErrorCode::ValidationError
-        );
+        let name = |raw: &str| DisplayName::parse(raw).map_err(|e| e.code());
+        assert_eq!(name("  Ada ").unwrap().unwrap().as_str(), "Ada");
+        assert_eq!(name("   "), Ok(None));
+        assert!(name(&"n".repeat(100)).is_ok());
+        assert_eq!(name(&"n".repeat(101)), Err(ErrorCode::ValidationError));
     }
 
     #[test]
     fn timezones_must_be_iana_names() {
-        assert_eq!(
-            TimeZoneName::parse("America/New_York").unwrap().as_str(),
-            "America/New_York"
-        );
-        assert_eq!(TimeZoneName::parse("UTC").unwrap().as_str(), "UTC");
+        let zone = |raw| {
+            TimeZoneName::parse(raw)
+                .map(String::from)
+                .map_err(|e| e.code())
+        };
+        assert_eq!(zone("America/New_York").as_deref(), Ok("America/New_York"));
+        assert_eq!(zone("UTC").as_deref(), Ok("UTC"));
         for raw in ["Mars/Olympus", "", "EST5EDT6"] {
-            assert_eq!(
-                TimeZoneName::parse(raw).unwrap_err().code(),
-                ErrorCode::InvalidTimezone
-            );
+            assert_eq!(zone(raw), Err(ErrorCode::InvalidTimezone));
         }
     }
 }

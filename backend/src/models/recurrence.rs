@@ -72,13 +72,10 @@ fn occurrence_after(
 /// The fields of the successor: the same title, description, priority and rule, not completed.
 pub fn successor_fields(task: &Task, next: &NextOccurrence) -> TaskFields {
     TaskFields {
-        title: task.title.clone(),
-        description: task.description.clone(),
         completed: false,
-        priority: task.priority,
         due_date: Some(next.due_date),
         remind_at: next.remind_at,
-        recurrence_rule: task.recurrence_rule.clone(),
+        ..TaskFields::from(task)
     }
 }
 
@@ -118,31 +115,28 @@ mod tests {
     }
 
     #[test]
-    fn daily_at_nine_in_new_york_stays_nine_local_across_both_changes() {
-        // 2030-03-10 is the spring-forward day in New York: 09:00 EST is 14:00Z, 09:00 EDT 13:00Z.
-        assert_eq!(
-            next("FREQ=DAILY", "2030-03-09T14:00:00Z", "America/New_York").as_deref(),
-            Some("2030-03-10T13:00:00Z")
-        );
-        // 2030-11-03 falls back: 09:00 EDT is 13:00Z, 09:00 EST 14:00Z.
-        assert_eq!(
-            next("FREQ=DAILY", "2030-11-02T13:00:00Z", "America/New_York").as_deref(),
-            Some("2030-11-03T14:00:00Z")
-        );
-    }
-
-    #[test]
-    fn southern_hemisphere_changes_go_the_other_way() {
-        // Sydney leaves daylight time on 2030-04-07 (09:00 AEDT = 22:00Z the day before,
-        // 09:00 AEST = 23:00Z the day before) and enters it again on 2030-10-06.
-        assert_eq!(
-            next("FREQ=DAILY", "2030-04-05T22:00:00Z", "Australia/Sydney").as_deref(),
-            Some("2030-04-06T23:00:00Z")
-        );
-        assert_eq!(
-            next("FREQ=DAILY", "2030-10-04T23:00:00Z", "Australia/Sydney").as_deref(),
-            Some("2030-10-05T22:00:00Z")
-        );
+    fn the_next_occurrence_keeps_the_local_time_and_follows_the_rule() {
+        // Each row: rule, due date, time zone, next due date.
+        for row in [
+            // 2030-03-10 is the spring-forward day in New York: 09:00 EST is 14:00Z, 09:00 EDT
+            // 13:00Z; 2030-11-03 falls back.
+            "FREQ=DAILY 2030-03-09T14:00:00Z America/New_York 2030-03-10T13:00:00Z",
+            "FREQ=DAILY 2030-11-02T13:00:00Z America/New_York 2030-11-03T14:00:00Z",
+            // Southern changes go the other way: Sydney leaves daylight time on 2030-04-07
+            // (09:00 AEDT = 22:00Z the day before, 09:00 AEST = 23:00Z) and enters it on 10-06.
+            "FREQ=DAILY 2030-04-05T22:00:00Z Australia/Sydney 2030-04-06T23:00:00Z",
+            "FREQ=DAILY 2030-10-04T23:00:00Z Australia/Sydney 2030-10-05T22:00:00Z",
+            // Monthly on the 31st skips shorter months.
+            "FREQ=MONTHLY;BYMONTHDAY=31 2030-01-31T09:00:00Z UTC 2030-03-31T09:00:00Z",
+            // Weekly by day goes to the next listed day (2030-01-07 is a Monday).
+            "FREQ=WEEKLY;BYDAY=MO,WE 2030-01-07T09:00:00Z UTC 2030-01-09T09:00:00Z",
+            "FREQ=WEEKLY;BYDAY=MO,WE 2030-01-09T09:00:00Z UTC 2030-01-14T09:00:00Z",
+        ] {
+            let [rule, due, zone, expected] = row.split(' ').collect::<Vec<_>>()[..] else {
+                unreachable!("{row}")
+            };
+            assert_eq!(next(rule, due, zone).as_deref(), Some(expected), "{row}");
+        }
     }
 
     #[test]
@@ -159,61 +153,24 @@ mod tests {
     }
 
     #[test]
-    fn monthly_on_the_31st_skips_shorter_months() {
-        assert_eq!(
-            next("FREQ=MONTHLY;BYMONTHDAY=31", "2030-01-31T09:00:00Z", "UTC").as_deref(),
-            Some("2030-03-31T09:00:00Z")
-        );
-    }
-
-    #[test]
-    fn weekly_by_day_goes_to_the_next_listed_day() {
-        // 2030-01-07 is a Monday.
-        assert_eq!(
-            next("FREQ=WEEKLY;BYDAY=MO,WE", "2030-01-07T09:00:00Z", "UTC").as_deref(),
-            Some("2030-01-09T09:00:00Z")
-        );
-        assert_eq!(
-            next("FREQ=WEEKLY;BYDAY=MO,WE", "2030-01-09T09:00:00Z", "UTC").as_deref(),
-            Some("2030-01-14T09:00:00Z")
-        );
-    }
-
-    #[test]
     fn count_and_until_end_the_series() {
-        let second_of_two = task(
-            "FREQ=DAILY;COUNT=2",
-            "2030-01-02T09:00:00Z",
-            None,
-            Some("2030-01-01T09:00:00Z"),
-        );
+        let rule = "FREQ=DAILY;COUNT=2";
+        let (first, second) = ("2030-01-01T09:00:00Z", "2030-01-02T09:00:00Z");
+        let second_of_two = task(rule, second, None, Some(first));
         assert_eq!(next_occurrence(&second_of_two, "UTC"), None);
-        let first_of_two = task("FREQ=DAILY;COUNT=2", "2030-01-01T09:00:00Z", None, None);
+        let first_of_two = task(rule, first, None, None);
         let following = next_occurrence(&first_of_two, "UTC").unwrap();
         assert_eq!(following.recurrence_start, first_of_two.due_date);
-        assert_eq!(
-            next(
-                "FREQ=DAILY;UNTIL=20300101T235959Z",
-                "2030-01-01T09:00:00Z",
-                "UTC"
-            ),
-            None
-        );
+        let until = "FREQ=DAILY;UNTIL=20300101T235959Z";
+        assert_eq!(next(until, first, "UTC"), None);
     }
 
     #[test]
     fn the_reminder_keeps_its_distance_from_the_due_date() {
-        let daily = task(
-            "FREQ=DAILY",
-            "2030-03-09T14:00:00Z",
-            Some("2030-03-09T13:30:00Z"),
-            None,
-        );
+        let remind = Some("2030-03-09T13:30:00Z");
+        let daily = task("FREQ=DAILY", "2030-03-09T14:00:00Z", remind, None);
         let next = next_occurrence(&daily, "America/New_York").unwrap();
-        assert_eq!(
-            next.remind_at.unwrap().format("%H:%M").to_string(),
-            "12:30",
-            "30 minutes before 09:00 EDT"
-        );
+        let remind = next.remind_at.unwrap().format("%H:%M").to_string();
+        assert_eq!(remind, "12:30", "30 minutes before 09:00 EDT");
     }
 }

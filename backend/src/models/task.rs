@@ -10,45 +10,15 @@ use crate::{
     models::{RecurrenceRule, TaskDescription, TaskTitle, UserId},
 };
 
-macro_rules! integer_id {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(
-            Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
-            sqlx::Type, ToSchema,
-        )]
-        #[serde(transparent)]
-        #[sqlx(transparent)]
-        #[schema(value_type = i64)]
-        pub struct $name(i64);
-
-        impl $name {
-            pub fn get(self) -> i64 {
-                self.0
-            }
-        }
-
-        impl From<i64> for $name {
-            fn from(id: i64) -> Self {
-                Self(id)
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                self.0.fmt(f)
-            }
-        }
-    };
-}
-
-integer_id!(
+id!(
     /// A task's id.
-    TaskId
+    TaskId(i64),
+    get
 );
-integer_id!(
+id!(
     /// A tag's id.
-    TagId
+    TagId(i64),
+    get
 );
 
 /// How important a task is. Stored as 0, 1, 2 so that the column sorts in importance order; a

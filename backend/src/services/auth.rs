@@ -64,15 +64,9 @@ impl AuthService {
     /// session is still live the store checks in the unit of work that serves the request
     /// (see [`Caller`]), or [`AuthService::check_session`] for a request that has none.
     pub fn authenticate(&self, token: &str) -> Result<Claims, ApiError> {
-        let claims = self
-            .tokens
+        self.tokens
             .verify(token, TokenType::Access)
-            .map_err(|error| match error {
-                TokenError::Invalid => ErrorCode::InvalidToken,
-                TokenError::Expired => ErrorCode::TokenExpired,
-                TokenError::WrongType => ErrorCode::InvalidTokenType,
-            })?;
-        Ok(claims)
+            .map_err(|error| token_error(error, ErrorCode::TokenExpired))
     }
 
     /// Refuses a caller whose session has ended.
@@ -98,19 +92,11 @@ impl AuthService {
             Err(_) => None,
         };
         let user = verify_password(&self.store, &self.hasher, user, password).await?;
-        self.open_session(user.id, &user.email).await
-    }
-
-    async fn open_session(&self, user_id: UserId, email: &str) -> Result<IssuedTokens, ApiError> {
         let session_id = Uuid::new_v4();
-        let tokens = self.issue_pair(user_id.as_uuid(), email, session_id, self.clock.now());
+        let tokens = self.issue_pair(user.id.as_uuid(), &user.email, session_id, self.clock.now());
+        let (jti, expires_at) = (tokens.refresh.claims.jti, expiry(&tokens.refresh));
         self.store
-            .create_session(
-                session_id,
-                user_id,
-                tokens.refresh.claims.jti,
-                expiry(&tokens.refresh),
-            )
+            .create_session(session_id, user.id, jti, expires_at)
             .await?;
         Ok(tokens)
     }
@@ -122,32 +108,24 @@ impl AuthService {
         session_id: Uuid,
         now: DateTime<Utc>,
     ) -> IssuedTokens {
+        let issue = |kind| self.tokens.issue(kind, user_id, email, session_id, now);
         IssuedTokens {
-            access: self
-                .tokens
-                .issue(TokenType::Access, user_id, email, session_id, now),
-            refresh: self
-                .tokens
-                .issue(TokenType::Refresh, user_id, email, session_id, now),
+            access: issue(TokenType::Access),
+            refresh: issue(TokenType::Refresh),
         }
     }
 
-    /// Exchanges a refresh token for a new pair. Only the session's current token works, with one
-    /// exception, the rotation overlap: for `REFRESH_REUSE_GRACE_SECS` after a rotation the token
-    /// it superseded (two tabs racing, a retry after a lost response) is answered with the
-    /// session's current refresh token, the very one the rotation issued, and a fresh access
-    /// token, so both clients stay signed in. Any older token, or the superseded one later, means
-    /// it was copied, so the whole session is revoked.
+    /// Exchanges a refresh token for a new pair. Only the session's current token works, except
+    /// for `REFRESH_REUSE_GRACE_SECS` after a rotation: the token it superseded (racing tabs, a
+    /// retry after a lost response) gets the current refresh token and a fresh access token, so
+    /// both clients stay signed in. Any older token, or the superseded one later, was copied:
+    /// the whole session is revoked.
     pub async fn refresh(&self, token: Option<&str>) -> Result<IssuedTokens, ApiError> {
         let token = token.ok_or(ErrorCode::MissingRefreshToken)?;
-        let claims =
-            self.tokens
-                .verify(token, TokenType::Refresh)
-                .map_err(|error| match error {
-                    TokenError::Invalid => ErrorCode::InvalidToken,
-                    TokenError::Expired => ErrorCode::RefreshTokenExpired,
-                    TokenError::WrongType => ErrorCode::InvalidTokenType,
-                })?;
+        let claims = self
+            .tokens
+            .verify(token, TokenType::Refresh)
+            .map_err(|error| token_error(error, ErrorCode::RefreshTokenExpired))?;
         let user_id = UserId::from(claims.sub);
         let now = self.clock.now();
         let tokens = self.issue_pair(claims.sub, &claims.email, claims.sid, now);
@@ -167,39 +145,33 @@ impl AuthService {
         }
 
         let session = self.store.find_session(claims.sid, user_id).await?;
-        match session {
-            Some(session)
-                if session.revoked_at.is_none() && session.expires_at <= self.clock.now() =>
-            {
-                Err(ErrorCode::RefreshTokenExpired.into())
-            }
-            Some(session) if session.revoked_at.is_none() => {
-                if let Some(current) = self.current_token_within_overlap(&claims, &session) {
-                    tracing::info!(
-                        %user_id,
-                        "the refresh token just superseded was presented within the rotation \
-                         overlap; answered with the current one"
-                    );
-                    return Ok(IssuedTokens {
-                        access: tokens.access,
-                        refresh: current,
-                    });
-                }
-                self.store.revoke_session(claims.sid, user_id).await?;
-                tracing::warn!(%user_id, "a rotated refresh token was used again; session revoked");
-                Err(ApiError::new(ErrorCode::TokenRevoked).with_detail(
-                    "This refresh token was already used; the session has been revoked.",
-                ))
-            }
-            _ => Err(ErrorCode::TokenRevoked.into()),
+        let Some(session) = session.filter(|session| session.revoked_at.is_none()) else {
+            return Err(ErrorCode::TokenRevoked.into());
+        };
+        if session.expires_at <= self.clock.now() {
+            return Err(ErrorCode::RefreshTokenExpired.into());
         }
+        if let Some(current) = self.current_token_within_overlap(&claims, &session) {
+            tracing::info!(
+                %user_id,
+                "the refresh token just superseded was presented within the rotation overlap; \
+                 answered with the current one"
+            );
+            return Ok(IssuedTokens {
+                access: tokens.access,
+                refresh: current,
+            });
+        }
+        self.store.revoke_session(claims.sid, user_id).await?;
+        tracing::warn!(%user_id, "a rotated refresh token was used again; session revoked");
+        Err(ApiError::new(ErrorCode::TokenRevoked)
+            .with_detail("This refresh token was already used; the session has been revoked."))
     }
 
-    /// The session's current refresh token, signed again, when `presented` is the token the
-    /// latest rotation superseded and that rotation is younger than the grace window. The claims
-    /// are those the rotation signed (it copied `sub`, `email` and `sid` from the token it
-    /// replaced, took `iat` from `rotated_at` and `exp` from `expires_at`), so the token is byte
-    /// for byte the one the rotation's caller got.
+    /// The session's current refresh token, signed again byte for byte as the rotation issued it
+    /// (`sub`, `email`, `sid` from the token it replaced, `iat` from `rotated_at`, `exp` from
+    /// `expires_at`), when `presented` is the token the latest rotation superseded and that
+    /// rotation is younger than the grace window.
     fn current_token_within_overlap(
         &self,
         presented: &Claims,
@@ -228,10 +200,8 @@ impl AuthService {
         let Some(claims) = token.and_then(|t| self.tokens.verify_ignoring_expiry(t).ok()) else {
             return Ok(());
         };
-        self.store
-            .revoke_session(claims.sid, UserId::from(claims.sub))
-            .await?;
-        Ok(())
+        let user_id = UserId::from(claims.sub);
+        Ok(self.store.revoke_session(claims.sid, user_id).await?)
     }
 }
 
@@ -253,6 +223,15 @@ pub(super) async fn verify_password(
         }
         _ => Err(ErrorCode::InvalidCredentials.into()),
     }
+}
+
+/// Why a token was refused; an expired one gets `expired`, which differs by token type.
+fn token_error(error: TokenError, expired: ErrorCode) -> ApiError {
+    ApiError::new(match error {
+        TokenError::Invalid => ErrorCode::InvalidToken,
+        TokenError::Expired => expired,
+        TokenError::WrongType => ErrorCode::InvalidTokenType,
+    })
 }
 
 fn expiry(token: &SignedToken) -> DateTime<Utc> {

@@ -1,22 +1,20 @@
 //! What the service knows about whether its database can be reached, and the watcher that keeps
-//! that knowledge current.
+//! that knowledge current, so that while PostgreSQL is down requests and readiness get their
+//! 503 at once instead of each waiting out the pool's acquire timeout.
 //!
-//! Without it, every request made while PostgreSQL is down waits out the pool's acquire timeout
-//! before its 503, and a probe asking "ready?" waits as long. With it:
+//! - A request that fails because the database is unreachable (a broken connection, a refused
+//!   connect, a pool that timed out) makes the service *suspect* an outage; the watcher then
+//!   probes with a fresh connection of its own (never the pool's), and marks the database down
+//!   only when that fails too.
+//! - While down, requests that need the database are answered 503 at once
+//!   (`core::middleware::database_gate`), readiness says so, and the watcher probes every
+//!   [`PROBE_INTERVAL`] until the database answers.
+//! - Pooled connections opened before an outage point at a server process that is gone and are
+//!   not handed out again ([`DbHealth::connection_is_stale`], asked by the pool).
 //!
-//! - a request that fails because the database is unreachable (a broken connection, a refused
-//!   connect, a pool that timed out) makes the service *suspect* an outage;
-//! - the watcher then probes with a fresh connection of its own (never the pool's), and marks
-//!   the database down only when that fails too;
-//! - while down, requests that need the database are answered 503 at once
-//!   (`core::middleware::database_gate`), readiness says so at once, and the watcher probes
-//!   every [`PROBE_INTERVAL`] until the database answers, then marks it up again;
-//! - pooled connections opened before an outage are not handed out again (they point at a
-//!   server process that is gone): [`DbHealth::connection_is_stale`], asked by the pool.
-//!
-//! A service that starts while PostgreSQL is down (and `WAIT_FOR_DATABASE` is on) begins in
-//! the *starting* state: it serves liveness and answers everything else 503 while the watcher
-//! retries creating and migrating the database with backoff, logging each attempt.
+//! Started while PostgreSQL is down (with `WAIT_FOR_DATABASE`), the service begins *starting*:
+//! it serves liveness and answers everything else 503 while the watcher retries creating and
+//! migrating the database with backoff, logging each attempt.
 
 use std::{sync::Arc, time::Duration};
 
@@ -56,7 +54,6 @@ pub async fn prepare(store: &Store, settings: &Settings) -> Result<(), sqlx::Err
 /// returned: waiting would not mend it.
 pub async fn prepare_or_wait(store: &Store, settings: &Settings) -> Result<(), sqlx::Error> {
     match prepare(store, settings).await {
-        Ok(()) => Ok(()),
         Err(error)
             if settings.wait_for_database
                 && settings.database_backend() == DatabaseBackend::Postgres
@@ -72,7 +69,7 @@ pub async fn prepare_or_wait(store: &Store, settings: &Settings) -> Result<(), s
             store.health().mark_starting();
             Ok(())
         }
-        Err(error) => Err(error),
+        result => result,
     }
 }
 
@@ -125,10 +122,9 @@ pub async fn watch(store: Arc<Store>, settings: Arc<Settings>) {
         if health.availability() == Availability::Up {
             health.suspected().await;
         }
-        let probed = match tokio::time::timeout(PROBE_TIMEOUT, store.probe()).await {
-            Ok(result) => result,
-            Err(_) => Err(sqlx::Error::PoolTimedOut),
-        };
+        let probed = tokio::time::timeout(PROBE_TIMEOUT, store.probe())
+            .await
+            .unwrap_or(Err(sqlx::Error::PoolTimedOut));
         match (health.availability(), probed) {
             (Availability::Up, Err(error)) if unreachable(&error) => {
                 health.mark_down();

@@ -5,8 +5,6 @@
 
 use std::{sync::Arc, time::Duration};
 
-use chrono::{DateTime, Utc};
-
 use crate::{
     core::{
         clock::Clock,
@@ -33,21 +31,17 @@ pub async fn run(store: Arc<Store>, events: EventBus) {
             continue;
         }
         loop {
-            match deliver_due(&store, &events).await {
-                Ok(delivered) => {
-                    failing = false;
-                    if delivered < BATCH as usize {
-                        break;
-                    }
-                }
-                Err(error) => {
-                    // Once per outage, not once a second.
-                    if !failing {
-                        tracing::warn!(error = ?error.code(), "reminder scheduler: cannot claim reminders; retrying");
-                    }
-                    failing = true;
-                    break;
-                }
+            let delivered = deliver_due(&store, &events).await;
+            // Warned once per outage, not once a second.
+            if let Err(error) = &delivered
+                && !failing
+            {
+                tracing::warn!(error = ?error.code(), "reminder scheduler: cannot claim reminders; retrying");
+            }
+            failing = delivered.is_err();
+            // A full batch may have left more that are due.
+            if !delivered.is_ok_and(|n| n >= BATCH as usize) {
+                break;
             }
         }
     }
@@ -94,7 +88,7 @@ impl ReminderService {
         caller: Caller,
         before: Option<&str>,
     ) -> Result<Vec<Task>, ApiError> {
-        let before: DateTime<Utc> = match before {
+        let before = match before {
             Some(raw) => parse_instant(&restore_plus(raw), ErrorCode::InvalidDueDate, "before")?,
             None => self.clock.now(),
         };

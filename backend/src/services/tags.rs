@@ -85,10 +85,7 @@ impl TagService {
         let color = body.color.try_map(|c| TagColor::parse(&c))?;
 
         let edit = move |current: &Tag| {
-            let name = match name {
-                Some(name) => name,
-                None => TagName::parse(&current.name)?,
-            };
+            let name = name.map_or_else(|| TagName::parse(&current.name), Ok)?;
             let current_color = current.color.as_deref().map(TagColor::parse).transpose()?;
             Ok::<_, ApiError>((name, color.apply_to(current_color)))
         };

@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+
+pub use crate::db::ListedTasks as TaskList;
 use crate::{
     core::error::{ApiError, ErrorCode},
-    db::{
-        EditedTask, ListedTasks, SortField, Store, TagRef, TaskFields, TaskFilter, TaskSort,
-        TaskWrite,
-    },
+    db::{EditedTask, SortField, Store, TagRef, TaskFields, TaskFilter, TaskSort, TaskWrite},
     events::EventBus,
     models::{
         Caller, Priority, RecurrenceRule, TagId, Task, TaskDescription, TaskId, TaskTitle, UserId,
@@ -25,22 +25,20 @@ use crate::{
 const DEFAULT_PAGE_SIZE: i64 = 20;
 const MAX_PAGE_SIZE: i64 = 100;
 
-fn description(raw: Option<String>) -> Result<Option<TaskDescription>, ApiError> {
-    raw.map(|d| TaskDescription::parse(&d)).transpose()
+fn description(raw: String) -> Result<TaskDescription, ApiError> {
+    TaskDescription::parse(&raw)
 }
 
-fn due_date(raw: Option<String>) -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
-    raw.map(|t| parse_instant(&t, ErrorCode::InvalidDueDate, "due_date"))
-        .transpose()
+fn due_date(raw: String) -> Result<DateTime<Utc>, ApiError> {
+    parse_instant(&raw, ErrorCode::InvalidDueDate, "due_date")
 }
 
-fn remind_at(raw: Option<String>) -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
-    raw.map(|t| parse_instant(&t, ErrorCode::InvalidRemindAt, "remind_at"))
-        .transpose()
+fn remind_at(raw: String) -> Result<DateTime<Utc>, ApiError> {
+    parse_instant(&raw, ErrorCode::InvalidRemindAt, "remind_at")
 }
 
-fn recurrence(raw: Option<String>) -> Result<Option<RecurrenceRule>, ApiError> {
-    raw.map(|r| RecurrenceRule::parse(&r)).transpose()
+fn recurrence(raw: String) -> Result<RecurrenceRule, ApiError> {
+    RecurrenceRule::parse(&raw)
 }
 
 /// A recurrence rule is expanded from the due date, so it needs one.
@@ -64,33 +62,33 @@ pub struct TaskService {
     events: EventBus,
 }
 
-/// One page of tasks, and how many tasks match in all.
-pub struct TaskList {
-    pub tasks: Vec<Task>,
-    pub total: i64,
-}
-
 impl TaskService {
     pub fn new(store: Arc<Store>, events: EventBus) -> Self {
         Self { store, events }
     }
 
-    /// Publishes `task.updated` for an edited task, and `task.created` for the next occurrence
-    /// the edit created; returns the task.
-    async fn edited(&self, user_id: UserId, edited: EditedTask) -> Task {
+    async fn publish(&self, user_id: UserId, name: &str, task: Task) {
         self.events
-            .publish(
-                user_id,
-                "task.updated",
-                TaskResponse::from(edited.task.clone()),
-            )
+            .publish(user_id, name, TaskResponse::from(task))
             .await;
-        if let Some(successor) = edited.successor {
-            self.events
-                .publish(user_id, "task.created", TaskResponse::from(successor))
+    }
+
+    /// Applies `edit` to the task as it is when locked; publishes `task.updated`, and
+    /// `task.created` for the next occurrence the edit created.
+    async fn edit(
+        &self,
+        caller: Caller,
+        id: TaskId,
+        edit: impl FnOnce(&Task) -> Result<TaskWrite, ApiError> + Send,
+    ) -> Result<Task, ApiError> {
+        let EditedTask { task, successor } = self.store.edit_task(&caller, id, edit).await?;
+        self.publish(caller.user_id, "task.updated", task.clone())
+            .await;
+        if let Some(successor) = successor {
+            self.publish(caller.user_id, "task.created", successor)
                 .await;
         }
-        edited.task
+        Ok(task)
     }
 
     /// Creates a task (and its tag links) in one transaction; returns it with its tags.
@@ -101,7 +99,7 @@ impl TaskService {
     ) -> Result<Task, ApiError> {
         let fields = TaskFields {
             title: TaskTitle::parse(&body.title)?,
-            description: description(body.description)?,
+            description: body.description.map(description).transpose()?,
             completed: body.completed.unwrap_or(false),
             priority: body
                 .priority
@@ -109,9 +107,9 @@ impl TaskService {
                 .map(Priority::parse)
                 .transpose()?
                 .unwrap_or_default(),
-            due_date: due_date(body.due_date)?,
-            remind_at: remind_at(body.remind_at)?,
-            recurrence_rule: recurrence(body.recurrence_rule)?,
+            due_date: body.due_date.map(due_date).transpose()?,
+            remind_at: body.remind_at.map(remind_at).transpose()?,
+            recurrence_rule: body.recurrence_rule.map(recurrence).transpose()?,
         };
         check_recurrence(&fields)?;
         let tags = body.tag_ids.map(tag_ids);
@@ -119,12 +117,7 @@ impl TaskService {
             .store
             .create_task(&caller, TaskWrite { fields, tags })
             .await?;
-        self.events
-            .publish(
-                caller.user_id,
-                "task.created",
-                TaskResponse::from(task.clone()),
-            )
+        self.publish(caller.user_id, "task.created", task.clone())
             .await;
         Ok(task)
     }
@@ -139,24 +132,17 @@ impl TaskService {
     ) -> Result<Task, ApiError> {
         let fields = TaskFields {
             title: TaskTitle::parse(&body.title)?,
-            description: description(body.description)?,
+            description: body.description.map(description).transpose()?,
             completed: body.completed,
             priority: Priority::parse(&body.priority)?,
-            due_date: due_date(body.due_date)?,
-            remind_at: remind_at(body.remind_at)?,
-            recurrence_rule: recurrence(body.recurrence_rule)?,
+            due_date: body.due_date.map(due_date).transpose()?,
+            remind_at: body.remind_at.map(remind_at).transpose()?,
+            recurrence_rule: body.recurrence_rule.map(recurrence).transpose()?,
         };
         check_recurrence(&fields)?;
-        let tags = tag_ids(body.tag_ids.unwrap_or_default());
-        let write = TaskWrite {
-            fields,
-            tags: Some(tags),
-        };
-        let task = self
-            .store
-            .edit_task(&caller, id, move |_| Ok::<_, ApiError>(write))
-            .await?;
-        Ok(self.edited(caller.user_id, task).await)
+        let tags = Some(tag_ids(body.tag_ids.unwrap_or_default()));
+        self.edit(caller, id, move |_| Ok(TaskWrite { fields, tags }))
+            .await
     }
 
     /// Changes only the fields present; `null` clears a nullable field.
@@ -166,21 +152,18 @@ impl TaskService {
         id: TaskId,
         body: UpdateTaskRequest,
     ) -> Result<Task, ApiError> {
-        // Validate everything before touching the database.
-        let edit = patch_edit(body)?;
-        let task = self.store.edit_task(&caller, id, edit).await?;
-        Ok(self.edited(caller.user_id, task).await)
+        // Validated in full before the database is touched.
+        self.edit(caller, id, patch_edit(body)?).await
     }
 
     /// Flips completion and returns the task.
     pub async fn toggle_task(&self, caller: Caller, id: TaskId) -> Result<Task, ApiError> {
-        let edit = |current: &Task| {
+        self.edit(caller, id, |current| {
             let mut fields = TaskFields::from(current);
             fields.completed = !fields.completed;
-            Ok::<_, ApiError>(TaskWrite { fields, tags: None })
-        };
-        let task = self.store.edit_task(&caller, id, edit).await?;
-        Ok(self.edited(caller.user_id, task).await)
+            Ok(TaskWrite { fields, tags: None })
+        })
+        .await
     }
 
     pub async fn find_task(&self, caller: Caller, id: TaskId) -> Result<Task, ApiError> {
@@ -191,18 +174,14 @@ impl TaskService {
     }
 
     pub async fn delete_task(&self, caller: Caller, id: TaskId) -> Result<(), ApiError> {
-        if self.store.delete_task(&caller, id).await? {
-            self.events
-                .publish(
-                    caller.user_id,
-                    "task.deleted",
-                    serde_json::json!({"id": id}),
-                )
-                .await;
-            Ok(())
-        } else {
-            Err(ErrorCode::TaskNotFound.into())
+        if !self.store.delete_task(&caller, id).await? {
+            return Err(ErrorCode::TaskNotFound.into());
         }
+        let deleted = serde_json::json!({"id": id});
+        self.events
+            .publish(caller.user_id, "task.deleted", deleted)
+            .await;
+        Ok(())
     }
 
     /// Links a tag; true when the link is new. Either id not being the user's is a 404.
@@ -214,12 +193,7 @@ impl TaskService {
     ) -> Result<(Task, bool), ApiError> {
         let (task, created) = self.store.link_tag(&caller, task_id, tag_id).await?;
         if created {
-            self.events
-                .publish(
-                    caller.user_id,
-                    "task.updated",
-                    TaskResponse::from(task.clone()),
-                )
+            self.publish(caller.user_id, "task.updated", task.clone())
                 .await;
         }
         Ok((task, created))
@@ -233,9 +207,7 @@ impl TaskService {
         tag_id: TagId,
     ) -> Result<(), ApiError> {
         let task = self.store.unlink_tag(&caller, task_id, tag_id).await?;
-        self.events
-            .publish(caller.user_id, "task.updated", TaskResponse::from(task))
-            .await;
+        self.publish(caller.user_id, "task.updated", task).await;
         Ok(())
     }
 
@@ -246,11 +218,10 @@ impl TaskService {
         params: &ListParams,
     ) -> Result<TaskList, ApiError> {
         let offset = (params.page - 1).saturating_mul(params.limit);
-        let ListedTasks { tasks, total } = self
+        Ok(self
             .store
             .list_tasks(&caller, &params.filter, params.sort, params.limit, offset)
-            .await?;
-        Ok(TaskList { tasks, total })
+            .await?)
     }
 }
 
@@ -283,31 +254,9 @@ impl ListParams {
                 ));
             }
         }
-        let tag = query.tag.map(|raw| {
-            let name = raw.trim().to_owned();
-            TagRef {
-                id: name.parse().ok(),
-                name,
-            }
-        });
-        let search = query.q.filter(|q| !q.is_empty());
-        let due_before = query
-            .due_before
-            .map(|t| parse_instant(&restore_plus(&t), ErrorCode::InvalidDueDate, "due_before"))
-            .transpose()?;
-        let due_after = query
-            .due_after
-            .map(|t| parse_instant(&restore_plus(&t), ErrorCode::InvalidDueDate, "due_after"))
-            .transpose()?;
-        let overdue = match query.overdue.as_deref() {
-            None | Some("false") => false,
-            Some("true") => true,
-            Some(_) => {
-                return Err(ApiError::validation(
-                    "overdue",
-                    "overdue must be true or false.",
-                ));
-            }
+        let due = |raw: Option<String>, field| {
+            raw.map(|t| parse_instant(&restore_plus(&t), ErrorCode::InvalidDueDate, field))
+                .transpose()
         };
         Ok(Self {
             page,
@@ -315,11 +264,26 @@ impl ListParams {
             filter: TaskFilter {
                 completed,
                 priority,
-                tag,
-                search,
-                due_before,
-                due_after,
-                overdue,
+                tag: query.tag.map(|raw| {
+                    let name = raw.trim().to_owned();
+                    TagRef {
+                        id: name.parse().ok(),
+                        name,
+                    }
+                }),
+                search: query.q.filter(|q| !q.is_empty()),
+                due_before: due(query.due_before, "due_before")?,
+                due_after: due(query.due_after, "due_after")?,
+                overdue: match query.overdue.as_deref() {
+                    None | Some("false") => false,
+                    Some("true") => true,
+                    Some(_) => {
+                        return Err(ApiError::validation(
+                            "overdue",
+                            "overdue must be true or false.",
+                        ));
+                    }
+                },
             },
             sort: parse_sort(query.sort.as_deref())?,
         })
@@ -339,28 +303,21 @@ pub(crate) fn restore_plus(time: &str) -> String {
 }
 
 fn parse_positive(raw: Option<&str>, default: i64, field: &'static str) -> Result<i64, ApiError> {
-    match raw {
-        None => Ok(default),
-        Some(raw) => raw
-            .trim()
+    raw.map_or(Ok(default), |raw| {
+        raw.trim()
             .parse::<i64>()
             .ok()
             .filter(|n| *n >= 1)
-            .ok_or_else(|| ApiError::new(ErrorCode::InvalidPagination).with_field(field)),
-    }
+            .ok_or_else(|| ApiError::new(ErrorCode::InvalidPagination).with_field(field))
+    })
 }
 
+/// `-created_at` when not given.
 fn parse_sort(raw: Option<&str>) -> Result<TaskSort, ApiError> {
-    let Some(raw) = raw else {
-        return Ok(TaskSort {
-            field: SortField::CreatedAt,
-            descending: true,
-        });
-    };
-    let (descending, name) = match raw.strip_prefix('-') {
-        Some(name) => (true, name),
-        None => (false, raw),
-    };
+    let raw = raw.unwrap_or("-created_at");
+    let (descending, name) = raw
+        .strip_prefix('-')
+        .map_or((false, raw), |name| (true, name));
     let field = match name {
         "due_date" => SortField::DueDate,
         "priority" => SortField::Priority,
@@ -404,16 +361,10 @@ fn patch_edit(
         ApiError::validation("completed", "completed must be true or false."),
         Ok,
     )?;
-    let description = body.description.try_map(|d| TaskDescription::parse(&d))?;
-    let due = body
-        .due_date
-        .try_map(|t| parse_instant(&t, ErrorCode::InvalidDueDate, "due_date"))?;
-    let remind = body
-        .remind_at
-        .try_map(|t| parse_instant(&t, ErrorCode::InvalidRemindAt, "remind_at"))?;
-    let rule = body
-        .recurrence_rule
-        .try_map(|r| RecurrenceRule::parse(&r))?;
+    let description = body.description.try_map(description)?;
+    let due = body.due_date.try_map(due_date)?;
+    let remind = body.remind_at.try_map(remind_at)?;
+    let rule = body.recurrence_rule.try_map(recurrence)?;
     let tags = match body.tag_ids {
         Patch::Absent => None,
         Patch::Null => Some(Vec::new()),
@@ -437,22 +388,13 @@ fn patch_edit(
 mod tests {
     use super::*;
 
-    fn query(pairs: &[(&str, &str)]) -> ListTasksQuery {
-        let encoded = pairs
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("&");
-        serde_urlencoded::from_str(&encoded).unwrap()
-    }
-
-    fn code(pairs: &[(&str, &str)]) -> ErrorCode {
-        ListParams::parse(query(pairs)).unwrap_err().code()
+    fn parse(query: &str) -> Result<ListParams, ErrorCode> {
+        ListParams::parse(serde_urlencoded::from_str(query).unwrap()).map_err(|e| e.code())
     }
 
     #[test]
     fn defaults_are_page_1_limit_20_newest_first() {
-        let params = ListParams::parse(query(&[])).unwrap();
+        let params = parse("").unwrap();
         assert_eq!((params.page, params.limit), (1, 20));
         assert_eq!(params.sort.field, SortField::CreatedAt);
         assert!(params.sort.descending);
@@ -460,24 +402,15 @@ mod tests {
 
     #[test]
     fn limit_is_capped_at_100_and_bad_paging_is_refused() {
-        assert_eq!(
-            ListParams::parse(query(&[("limit", "500")])).unwrap().limit,
-            100
-        );
-        for bad in [
-            ("page", "0"),
-            ("limit", "0"),
-            ("page", "-1"),
-            ("limit", "ten"),
-        ] {
-            assert_eq!(code(&[bad]), ErrorCode::InvalidPagination);
+        assert_eq!(parse("limit=500").unwrap().limit, 100);
+        for bad in ["page=0", "limit=0", "page=-1", "limit=ten"] {
+            assert_eq!(parse(bad).unwrap_err(), ErrorCode::InvalidPagination);
         }
     }
 
     #[test]
     fn an_unencoded_plus_in_a_time_offset_is_restored() {
-        let params =
-            ListParams::parse(query(&[("due_before", "2030-01-01T09:00:00+02:00")])).unwrap();
+        let params = parse("due_before=2030-01-01T09:00:00+02:00").unwrap();
         assert_eq!(
             params.filter.due_before.unwrap().to_rfc3339(),
             "2030-01-01T07:00:00+00:00"
@@ -486,9 +419,13 @@ mod tests {
 
     #[test]
     fn bad_filters_get_their_codes() {
-        assert_eq!(code(&[("status", "done")]), ErrorCode::InvalidStatus);
-        assert_eq!(code(&[("priority", "urgent")]), ErrorCode::InvalidPriority);
-        assert_eq!(code(&[("sort", "-name")]), ErrorCode::InvalidSortField);
-        assert_eq!(code(&[("due_before", "soon")]), ErrorCode::InvalidDueDate);
+        for (query, code) in [
+            ("status=done", ErrorCode::InvalidStatus),
+            ("priority=urgent", ErrorCode::InvalidPriority),
+            ("sort=-name", ErrorCode::InvalidSortField),
+            ("due_before=soon", ErrorCode::InvalidDueDate),
+        ] {
+            assert_eq!(parse(query).unwrap_err(), code);
+        }
     }
 }
