@@ -1,7 +1,7 @@
 //! What completing a recurring task creates: the rule's next occurrence, computed in the
 //! user's time zone, so "every day at 09:00" stays 09:00 local across daylight-saving changes.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use rrule::{RRule, Unvalidated};
 
 use crate::models::{Task, TaskFields};
@@ -29,7 +29,8 @@ pub fn completes_occurrence(before: &Task, after: &Task) -> bool {
 /// The occurrence after `task` under its rule, expanded in `time_zone` (an IANA name; UTC if it
 /// is not one) from the series' start (the rule's `DTSTART`: the first occurrence's due date),
 /// so `COUNT` counts the whole series and a local time that fell into a daylight-saving gap
-/// comes back once the gap is over. `None` when the rule is exhausted (`COUNT`, `UNTIL`).
+/// comes back once the gap is over. `None` when the rule is exhausted (`COUNT`, `UNTIL`) or
+/// the next due date or reminder would fall after the year 9999.
 pub fn next_occurrence(task: &Task, time_zone: &str) -> Option<NextOccurrence> {
     let rule = task.recurrence_rule.as_ref()?.as_str();
     let due = task.due_date?;
@@ -43,9 +44,12 @@ pub fn next_occurrence(task: &Task, time_zone: &str) -> Option<NextOccurrence> {
             .then(|| occurrence_after(rule, due, due, zone))
             .flatten()
     })?;
-    Some(NextOccurrence {
+    let remind_at = task.remind_at.map(|remind| remind + (next - due));
+    // A successor past the last year a time can be written in (9999) ends the series.
+    let writable = |time: DateTime<Utc>| time.year() <= 9999;
+    (writable(next) && remind_at.is_none_or(writable)).then_some(NextOccurrence {
         due_date: next,
-        remind_at: task.remind_at.map(|remind| remind + (next - due)),
+        remind_at,
         recurrence_start: Some(series_start),
     })
 }

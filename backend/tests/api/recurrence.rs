@@ -361,6 +361,39 @@ async fn a_single_occurrence_rule_has_no_successor() {
 }
 
 #[tokio::test]
+async fn a_series_ends_rather_than_continue_past_the_year_9999() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    let user = app.signed_in_user().await;
+    let yearly = recurring(&app, &user, "FREQ=YEARLY", "9999-06-01T12:00:00Z", None).await;
+    let done = complete(&app, &user, &yearly).await;
+    assert_eq!(done["successor_id"], Value::Null, "{done}");
+    // A reminder that would move past 9999 ends it too, though the due date would fit.
+    let daily = recurring(
+        &app,
+        &user,
+        "FREQ=DAILY",
+        "9999-12-30T12:00:00Z",
+        Some("9999-12-31T18:00:00Z"),
+    )
+    .await;
+    let done = complete(&app, &user, &daily).await;
+    assert_eq!(done["successor_id"], Value::Null, "{done}");
+    assert_eq!(app.total_tasks(&user).await, 2);
+    // Nothing stored lies outside the years a filter can name.
+    let response = app
+        .list_tasks(&user, &[("due_after", "9999-12-31T00:00:00Z")])
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(body(response).await["total"], 0);
+    let response = app
+        .list_tasks(&user, &[("due_before", "0000-01-01T00:00:00Z")])
+        .await;
+    assert_eq!(body(response).await["total"], 0);
+}
+
+#[tokio::test]
 async fn until_ends_the_series_and_is_inclusive() {
     let Some(app) = TestApp::spawn().await else {
         return;
