@@ -8,7 +8,7 @@ use std::{future::Future, sync::Arc, time::Duration};
 use axum::{
     Router,
     extract::DefaultBodyLimit,
-    http::{HeaderName, HeaderValue, Method, header},
+    http::{HeaderValue, Method, header},
     middleware,
 };
 use tokio::net::TcpListener;
@@ -125,7 +125,7 @@ fn cors(settings: &Settings) -> CorsLayer {
             X_REQUEST_ID.clone(),
             header::LOCATION,
             header::RETRY_AFTER,
-            HeaderName::from_static("www-authenticate"),
+            header::WWW_AUTHENTICATE,
         ])
         .max_age(Duration::from_secs(600))
 }
@@ -154,14 +154,13 @@ pub async fn serve(
     if background.database_available() {
         events.wait_until_listening(Duration::from_secs(3)).await;
     }
-    let closing_events = events.clone();
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let config = server::ServerConfig::new(&state.settings);
     let server = server::serve(listener, router(state), config, async move {
         shutdown.await;
         tracing::info!("shutting down: no new connections; finishing in-flight requests");
         // Event streams never finish by themselves: end them now.
-        closing_events.close();
+        events.close();
         let _ = stopping_tx.send(());
     });
     let deadline = async move {
@@ -197,9 +196,6 @@ impl Drop for Workers {
 
 /// Resolves on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
     #[cfg(unix)]
     let terminate = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -212,7 +208,7 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     let terminate = std::future::pending::<()>();
     tokio::select! {
-        () = ctrl_c => {},
+        _ = tokio::signal::ctrl_c() => {},
         () = terminate => {},
     }
 }

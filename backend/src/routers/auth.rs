@@ -14,7 +14,7 @@ use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use crate::{
     core::{
         error::{ApiError, ErrorBody, ErrorCode},
-        rate_limit::limit_by_ip,
+        rate_limit::{IpRateLimit, limit_by_ip},
         security::jwt::{ACCESS_TOKEN_TTL, REFRESH_TOKEN_TTL},
     },
     models::{DisplayName, Email, Password},
@@ -36,27 +36,19 @@ pub const REFRESH_COOKIE_PATH: &str = "/api/v1/auth";
 
 pub fn router(state: &AppState) -> Router<AppState> {
     let limits = &state.auth_limits;
+    let limited = |limit: &IpRateLimit| middleware::from_fn_with_state(limit.clone(), limit_by_ip);
     Router::new()
         .route(
             "/auth/register",
-            post(register).route_layer(middleware::from_fn_with_state(
-                limits.register.clone(),
-                limit_by_ip,
-            )),
+            post(register).route_layer(limited(&limits.register)),
         )
         .route(
             "/auth/login",
-            post(login).route_layer(middleware::from_fn_with_state(
-                limits.login.clone(),
-                limit_by_ip,
-            )),
+            post(login).route_layer(limited(&limits.login)),
         )
         .route(
             "/auth/refresh",
-            post(refresh).route_layer(middleware::from_fn_with_state(
-                limits.refresh.clone(),
-                limit_by_ip,
-            )),
+            post(refresh).route_layer(limited(&limits.refresh)),
         )
         .route("/auth/logout", post(logout))
         .route("/auth/me", get(me))
@@ -97,10 +89,7 @@ pub async fn register(
 }
 
 /// Credentials from either an OAuth2 password form or a JSON body.
-pub struct Credentials {
-    email: String,
-    password: String,
-}
+pub struct Credentials(LoginRequest);
 
 impl<S: Send + Sync> FromRequest<S> for Credentials {
     type Rejection = ApiError;
@@ -115,17 +104,11 @@ impl<S: Send + Sync> FromRequest<S> for Credentials {
         }
         let bytes = Bytes::from_request(req, state).await.map_err(body_error)?;
         if form {
-            let body: LoginForm = parse_form(&bytes)?;
-            Ok(Self {
-                email: body.username,
-                password: body.password,
-            })
+            let form: LoginForm = parse_form(&bytes)?;
+            let (email, password) = (form.username, form.password);
+            Ok(Self(LoginRequest { email, password }))
         } else {
-            let body: LoginRequest = parse_json(&bytes)?;
-            Ok(Self {
-                email: body.email,
-                password: body.password,
-            })
+            parse_json(&bytes).map(Self)
         }
     }
 }
@@ -145,14 +128,13 @@ impl<S: Send + Sync> FromRequest<S> for Credentials {
         (status = 200, description = "Signed in; the refresh token is in the `refresh_token` cookie (HttpOnly, SameSite=Strict, Path=/api/v1/auth).", body = TokenResponse),
         (status = 401, description = "`INVALID_CREDENTIALS`: the same answer whether or not the email is registered.", body = ErrorBody),
         (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`.", body = ErrorBody),
-        (status = 422, description = "`VALIDATION_ERROR`.", body = ErrorBody),
         (status = 429, description = "`RATE_LIMIT_EXCEEDED`, with `Retry-After`.", body = ErrorBody),
     )
 )]
 pub async fn login(
     State(state): State<AppState>,
     jar: CookieJar,
-    credentials: Credentials,
+    Credentials(credentials): Credentials,
 ) -> Result<impl IntoResponse, ApiError> {
     let tokens = state
         .auth
@@ -212,16 +194,13 @@ pub async fn logout(
 #[utoipa::path(
     get, path = "/api/v1/auth/me", tag = "auth",
     security(("bearer" = []), ("oauth2" = [])),
-    responses(
-        (status = 200, description = "The caller's account.", body = UserResponse),
-        (status = 401, description = "`MISSING_TOKEN`, `INVALID_TOKEN`, `TOKEN_EXPIRED`, `INVALID_TOKEN_TYPE`, `TOKEN_REVOKED`.", body = ErrorBody),
-    )
+    responses((status = 200, description = "The caller's account.", body = UserResponse))
 )]
 pub async fn me(
     State(state): State<AppState>,
-    caller: AuthUser,
+    user: AuthUser,
 ) -> Result<Json<UserResponse>, ApiError> {
-    let user = state.accounts.profile(caller.caller()).await?;
+    let user = state.accounts.profile(user.caller).await?;
     Ok(Json(user.into()))
 }
 

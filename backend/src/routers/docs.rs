@@ -7,7 +7,7 @@ use axum::{
     routing::get,
 };
 use utoipa::{
-    Modify, OpenApi,
+    Modify, OpenApi, PartialSchema,
     openapi::security::{
         Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityScheme,
     },
@@ -83,22 +83,25 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// Documents on every operation the answers any route can give, so they need not be repeated
-/// in each annotation: 401 where a token is required, 403 under `/users/{user_id}`, 413/415/422
+/// Adds to every operation what many share, so that no annotation repeats it. Under
+/// `/users/{user_id}` (every such route takes [`UserScope`](super::extract::UserScope)): bearer
+/// security and the path ids, ahead of any declared parameter. The answers any route can give: 401 where a token is required, 403 under `/users/{user_id}`, 413/415/422
 /// where a body is read, 422 for malformed path ids, 500 and 503 everywhere, and the
 /// `X-Request-Id` header on every response.
 struct CommonResponses;
 
 impl Modify for CommonResponses {
-    // Longer than 60 lines on purpose: a table of the answers every operation shares, one entry
-    // each, which reads best in one place.
+    // Longer than 60 lines on purpose: a table of what every operation shares, one entry each,
+    // which reads best in one place.
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::{
-            Ref, RefOr,
+            Ref, RefOr, Required,
             content::Content,
             header::Header,
+            path::{ParameterBuilder, ParameterIn},
             response::ResponseBuilder,
-            schema::{ObjectBuilder, Type},
+            schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type},
+            security::SecurityRequirement,
         };
 
         let error = |description: &str| {
@@ -114,6 +117,25 @@ impl Modify for CommonResponses {
         };
         let request_id = Header::new(ObjectBuilder::new().schema_type(Type::String));
 
+        let uuid = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
+            .into();
+        let path_ids = [
+            ("user_id", "Must be the caller's own id.", uuid),
+            ("task_id", "The task's id.", i64::schema()),
+            ("tag_id", "The tag's id.", i64::schema()),
+        ]
+        .map(|(name, description, schema)| {
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Path)
+                .description(Some(description))
+                .required(Required::True)
+                .schema(Some(schema))
+                .build()
+        });
+
         for (path, item) in openapi.paths.paths.iter_mut() {
             let under_user = path.contains("{user_id}");
             let operations = [
@@ -124,6 +146,18 @@ impl Modify for CommonResponses {
                 &mut item.patch,
             ];
             for operation in operations.into_iter().flatten() {
+                if under_user {
+                    let declared = operation.parameters.take().unwrap_or_default();
+                    let ids = path_ids
+                        .iter()
+                        .filter(|id| path.contains(&format!("{{{}}}", id.name)));
+                    operation.parameters = Some(ids.cloned().chain(declared).collect());
+                    operation.security = Some(
+                        ["bearer", "oauth2"]
+                            .map(|scheme| SecurityRequirement::new(scheme, Vec::<String>::new()))
+                            .into(),
+                    );
+                }
                 let responses = &mut operation.responses.responses;
                 let mut add = |status: &str, description: &str| {
                     responses

@@ -35,10 +35,8 @@ pub fn router() -> Router<AppState> {
 #[utoipa::path(
     get, path = "/api/v1/users/{user_id}/events", tag = "events",
     params(
-        ("user_id" = uuid::Uuid, Path, description = "Must be the caller's own id."),
         ("access_token" = Option<String>, Query, description = "The access token, when it cannot be sent in the `Authorization` header (browser `EventSource`)."),
     ),
-    security(("bearer" = []), ("oauth2" = [])),
     responses(
         (status = 200, description = "The event stream (`text/event-stream`).", content_type = "text/event-stream", body = String),
     )

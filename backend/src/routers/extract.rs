@@ -73,17 +73,14 @@ fn data_error(path: &str, message: &str) -> ApiError {
     } else {
         format!("{path}.")
     };
-    if let Some(name) = between_backticks(message, "missing field `") {
-        return ApiError::validation(
-            format!("{prefix}{name}"),
-            format!("The field `{prefix}{name}` is required."),
-        );
-    }
-    if let Some(name) = between_backticks(message, "duplicate field `") {
-        return ApiError::validation(
-            format!("{prefix}{name}"),
-            format!("The field `{prefix}{name}` appears more than once."),
-        );
+    for (start, problem) in [
+        ("missing field `", "is required"),
+        ("duplicate field `", "appears more than once"),
+    ] {
+        if let Some(name) = between_backticks(message, start) {
+            let field = format!("{prefix}{name}");
+            return ApiError::validation(field.clone(), format!("The field `{field}` {problem}."));
+        }
     }
     if let Some(name) = between_backticks(message, "unknown field `") {
         // Here the path already ends with the unknown key.
@@ -111,8 +108,7 @@ fn data_error(path: &str, message: &str) -> ApiError {
 }
 
 fn between_backticks<'a>(message: &'a str, start: &str) -> Option<&'a str> {
-    let rest = message.strip_prefix(start)?;
-    rest.split('`').next()
+    message.strip_prefix(start)?.split('`').next()
 }
 
 /// Maps a failure to read the body: over the limit is 413, anything else a 422.
@@ -142,20 +138,9 @@ pub fn has_content_type(headers: &HeaderMap, accept: impl Fn(&str) -> bool) -> b
 /// is checked by the store in the same unit of work that serves the request ([`Caller`]).
 #[derive(Clone, Debug)]
 pub struct AuthUser {
-    pub id: UserId,
-    pub email: String,
-    pub session_id: Uuid,
+    pub caller: Caller,
     /// When the access token expires (Unix seconds).
     pub token_expires_at: i64,
-}
-
-impl AuthUser {
-    pub fn caller(&self) -> Caller {
-        Caller {
-            user_id: self.id,
-            session_id: self.session_id,
-        }
-    }
 }
 
 impl FromRequestParts<AppState> for AuthUser {
@@ -200,10 +185,12 @@ pub fn authenticate(state: &AppState, token: &str) -> Result<AuthUser, ApiError>
     let claims = state.auth.authenticate(token)?;
     let user_id = UserId::from(claims.sub);
     tracing::Span::current().record("user_id", tracing::field::display(user_id));
-    Ok(AuthUser {
-        id: user_id,
-        email: claims.email,
+    let caller = Caller {
+        user_id,
         session_id: claims.sid,
+    };
+    Ok(AuthUser {
+        caller,
         token_expires_at: claims.exp,
     })
 }
@@ -216,11 +203,11 @@ pub struct UserScope(pub AuthUser);
 
 impl UserScope {
     pub fn user_id(&self) -> UserId {
-        self.0.id
+        self.0.caller.user_id
     }
 
     pub fn caller(&self) -> Caller {
-        self.0.caller()
+        self.0.caller
     }
 }
 
@@ -232,7 +219,7 @@ impl FromRequestParts<AppState> for UserScope {
         let raw = path_param(parts, state, "user_id").await?;
         let path_user = Uuid::parse_str(&raw)
             .map_err(|_| ApiError::validation("user_id", "The user id must be a UUID."))?;
-        if path_user != user.id.as_uuid() {
+        if path_user != user.caller.user_id.as_uuid() {
             return Err(ErrorCode::Forbidden.into());
         }
         Ok(UserScope(user))
@@ -310,12 +297,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        let query = parts.uri.query().unwrap_or_default();
-        let deserializer =
-            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        serde_path_to_error::deserialize(deserializer)
-            .map(ApiQuery)
-            .map_err(|error| data_error(&error.path().to_string(), &error.inner().to_string()))
+        parse_form(parts.uri.query().unwrap_or_default().as_bytes()).map(ApiQuery)
     }
 }
 
@@ -368,22 +350,19 @@ mod tests {
 
     #[test]
     fn bearer_header_is_parsed_strictly() {
-        let mut headers = HeaderMap::new();
-        assert_eq!(
-            bearer_token(&headers).unwrap_err().code(),
-            ErrorCode::MissingToken
-        );
-        headers.insert(header::AUTHORIZATION, "Basic abc".parse().unwrap());
-        assert_eq!(
-            bearer_token(&headers).unwrap_err().code(),
-            ErrorCode::InvalidToken
-        );
-        headers.insert(header::AUTHORIZATION, "bearer abc.def.ghi".parse().unwrap());
-        assert_eq!(bearer_token(&headers).unwrap(), "abc.def.ghi");
-        headers.append(header::AUTHORIZATION, "Bearer other".parse().unwrap());
-        assert_eq!(
-            bearer_token(&headers).unwrap_err().code(),
-            ErrorCode::InvalidToken
-        );
+        let parse = |values: &[&str]| {
+            let mut headers = HeaderMap::new();
+            for value in values {
+                headers.append(header::AUTHORIZATION, value.parse().unwrap());
+            }
+            bearer_token(&headers)
+                .map(str::to_owned)
+                .map_err(|e| e.code())
+        };
+        assert_eq!(parse(&[]), Err(ErrorCode::MissingToken));
+        assert_eq!(parse(&["Basic abc"]), Err(ErrorCode::InvalidToken));
+        assert_eq!(parse(&["bearer abc.def.ghi"]), Ok("abc.def.ghi".into()));
+        let two = parse(&["bearer abc.def.ghi", "Bearer other"]);
+        assert_eq!(two, Err(ErrorCode::InvalidToken));
     }
 }

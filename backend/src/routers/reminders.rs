@@ -31,8 +31,7 @@ pub struct RemindersQuery {
 /// delivered on the event stream.
 #[utoipa::path(
     get, path = "/api/v1/users/{user_id}/reminders", tag = "tasks",
-    params(("user_id" = uuid::Uuid, Path, description = "Must be the caller's own id."), RemindersQuery),
-    security(("bearer" = []), ("oauth2" = [])),
+    params(RemindersQuery),
     responses(
         (status = 200, description = "The tasks, soonest reminder first.", body = Vec<TaskResponse>),
         (status = 400, description = "`INVALID_DUE_DATE` (`field`: `before`).", body = ErrorBody),

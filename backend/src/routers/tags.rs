@@ -32,13 +32,10 @@ pub fn router() -> Router<AppState> {
 /// Create a tag.
 #[utoipa::path(
     post, path = "/api/v1/users/{user_id}/tags", tag = "tags",
-    params(("user_id" = uuid::Uuid, Path, description = "Must be the caller's own id.")),
     request_body = TagRequest,
-    security(("bearer" = []), ("oauth2" = [])),
     responses(
         (status = 201, description = "Created; `Location` names the new tag.", body = TagResponse),
         (status = 400, description = "`INVALID_TAG_NAME`, `INVALID_COLOR`, `TAG_ALREADY_EXISTS`.", body = ErrorBody),
-        (status = 422, description = "`VALIDATION_ERROR`.", body = ErrorBody),
     )
 )]
 pub async fn create_tag(
@@ -58,11 +55,7 @@ pub async fn create_tag(
 /// All of the caller's tags, ordered by name regardless of case (not paginated).
 #[utoipa::path(
     get, path = "/api/v1/users/{user_id}/tags", tag = "tags",
-    params(("user_id" = uuid::Uuid, Path, description = "Must be the caller's own id.")),
-    security(("bearer" = []), ("oauth2" = [])),
-    responses(
-        (status = 200, description = "The tags.", body = [TagResponse]),
-    )
+    responses((status = 200, description = "The tags.", body = [TagResponse]))
 )]
 pub async fn list_tags(
     State(state): State<AppState>,
@@ -75,11 +68,6 @@ pub async fn list_tags(
 /// One tag.
 #[utoipa::path(
     get, path = "/api/v1/users/{user_id}/tags/{tag_id}", tag = "tags",
-    params(
-        ("user_id" = uuid::Uuid, Path, description = "Must be the caller's own id."),
-        ("tag_id" = i64, Path, description = "The tag's id."),
-    ),
-    security(("bearer" = []), ("oauth2" = [])),
     responses(
         (status = 200, description = "The tag.", body = TagResponse),
         (status = 404, description = "`TAG_NOT_FOUND`.", body = ErrorBody),
@@ -96,17 +84,11 @@ pub async fn get_tag(
 /// Replace a tag (an omitted colour becomes null).
 #[utoipa::path(
     put, path = "/api/v1/users/{user_id}/tags/{tag_id}", tag = "tags",
-    params(
-        ("user_id" = uuid::Uuid, Path, description = "Must be the caller's own id."),
-        ("tag_id" = i64, Path, description = "The tag's id."),
-    ),
     request_body = TagRequest,
-    security(("bearer" = []), ("oauth2" = [])),
     responses(
         (status = 200, description = "The tag.", body = TagResponse),
         (status = 400, description = "`INVALID_TAG_NAME`, `INVALID_COLOR`, `TAG_ALREADY_EXISTS`.", body = ErrorBody),
         (status = 404, description = "`TAG_NOT_FOUND`.", body = ErrorBody),
-        (status = 422, description = "`VALIDATION_ERROR`.", body = ErrorBody),
     )
 )]
 pub async fn replace_tag(
@@ -115,29 +97,18 @@ pub async fn replace_tag(
     TagIdPath(id): TagIdPath,
     ApiJson(body): ApiJson<TagRequest>,
 ) -> Result<Json<TagResponse>, ApiError> {
-    Ok(Json(
-        state
-            .tags
-            .replace_tag(scope.caller(), id, body)
-            .await?
-            .into(),
-    ))
+    let tag = state.tags.replace_tag(scope.caller(), id, body).await?;
+    Ok(Json(tag.into()))
 }
 
 /// Change only the fields present; `"color": null` clears the colour.
 #[utoipa::path(
     patch, path = "/api/v1/users/{user_id}/tags/{tag_id}", tag = "tags",
-    params(
-        ("user_id" = uuid::Uuid, Path, description = "Must be the caller's own id."),
-        ("tag_id" = i64, Path, description = "The tag's id."),
-    ),
     request_body = UpdateTagRequest,
-    security(("bearer" = []), ("oauth2" = [])),
     responses(
         (status = 200, description = "The tag.", body = TagResponse),
         (status = 400, description = "`INVALID_TAG_NAME`, `INVALID_COLOR`, `TAG_ALREADY_EXISTS`.", body = ErrorBody),
         (status = 404, description = "`TAG_NOT_FOUND`.", body = ErrorBody),
-        (status = 422, description = "`VALIDATION_ERROR`.", body = ErrorBody),
     )
 )]
 pub async fn update_tag(
@@ -146,23 +117,13 @@ pub async fn update_tag(
     TagIdPath(id): TagIdPath,
     ApiJson(body): ApiJson<UpdateTagRequest>,
 ) -> Result<Json<TagResponse>, ApiError> {
-    Ok(Json(
-        state
-            .tags
-            .update_tag(scope.caller(), id, body)
-            .await?
-            .into(),
-    ))
+    let tag = state.tags.update_tag(scope.caller(), id, body).await?;
+    Ok(Json(tag.into()))
 }
 
 /// Delete a tag; its links go, the tasks stay.
 #[utoipa::path(
     delete, path = "/api/v1/users/{user_id}/tags/{tag_id}", tag = "tags",
-    params(
-        ("user_id" = uuid::Uuid, Path, description = "Must be the caller's own id."),
-        ("tag_id" = i64, Path, description = "The tag's id."),
-    ),
-    security(("bearer" = []), ("oauth2" = [])),
     responses(
         (status = 204, description = "Deleted."),
         (status = 404, description = "`TAG_NOT_FOUND`.", body = ErrorBody),

@@ -44,14 +44,11 @@ pub fn router() -> Router<AppState> {
 /// Create a task, optionally with tags.
 #[utoipa::path(
     post, path = "/api/v1/users/{user_id}/tasks", tag = "tasks",
-    params(("user_id" = uuid::Uuid, Path, description = "Must be the caller's own id.")),
     request_body = CreateTaskRequest,
-    security(("bearer" = []), ("oauth2" = [])),
     responses(
         (status = 201, description = "Created; `Location` names the new task.", body = TaskResponse),
         (status = 400, description = "`INVALID_TITLE`, `DESCRIPTION_TOO_LONG`, `INVALID_PRIORITY`, `INVALID_DUE_DATE`, `INVALID_REMIND_AT`, `INVALID_RRULE`.", body = ErrorBody),
         (status = 404, description = "`TAG_NOT_FOUND`: a `tag_ids` entry is not one of the caller's tags; nothing is written.", body = ErrorBody),
-        (status = 422, description = "`VALIDATION_ERROR`.", body = ErrorBody),
     )
 )]
 pub async fn create_task(
@@ -71,8 +68,7 @@ pub async fn create_task(
 /// List tasks: filters combine with AND; pages never repeat or skip a task.
 #[utoipa::path(
     get, path = "/api/v1/users/{user_id}/tasks", tag = "tasks",
-    params(("user_id" = uuid::Uuid, Path, description = "Must be the caller's own id."), ListTasksQuery),
-    security(("bearer" = []), ("oauth2" = [])),
+    params(ListTasksQuery),
     responses(
         (status = 200, description = "One page: `{items, total, page, limit, pages}`.", body = TaskPage),
         (status = 400, description = "`INVALID_PAGINATION`, `INVALID_STATUS`, `INVALID_PRIORITY`, `INVALID_SORT_FIELD`, `INVALID_DUE_DATE` (a bad `due_before`/`due_after`).", body = ErrorBody),
@@ -98,15 +94,9 @@ pub async fn list_tasks(
 /// One task with its tags.
 #[utoipa::path(
     get, path = "/api/v1/users/{user_id}/tasks/{task_id}", tag = "tasks",
-    params(
-        ("user_id" = uuid::Uuid, Path, description = "Must be the caller's own id."),
-        ("task_id" = i64, Path, description = "The task's id."),
-    ),
-    security(("bearer" = []), ("oauth2" = [])),
     responses(
         (status = 200, description = "The task.", body = TaskResponse),
         (status = 404, description = "`TASK_NOT_FOUND`: no such task, or not the caller's.", body = ErrorBody),
-        (status = 422, description = "`VALIDATION_ERROR`: an id is malformed.", body = ErrorBody),
     )
 )]
 pub async fn get_task(
@@ -122,12 +112,7 @@ pub async fn get_task(
 /// become null and omitted `tag_ids` removes every tag.
 #[utoipa::path(
     put, path = "/api/v1/users/{user_id}/tasks/{task_id}", tag = "tasks",
-    params(
-        ("user_id" = uuid::Uuid, Path, description = "Must be the caller's own id."),
-        ("task_id" = i64, Path, description = "The task's id."),
-    ),
     request_body = ReplaceTaskRequest,
-    security(("bearer" = []), ("oauth2" = [])),
     responses(
         (status = 200, description = "The replaced task.", body = TaskResponse),
         (status = 400, description = "A validation code, as for create.", body = ErrorBody),
@@ -148,17 +133,11 @@ pub async fn replace_task(
 /// Change only the fields present; an explicit `null` clears a nullable field.
 #[utoipa::path(
     patch, path = "/api/v1/users/{user_id}/tasks/{task_id}", tag = "tasks",
-    params(
-        ("user_id" = uuid::Uuid, Path, description = "Must be the caller's own id."),
-        ("task_id" = i64, Path, description = "The task's id."),
-    ),
     request_body = UpdateTaskRequest,
-    security(("bearer" = []), ("oauth2" = [])),
     responses(
         (status = 200, description = "The updated task.", body = TaskResponse),
         (status = 400, description = "A validation code, as for create.", body = ErrorBody),
         (status = 404, description = "`TASK_NOT_FOUND`, `TAG_NOT_FOUND`.", body = ErrorBody),
-        (status = 422, description = "`VALIDATION_ERROR`.", body = ErrorBody),
     )
 )]
 pub async fn update_task(
@@ -174,11 +153,6 @@ pub async fn update_task(
 /// Toggle completion (`completed_at` follows).
 #[utoipa::path(
     patch, path = "/api/v1/users/{user_id}/tasks/{task_id}/complete", tag = "tasks",
-    params(
-        ("user_id" = uuid::Uuid, Path, description = "Must be the caller's own id."),
-        ("task_id" = i64, Path, description = "The task's id."),
-    ),
-    security(("bearer" = []), ("oauth2" = [])),
     responses(
         (status = 200, description = "The task after the toggle.", body = TaskResponse),
         (status = 404, description = "`TASK_NOT_FOUND`.", body = ErrorBody),
@@ -196,11 +170,6 @@ pub async fn toggle_task(
 /// Delete a task; its tag links go, its tags stay.
 #[utoipa::path(
     delete, path = "/api/v1/users/{user_id}/tasks/{task_id}", tag = "tasks",
-    params(
-        ("user_id" = uuid::Uuid, Path, description = "Must be the caller's own id."),
-        ("task_id" = i64, Path, description = "The task's id."),
-    ),
-    security(("bearer" = []), ("oauth2" = [])),
     responses(
         (status = 204, description = "Deleted."),
         (status = 404, description = "`TASK_NOT_FOUND`.", body = ErrorBody),
@@ -218,12 +187,6 @@ pub async fn delete_task(
 /// Attach a tag: 201 with the task when the link is new, 200 when it already existed.
 #[utoipa::path(
     post, path = "/api/v1/users/{user_id}/tasks/{task_id}/tags/{tag_id}", tag = "tasks",
-    params(
-        ("user_id" = uuid::Uuid, Path, description = "Must be the caller's own id."),
-        ("task_id" = i64, Path, description = "The task's id."),
-        ("tag_id" = i64, Path, description = "The tag's id."),
-    ),
-    security(("bearer" = []), ("oauth2" = [])),
     responses(
         (status = 201, description = "Linked; the task with its tags.", body = TaskResponse),
         (status = 200, description = "Already linked; the task with its tags.", body = TaskResponse),
@@ -251,12 +214,6 @@ pub async fn link_tag(
 /// Detach a tag; 204 also when it was not attached.
 #[utoipa::path(
     delete, path = "/api/v1/users/{user_id}/tasks/{task_id}/tags/{tag_id}", tag = "tasks",
-    params(
-        ("user_id" = uuid::Uuid, Path, description = "Must be the caller's own id."),
-        ("task_id" = i64, Path, description = "The task's id."),
-        ("tag_id" = i64, Path, description = "The tag's id."),
-    ),
-    security(("bearer" = []), ("oauth2" = [])),
     responses(
         (status = 204, description = "Not linked (any more)."),
         (status = 404, description = "`TASK_NOT_FOUND`, `TAG_NOT_FOUND`.", body = ErrorBody),

@@ -38,9 +38,7 @@ pub struct LoginRequest {
 pub struct LoginForm {
     pub username: String,
     pub password: String,
-    #[serde(default)]
     pub grant_type: Option<String>,
-    #[serde(default)]
     pub scope: Option<String>,
 }
 
