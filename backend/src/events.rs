@@ -73,13 +73,10 @@ impl EventBus {
     /// [`EventBus::spawn_workers`].
     pub fn new(store: &Store) -> Self {
         let (streams, _) = broadcast::channel(STREAM_CAPACITY);
-        let (outbox, outbox_rx) = match store.postgres_pool() {
-            Some(_) => {
-                let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
-                (Some(tx), Some(rx))
-            }
-            None => (None, None),
-        };
+        let (outbox, outbox_rx) = store
+            .postgres_pool()
+            .map(|_| mpsc::channel(OUTBOX_CAPACITY))
+            .unzip();
         Self {
             listening: watch::channel(outbox.is_none()).0,
             streams,
@@ -130,13 +127,11 @@ impl EventBus {
         name: &str,
         data: impl Serialize,
     ) -> Option<oneshot::Receiver<()>> {
-        let data = match serde_json::to_value(data) {
-            Ok(data) => data,
-            Err(error) => {
-                tracing::error!(%error, name, "event data could not be serialized");
-                return None;
-            }
-        };
+        let data = serde_json::to_value(data)
+            .inspect_err(
+                |error| tracing::error!(%error, name, "event data could not be serialized"),
+            )
+            .ok()?;
         let event = Arc::new(Event {
             id: Uuid::new_v4().to_string(),
             user_id,

@@ -69,33 +69,23 @@ pub struct OpenFileLimit {
     reason = "rlim_t is u64 on Linux, not everywhere"
 )]
 pub fn raise_open_file_limit() -> io::Result<OpenFileLimit> {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `getrlimit` writes one `rlimit` into the valid, exclusively borrowed `limit`.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let mut limit = nofile_limit()?;
     let before = limit.rlim_cur;
-    let mut wanted = limit.rlim_max;
     // macOS refuses RLIM_INFINITY (and values above OPEN_MAX) for the soft limit.
     #[cfg(target_os = "macos")]
-    {
-        wanted = wanted.min(libc::OPEN_MAX as libc::rlim_t);
-    }
+    let wanted = limit.rlim_max.min(libc::OPEN_MAX as libc::rlim_t);
+    #[cfg(not(target_os = "macos"))]
+    let wanted = limit.rlim_max;
     if wanted > before {
         limit.rlim_cur = wanted;
         // SAFETY: `setrlimit` only reads the valid `limit`.
         if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
             return Err(io::Error::last_os_error());
         }
-    } else {
-        wanted = before;
     }
     Ok(OpenFileLimit {
         before: before as u64,
-        after: wanted as u64,
+        after: wanted.max(before) as u64,
     })
 }
 
@@ -115,18 +105,25 @@ pub fn raise_open_file_limit() -> io::Result<OpenFileLimit> {
     reason = "rlim_t is u64 on Linux, not everywhere"
 )]
 pub fn open_file_limit() -> Option<u64> {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: as in `raise_open_file_limit`.
-    (unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0)
-        .then_some(limit.rlim_cur as u64)
+    nofile_limit().ok().map(|limit| limit.rlim_cur as u64)
 }
 
 #[cfg(not(unix))]
 pub fn open_file_limit() -> Option<u64> {
     None
+}
+
+#[cfg(unix)]
+fn nofile_limit() -> io::Result<libc::rlimit> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `getrlimit` writes one `rlimit` into the valid, exclusively borrowed `limit`.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(limit)
 }
 
 /// The connection bound for a soft open-file limit: the limit minus the database pool and
@@ -456,16 +453,14 @@ struct RequestService {
     activity: Arc<Activity>,
 }
 
-type ResponseFuture =
-    Pin<Box<dyn Future<Output = Result<axum::http::Response<InFlightBody>, Infallible>> + Send>>;
-
 impl hyper::service::Service<axum::http::Request<Incoming>> for RequestService {
     type Response = axum::http::Response<InFlightBody>;
     type Error = Infallible;
-    type Future = ResponseFuture;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
 
     fn call(&self, request: axum::http::Request<Incoming>) -> Self::Future {
-        let in_flight = InFlight::start(self.activity.clone());
+        self.activity.request_started();
+        let in_flight = InFlight(self.activity.clone());
         let mut request = request.map(Body::new);
         request.extensions_mut().insert(ConnectInfo(self.peer));
         let response = self.router.clone().oneshot(request);
@@ -479,15 +474,8 @@ impl hyper::service::Service<axum::http::Request<Incoming>> for RequestService {
     }
 }
 
-/// A request in flight on its connection, until dropped.
+/// Ends its request's time in flight when dropped.
 struct InFlight(Arc<Activity>);
-
-impl InFlight {
-    fn start(activity: Arc<Activity>) -> Self {
-        activity.request_started();
-        Self(activity)
-    }
-}
 
 impl Drop for InFlight {
     fn drop(&mut self) {

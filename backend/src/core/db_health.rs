@@ -15,39 +15,28 @@ use tokio::sync::Notify;
 /// Whether the database can be used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Availability {
+    /// Zero, so that a new [`DbHealth`] starts out up.
+    Up,
     /// Not prepared yet (unreachable at start): retrying.
     Starting,
-    Up,
     Down,
 }
 
 /// Shared knowledge of the database's availability; cheap to clone.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct DbHealth {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct Inner {
+    /// An [`Availability`].
     state: AtomicU8,
     suspicion: Notify,
     /// When the last outage was noticed: connections opened before it are stale.
     outage_noticed: Mutex<Option<Instant>>,
     /// When the current outage (or start-up wait) began, for the log line on recovery.
     down_since: Mutex<Option<Instant>>,
-}
-
-impl Default for DbHealth {
-    fn default() -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                state: AtomicU8::new(Availability::Up as u8),
-                suspicion: Notify::new(),
-                outage_noticed: Mutex::new(None),
-                down_since: Mutex::new(None),
-            }),
-        }
-    }
 }
 
 impl DbHealth {

@@ -16,136 +16,78 @@ use utoipa::ToSchema;
 
 use crate::core::request_id;
 
-/// Every machine code the API answers with. The status of a code never varies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ErrorCode {
-    // 400: rule violations in otherwise well-formed input
-    EmailAlreadyExists,
-    PasswordTooShort,
-    PasswordTooLong,
-    InvalidEmail,
-    InvalidTimezone,
-    InvalidTitle,
-    DescriptionTooLong,
-    InvalidPriority,
-    InvalidDueDate,
-    InvalidRemindAt,
-    InvalidRrule,
-    RecurrenceRequiresDueDate,
-    InvalidPagination,
-    InvalidStatus,
-    InvalidSortField,
-    InvalidTagName,
-    InvalidColor,
-    TagAlreadyExists,
-    // 401
-    InvalidCredentials,
-    MissingToken,
-    InvalidToken,
-    TokenExpired,
-    InvalidTokenType,
-    MissingRefreshToken,
-    RefreshTokenExpired,
-    TokenRevoked,
-    // 403, 404, 405, 413, 415, 422, 429
-    Forbidden,
-    NotFound,
-    TaskNotFound,
-    TagNotFound,
-    MethodNotAllowed,
-    PayloadTooLarge,
-    UnsupportedMediaType,
-    ValidationError,
-    RateLimitExceeded,
-    // 5xx
-    InternalError,
-    ServiceUnavailable,
+/// Declares [`ErrorCode`] from one table: each code with its status and its default sentence.
+macro_rules! error_codes {
+    ($($code:ident => $status:ident, $detail:literal;)+) => {
+        /// Every machine code the API answers with. The status of a code never varies.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+        #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+        pub enum ErrorCode {
+            $($code,)+
+        }
+
+        impl ErrorCode {
+            pub fn status(self) -> StatusCode {
+                match self {
+                    $(Self::$code => StatusCode::$status,)+
+                }
+            }
+
+            /// The sentence shown when the caller has nothing more specific to say.
+            pub fn default_detail(self) -> &'static str {
+                match self {
+                    $(Self::$code => $detail,)+
+                }
+            }
+        }
+    };
 }
 
-impl ErrorCode {
-    pub fn status(self) -> StatusCode {
-        use ErrorCode::*;
-        match self {
-            EmailAlreadyExists
-            | PasswordTooShort
-            | PasswordTooLong
-            | InvalidEmail
-            | InvalidTimezone
-            | InvalidTitle
-            | DescriptionTooLong
-            | InvalidPriority
-            | InvalidDueDate
-            | InvalidRemindAt
-            | InvalidRrule
-            | RecurrenceRequiresDueDate
-            | InvalidPagination
-            | InvalidStatus
-            | InvalidSortField
-            | InvalidTagName
-            | InvalidColor
-            | TagAlreadyExists => StatusCode::BAD_REQUEST,
-            InvalidCredentials | MissingToken | InvalidToken | TokenExpired | InvalidTokenType
-            | MissingRefreshToken | RefreshTokenExpired | TokenRevoked => StatusCode::UNAUTHORIZED,
-            Forbidden => StatusCode::FORBIDDEN,
-            NotFound | TaskNotFound | TagNotFound => StatusCode::NOT_FOUND,
-            MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ValidationError => StatusCode::UNPROCESSABLE_ENTITY,
-            RateLimitExceeded => StatusCode::TOO_MANY_REQUESTS,
-            InternalError => StatusCode::INTERNAL_SERVER_ERROR,
-            ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-        }
-    }
-
-    /// The sentence shown when the caller has nothing more specific to say.
-    pub fn default_detail(self) -> &'static str {
-        use ErrorCode::*;
-        match self {
-            EmailAlreadyExists => "An account with this email already exists.",
-            PasswordTooShort => "The password must be at least 8 characters long.",
-            PasswordTooLong => "The password must be at most 128 characters long.",
-            InvalidEmail => "The email address is not valid.",
-            InvalidTimezone => "The time zone is not a valid IANA time zone name.",
-            InvalidTitle => "The title must be 1 to 200 characters long and not only whitespace.",
-            DescriptionTooLong => "The description must be at most 1000 characters long.",
-            InvalidPriority => "The priority must be one of low, medium, high.",
-            InvalidDueDate => "The due date must be an RFC 3339 time with an offset or Z.",
-            InvalidRemindAt => "The reminder time must be an RFC 3339 time with an offset or Z.",
-            InvalidRrule => "The recurrence rule is not a valid RFC 5545 RRULE.",
-            RecurrenceRequiresDueDate => "A recurring task needs a due date.",
-            InvalidPagination => "page and limit must be whole numbers of at least 1.",
-            InvalidStatus => "status must be one of all, pending, completed.",
-            InvalidSortField => {
-                "sort must be one of due_date, priority, created_at, updated_at, title, optionally prefixed with -."
-            }
-            InvalidTagName => {
-                "The tag name must be 1 to 50 characters long and not only whitespace."
-            }
-            InvalidColor => "The color must be of the form #RRGGBB.",
-            TagAlreadyExists => "You already have a tag with this name.",
-            InvalidCredentials => "Incorrect email or password.",
-            MissingToken => "Authentication is required: send an Authorization: Bearer token.",
-            InvalidToken => "The token is invalid.",
-            TokenExpired => "The token has expired.",
-            InvalidTokenType => "The token is of the wrong type for this request.",
-            MissingRefreshToken => "The refresh_token cookie is missing.",
-            RefreshTokenExpired => "The refresh token has expired; sign in again.",
-            TokenRevoked => "The token has been revoked; sign in again.",
-            Forbidden => "You do not have access to this resource.",
-            NotFound => "The requested resource was not found.",
-            TaskNotFound => "Task not found.",
-            TagNotFound => "Tag not found.",
-            MethodNotAllowed => "This method is not allowed on this resource.",
-            PayloadTooLarge => "The request body is larger than 64 KiB.",
-            UnsupportedMediaType => "The request body must be sent as application/json.",
-            ValidationError => "The request is not valid.",
-            RateLimitExceeded => "Too many requests; try again later.",
-            InternalError => "An internal error occurred.",
-            ServiceUnavailable => "The service is temporarily unavailable; try again shortly.",
-        }
-    }
+error_codes! {
+    EmailAlreadyExists => BAD_REQUEST, "An account with this email already exists.";
+    PasswordTooShort => BAD_REQUEST, "The password must be at least 8 characters long.";
+    PasswordTooLong => BAD_REQUEST, "The password must be at most 128 characters long.";
+    InvalidEmail => BAD_REQUEST, "The email address is not valid.";
+    InvalidTimezone => BAD_REQUEST, "The time zone is not a valid IANA time zone name.";
+    InvalidTitle => BAD_REQUEST,
+        "The title must be 1 to 200 characters long and not only whitespace.";
+    DescriptionTooLong => BAD_REQUEST, "The description must be at most 1000 characters long.";
+    InvalidPriority => BAD_REQUEST, "The priority must be one of low, medium, high.";
+    InvalidDueDate => BAD_REQUEST, "The due date must be an RFC 3339 time with an offset or Z.";
+    InvalidRemindAt => BAD_REQUEST,
+        "The reminder time must be an RFC 3339 time with an offset or Z.";
+    InvalidRrule => BAD_REQUEST, "The recurrence rule is not a valid RFC 5545 RRULE.";
+    RecurrenceRequiresDueDate => BAD_REQUEST, "A recurring task needs a due date.";
+    InvalidPagination => BAD_REQUEST, "page and limit must be whole numbers of at least 1.";
+    InvalidStatus => BAD_REQUEST, "status must be one of all, pending, completed.";
+    InvalidSortField => BAD_REQUEST,
+        "sort must be one of due_date, priority, created_at, updated_at, title, optionally prefixed with -.";
+    InvalidTagName => BAD_REQUEST,
+        "The tag name must be 1 to 50 characters long and not only whitespace.";
+    InvalidColor => BAD_REQUEST, "The color must be of the form #RRGGBB.";
+    TagAlreadyExists => BAD_REQUEST, "You already have a tag with this name.";
+    InvalidCredentials => UNAUTHORIZED, "Incorrect email or password.";
+    MissingToken => UNAUTHORIZED,
+        "Authentication is required: send an Authorization: Bearer token.";
+    InvalidToken => UNAUTHORIZED, "The token is invalid.";
+    TokenExpired => UNAUTHORIZED, "The token has expired.";
+    InvalidTokenType => UNAUTHORIZED, "The token is of the wrong type for this request.";
+    MissingRefreshToken => UNAUTHORIZED, "The refresh_token cookie is missing.";
+    RefreshTokenExpired => UNAUTHORIZED, "The refresh token has expired; sign in again.";
+    TokenRevoked => UNAUTHORIZED, "The token has been revoked; sign in again.";
+    Forbidden => FORBIDDEN, "You do not have access to this resource.";
+    NotFound => NOT_FOUND, "The requested resource was not found.";
+    TaskNotFound => NOT_FOUND, "Task not found.";
+    TagNotFound => NOT_FOUND, "Tag not found.";
+    MethodNotAllowed => METHOD_NOT_ALLOWED, "This method is not allowed on this resource.";
+    PayloadTooLarge => PAYLOAD_TOO_LARGE, "The request body is larger than 64 KiB.";
+    UnsupportedMediaType => UNSUPPORTED_MEDIA_TYPE,
+        "The request body must be sent as application/json.";
+    ValidationError => UNPROCESSABLE_ENTITY, "The request is not valid.";
+    RateLimitExceeded => TOO_MANY_REQUESTS, "Too many requests; try again later.";
+    InternalError => INTERNAL_SERVER_ERROR, "An internal error occurred.";
+    ServiceUnavailable => SERVICE_UNAVAILABLE,
+        "The service is temporarily unavailable; try again shortly.";
 }
 
 /// The JSON body of every error response.
@@ -173,8 +115,10 @@ pub struct ApiError {
     /// The database could not be reached (see [`DatabaseUnreachable`]).
     database_unreachable: Option<DatabaseUnreachable>,
     /// The internal cause, logged but never shown.
-    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    source: Option<BoxError>,
 }
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 impl ApiError {
     pub fn new(code: ErrorCode) -> Self {
@@ -214,17 +158,29 @@ impl ApiError {
     }
 
     /// A 500 whose cause is logged.
-    pub fn internal(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
-        let mut error = Self::new(ErrorCode::InternalError);
-        error.source = Some(source.into());
-        error
+    pub fn internal(source: impl Into<BoxError>) -> Self {
+        Self::caused_by(ErrorCode::InternalError, source)
     }
 
     /// A 503 whose cause is logged.
-    pub fn unavailable(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
-        let mut error = Self::new(ErrorCode::ServiceUnavailable);
-        error.source = Some(source.into());
-        error
+    pub fn unavailable(source: impl Into<BoxError>) -> Self {
+        Self::caused_by(ErrorCode::ServiceUnavailable, source)
+    }
+
+    /// A 503 for a database that could not be reached; `connection_lost` tells the layer that
+    /// watches the database's availability whether a connection broke.
+    pub fn database_unreachable(source: impl Into<BoxError>, connection_lost: bool) -> Self {
+        Self {
+            database_unreachable: Some(DatabaseUnreachable { connection_lost }),
+            ..Self::unavailable(source)
+        }
+    }
+
+    fn caused_by(code: ErrorCode, source: impl Into<BoxError>) -> Self {
+        Self {
+            source: Some(source.into()),
+            ..Self::new(code)
+        }
     }
 
     pub fn code(&self) -> ErrorCode {
@@ -246,27 +202,13 @@ pub struct DatabaseUnreachable {
     pub connection_lost: bool,
 }
 
-impl ApiError {
-    /// A 503 for a database that could not be reached; `connection_lost` tells the layer that
-    /// watches the database's availability whether a connection broke.
-    pub fn database_unreachable(
-        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
-        connection_lost: bool,
-    ) -> Self {
-        let mut unavailable = Self::unavailable(source);
-        unavailable.database_unreachable = Some(DatabaseUnreachable { connection_lost });
-        unavailable
-    }
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.code.status();
-        match &self.source {
-            Some(source) if status.is_server_error() => {
-                tracing::error!(code = ?self.code, error = %source, "request failed");
-            }
-            _ => {}
+        if let Some(source) = &self.source
+            && status.is_server_error()
+        {
+            tracing::error!(code = ?self.code, error = %source, "request failed");
         }
         let body = ErrorBody {
             detail: self.detail.into_owned(),

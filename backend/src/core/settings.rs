@@ -3,7 +3,7 @@
 //! A bad value stops the process with a one-line message naming the variable; nothing later in the
 //! program parses an environment variable.
 
-use std::{collections::HashMap, fmt, net::IpAddr, time::Duration};
+use std::{collections::HashMap, fmt, net::IpAddr, ops::RangeBounds, str::FromStr, time::Duration};
 
 use rand::RngCore;
 
@@ -152,8 +152,7 @@ pub struct SettingsError(String);
 impl Settings {
     /// Reads the process environment (after `.env` in development).
     pub fn from_env() -> Result<Self, SettingsError> {
-        let vars: HashMap<String, String> = std::env::vars().collect();
-        Self::from_vars(&vars)
+        Self::from_vars(&std::env::vars().collect())
     }
 
     /// Builds settings from a map of variables, so tests need not touch the process environment.
@@ -161,19 +160,15 @@ impl Settings {
     /// Longer than 60 lines on purpose: one short statement per setting, every setting read and
     /// checked in one place, in the order of the settings table.
     pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, SettingsError> {
-        let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
-        let invalid = |name: &str, expected: &str| {
-            SettingsError(format!("invalid {name}: expected {expected}"))
-        };
-
-        let app_env = match get("APP_ENV").map(str::to_ascii_lowercase).as_deref() {
+        let vars = Vars(vars);
+        let app_env = match vars.word("APP_ENV").as_deref() {
             None | Some("development") => AppEnv::Development,
             Some("production") => AppEnv::Production,
             Some(_) => return Err(invalid("APP_ENV", "`development` or `production`")),
         };
         let production = app_env == AppEnv::Production;
 
-        let jwt_secret = match get("JWT_SECRET_KEY") {
+        let jwt_secret = match vars.get("JWT_SECRET_KEY") {
             Some(value) => JwtSecret::parse(value).map_err(SettingsError)?,
             None if production => {
                 return Err(SettingsError(
@@ -184,7 +179,8 @@ impl Settings {
             None => JwtSecret::generate(),
         };
 
-        let database_url = get("DATABASE_URL")
+        let database_url = vars
+            .get("DATABASE_URL")
             .unwrap_or(DEFAULT_DATABASE_URL)
             .to_owned();
         if DatabaseBackend::of_url(&database_url).is_none() {
@@ -194,16 +190,15 @@ impl Settings {
             ));
         }
 
-        let host = match get("HOST") {
-            Some("localhost") => IpAddr::from([127, 0, 0, 1]),
+        let host = match vars.get("HOST") {
+            None | Some("localhost") => IpAddr::from([127, 0, 0, 1]),
             Some(value) => value
                 .parse()
                 .map_err(|_| invalid("HOST", "an IP address such as 127.0.0.1 or 0.0.0.0"))?,
-            None => IpAddr::from([127, 0, 0, 1]),
         };
-        let port = parse_or(get("PORT"), 8000u16, || invalid("PORT", "a port number"))?;
+        let port = vars.number("PORT", .., "a port number")?.unwrap_or(8000);
 
-        let cors_origins = parse_cors(get("CORS_ORIGINS").unwrap_or(DEFAULT_CORS_ORIGINS))
+        let cors_origins = parse_cors(vars.get("CORS_ORIGINS").unwrap_or(DEFAULT_CORS_ORIGINS))
             .map_err(|expected| invalid("CORS_ORIGINS", expected))?;
         if production && cors_origins == CorsOrigins::Any {
             return Err(SettingsError(
@@ -211,56 +206,11 @@ impl Settings {
             ));
         }
 
-        let auth_rate_limit_per_minute = parse_or(get("AUTH_RATE_LIMIT_PER_MINUTE"), 5u32, || {
-            invalid("AUTH_RATE_LIMIT_PER_MINUTE", "a whole number (0 disables)")
-        })?;
-        let trust_proxy_headers = parse_bool(get("TRUST_PROXY_HEADERS"), false)
-            .ok_or_else(|| invalid("TRUST_PROXY_HEADERS", "true or false"))?;
-        let auto_migrate = parse_bool(get("AUTO_MIGRATE"), true)
-            .ok_or_else(|| invalid("AUTO_MIGRATE", "true or false"))?;
-        let wait_for_database = parse_bool(get("WAIT_FOR_DATABASE"), true)
-            .ok_or_else(|| invalid("WAIT_FOR_DATABASE", "true or false"))?;
-        let db_max_connections = parse_or(get("DB_MAX_CONNECTIONS"), default_pool_size(), || {
-            invalid("DB_MAX_CONNECTIONS", "a whole number of at least 1")
-        })?;
-        if db_max_connections == 0 {
-            return Err(invalid(
-                "DB_MAX_CONNECTIONS",
-                "a whole number of at least 1",
-            ));
-        }
-
-        let log_format = match get("LOG_FORMAT").map(str::to_ascii_lowercase).as_deref() {
-            None if production => LogFormat::Json,
-            None => LogFormat::Pretty,
-            Some("pretty") => LogFormat::Pretty,
-            Some("json") => LogFormat::Json,
-            Some(_) => return Err(invalid("LOG_FORMAT", "`pretty` or `json`")),
-        };
-        let log_filter = get("RUST_LOG").unwrap_or("info").to_owned();
-        tracing_subscriber::EnvFilter::try_new(&log_filter)
-            .map_err(|_| invalid("RUST_LOG", "a tracing filter such as `info`"))?;
-
-        let timeout_secs = parse_or(get("REQUEST_TIMEOUT_SECS"), 30u64, || {
-            invalid(
-                "REQUEST_TIMEOUT_SECS",
-                "a whole number of seconds, at least 1",
-            )
-        })?;
-        if timeout_secs == 0 {
-            return Err(invalid(
-                "REQUEST_TIMEOUT_SECS",
-                "a whole number of seconds, at least 1",
-            ));
-        }
-
-        let cookie_secure = production
-            || parse_bool(get("COOKIE_SECURE"), false)
-                .ok_or_else(|| invalid("COOKIE_SECURE", "true or false"))?;
-
-        let refresh_reuse_grace = parse_refresh_reuse_grace(get("REFRESH_REUSE_GRACE_SECS"))?;
-        let client_limits = ClientLimits::parse(&get)?;
-
+        let log_filter = vars.get("RUST_LOG").unwrap_or("info");
+        let grace_expected = format!(
+            "a whole number of seconds from 0 (disables the overlap) to \
+             {MAX_REFRESH_REUSE_GRACE_SECS}"
+        );
         Ok(Self {
             database_url,
             jwt_secret,
@@ -268,17 +218,46 @@ impl Settings {
             host,
             port,
             cors_origins,
-            auth_rate_limit_per_minute,
-            trust_proxy_headers,
-            auto_migrate,
-            wait_for_database,
-            db_max_connections,
-            log_format,
-            log_filter,
-            request_timeout: Duration::from_secs(timeout_secs),
-            cookie_secure,
-            refresh_reuse_grace,
-            client_limits,
+            auth_rate_limit_per_minute: vars
+                .number(
+                    "AUTH_RATE_LIMIT_PER_MINUTE",
+                    ..,
+                    "a whole number (0 disables)",
+                )?
+                .unwrap_or(5),
+            trust_proxy_headers: vars.flag("TRUST_PROXY_HEADERS", false)?,
+            auto_migrate: vars.flag("AUTO_MIGRATE", true)?,
+            wait_for_database: vars.flag("WAIT_FOR_DATABASE", true)?,
+            db_max_connections: vars
+                .number("DB_MAX_CONNECTIONS", 1.., "a whole number of at least 1")?
+                .unwrap_or_else(default_pool_size),
+            log_format: match vars.word("LOG_FORMAT").as_deref() {
+                None if production => LogFormat::Json,
+                None | Some("pretty") => LogFormat::Pretty,
+                Some("json") => LogFormat::Json,
+                Some(_) => return Err(invalid("LOG_FORMAT", "`pretty` or `json`")),
+            },
+            log_filter: tracing_subscriber::EnvFilter::try_new(log_filter)
+                .map(|_| log_filter.to_owned())
+                .map_err(|_| invalid("RUST_LOG", "a tracing filter such as `info`"))?,
+            request_timeout: Duration::from_secs(
+                vars.number(
+                    "REQUEST_TIMEOUT_SECS",
+                    1..,
+                    "a whole number of seconds, at least 1",
+                )?
+                .unwrap_or(30),
+            ),
+            cookie_secure: production || vars.flag("COOKIE_SECURE", false)?,
+            refresh_reuse_grace: Duration::from_secs(
+                vars.number(
+                    "REFRESH_REUSE_GRACE_SECS",
+                    ..=MAX_REFRESH_REUSE_GRACE_SECS,
+                    &grace_expected,
+                )?
+                .unwrap_or(DEFAULT_REFRESH_REUSE_GRACE_SECS),
+            ),
+            client_limits: ClientLimits::parse(&vars)?,
         })
     }
 
@@ -292,29 +271,49 @@ impl Settings {
     }
 }
 
-fn parse_or<T: std::str::FromStr>(
-    value: Option<&str>,
-    default: T,
-    error: impl FnOnce() -> SettingsError,
-) -> Result<T, SettingsError> {
-    match value {
-        None => Ok(default),
-        Some(value) => value.parse().map_err(|_| error()),
+/// The variables settings are read from; a blank value counts as unset.
+struct Vars<'a>(&'a HashMap<String, String>);
+
+impl<'a> Vars<'a> {
+    fn get(&self, name: &str) -> Option<&'a str> {
+        self.0.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+    }
+
+    /// A setting that is one of a few words, in any case.
+    fn word(&self, name: &str) -> Option<String> {
+        self.get(name).map(str::to_ascii_lowercase)
+    }
+
+    /// A number within `range`, or `None` when unset.
+    fn number<T: FromStr + PartialOrd>(
+        &self,
+        name: &str,
+        range: impl RangeBounds<T>,
+        expected: &str,
+    ) -> Result<Option<T>, SettingsError> {
+        self.get(name)
+            .map(|value| {
+                value
+                    .parse()
+                    .ok()
+                    .filter(|n| range.contains(n))
+                    .ok_or_else(|| invalid(name, expected))
+            })
+            .transpose()
+    }
+
+    fn flag(&self, name: &str, default: bool) -> Result<bool, SettingsError> {
+        match self.word(name).as_deref() {
+            None => Ok(default),
+            Some("true" | "1" | "yes" | "on") => Ok(true),
+            Some("false" | "0" | "no" | "off") => Ok(false),
+            Some(_) => Err(invalid(name, "true or false")),
+        }
     }
 }
 
-fn parse_refresh_reuse_grace(value: Option<&str>) -> Result<Duration, SettingsError> {
-    let error = || {
-        SettingsError(format!(
-            "invalid REFRESH_REUSE_GRACE_SECS: expected a whole number of seconds from 0 \
-             (disables the overlap) to {MAX_REFRESH_REUSE_GRACE_SECS}"
-        ))
-    };
-    let secs = parse_or(value, DEFAULT_REFRESH_REUSE_GRACE_SECS, error)?;
-    if secs > MAX_REFRESH_REUSE_GRACE_SECS {
-        return Err(error());
-    }
-    Ok(Duration::from_secs(secs))
+fn invalid(name: &str, expected: &str) -> SettingsError {
+    SettingsError(format!("invalid {name}: expected {expected}"))
 }
 
 /// `HEADER_READ_TIMEOUT_SECS` unset: a real client sends a request head in one packet within
@@ -332,62 +331,37 @@ const MAX_CONNECTION_TIMEOUT_SECS: u64 = 3600;
 /// (see `crate::server` for the three connection states and their clocks).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientLimits {
-    /// From accepting a connection, or from the first byte of a later request on it, until the
-    /// request head is complete.
+    /// The clock of a connection reading a request head.
     pub header_read_timeout: Duration,
-    /// A keep-alive connection with no request in progress and no byte of the next one is
-    /// closed after this long.
+    /// The clock of an idle keep-alive connection.
     pub keep_alive_timeout: Duration,
     /// `MAX_CONNECTIONS`; unset means the open-file limit minus headroom, computed at start.
     pub max_connections: Option<u32>,
 }
 
 impl ClientLimits {
-    fn parse<'a>(get: &impl Fn(&str) -> Option<&'a str>) -> Result<Self, SettingsError> {
-        let seconds = |name: &str, default: u64| {
-            let error = || {
-                SettingsError(format!(
-                    "invalid {name}: expected a whole number of seconds from 1 to \
-                     {MAX_CONNECTION_TIMEOUT_SECS}"
-                ))
-            };
-            let secs = parse_or(get(name), default, error)?;
-            if !(1..=MAX_CONNECTION_TIMEOUT_SECS).contains(&secs) {
-                return Err(error());
-            }
-            Ok(Duration::from_secs(secs))
-        };
-        let header_read_timeout =
-            seconds("HEADER_READ_TIMEOUT_SECS", DEFAULT_HEADER_READ_TIMEOUT_SECS)?;
-        let keep_alive_timeout =
-            seconds("KEEP_ALIVE_TIMEOUT_SECS", DEFAULT_KEEP_ALIVE_TIMEOUT_SECS)?;
-        let max_connections = match get("MAX_CONNECTIONS") {
-            None => None,
-            Some(value) => match value.parse::<u32>() {
-                Ok(n) if n >= 1 => Some(n),
-                _ => {
-                    return Err(SettingsError(
-                        "invalid MAX_CONNECTIONS: expected a whole number of at least 1 (unset: \
-                         the open-file limit minus room for the pool and files)"
-                            .into(),
-                    ));
-                }
-            },
+    fn parse(vars: &Vars) -> Result<Self, SettingsError> {
+        let expected = format!("a whole number of seconds from 1 to {MAX_CONNECTION_TIMEOUT_SECS}");
+        let seconds = |name: &str, default: u64| -> Result<Duration, SettingsError> {
+            let secs = vars.number(name, 1..=MAX_CONNECTION_TIMEOUT_SECS, &expected)?;
+            Ok(Duration::from_secs(secs.unwrap_or(default)))
         };
         Ok(Self {
-            header_read_timeout,
-            keep_alive_timeout,
-            max_connections,
+            header_read_timeout: seconds(
+                "HEADER_READ_TIMEOUT_SECS",
+                DEFAULT_HEADER_READ_TIMEOUT_SECS,
+            )?,
+            keep_alive_timeout: seconds(
+                "KEEP_ALIVE_TIMEOUT_SECS",
+                DEFAULT_KEEP_ALIVE_TIMEOUT_SECS,
+            )?,
+            max_connections: vars.number(
+                "MAX_CONNECTIONS",
+                1..,
+                "a whole number of at least 1 (unset: the open-file limit minus room for the \
+                 pool and files)",
+            )?,
         })
-    }
-}
-
-fn parse_bool(value: Option<&str>, default: bool) -> Option<bool> {
-    match value.map(str::to_ascii_lowercase).as_deref() {
-        None => Some(default),
-        Some("true" | "1" | "yes" | "on") => Some(true),
-        Some("false" | "0" | "no" | "off") => Some(false),
-        Some(_) => None,
     }
 }
 
@@ -459,22 +433,17 @@ mod tests {
     }
 
     #[test]
-    fn short_secret_is_refused_with_a_recipe() {
-        let err = Settings::from_vars(&vars(&[("JWT_SECRET_KEY", "abc123")])).unwrap_err();
-        assert!(err.to_string().contains("JWT_SECRET_KEY"));
-        assert!(err.to_string().contains("openssl rand -hex 32"));
-    }
-
-    #[test]
-    fn non_hex_secret_is_refused() {
-        let key = "z".repeat(64);
-        assert!(Settings::from_vars(&vars(&[("JWT_SECRET_KEY", &key)])).is_err());
-    }
-
-    #[test]
-    fn production_requires_a_secret() {
-        let err = Settings::from_vars(&vars(&[("APP_ENV", "production")])).unwrap_err();
-        assert!(err.to_string().contains("JWT_SECRET_KEY"));
+    fn a_bad_or_missing_secret_is_refused_with_a_recipe() {
+        let non_hex = "z".repeat(64);
+        for pairs in [
+            [("JWT_SECRET_KEY", "abc123")],
+            [("JWT_SECRET_KEY", non_hex.as_str())],
+            [("APP_ENV", "production")],
+        ] {
+            let err = Settings::from_vars(&vars(&pairs)).unwrap_err().to_string();
+            assert!(err.contains("JWT_SECRET_KEY"), "{err}");
+            assert!(err.contains("openssl rand -hex 32"), "{err}");
+        }
     }
 
     #[test]
@@ -510,14 +479,25 @@ mod tests {
             ("CORS_ORIGINS", "localhost:3000"),
             ("LOG_FORMAT", "xml"),
             ("REQUEST_TIMEOUT_SECS", "0"),
+            ("REFRESH_REUSE_GRACE_SECS", "61"),
+            ("REFRESH_REUSE_GRACE_SECS", "-1"),
+            ("REFRESH_REUSE_GRACE_SECS", "1.5"),
+            ("REFRESH_REUSE_GRACE_SECS", "soon"),
+            ("HEADER_READ_TIMEOUT_SECS", "0"),
+            ("HEADER_READ_TIMEOUT_SECS", "3601"),
+            ("HEADER_READ_TIMEOUT_SECS", "1.5"),
+            ("KEEP_ALIVE_TIMEOUT_SECS", "0"),
+            ("KEEP_ALIVE_TIMEOUT_SECS", "-1"),
+            ("MAX_CONNECTIONS", "0"),
+            ("MAX_CONNECTIONS", "many"),
         ] {
             let err = Settings::from_vars(&vars(&[(name, value)])).unwrap_err();
-            assert!(err.to_string().contains(name), "{name}: {err}");
+            assert!(err.to_string().contains(name), "{name}={value}: {err}");
         }
     }
 
     #[test]
-    fn refresh_reuse_grace_defaults_to_30_seconds_allows_0_and_caps_at_60() {
+    fn refresh_reuse_grace_defaults_to_30_seconds_and_allows_0_to_60() {
         let grace = |value: &str| {
             Settings::from_vars(&vars(&[("REFRESH_REUSE_GRACE_SECS", value)]))
                 .map(|settings| settings.refresh_reuse_grace)
@@ -526,14 +506,10 @@ mod tests {
         assert_eq!(default.refresh_reuse_grace, Duration::from_secs(30));
         assert_eq!(grace("0").unwrap(), Duration::ZERO);
         assert_eq!(grace(" 60 ").unwrap(), Duration::from_secs(60));
-        for bad in ["61", "-1", "1.5", "soon"] {
-            let err = grace(bad).unwrap_err().to_string();
-            assert!(err.contains("REFRESH_REUSE_GRACE_SECS"), "{bad}: {err}");
-        }
     }
 
     #[test]
-    fn client_limits_have_distinct_defaults_and_refuse_zero() {
+    fn client_limits_have_distinct_defaults_and_can_be_set() {
         let limits = |pairs: &[(&str, &str)]| {
             Settings::from_vars(&vars(pairs)).map(|settings| settings.client_limits)
         };
@@ -551,19 +527,6 @@ mod tests {
         assert_eq!(set.header_read_timeout, Duration::from_secs(2));
         assert_eq!(set.keep_alive_timeout, Duration::from_secs(3600));
         assert_eq!(set.max_connections, Some(500));
-
-        for (name, bad) in [
-            ("HEADER_READ_TIMEOUT_SECS", "0"),
-            ("HEADER_READ_TIMEOUT_SECS", "3601"),
-            ("HEADER_READ_TIMEOUT_SECS", "1.5"),
-            ("KEEP_ALIVE_TIMEOUT_SECS", "0"),
-            ("KEEP_ALIVE_TIMEOUT_SECS", "-1"),
-            ("MAX_CONNECTIONS", "0"),
-            ("MAX_CONNECTIONS", "many"),
-        ] {
-            let err = limits(&[(name, bad)]).unwrap_err().to_string();
-            assert!(err.contains(name), "{name}={bad}: {err}");
-        }
     }
 
     #[test]

@@ -137,14 +137,11 @@ fn verify_argon2(password: &str, stored: &str) -> bool {
         .is_ok_and(|hash| argon2().verify_password(password.as_bytes(), &hash).is_ok())
 }
 
-fn is_bcrypt(stored: &str) -> bool {
-    ["$2a$", "$2b$", "$2y$"]
+fn verify_blocking(password: &str, stored: &str) -> Verified {
+    if ["$2a$", "$2b$", "$2y$"]
         .iter()
         .any(|p| stored.starts_with(p))
-}
-
-fn verify_blocking(password: &str, stored: &str) -> Verified {
-    if is_bcrypt(stored) {
+    {
         // bcrypt reads at most 72 bytes; longer inputs are refused by the crate, so a password
         // the Python stack accepted (it truncated) fails closed rather than open.
         return match bcrypt::verify(password, stored) {
