@@ -258,12 +258,6 @@ impl Timestamp {
     }
 }
 
-impl From<DateTime<Utc>> for Timestamp {
-    fn from(at: DateTime<Utc>) -> Self {
-        Self(at)
-    }
-}
-
 stored_as!(Timestamp, DateTime<Utc>, |at| at.0, at.text());
 
 /// A list of ids, for `{any $n}`: an `int8[]` on PostgreSQL, a JSON array on SQLite.
