@@ -561,6 +561,62 @@ async fn redoc_is_served_from_the_binary() {
 }
 
 #[tokio::test]
+async fn swagger_ui_fills_in_the_signed_in_users_id_after_authorize() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+
+    // Served in place of the stock start-up script; the browser check
+    // (scripts/browser/check.mjs) shows it at work.
+    let response = app.get("/docs/swagger-initializer.js", None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let script = response.text().await.unwrap();
+    for expected in [
+        r#""url":"/openapi.json""#,
+        r#""validatorUrl":"none""#,
+        "FillUserId",
+        "fetch('/api/v1/auth/me'",
+        "changeParam([path, method], 'user_id', 'path', id)",
+    ] {
+        assert!(
+            script.contains(expected),
+            "{expected} missing from {script}"
+        );
+    }
+    assert!(!script.contains("{{config}}"), "{script}");
+}
+
+#[tokio::test]
+async fn the_docs_pages_ask_no_other_host_for_anything() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+
+    // The pages and the start-up script name no address outside the service.
+    for path in ["/docs/", "/docs/swagger-initializer.js", "/redoc"] {
+        let response = app.get(path, None).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let text = response.text().await.unwrap();
+        for scheme in ["http:", "https:", "\"//", "'//"] {
+            assert!(!text.contains(scheme), "{path} names another host: {text}");
+        }
+    }
+
+    // The ReDoc bundle's footer no longer fetches Redocly's logo; its credit stays.
+    let script = app
+        .get("/redoc/redoc.standalone.js", None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !script.contains("cdn.redoc.ly"),
+        "the footer logo is fetched"
+    );
+    assert!(script.contains("API docs by Redocly"));
+}
+
+#[tokio::test]
 async fn the_openapi_document_is_valid_json_with_a_version_and_title() {
     let Some(app) = TestApp::spawn().await else {
         return;
