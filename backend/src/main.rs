@@ -6,8 +6,12 @@ use clap::Parser;
 use todo_api::{
     app::{self, AppState},
     cli::{Cli, Command, MigrateCommand},
-    core::{settings::Settings, telemetry},
-    db::{self, Store},
+    core::{
+        settings::Settings,
+        telemetry,
+        welcome::{Welcome, describe_database},
+    },
+    db::{self, MigrationState, Store},
     server,
     services::availability,
 };
@@ -39,18 +43,53 @@ async fn main() -> ExitCode {
 }
 
 async fn run(command: Command, settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
-    let store = db::connect(&settings).await?;
-    if !matches!(command, Command::Serve) {
+    let migrate = match command {
+        Command::Serve => {
+            let store = db::connect(&settings).await?;
+            let result = serve(settings, store.clone()).await;
+            // A clean close lets SQLite fold its write-ahead log back into the file.
+            store.close().await;
+            return result;
+        }
+        Command::Migrate(migrate) => migrate,
+    };
+    // Only `up` may create the database; `status` looks, and `down` has nothing to undo on a
+    // database that does not exist.
+    let store = if matches!(migrate, MigrateCommand::Up) {
+        let store = db::connect(&settings).await?;
         store.create_database_if_missing().await?;
-    }
-    let result = match command {
-        Command::Serve => serve(settings, store.clone()).await,
-        Command::Migrate(MigrateCommand::Up) => {
+        store
+    } else if let Some(store) = db::connect_existing(&settings).await? {
+        store
+    } else {
+        let database = describe_database(settings.database_backend(), &settings.database_url);
+        eprintln!(
+            "todo-api: the database does not exist yet ({database}); `todo-api migrate up` or \
+             starting the service creates it"
+        );
+        match migrate {
+            MigrateCommand::Status => {
+                print_status(&db::known_migrations(settings.database_backend()))
+            }
+            _ => println!("nothing to revert"),
+        }
+        return Ok(());
+    };
+    let result = migrate_command(migrate, &store).await;
+    store.close().await;
+    result
+}
+
+async fn migrate_command(
+    command: MigrateCommand,
+    store: &Store,
+) -> Result<(), Box<dyn std::error::Error>> {
+    match command {
+        MigrateCommand::Up => {
             store.migrate_up().await?;
             println!("all migrations applied");
-            Ok(())
         }
-        Command::Migrate(MigrateCommand::Down { steps }) => {
+        MigrateCommand::Down { steps } => {
             let reverted = store.migrate_down(steps as usize).await?;
             if reverted.is_empty() {
                 println!("nothing to revert");
@@ -58,44 +97,30 @@ async fn run(command: Command, settings: Settings) -> Result<(), Box<dyn std::er
             for version in reverted {
                 println!("reverted {version}");
             }
-            Ok(())
         }
-        Command::Migrate(MigrateCommand::Status) => {
-            for migration in store.migration_status().await? {
-                let state = if migration.applied {
-                    "applied"
-                } else {
-                    "pending"
-                };
-                println!(
-                    "{:<8} {} {}",
-                    state, migration.version, migration.description
-                );
-            }
-            Ok(())
-        }
-    };
-    // A clean close lets SQLite fold its write-ahead log back into the file.
-    store.close().await;
-    result
+        MigrateCommand::Status => print_status(&store.migration_status().await?),
+    }
+    Ok(())
+}
+
+fn print_status(migrations: &[MigrationState]) {
+    for migration in migrations {
+        let state = if migration.applied {
+            "applied"
+        } else {
+            "pending"
+        };
+        println!(
+            "{:<8} {} {}",
+            state, migration.version, migration.description
+        );
+    }
 }
 
 async fn serve(settings: Settings, store: Arc<Store>) -> Result<(), Box<dyn std::error::Error>> {
-    if settings.jwt_secret.was_generated() {
-        tracing::warn!(
-            "JWT_SECRET_KEY is not set: using a random key for this process only. Every token \
-             dies when it stops. Set JWT_SECRET_KEY (make one with `openssl rand -hex 32`)."
-        );
-    }
     // Creates the database (development) and migrates it; with PostgreSQL down, serves 503
     // and keeps trying (unless WAIT_FOR_DATABASE=false).
     availability::prepare_or_wait(&store, &settings).await?;
-    if !settings.auto_migrate {
-        tracing::warn!(
-            "AUTO_MIGRATE=false: not applying migrations; /health/ready reports not-ready while \
-             any are pending (run `todo-api migrate up`)"
-        );
-    }
     match server::raise_open_file_limit() {
         Ok(limit) => tracing::info!(
             before = limit.before,
@@ -104,9 +129,24 @@ async fn serve(settings: Settings, store: Arc<Store>) -> Result<(), Box<dyn std:
         ),
         Err(error) => tracing::warn!(%error, "could not raise the open-file limit"),
     }
-    let address = SocketAddr::new(settings.host, settings.port);
-    let listener = tokio::net::TcpListener::bind(address).await?;
-    tracing::info!(%address, "todo-api listening");
+    let listener =
+        tokio::net::TcpListener::bind(SocketAddr::new(settings.host, settings.port)).await?;
+    let address = listener.local_addr()?;
+    let mut welcome = Welcome::new(&settings, address);
+    if !store.health().is_available() {
+        welcome.warnings.push(
+            "The database cannot be reached yet: every request but /health is answered 503 \
+             while the service keeps trying (see the log)."
+                .to_owned(),
+        );
+    }
+    tracing::info!(
+        %address,
+        url = %welcome.url,
+        database = %welcome.database,
+        "todo-api listening"
+    );
+    welcome.announce(settings.log_format);
     let state = AppState::new(settings, store);
     app::serve(listener, state, app::shutdown_signal()).await?;
     tracing::info!("stopped");

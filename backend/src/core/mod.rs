@@ -1,5 +1,5 @@
 //! What sits below every layer: settings, errors, security primitives (JWT, passwords), rate
-//! limits, the request context middleware, telemetry.
+//! limits, the request context middleware, telemetry and the welcome `serve` prints.
 
 pub mod clock;
 pub mod db_health;
@@ -10,3 +10,4 @@ pub mod request_id;
 pub mod security;
 pub mod settings;
 pub mod telemetry;
+pub mod welcome;

@@ -3,7 +3,14 @@
 //! A bad value stops the process with a one-line message naming the variable; nothing later in the
 //! program parses an environment variable.
 
-use std::{collections::HashMap, fmt, net::IpAddr, ops::RangeBounds, str::FromStr, time::Duration};
+use std::{
+    collections::HashMap,
+    fmt,
+    net::{IpAddr, Ipv4Addr},
+    ops::RangeBounds,
+    str::FromStr,
+    time::Duration,
+};
 
 use rand::RngCore;
 
@@ -11,9 +18,16 @@ use rand::RngCore;
 const MIN_SECRET_HEX_CHARS: usize = 64;
 
 /// The embedded default: a SQLite file in the working directory.
-const DEFAULT_DATABASE_URL: &str = "sqlite://todo.db";
-const DEFAULT_CORS_ORIGINS: &str =
-    "http://localhost:3000,http://localhost:5173,http://localhost:8080,http://localhost:8000";
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://todo.db";
+/// The usual local development servers' origins, each under both names of the loopback host:
+/// the service announces itself as `127.0.0.1`, and a browser tab opened there sends that origin.
+const DEFAULT_CORS_ORIGINS: &str = "http://localhost:3000,http://127.0.0.1:3000,\
+     http://localhost:5173,http://127.0.0.1:5173,\
+     http://localhost:8080,http://127.0.0.1:8080,\
+     http://localhost:8000,http://127.0.0.1:8000";
+/// The listen address when `HOST` and `PORT` are unset: loopback only.
+pub const DEFAULT_HOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+pub const DEFAULT_PORT: u16 = 8000;
 
 /// `REFRESH_REUSE_GRACE_SECS` unset: long enough for two tabs refreshing at once (well under a
 /// second apart) and for a client retrying after its response was lost on a slow link (which
@@ -144,6 +158,147 @@ pub struct Settings {
     pub client_limits: ClientLimits,
 }
 
+/// A setting's default, as `todo-api --help` shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SettingDefault {
+    /// Unset means exactly this value (a unit test holds [`Settings::from_vars`] to it).
+    Value(&'static str),
+    /// Unset means something worked out at start, described in words.
+    Computed(&'static str),
+    /// No default.
+    None,
+}
+
+impl fmt::Display for SettingDefault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Value(value) | Self::Computed(value) => f.write_str(value),
+            Self::None => f.write_str("none"),
+        }
+    }
+}
+
+/// One environment variable the service reads: its name, its default and what it means.
+#[derive(Clone, Copy, Debug)]
+pub struct SettingDoc {
+    pub name: &'static str,
+    pub default: SettingDefault,
+    pub meaning: &'static str,
+}
+
+const fn setting(name: &'static str, default: SettingDefault, meaning: &'static str) -> SettingDoc {
+    SettingDoc {
+        name,
+        default,
+        meaning,
+    }
+}
+
+/// Every setting, in the order [`Settings::from_vars`] reads them: the one list `--help` prints.
+/// Unit tests hold it to `from_vars`: it names every variable that is read, and each
+/// [`SettingDefault::Value`] is what an unset variable means.
+pub const SETTINGS: &[SettingDoc] = {
+    use SettingDefault::{Computed, None, Value};
+    &[
+        setting(
+            "APP_ENV",
+            Value("development"),
+            "development or production (JSON logs, required secret, Secure cookies, no * in \
+             CORS_ORIGINS)",
+        ),
+        setting(
+            "JWT_SECRET_KEY",
+            None,
+            "at least 64 hex characters (`openssl rand -hex 32`); unset: a random key for this \
+             process in development (tokens die with it), refused in production",
+        ),
+        setting(
+            "DATABASE_URL",
+            Value(DEFAULT_DATABASE_URL),
+            "sqlite://path/file.db or postgres://user@host:5432/db; the scheme picks the backend",
+        ),
+        setting(
+            "HOST",
+            Value("127.0.0.1"),
+            "listen address: an IP address (0.0.0.0 for every interface), or localhost",
+        ),
+        setting("PORT", Value("8000"), "listen port"),
+        setting(
+            "CORS_ORIGINS",
+            Value(DEFAULT_CORS_ORIGINS),
+            "comma list of origins allowed with credentials; * (development only) mirrors any \
+             origin",
+        ),
+        setting("RUST_LOG", Value("info"), "log filter, e.g. info,sqlx=warn"),
+        setting(
+            "AUTH_RATE_LIMIT_PER_MINUTE",
+            Value("5"),
+            "per client IP, for register and login each; refresh gets twice as many; 0 disables",
+        ),
+        setting(
+            "TRUST_PROXY_HEADERS",
+            Value("false"),
+            "when true, the client IP is the last address in X-Forwarded-For",
+        ),
+        setting(
+            "AUTO_MIGRATE",
+            Value("true"),
+            "apply pending migrations at start; when false, start anyway, warn, and report \
+             not-ready",
+        ),
+        setting(
+            "WAIT_FOR_DATABASE",
+            Value("true"),
+            "PostgreSQL unreachable at start: serve 503s and keep trying; false: exit with an \
+             error",
+        ),
+        setting(
+            "DB_MAX_CONNECTIONS",
+            Computed("4 × cores, within 4–32"),
+            "pool size (SQLite: reader connections; writes share one writer connection)",
+        ),
+        setting(
+            "LOG_FORMAT",
+            Computed("pretty in development, json in production"),
+            "log line format: pretty or json",
+        ),
+        setting(
+            "REQUEST_TIMEOUT_SECS",
+            Value("30"),
+            "a longer request is answered 503; a change still runs on to its end, a read is \
+             dropped",
+        ),
+        setting(
+            "COOKIE_SECURE",
+            Value("false"),
+            "add Secure to the refresh cookie in development too (always on in production)",
+        ),
+        setting(
+            "REFRESH_REUSE_GRACE_SECS",
+            Value("30"),
+            "rotation overlap: the token just replaced gets the current one back for this long; \
+             0–60, 0 disables",
+        ),
+        setting(
+            "HEADER_READ_TIMEOUT_SECS",
+            Value("10"),
+            "a request head must be complete this long after accept (or its first byte), else \
+             the connection closes; 1–3600",
+        ),
+        setting(
+            "KEEP_ALIVE_TIMEOUT_SECS",
+            Value("75"),
+            "an idle keep-alive connection is closed after this long; 1–3600",
+        ),
+        setting(
+            "MAX_CONNECTIONS",
+            Computed("open-file limit − pool − 128"),
+            "most client connections open at once; at the bound new clients wait in the listen \
+             queue",
+        ),
+    ]
+};
+
 /// A setting that could not be used; the message names the variable.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -191,12 +346,14 @@ impl Settings {
         }
 
         let host = match vars.get("HOST") {
-            None | Some("localhost") => IpAddr::from([127, 0, 0, 1]),
+            None | Some("localhost") => DEFAULT_HOST,
             Some(value) => value
                 .parse()
                 .map_err(|_| invalid("HOST", "an IP address such as 127.0.0.1 or 0.0.0.0"))?,
         };
-        let port = vars.number("PORT", .., "a port number")?.unwrap_or(8000);
+        let port = vars
+            .number("PORT", .., "a port number")?
+            .unwrap_or(DEFAULT_PORT);
 
         let cors_origins = parse_cors(vars.get("CORS_ORIGINS").unwrap_or(DEFAULT_CORS_ORIGINS))
             .map_err(|expected| invalid("CORS_ORIGINS", expected))?;
@@ -276,6 +433,8 @@ struct Vars<'a>(&'a HashMap<String, String>);
 
 impl<'a> Vars<'a> {
     fn get(&self, name: &str) -> Option<&'a str> {
+        #[cfg(test)]
+        tests::READ.with_borrow_mut(|read| read.push(name.to_owned()));
         self.0.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
     }
 
@@ -395,6 +554,13 @@ mod tests {
     use super::*;
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    thread_local! {
+        /// The variables `from_vars` asked for on this thread, in order.
+        pub(super) static READ: std::cell::RefCell<Vec<String>> = const {
+            std::cell::RefCell::new(Vec::new())
+        };
+    }
 
     fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs
@@ -545,5 +711,44 @@ mod tests {
         );
         let settings = Settings::from_vars(&vars(&[("CORS_ORIGINS", "*")])).unwrap();
         assert_eq!(settings.cors_origins, CorsOrigins::Any);
+    }
+
+    #[test]
+    fn the_settings_table_names_every_variable_read_in_the_order_they_are_read() {
+        READ.with_borrow_mut(Vec::clear);
+        Settings::from_vars(&vars(&[])).unwrap();
+        let mut read = READ.take();
+        read.dedup();
+        let listed: Vec<&str> = SETTINGS.iter().map(|setting| setting.name).collect();
+        assert_eq!(read, listed);
+    }
+
+    #[test]
+    fn every_default_the_settings_table_states_is_what_an_unset_variable_means() {
+        let base = [("JWT_SECRET_KEY", SECRET)];
+        let unset = format!("{:?}", Settings::from_vars(&vars(&base)).unwrap());
+        for setting in SETTINGS {
+            let SettingDefault::Value(default) = setting.default else {
+                continue;
+            };
+            let set = Settings::from_vars(&vars(&[base[0], (setting.name, default)]))
+                .unwrap_or_else(|error| panic!("{}={default}: {error}", setting.name));
+            assert_eq!(format!("{set:?}"), unset, "{}={default}", setting.name);
+        }
+    }
+
+    #[test]
+    fn the_default_cors_origins_allow_every_local_origin_under_both_loopback_names() {
+        let settings = Settings::from_vars(&vars(&[])).unwrap();
+        let CorsOrigins::List(origins) = settings.cors_origins else {
+            panic!("a list by default");
+        };
+        for port in [3000, 5173, 8080, 8000] {
+            for host in ["localhost", "127.0.0.1"] {
+                let origin = format!("http://{host}:{port}");
+                assert!(origins.contains(&origin), "{origin} in {origins:?}");
+            }
+        }
+        assert_eq!(origins.len(), 8, "{origins:?}");
     }
 }

@@ -64,17 +64,52 @@ pub enum Backend {
     },
 }
 
+/// Whether opening a database may create it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Open {
+    /// Create the SQLite file (and its directory) when missing; the PostgreSQL database may be
+    /// created later, in development ([`Store::create_database_if_missing`]).
+    CreatingIfMissing,
+    /// Never create anything: for commands that only look, or that have nothing to do on a
+    /// database that does not exist (`migrate status`, `migrate down`).
+    ExistingOnly,
+}
+
 impl Backend {
-    pub async fn connect(settings: &Settings, health: &DbHealth) -> Result<Self, sqlx::Error> {
+    /// The backend `settings.database_url` names; `None` only when `open` is
+    /// [`Open::ExistingOnly`] and the database does not exist.
+    pub async fn connect(
+        settings: &Settings,
+        health: &DbHealth,
+        open: Open,
+    ) -> Result<Option<Self>, sqlx::Error> {
         match settings.database_backend() {
-            DatabaseBackend::Postgres => Self::postgres(settings, health),
-            DatabaseBackend::Sqlite => Self::sqlite(settings).await,
+            DatabaseBackend::Postgres => {
+                let backend = Self::postgres(settings, health, open)?;
+                if open == Open::ExistingOnly
+                    && let Self::Postgres { pool, .. } = &backend
+                {
+                    match pool.acquire().await {
+                        Ok(_) => {}
+                        // invalid_catalog_name: the database named does not exist.
+                        Err(error)
+                            if error.as_database_error().and_then(|e| e.code()).as_deref()
+                                == Some("3D000") =>
+                        {
+                            return Ok(None);
+                        }
+                        Err(error) => return Err(error),
+                    }
+                }
+                Ok(Some(backend))
+            }
+            DatabaseBackend::Sqlite => Self::sqlite(settings, open).await,
         }
     }
 
     /// Builds the pool without connecting: the service starts whether or not PostgreSQL
     /// answers yet.
-    pub fn postgres(settings: &Settings, health: &DbHealth) -> Result<Self, sqlx::Error> {
+    fn postgres(settings: &Settings, health: &DbHealth, open: Open) -> Result<Self, sqlx::Error> {
         // Every statement is prepared once per connection and keyed by the user's id, so one
         // generic plan serves all users. Left to itself, PostgreSQL re-plans the list queries
         // on every execution (their custom plans look cheaper), which costs more than running
@@ -99,14 +134,17 @@ impl Backend {
         Ok(Self::Postgres {
             pool,
             options,
-            create_if_missing: (!settings.is_production()).then(|| settings.database_url.clone()),
+            create_if_missing: (open == Open::CreatingIfMissing && !settings.is_production())
+                .then(|| settings.database_url.clone()),
         })
     }
 
-    /// Opens (creating when missing) the database file and its directory.
-    async fn sqlite(settings: &Settings) -> Result<Self, sqlx::Error> {
+    /// Opens the database file, creating it and its directory when missing if `open` says so;
+    /// `None` when it is missing and may not be created.
+    async fn sqlite(settings: &Settings, open: Open) -> Result<Option<Self>, sqlx::Error> {
+        let create = open == Open::CreatingIfMissing;
         let options = SqliteConnectOptions::from_str(&settings.database_url)?
-            .create_if_missing(true)
+            .create_if_missing(create)
             .journal_mode(SqliteJournalMode::Wal)
             // Safe against corruption in WAL mode; a power cut (not a crash of the process) can
             // lose the last commits before a checkpoint. The usual trade for WAL.
@@ -115,7 +153,11 @@ impl Backend {
             .busy_timeout(BUSY_TIMEOUT);
         let in_memory = settings.database_url.contains(":memory:")
             || settings.database_url.contains("mode=memory");
+        if !in_memory && !create && !options.get_filename().exists() {
+            return Ok(None);
+        }
         if !in_memory
+            && create
             && let Some(parent) = options.get_filename().parent()
             && !parent.as_os_str().is_empty()
         {
@@ -142,12 +184,12 @@ impl Backend {
                 .test_before_acquire(false)
                 .connect_lazy_with(options)
         };
-        Ok(Self::Sqlite {
+        Ok(Some(Self::Sqlite {
             writer,
             readers,
             file,
             probe_options,
-        })
+        }))
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -307,6 +349,23 @@ impl Store {
             Backend::Sqlite { .. } => None,
         }
     }
+}
+
+/// Every migration `backend` knows, as pending: the status of a database that does not exist.
+pub fn known_migrations(backend: DatabaseBackend) -> Vec<MigrationState> {
+    let migrator = match backend {
+        DatabaseBackend::Postgres => &POSTGRES_MIGRATOR,
+        DatabaseBackend::Sqlite => &SQLITE_MIGRATOR,
+    };
+    migrator
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .map(|m| MigrationState {
+            version: m.version,
+            description: m.description.to_string(),
+            applied: false,
+        })
+        .collect()
 }
 
 /// The migration that added PostgreSQL's case-key columns.

@@ -20,7 +20,7 @@
 
 mod backend;
 
-pub use backend::ACQUIRE_TIMEOUT;
+pub use backend::{ACQUIRE_TIMEOUT, known_migrations};
 pub mod dialect;
 mod list;
 pub mod migrations;
@@ -47,7 +47,7 @@ pub use dialect::{Constraint, is_unavailable};
 pub use list::{ListedTasks, SortField, TagRef, TaskFilter, TaskSort};
 pub use migrations::MigrationState;
 
-use backend::Backend;
+use backend::{Backend, Open};
 use dialect::{Dialect, Sql};
 use sql::{Binds, Query, Timestamp};
 
@@ -144,16 +144,29 @@ pub struct Store {
 /// directory are created when missing.
 pub async fn connect(settings: &Settings) -> Result<Arc<Store>, sqlx::Error> {
     let health = DbHealth::default();
-    let backend = Backend::connect(settings, &health).await?;
-    Ok(Arc::new(Store {
-        dialect: backend.dialect(),
-        backend,
-        health,
-        clock: Clock::system(),
-    }))
+    let backend = Backend::connect(settings, &health, Open::CreatingIfMissing).await?;
+    Ok(Store::over(backend.expect("opening may create it"), health))
+}
+
+/// The store `settings.database_url` names if that database exists, creating nothing: no
+/// SQLite file or directory, no PostgreSQL database. `None` when it does not exist. For the
+/// commands that only look at a database, or have nothing to do on a missing one.
+pub async fn connect_existing(settings: &Settings) -> Result<Option<Arc<Store>>, sqlx::Error> {
+    let health = DbHealth::default();
+    let backend = Backend::connect(settings, &health, Open::ExistingOnly).await?;
+    Ok(backend.map(|backend| Store::over(backend, health)))
 }
 
 impl Store {
+    fn over(backend: Backend, health: DbHealth) -> Arc<Self> {
+        Arc::new(Self {
+            dialect: backend.dialect(),
+            backend,
+            health,
+            clock: Clock::system(),
+        })
+    }
+
     pub fn backend(&self) -> DatabaseBackend {
         match self.dialect {
             Dialect::Postgres => DatabaseBackend::Postgres,

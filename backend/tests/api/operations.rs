@@ -316,6 +316,33 @@ async fn a_preflight_from_an_allowed_origin_is_allowed_with_credentials() {
     );
 }
 
+/// The service announces itself as `http://127.0.0.1:8000`; a front end's development server
+/// opened the same way (`http://127.0.0.1:5173`) must be let in by default, like its
+/// `localhost` twin.
+#[tokio::test]
+async fn by_default_local_front_ends_are_allowed_under_127_0_0_1_as_under_localhost() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    for origin in [
+        "http://127.0.0.1:5173",
+        "http://localhost:5173",
+        "http://127.0.0.1:3000",
+        "http://127.0.0.1:8080",
+        "http://127.0.0.1:8000",
+    ] {
+        let response = app.preflight_login(origin).await;
+        assert!(
+            response.status().is_success(),
+            "{origin}: {}",
+            response.status()
+        );
+        let headers = response.headers();
+        assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], origin);
+        assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_CREDENTIALS], "true");
+    }
+}
+
 #[tokio::test]
 async fn a_preflight_from_an_unknown_origin_gets_no_permission() {
     let Some(app) = TestApp::spawn().await else {
@@ -628,4 +655,299 @@ async fn the_openapi_document_is_valid_json_with_a_version_and_title() {
         doc["openapi"]
     );
     assert_eq!(doc["info"]["title"], "todo-api");
+}
+
+// --- the binary: its welcome, its help, `migrate` on a database that does not exist ---------
+
+/// A database for `todo-api` child processes that does not exist yet, and the working
+/// directory they run in: a SQLite file in a directory still to be made, or a PostgreSQL
+/// database (its URL carrying a password, which trust authentication ignores and nothing may
+/// print).
+struct Scratch {
+    dir: std::path::PathBuf,
+    url: String,
+    /// The SQLite file, or the PostgreSQL database's name.
+    database: String,
+}
+
+/// The password [`Scratch`] puts in PostgreSQL URLs.
+const URL_PASSWORD: &str = "pw-never-printed";
+
+impl Scratch {
+    /// `None` when the PostgreSQL half is skipped.
+    async fn new() -> Option<Self> {
+        if BACKEND == DatabaseBackend::Postgres && TestApp::spawn().await.is_none() {
+            return None;
+        }
+        let id = uuid::Uuid::new_v4().simple();
+        let dir = std::env::temp_dir().join(format!("todo-api-bin-{id}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (url, database) = match BACKEND {
+            DatabaseBackend::Sqlite => {
+                let file = dir.join("data").join("todo.db");
+                (
+                    format!("sqlite://{}", file.display()),
+                    file.display().to_string(),
+                )
+            }
+            DatabaseBackend::Postgres => {
+                let name = format!("todo_test_{id}");
+                let server = server_url().replacen(
+                    "postgres://postgres@",
+                    &format!("postgres://postgres:{URL_PASSWORD}@"),
+                    1,
+                );
+                (format!("{server}/{name}"), name)
+            }
+        };
+        Some(Self { dir, url, database })
+    }
+
+    /// `todo-api <args>` on this database, with nothing inherited from the test's environment
+    /// (and no `.env` file in its working directory).
+    fn command(&self, args: &[&str]) -> std::process::Command {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_todo-api"));
+        command
+            .args(args)
+            .env_clear()
+            .env("DATABASE_URL", &self.url)
+            .env("RUST_LOG", "info")
+            .current_dir(&self.dir)
+            .stdin(std::process::Stdio::null());
+        command
+    }
+
+    /// Runs `todo-api <args>` to its end; its exit status, standard output and error.
+    fn run(&self, args: &[&str]) -> (std::process::ExitStatus, String, String) {
+        let output = self.command(args).output().expect("run todo-api");
+        let text = |bytes: Vec<u8>| String::from_utf8(bytes).unwrap();
+        (output.status, text(output.stdout), text(output.stderr))
+    }
+
+    async fn exists(&self) -> bool {
+        match BACKEND {
+            DatabaseBackend::Sqlite => std::path::Path::new(&self.database).exists(),
+            DatabaseBackend::Postgres => {
+                use sqlx::Connection;
+                let mut admin = sqlx::PgConnection::connect(&format!("{}/postgres", server_url()))
+                    .await
+                    .unwrap();
+                let found: Option<i32> =
+                    sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+                        .bind(&self.database)
+                        .fetch_optional(&mut admin)
+                        .await
+                        .unwrap();
+                admin.close().await.unwrap();
+                found.is_some()
+            }
+        }
+    }
+
+    async fn remove(self) {
+        if BACKEND == DatabaseBackend::Postgres {
+            use sqlx::{Connection, Executor};
+            let mut admin = sqlx::PgConnection::connect(&format!("{}/postgres", server_url()))
+                .await
+                .unwrap();
+            let drop = format!(
+                r#"DROP DATABASE IF EXISTS "{}" WITH (FORCE)"#,
+                self.database
+            );
+            admin.execute(drop.as_str()).await.unwrap();
+            admin.close().await.unwrap();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Reads what a starting service writes until its welcome block has ended (its second rule
+/// of `=`), or the output ends.
+fn read_welcome(output: impl std::io::Read) -> String {
+    use std::io::BufRead;
+    let mut printed = String::new();
+    let mut rules = 0;
+    for line in std::io::BufReader::new(output).lines() {
+        let Ok(line) = line else { break };
+        printed.push_str(&line);
+        printed.push('\n');
+        if line.len() >= 40 && line.chars().all(|c| c == '=') {
+            rules += 1;
+            if rules == 2 {
+                break;
+            }
+        }
+    }
+    printed
+}
+
+#[tokio::test]
+async fn started_into_a_pipe_the_service_welcomes_with_its_address_docs_and_database_uncoloured() {
+    let Some(scratch) = Scratch::new().await else {
+        return;
+    };
+    // No JWT_SECRET_KEY: the throw-away key's warning is part of the welcome. PORT=0: the
+    // welcome shows the port the service got.
+    let mut child = scratch
+        .command(&["serve"])
+        .env("HOST", "127.0.0.1")
+        .env("PORT", "0")
+        .env("LOG_FORMAT", "pretty")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start todo-api serve");
+    let stdout = child.stdout.take().unwrap();
+    let printed = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::task::spawn_blocking(move || read_welcome(stdout)),
+    )
+    .await;
+    let url = match &printed {
+        Ok(Ok(printed)) => printed
+            .lines()
+            .find_map(|line| line.strip_prefix("  Open      "))
+            .map(str::to_owned),
+        _ => None,
+    };
+    let answers = match &url {
+        Some(url) => {
+            let client = reqwest::Client::new();
+            let health = client.get(format!("{url}/health")).send().await.unwrap();
+            let docs = client.get(format!("{url}/docs")).send().await.unwrap();
+            Some((
+                body(health).await,
+                docs.status(),
+                docs.text().await.unwrap(),
+            ))
+        }
+        None => None,
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut errors = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut errors).unwrap();
+    let exists = scratch.exists().await;
+    let database = scratch.database.clone();
+    scratch.remove().await;
+
+    let printed = printed.expect("a welcome within a minute").unwrap();
+    let url = url.unwrap_or_else(|| panic!("no `Open` line in\n{printed}\n{errors}"));
+    let (health, docs_status, docs) = answers.unwrap();
+    assert!(
+        url.starts_with("http://127.0.0.1:") && !url.ends_with(":0"),
+        "{url}"
+    );
+    assert_eq!(
+        health,
+        json!({"status": "ok"}),
+        "the service answers at {url}"
+    );
+    assert_eq!(docs_status, StatusCode::OK);
+    assert!(docs.to_ascii_lowercase().contains("swagger"), "{docs}");
+
+    let described = match BACKEND {
+        DatabaseBackend::Sqlite => format!("  Database  SQLite, file {database}\n"),
+        DatabaseBackend::Postgres => format!("  Database  PostgreSQL, database {database} on "),
+    };
+    for expected in [
+        "is running (development)".to_owned(),
+        format!("  API docs  {url}/docs"),
+        described,
+        "  WARNING   JWT_SECRET_KEY is not set".to_owned(),
+        "`openssl rand -hex 32`".to_owned(),
+    ] {
+        assert!(printed.contains(&expected), "{expected:?} in\n{printed}");
+    }
+    assert!(exists, "serving created the database");
+    let everything = format!("{printed}{errors}");
+    assert!(!everything.contains(URL_PASSWORD), "{everything}");
+    assert!(
+        !everything.contains('\x1b'),
+        "colour codes written into a pipe:\n{everything:?}"
+    );
+}
+
+#[tokio::test]
+async fn migrate_status_and_down_on_a_database_that_does_not_exist_say_so_and_create_nothing() {
+    let Some(scratch) = Scratch::new().await else {
+        return;
+    };
+    let known = todo_api::db::known_migrations(BACKEND);
+    assert!(known.len() >= 6, "{known:?}");
+
+    let (status, listed, said) = scratch.run(&["migrate", "status"]);
+    assert!(status.success(), "{status}: {said}");
+    let expected: Vec<String> = known
+        .iter()
+        .map(|m| format!("pending  {} {}", m.version, m.description))
+        .collect();
+    assert_eq!(listed.lines().collect::<Vec<_>>(), expected);
+    assert!(said.contains("the database does not exist yet"), "{said}");
+    assert!(said.contains("todo-api migrate up"), "{said}");
+    assert!(!said.contains(URL_PASSWORD), "{said}");
+
+    let (status, reverted, said) = scratch.run(&["migrate", "down"]);
+    assert!(status.success(), "{status}: {said}");
+    assert_eq!(reverted, "nothing to revert\n");
+
+    let created = scratch.exists().await;
+    let directory = scratch.dir.join("data").exists();
+    // `up` is the one that creates it; `status` then reads without changing anything.
+    let (up, _, up_said) = scratch.run(&["migrate", "up"]);
+    let (status_after, listed_after, _) = scratch.run(&["migrate", "status"]);
+    let exists_after = scratch.exists().await;
+    scratch.remove().await;
+
+    assert!(!created, "`migrate status` or `down` created the database");
+    assert!(
+        !directory,
+        "`migrate status` or `down` created the directory"
+    );
+    assert!(up.success(), "{up}: {up_said}");
+    assert!(exists_after);
+    assert!(status_after.success());
+    let applied: Vec<String> = known
+        .iter()
+        .map(|m| format!("applied  {} {}", m.version, m.description))
+        .collect();
+    assert_eq!(listed_after.lines().collect::<Vec<_>>(), applied);
+}
+
+/// The help of the binary itself (the same on either backend: checked in the SQLite half).
+#[test]
+fn help_lists_every_setting_with_its_default_and_short_and_long_help_agree() {
+    if BACKEND != DatabaseBackend::Sqlite {
+        return;
+    }
+    let help = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_todo-api"))
+            .args(args)
+            .env_clear()
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{args:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let long = help(&["--help"]);
+    for setting in todo_api::core::settings::SETTINGS {
+        let line = format!("  {}  [default: {}]\n", setting.name, setting.default);
+        assert!(long.contains(&line), "{line:?} in\n{long}");
+    }
+    assert!(long.contains("  PORT  [default: 8000]\n"), "{long}");
+    assert!(!long.contains("README"), "{long}");
+    for args in [&[][..], &["serve"], &["migrate"], &["migrate", "status"]] {
+        let short = help(&[args, &["-h"]].concat());
+        let long = help(&[args, &["--help"]].concat());
+        assert_eq!(short.lines().next(), long.lines().next(), "{args:?}");
+    }
+    assert!(
+        help(&["serve", "--help"]).contains("HOST:PORT (default 127.0.0.1:8000)"),
+        "serve --help names the default address"
+    );
+    let migrate = help(&["migrate", "--help"]);
+    assert!(
+        migrate.contains("DATABASE_URL") && migrate.contains("sqlite://todo.db"),
+        "{migrate}"
+    );
 }
