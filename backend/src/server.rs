@@ -43,7 +43,10 @@ use tokio::{
 };
 use tower::ServiceExt;
 
-use crate::core::settings::{ClientLimits, Settings};
+use crate::core::{
+    middleware::MAX_HEADER_FIELDS_PARSED,
+    settings::{ClientLimits, Settings},
+};
 
 /// File descriptors kept free beyond client connections and the database pool: the listener,
 /// SQLite's database, WAL and shared-memory files, log output, DNS and TLS files of libraries.
@@ -246,6 +249,9 @@ pub async fn serve(
             .keep_alive(true)
             // This module keeps the clocks; hyper's own would conflate idle and slow heads.
             .header_read_timeout(None)
+            // Above the bounds the request context refuses in the error shape (414/431), so
+            // that hyper's own bare refusal is only for heads far beyond them.
+            .max_headers(MAX_HEADER_FIELDS_PARSED)
             .serve_connection(io, service);
         let connection = graceful.watch(connection);
         connections.spawn(async move {

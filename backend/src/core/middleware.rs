@@ -9,12 +9,14 @@ use std::{
 };
 
 use axum::{
+    Json,
     extract::{MatchedPath, Request, State},
-    http::{HeaderName, HeaderValue, Method},
+    http::{HeaderName, HeaderValue, Method, StatusCode},
     middleware::Next,
     response::{IntoResponse, Response},
 };
 use futures_util::future::{BoxFuture, Either};
+use serde_json::json;
 use tower::{Layer, Service};
 use tracing::Instrument;
 
@@ -28,10 +30,54 @@ use crate::{
 
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The longest request target served (path and query, in bytes); longer is 414 `URI_TOO_LONG`.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+/// The most header fields served; more is 431 `HEADERS_TOO_LARGE`.
+pub const MAX_HEADER_FIELDS: usize = 100;
+/// The most bytes of header names and values served; more is 431 `HEADERS_TOO_LARGE`.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+/// How many header fields hyper parses: above [`MAX_HEADER_FIELDS`], so that a request with a
+/// few too many gets [`request_context`]'s answer in the error shape. Beyond its own bounds (this
+/// many fields, a target over 65,534 bytes, a head over about 400 KB) hyper answers 431 or 414
+/// itself, with an empty body, before any of our code sees the request.
+pub const MAX_HEADER_FIELDS_PARSED: usize = 256;
+/// The codes of the two refusals of a request head. They are answered here, before routing,
+/// and are not [`ErrorCode`]s: the document adds them to that schema's list.
+pub const HEAD_REFUSAL_CODES: [&str; 2] = ["URI_TOO_LONG", "HEADERS_TOO_LARGE"];
+
+/// 414 or 431, with the code and sentence, when the request head is over the bounds above.
+fn head_refusal(request: &Request) -> Option<(StatusCode, &'static str, &'static str)> {
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |target| target.as_str().len());
+    if target > MAX_URI_BYTES {
+        return Some((
+            StatusCode::URI_TOO_LONG,
+            HEAD_REFUSAL_CODES[0],
+            "The URL is longer than 8 KiB.",
+        ));
+    }
+    let headers = request.headers();
+    let bytes: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if headers.len() > MAX_HEADER_FIELDS || bytes > MAX_HEADER_BYTES {
+        return Some((
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            HEAD_REFUSAL_CODES[1],
+            "The request headers are too large: at most 100 fields and 16 KiB in all.",
+        ));
+    }
+    None
+}
+
 /// Gives the request an id (the caller's if sane), runs it inside a span carrying the id, the
 /// matched route and later the user id, echoes the id in `X-Request-Id`, and writes one log
 /// line when it ends. The raw URI is never logged, so query strings (which may carry an access
-/// token) stay out of the logs.
+/// token) stay out of the logs. A request head over the bounds ([`MAX_URI_BYTES`],
+/// [`MAX_HEADER_FIELDS`], [`MAX_HEADER_BYTES`]) is answered 414 or 431 in the error shape.
 pub async fn request_context(request: Request, next: Next) -> Response {
     let id = request_id::from_header(request.headers().get(&X_REQUEST_ID));
     let route = request
@@ -48,8 +94,13 @@ pub async fn request_context(request: Request, next: Next) -> Response {
     );
     let started = Instant::now();
 
-    let mut response =
-        request_id::scope(id.clone(), next.run(request).instrument(span.clone())).await;
+    let mut response = match head_refusal(&request) {
+        Some((status, code, detail)) => {
+            let body = json!({"detail": detail, "code": code, "request_id": id});
+            (status, Json(body)).into_response()
+        }
+        None => request_id::scope(id.clone(), next.run(request).instrument(span.clone())).await,
+    };
 
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(X_REQUEST_ID.clone(), value);

@@ -9,7 +9,7 @@ use axum::{
     routing::get,
 };
 use utoipa::{
-    Modify, OpenApi, PartialSchema,
+    Modify, OpenApi,
     openapi::security::{
         Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityScheme,
     },
@@ -17,9 +17,13 @@ use utoipa::{
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{
-    core::error::{ErrorBody, ErrorCode},
+    core::{
+        error::{ErrorBody, ErrorCode},
+        middleware::HEAD_REFUSAL_CODES,
+    },
     routers::state::AppState,
     routers::{auth, events, health, reminders, tags, tasks, users},
+    schemas::{events::DeletedId, rules},
 };
 
 /// The ReDoc 2.x standalone bundle (MIT, see `backend/static/redoc/LICENSE`).
@@ -42,8 +46,8 @@ static REDOC_JS: &str = include_str!("../../static/redoc/redoc.standalone.js");
         tags::delete_tag,
         health::health, health::ready,
     ),
-    components(schemas(ErrorBody, ErrorCode)),
-    modifiers(&SecuritySchemes, &CommonResponses),
+    components(schemas(ErrorBody, ErrorCode, DeletedId)),
+    modifiers(&SecuritySchemes, &CommonResponses, &RequestRules),
     tags(
         (name = "auth", description = "Sign-up, sign-in and sessions."),
         (name = "users", description = "The caller's own account."),
@@ -88,7 +92,7 @@ impl Modify for SecuritySchemes {
 /// Adds to every operation what many share, so that no annotation repeats it. Under
 /// `/users/{user_id}` (every such route takes [`UserScope`](super::extract::UserScope)): bearer
 /// security and the path ids, ahead of any declared parameter. The answers any route can give: 401 where a token is required, 403 under `/users/{user_id}`, 413/415/422
-/// where a body is read, 422 for malformed path ids, 500 and 503 everywhere, and the
+/// where a body is read, 422 for malformed path ids, 414, 431, 500 and 503 everywhere, and the
 /// `X-Request-Id` header on every response.
 struct CommonResponses;
 
@@ -122,11 +126,11 @@ impl Modify for CommonResponses {
         let uuid = ObjectBuilder::new()
             .schema_type(Type::String)
             .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
-            .into();
+            .build();
         let path_ids = [
             ("user_id", "Must be the caller's own id.", uuid),
-            ("task_id", "The task's id.", i64::schema()),
-            ("tag_id", "The tag's id.", i64::schema()),
+            ("task_id", "The task's id.", rules::id()),
+            ("tag_id", "The tag's id.", rules::id()),
         ]
         .map(|(name, description, schema)| {
             ParameterBuilder::new()
@@ -192,6 +196,11 @@ impl Modify for CommonResponses {
                         "`FORBIDDEN`: `{user_id}` is not the caller (checked before anything is read).",
                     );
                 }
+                add("414", "`URI_TOO_LONG`: the URL is over 8 KiB.");
+                add(
+                    "431",
+                    "`HEADERS_TOO_LARGE`: over 100 header fields or 16 KiB of headers.",
+                );
                 add("500", "`INTERNAL_ERROR`.");
                 add(
                     "503",
@@ -206,6 +215,71 @@ impl Modify for CommonResponses {
                     }
                 }
             }
+        }
+    }
+}
+
+/// What the derive cannot attach to the request schemas: the rule that a recurring task needs a
+/// due date (as `if`/`then` and `not`, which utoipa has no builder for), and the codes of the
+/// request-head refusals, which are answered before routing and are not [`ErrorCode`]s.
+struct RequestRules;
+
+impl Modify for RequestRules {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use serde_json::{Value, json};
+        use utoipa::openapi::{RefOr, Schema, schema::Object};
+
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        let schemas = &mut components.schemas;
+        fn object<'a>(
+            schemas: &'a mut std::collections::BTreeMap<String, RefOr<Schema>>,
+            name: &str,
+        ) -> Option<&'a mut Object> {
+            match schemas.get_mut(name)? {
+                RefOr::T(Schema::Object(object)) => Some(object),
+                _ => None,
+            }
+        }
+        if let Some(codes) = object(schemas, "ErrorCode").and_then(|o| o.enum_values.as_mut()) {
+            codes.extend(HEAD_REFUSAL_CODES.map(Value::from));
+        }
+        let rule_set = json!({
+            "properties": {"recurrence_rule": {"type": "string"}},
+            "required": ["recurrence_rule"],
+        });
+        // Create and replace: a rule needs a due date in the same body.
+        let needs_due_date = [
+            ("if", rule_set.clone()),
+            (
+                "then",
+                json!({
+                    "properties": {"due_date": {"type": "string"}},
+                    "required": ["due_date"],
+                }),
+            ),
+        ];
+        for name in ["CreateTaskRequest", "ReplaceTaskRequest"] {
+            if let Some(schema) = object(schemas, name) {
+                let extensions = schema.extensions.get_or_insert_with(Default::default);
+                extensions.extend(needs_due_date.clone().map(|(k, v)| (k.to_owned(), v)));
+            }
+        }
+        // Patch: a rule cannot come with a due date cleared (without one in the body, the
+        // task's own due date must be set: a 400 `RECURRENCE_REQUIRES_DUE_DATE` otherwise).
+        if let Some(schema) = object(schemas, "UpdateTaskRequest") {
+            let extensions = schema.extensions.get_or_insert_with(Default::default);
+            extensions.insert(
+                "not".to_owned(),
+                json!({
+                    "properties": {
+                        "recurrence_rule": {"type": "string"},
+                        "due_date": {"type": "null"},
+                    },
+                    "required": ["recurrence_rule", "due_date"],
+                }),
+            );
         }
     }
 }

@@ -15,6 +15,7 @@ use crate::{
     core::error::ApiError,
     events::closed,
     routers::{extract::StreamScope, state::AppState},
+    schemas::events::StreamEvent,
 };
 
 pub fn router() -> Router<AppState> {
@@ -38,7 +39,7 @@ pub fn router() -> Router<AppState> {
         ("access_token" = Option<String>, Query, description = "The access token, when it cannot be sent in the `Authorization` header (browser `EventSource`)."),
     ),
     responses(
-        (status = 200, description = "The event stream (`text/event-stream`).", content_type = "text/event-stream", body = String),
+        (status = 200, description = "The event stream (`text/event-stream`): a comment line `: connected`, then one event as described for each change, and a comment line every 15 seconds.", content_type = "text/event-stream", body = StreamEvent),
     )
 )]
 pub async fn events(

@@ -19,8 +19,10 @@ pub fn router() -> Router<AppState> {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct RemindersQuery {
-    /// RFC 3339 time (with offset or `Z`); default now.
+    /// RFC 3339 time (with an offset or `Z`); default now.
+    #[param(value_type = Option<String>, format = DateTime, example = "2030-05-01T09:00:00Z")]
     pub before: Option<String>,
 }
 

@@ -3,12 +3,14 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::rules;
+
 /// `POST /api/v1/auth/register`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// Stored trimmed and lower-cased; unique regardless of case.
-    #[schema(example = "ada@example.com")]
+    #[schema(example = "ada@example.com", format = Email)]
     pub email: String,
     /// 8 to 128 characters.
     #[schema(
@@ -17,8 +19,7 @@ pub struct RegisterRequest {
         max_length = 128
     )]
     pub password: String,
-    /// Optional display name, at most 100 characters.
-    #[schema(example = "Ada Lovelace", max_length = 100)]
+    #[schema(schema_with = rules::display_name)]
     pub name: Option<String>,
 }
 

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Patch, rfc3339_utc};
+use super::{Patch, not_null, rfc3339_utc, rules};
 use crate::models::{Tag, TagId};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -32,21 +32,24 @@ impl From<Tag> for TagResponse {
 /// `POST …/tags`, and `PUT …/tags/{tag_id}` (an omitted colour becomes null).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "work", "color": "#3366FF"}))]
 pub struct TagRequest {
-    /// 1–50 characters after trimming; unique per user regardless of case.
+    #[schema(schema_with = rules::tag_name)]
     pub name: String,
-    /// `#RRGGBB`.
+    #[schema(schema_with = rules::color)]
     pub color: Option<String>,
 }
 
-/// `PATCH …/tags/{tag_id}`: only the fields present change; `"color": null` clears it.
+/// `PATCH …/tags/{tag_id}`: only the fields present change; `"color": null` clears it. The name
+/// cannot be cleared: `"name": null` is a 422 `VALIDATION_ERROR` naming the field.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"color": "#FF8800"}))]
 pub struct UpdateTagRequest {
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(schema_with = rules::tag_name)]
+    pub name: Option<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub name: Patch<String>,
-    #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = rules::color)]
     pub color: Patch<String>,
 }

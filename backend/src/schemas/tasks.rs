@@ -2,9 +2,17 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::{
+    IntoParams, ToSchema,
+    openapi::{
+        Object, Required,
+        path::{Parameter, ParameterBuilder, ParameterIn},
+    },
+};
 
-use super::{Patch, rfc3339_utc, rfc3339_utc_opt};
+use super::{
+    Patch, not_null, rfc3339_utc, rfc3339_utc_opt, rules, whole_numbers, whole_numbers_patch,
+};
 use crate::models::{Priority, TagSummary, Task, TaskId, UserId};
 
 /// A task with its tags.
@@ -70,23 +78,34 @@ impl From<Task> for TaskResponse {
 /// `POST …/tasks`. Times are RFC 3339 with an offset or `Z`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "title": "Water the plants",
+    "description": "The ones on the balcony too.",
+    "priority": "high",
+    "due_date": "2030-05-01T09:00:00Z",
+    "remind_at": "2030-05-01T08:30:00Z",
+    "recurrence_rule": "FREQ=WEEKLY;BYDAY=MO,WE",
+    "completed": false,
+    "tag_ids": []
+}))]
 pub struct CreateTaskRequest {
-    /// 1–200 characters after trimming.
-    #[schema(example = "Water the plants")]
+    #[schema(schema_with = rules::title)]
     pub title: String,
-    /// At most 1000 characters.
+    #[schema(schema_with = rules::description)]
     pub description: Option<String>,
-    /// `low`, `medium` (default) or `high`.
-    #[schema(value_type = Option<Priority>, example = "high")]
+    /// `low`, `medium` (the default, also for `null`) or `high`.
+    #[schema(value_type = Option<Priority>)]
     pub priority: Option<String>,
-    #[schema(format = DateTime, example = "2030-05-01T09:00:00Z")]
+    #[schema(schema_with = rules::due_date)]
     pub due_date: Option<String>,
-    #[schema(format = DateTime)]
+    #[schema(schema_with = rules::remind_at)]
     pub remind_at: Option<String>,
-    /// An RFC 5545 RRULE such as `FREQ=WEEKLY;BYDAY=MO,WE`.
+    #[schema(schema_with = rules::recurrence_rule)]
     pub recurrence_rule: Option<String>,
+    /// `null`: false.
     pub completed: Option<bool>,
-    /// Ids of the caller's tags to attach.
+    #[serde(default, deserialize_with = "whole_numbers")]
+    #[schema(schema_with = rules::tag_ids)]
     pub tag_ids: Option<Vec<i64>>,
 }
 
@@ -94,77 +113,154 @@ pub struct CreateTaskRequest {
 /// required; omitted optional fields become null, and omitted `tag_ids` removes every tag.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "title": "Water the plants",
+    "priority": "medium",
+    "completed": false,
+    "description": null,
+    "due_date": "2030-05-02T09:00:00Z",
+    "remind_at": null,
+    "recurrence_rule": null,
+    "tag_ids": []
+}))]
 pub struct ReplaceTaskRequest {
+    #[schema(schema_with = rules::title)]
     pub title: String,
     #[schema(value_type = Priority)]
     pub priority: String,
     pub completed: bool,
+    #[schema(schema_with = rules::description)]
     pub description: Option<String>,
-    #[schema(format = DateTime)]
+    #[schema(schema_with = rules::due_date)]
     pub due_date: Option<String>,
-    #[schema(format = DateTime)]
+    #[schema(schema_with = rules::remind_at)]
     pub remind_at: Option<String>,
+    #[schema(schema_with = rules::recurrence_rule)]
     pub recurrence_rule: Option<String>,
+    #[serde(default, deserialize_with = "whole_numbers")]
+    #[schema(schema_with = rules::tag_ids)]
     pub tag_ids: Option<Vec<i64>>,
 }
 
 /// `PATCH …/tasks/{task_id}`: only the fields present change; `null` clears a nullable field
-/// (`tag_ids: null` removes every tag).
+/// (`tag_ids: null` removes every tag). `title`, `priority` and `completed` cannot be cleared:
+/// `null` there is a 422 `VALIDATION_ERROR` naming the field.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"priority": "low", "due_date": "2030-05-03T09:00:00Z"}))]
 pub struct UpdateTaskRequest {
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(schema_with = rules::title)]
+    pub title: Option<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub title: Patch<String>,
-    #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = rules::description)]
     pub description: Patch<String>,
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(value_type = Priority)]
+    pub priority: Option<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub priority: Patch<String>,
-    #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = rules::due_date)]
     pub due_date: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = rules::remind_at)]
     pub remind_at: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = rules::recurrence_rule)]
     pub recurrence_rule: Patch<String>,
-    #[serde(default)]
-    #[schema(value_type = Option<bool>)]
-    pub completed: Patch<bool>,
-    #[serde(default)]
-    #[schema(value_type = Option<Vec<i64>>)]
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(value_type = bool)]
+    pub completed: Option<bool>,
+    #[serde(default, deserialize_with = "whole_numbers_patch")]
+    #[schema(schema_with = rules::tag_ids)]
     pub tag_ids: Patch<Vec<i64>>,
 }
 
-/// Query parameters of `GET …/tasks`, combined with AND. Values are checked by the service so
-/// that each bad value gets its own error code.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
+/// Query parameters of `GET …/tasks`, combined with AND. Read as text and checked by the
+/// service, so that each bad value gets its own error code; typed in the document (below).
+#[derive(Debug, Default, Deserialize)]
 pub struct ListTasksQuery {
-    /// Page number, from 1 (default 1).
     pub page: Option<String>,
-    /// Page size, at least 1 (default 20); values above 100 are served as 100.
     pub limit: Option<String>,
-    /// `all` (default), `pending` or `completed`.
     pub status: Option<String>,
-    /// `low`, `medium` or `high`.
     pub priority: Option<String>,
-    /// A tag id or a tag name of the caller's; an unknown tag gives an empty page.
     pub tag: Option<String>,
-    /// Case-insensitive substring of title or description; `%`, `_` and `\` match literally.
     pub q: Option<String>,
-    /// RFC 3339; tasks due at or before this time.
     pub due_before: Option<String>,
-    /// RFC 3339; tasks due at or after this time.
     pub due_after: Option<String>,
-    /// `true`: due in the past and not completed.
     pub overdue: Option<String>,
-    /// `due_date`, `priority`, `created_at` (default `-created_at`), `updated_at` or `title`;
-    /// prefix `-` for descending.
     pub sort: Option<String>,
+}
+
+/// Written by hand: the derive drops a parameter's description when its schema is given.
+impl IntoParams for ListTasksQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let params: [(&str, &str, Object); 10] = [
+            (
+                "page",
+                "Page number, from 1 (default 1).",
+                rules::positive_integer(),
+            ),
+            (
+                "limit",
+                "Page size, at least 1 (default 20); values above 100 are served as 100.",
+                rules::positive_integer(),
+            ),
+            (
+                "status",
+                "`all` (default), `pending` or `completed`.",
+                rules::task_status(),
+            ),
+            (
+                "priority",
+                "`low`, `medium` or `high`.",
+                rules::priority_filter(),
+            ),
+            (
+                "tag",
+                "A tag id or a tag name of the caller's; an unknown tag gives an empty page.",
+                rules::query_text(),
+            ),
+            (
+                "q",
+                "Case-insensitive substring of title or description; `%`, `_` and `\\` match \
+                 literally.",
+                rules::query_text(),
+            ),
+            (
+                "due_before",
+                "Tasks due at or before this time.",
+                rules::query_date_time(),
+            ),
+            (
+                "due_after",
+                "Tasks due at or after this time.",
+                rules::query_date_time(),
+            ),
+            (
+                "overdue",
+                "`true`: due in the past and not completed.",
+                rules::boolean(),
+            ),
+            (
+                "sort",
+                "`due_date`, `priority`, `created_at`, `updated_at` or `title`; prefix `-` for \
+                 descending (default `-created_at`).",
+                rules::task_sort(),
+            ),
+        ];
+        params
+            .into_iter()
+            .map(|(name, description, schema)| {
+                ParameterBuilder::new()
+                    .name(name)
+                    .parameter_in(ParameterIn::Query)
+                    .description(Some(description))
+                    .required(Required::False)
+                    .schema(Some(schema))
+                    .build()
+            })
+            .collect()
+    }
 }
 
 /// One page of tasks.

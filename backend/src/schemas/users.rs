@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Patch, rfc3339_utc};
+use super::{Patch, rfc3339_utc, rules};
 use crate::models::{User, UserId};
 
 /// The public view of an account.
@@ -38,27 +38,32 @@ impl From<User> for UserResponse {
 /// `PATCH /api/v1/users/{user_id}`: only the fields present change; `"name": null` clears it.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Ada Lovelace", "timezone": "Europe/London"}))]
 pub struct UpdateProfileRequest {
     #[serde(default)]
-    #[schema(value_type = Option<String>, max_length = 100)]
+    #[schema(schema_with = rules::display_name)]
     pub name: Patch<String>,
-    /// IANA time zone name such as `America/New_York`.
-    #[schema(example = "America/New_York")]
+    #[schema(schema_with = rules::timezone)]
     pub timezone: Option<String>,
 }
 
 /// `POST /api/v1/users/{user_id}/password`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "current_password": "correct horse battery staple",
+    "new_password": "a longer horse battery staple"
+}))]
 pub struct ChangePasswordRequest {
     pub current_password: String,
-    /// 8 to 128 characters.
+    #[schema(schema_with = rules::new_password)]
     pub new_password: String,
 }
 
 /// `DELETE /api/v1/users/{user_id}`: the password confirms the deletion.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"password": "correct horse battery staple"}))]
 pub struct DeleteAccountRequest {
     pub password: String,
 }

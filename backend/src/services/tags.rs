@@ -7,10 +7,7 @@ use crate::{
     db::Store,
     events::EventBus,
     models::{Caller, Tag, TagColor, TagId, TagName, UserId},
-    schemas::{
-        Patch,
-        tags::{TagRequest, TagResponse, UpdateTagRequest},
-    },
+    schemas::tags::{TagRequest, TagResponse, UpdateTagRequest},
 };
 
 /// Tag writes and reads, and the events they publish.
@@ -77,11 +74,8 @@ impl TagService {
         id: TagId,
         body: UpdateTagRequest,
     ) -> Result<Tag, ApiError> {
-        let name = match body.name {
-            Patch::Absent => None,
-            Patch::Null => return Err(ApiError::new(ErrorCode::InvalidTagName).with_field("name")),
-            Patch::Value(name) => Some(TagName::parse(&name)?),
-        };
+        // A `null` name was refused with the body (see `schemas::not_null`).
+        let name = body.name.as_deref().map(TagName::parse).transpose()?;
         let color = body.color.try_map(|c| TagColor::parse(&c))?;
 
         let edit = move |current: &Tag| {

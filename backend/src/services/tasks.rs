@@ -329,38 +329,14 @@ fn parse_sort(raw: Option<&str>) -> Result<TaskSort, ApiError> {
     Ok(TaskSort { field, descending })
 }
 
-/// A field a patch may set or leave out but not clear: `null` is refused with `null_error`.
-fn present<T, U>(
-    patch: Patch<T>,
-    null_error: ApiError,
-    parse: impl FnOnce(T) -> Result<U, ApiError>,
-) -> Result<Option<U>, ApiError> {
-    match patch {
-        Patch::Absent => Ok(None),
-        Patch::Null => Err(null_error),
-        Patch::Value(value) => parse(value).map(Some),
-    }
-}
-
 /// Validates a PATCH body and returns the edit it makes to a task as it is when locked.
 fn patch_edit(
     body: UpdateTaskRequest,
 ) -> Result<impl FnOnce(&Task) -> Result<TaskWrite, ApiError> + Send, ApiError> {
-    let title = present(
-        body.title,
-        ApiError::new(ErrorCode::InvalidTitle).with_field("title"),
-        |title| TaskTitle::parse(&title),
-    )?;
-    let priority = present(
-        body.priority,
-        ApiError::new(ErrorCode::InvalidPriority).with_field("priority"),
-        |priority| Priority::parse(&priority),
-    )?;
-    let completed = present(
-        body.completed,
-        ApiError::validation("completed", "completed must be true or false."),
-        Ok,
-    )?;
+    // A `null` for these was refused with the body (see `schemas::not_null`).
+    let title = body.title.as_deref().map(TaskTitle::parse).transpose()?;
+    let priority = body.priority.as_deref().map(Priority::parse).transpose()?;
+    let completed = body.completed;
     let description = body.description.try_map(description)?;
     let due = body.due_date.try_map(due_date)?;
     let remind = body.remind_at.try_map(remind_at)?;

@@ -521,3 +521,57 @@ async fn number_type_errors_do_not_name_rust_types() {
         }
     }
 }
+
+// --- request heads ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_url_over_8_kib_is_uri_too_long_in_our_shape() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    let user = app.signed_in_user().await;
+    let path = format!("/api/v1/users/{}/tasks?q={}", user.id, "a".repeat(8 * 1024));
+
+    let error = assert_error(
+        app.get(&path, Some(&user.access)).await,
+        StatusCode::URI_TOO_LONG,
+        "URI_TOO_LONG",
+    )
+    .await;
+    assert_eq!(error["detail"], "The URL is longer than 8 KiB.");
+    // Just under the bound is served.
+    let path = format!("/api/v1/users/{}/tasks?q={}", user.id, "a".repeat(7 * 1024));
+    assert_eq!(
+        app.get(&path, Some(&user.access)).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn too_many_or_too_large_headers_are_431_in_our_shape() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    let many = (0..120).fold(app.client.get(app.url("/health")), |request, n| {
+        request.header(format!("x-filler-{n}"), "1")
+    });
+    let large = app
+        .client
+        .get(app.url("/health"))
+        .header("x-filler", "a".repeat(20 * 1024));
+
+    for request in [many, large] {
+        let response = request.send().await.unwrap();
+        let error = assert_error(
+            response,
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "HEADERS_TOO_LARGE",
+        )
+        .await;
+        assert_no_internals(&error);
+    }
+    let fine = (0..50).fold(app.client.get(app.url("/health")), |request, n| {
+        request.header(format!("x-filler-{n}"), "1")
+    });
+    assert_eq!(fine.send().await.unwrap().status(), StatusCode::OK);
+}

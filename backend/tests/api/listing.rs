@@ -599,3 +599,56 @@ async fn an_unknown_sort_field_is_rejected() {
         assert_eq!(error["field"], "sort", "sort={sort:?}");
     }
 }
+
+/// The document types each list parameter, and every value it allows for an enum or a boolean
+/// is served.
+#[tokio::test]
+async fn the_document_types_the_list_parameters_and_each_allowed_value_is_served() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    let user = app.signed_in_user().await;
+    let doc = super::helpers::body(app.get("/openapi.json", None).await).await;
+    let params = doc["paths"]["/api/v1/users/{user_id}/tasks"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let schema = |name: &str| {
+        params
+            .iter()
+            .find(|p| p["name"] == name)
+            .map(|p| p["schema"].clone())
+            .unwrap_or_else(|| panic!("no parameter {name}"))
+    };
+
+    for name in ["page", "limit"] {
+        assert_eq!(schema(name)["type"], "integer", "{name}");
+        assert_eq!(schema(name)["minimum"], 1, "{name}");
+    }
+    assert_eq!(schema("overdue")["type"], "boolean");
+    for name in ["due_before", "due_after"] {
+        assert_eq!(schema(name)["format"], "date-time", "{name}");
+    }
+    let enums = [("status", 3), ("priority", 3), ("sort", 10)];
+    for (name, count) in enums {
+        let values = schema(name)["enum"].as_array().unwrap().clone();
+        assert_eq!(values.len(), count, "{name}");
+        for value in values {
+            let value = value.as_str().unwrap();
+            let response = app.list_tasks(&user, &[(name, value)]).await;
+            assert_eq!(response.status(), StatusCode::OK, "{name}={value}");
+        }
+    }
+    for value in ["true", "false"] {
+        let response = app.list_tasks(&user, &[("overdue", value)]).await;
+        assert_eq!(response.status(), StatusCode::OK, "overdue={value}");
+    }
+    let reminders = &doc["paths"]["/api/v1/users/{user_id}/reminders"]["get"]["parameters"];
+    let before = reminders
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "before");
+    assert_eq!(before.unwrap()["in"], "query");
+    assert_eq!(before.unwrap()["schema"]["format"], "date-time");
+}

@@ -251,8 +251,17 @@ async fn patch_changes_only_the_fields_present() {
     );
     assert_eq!(app.fetch_tag(&user, &tag["id"]).await, cleared);
 
+    let response = app
+        .patch_tag(&user, &tag["id"], &json!({"name": null}))
+        .await;
+    let error = assert_error(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    assert_eq!(error["field"], "name");
     let cases = [
-        (json!({"name": null}), "INVALID_TAG_NAME"),
         (json!({"name": ""}), "INVALID_TAG_NAME"),
         (json!({"color": "#12345"}), "INVALID_COLOR"),
     ];
@@ -450,4 +459,28 @@ async fn a_tag_name_with_a_nul_character_is_a_client_error_not_a_500() {
         .await;
     }
     assert_eq!(app.fetch_tags(&user).await, json!([tag]));
+}
+
+/// The examples the document gives (what Swagger UI's "Try it out" sends) succeed as they stand.
+#[tokio::test]
+async fn the_documented_tag_examples_succeed_as_they_stand() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    let user = app.signed_in_user().await;
+    let doc = body(app.get("/openapi.json", None).await).await;
+    let example = |schema: &str| doc["components"]["schemas"][schema]["example"].clone();
+
+    let response = app.post_tag(&user, &example("TagRequest")).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let tag = body(response).await;
+    assert_eq!(
+        (&tag["name"], &tag["color"]),
+        (&json!("work"), &json!("#3366FF"))
+    );
+    let response = app
+        .patch_tag(&user, &tag["id"], &example("UpdateTagRequest"))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(body(response).await["color"], "#FF8800");
 }

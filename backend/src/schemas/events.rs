@@ -1,0 +1,71 @@
+//! The event stream's events, for the OpenAPI document (the stream writes them itself).
+
+use utoipa::{
+    ToSchema,
+    openapi::{ObjectBuilder, Ref, Type, extensions::Extensions, schema::AnyOfBuilder},
+};
+
+/// The names of the stream's events.
+pub const EVENT_NAMES: [&str; 7] = [
+    "task.created",
+    "task.updated",
+    "task.deleted",
+    "tag.created",
+    "tag.updated",
+    "tag.deleted",
+    "reminder",
+];
+
+/// One event of `text/event-stream`: an `id:`, an `event:` and a `data:` line, then a blank
+/// line. Lines starting with `:` are comments that keep the connection open.
+#[derive(ToSchema)]
+#[schema(example = json!({
+    "id": "0f8fad5b-d9cb-469f-a165-70867728950e",
+    "event": "tag.deleted",
+    "data": "{\"id\":7}"
+}))]
+pub struct StreamEvent {
+    /// Unique per event.
+    pub id: String,
+    /// `task.created`, `task.updated` and `reminder` carry the task; `tag.created` and
+    /// `tag.updated` the tag; `task.deleted` and `tag.deleted` `{"id": …}`.
+    #[schema(schema_with = event_name)]
+    pub event: String,
+    /// The event's object, as one line of JSON.
+    #[schema(schema_with = event_data)]
+    pub data: String,
+}
+
+/// `{"id": …}` of something deleted.
+#[derive(ToSchema)]
+pub struct DeletedId {
+    pub id: i64,
+}
+
+fn event_name() -> utoipa::openapi::Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(EVENT_NAMES))
+        .build()
+}
+
+/// A string of JSON (`contentMediaType`), whose document is one of the objects (`anyOf`: a
+/// task also has an `id`, as `{"id": …}` has)
+/// (`contentSchema`, which utoipa has no builder for).
+fn event_data() -> utoipa::openapi::Object {
+    let objects = AnyOfBuilder::new()
+        .item(Ref::from_schema_name("TaskResponse"))
+        .item(Ref::from_schema_name("TagResponse"))
+        .item(Ref::from_schema_name("DeletedId"))
+        .build();
+    let content_schema = serde_json::to_value(objects).unwrap_or_default();
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .content_media_type("application/json")
+        // Not `ExtensionsBuilder::add`, which would make the keyword an `x-` extension.
+        .extensions(Some(Extensions::from_iter([(
+            "contentSchema",
+            content_schema,
+        )])))
+        .build()
+}
