@@ -81,10 +81,13 @@ error_codes! {
     TagNotFound => NOT_FOUND, "Tag not found.";
     MethodNotAllowed => METHOD_NOT_ALLOWED, "This method is not allowed on this resource.";
     PayloadTooLarge => PAYLOAD_TOO_LARGE, "The request body is larger than 64 KiB.";
+    UriTooLong => URI_TOO_LONG, "The URL is longer than 8 KiB.";
     UnsupportedMediaType => UNSUPPORTED_MEDIA_TYPE,
         "The request body must be sent as application/json.";
     ValidationError => UNPROCESSABLE_ENTITY, "The request is not valid.";
     RateLimitExceeded => TOO_MANY_REQUESTS, "Too many requests; try again later.";
+    HeadersTooLarge => REQUEST_HEADER_FIELDS_TOO_LARGE,
+        "The request headers are too large: at most 100 fields and 16 KiB in all.";
     InternalError => INTERNAL_SERVER_ERROR, "An internal error occurred.";
     ServiceUnavailable => SERVICE_UNAVAILABLE,
         "The service is temporarily unavailable; try again shortly.";

@@ -9,14 +9,12 @@ use std::{
 };
 
 use axum::{
-    Json,
     extract::{MatchedPath, Request, State},
-    http::{HeaderName, HeaderValue, Method, StatusCode},
+    http::{HeaderName, HeaderValue, Method},
     middleware::Next,
     response::{IntoResponse, Response},
 };
 use futures_util::future::{BoxFuture, Either};
-use serde_json::json;
 use tower::{Layer, Service};
 use tracing::Instrument;
 
@@ -41,36 +39,24 @@ pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 /// many fields, a target over 65,534 bytes, a head over about 400 KB) hyper answers 431 or 414
 /// itself, with an empty body, before any of our code sees the request.
 pub const MAX_HEADER_FIELDS_PARSED: usize = 256;
-/// The codes of the two refusals of a request head. They are answered here, before routing,
-/// and are not [`ErrorCode`]s: the document adds them to that schema's list.
-pub const HEAD_REFUSAL_CODES: [&str; 2] = ["URI_TOO_LONG", "HEADERS_TOO_LARGE"];
-
-/// 414 or 431, with the code and sentence, when the request head is over the bounds above.
-fn head_refusal(request: &Request) -> Option<(StatusCode, &'static str, &'static str)> {
+/// The refusal of a request head over the bounds above: 414 or 431.
+fn head_refusal(request: &Request) -> Option<ErrorCode> {
     let target = request
         .uri()
         .path_and_query()
         .map_or(0, |target| target.as_str().len());
-    if target > MAX_URI_BYTES {
-        return Some((
-            StatusCode::URI_TOO_LONG,
-            HEAD_REFUSAL_CODES[0],
-            "The URL is longer than 8 KiB.",
-        ));
-    }
     let headers = request.headers();
     let bytes: usize = headers
         .iter()
         .map(|(name, value)| name.as_str().len() + value.len())
         .sum();
-    if headers.len() > MAX_HEADER_FIELDS || bytes > MAX_HEADER_BYTES {
-        return Some((
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            HEAD_REFUSAL_CODES[1],
-            "The request headers are too large: at most 100 fields and 16 KiB in all.",
-        ));
+    if target > MAX_URI_BYTES {
+        Some(ErrorCode::UriTooLong)
+    } else if headers.len() > MAX_HEADER_FIELDS || bytes > MAX_HEADER_BYTES {
+        Some(ErrorCode::HeadersTooLarge)
+    } else {
+        None
     }
-    None
 }
 
 /// Gives the request an id (the caller's if sane), runs it inside a span carrying the id, the
@@ -94,13 +80,15 @@ pub async fn request_context(request: Request, next: Next) -> Response {
     );
     let started = Instant::now();
 
-    let mut response = match head_refusal(&request) {
-        Some((status, code, detail)) => {
-            let body = json!({"detail": detail, "code": code, "request_id": id});
-            (status, Json(body)).into_response()
+    let refusal = head_refusal(&request);
+    let handled = next.run(request).instrument(span.clone());
+    let mut response = request_id::scope(id.clone(), async {
+        match refusal {
+            Some(code) => ApiError::new(code).into_response(),
+            None => handled.await,
         }
-        None => request_id::scope(id.clone(), next.run(request).instrument(span.clone())).await,
-    };
+    })
+    .await;
 
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(X_REQUEST_ID.clone(), value);

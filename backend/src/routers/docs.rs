@@ -17,10 +17,7 @@ use utoipa::{
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{
-    core::{
-        error::{ErrorBody, ErrorCode},
-        middleware::HEAD_REFUSAL_CODES,
-    },
+    core::error::{ErrorBody, ErrorCode},
     routers::state::AppState,
     routers::{auth, events, health, reminders, tags, tasks, users},
     schemas::{events::DeletedId, rules},
@@ -226,7 +223,7 @@ struct RequestRules;
 
 impl Modify for RequestRules {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use serde_json::{Value, json};
+        use serde_json::json;
         use utoipa::openapi::{RefOr, Schema, schema::Object};
 
         let Some(components) = openapi.components.as_mut() else {
@@ -241,9 +238,6 @@ impl Modify for RequestRules {
                 RefOr::T(Schema::Object(object)) => Some(object),
                 _ => None,
             }
-        }
-        if let Some(codes) = object(schemas, "ErrorCode").and_then(|o| o.enum_values.as_mut()) {
-            codes.extend(HEAD_REFUSAL_CODES.map(Value::from));
         }
         let rule_set = json!({
             "properties": {"recurrence_rule": {"type": "string"}},
