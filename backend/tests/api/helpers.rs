@@ -712,6 +712,12 @@ impl TestApp {
         PUT put_tag, PATCH patch_tag
     );
 
+    /// The schemas of the OpenAPI document the service serves, with their examples.
+    pub async fn documented_examples(&self) -> Value {
+        let document = body(self.get("/openapi.json", None).await).await;
+        document["components"]["schemas"].clone()
+    }
+
     /// `GET …/tasks` with query parameters (encoded by the client).
     pub async fn list_tasks<'a>(
         &self,

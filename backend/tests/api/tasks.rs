@@ -579,8 +579,8 @@ async fn the_documented_task_examples_succeed_as_they_stand() {
         return;
     };
     let user = app.signed_in_user().await;
-    let doc = body(app.get("/openapi.json", None).await).await;
-    let example = |schema: &str| doc["components"]["schemas"][schema]["example"].clone();
+    let examples = app.documented_examples().await;
+    let example = |schema: &str| examples[schema]["example"].clone();
 
     let response = app.post_task(&user, &example("CreateTaskRequest")).await;
     assert_eq!(response.status(), StatusCode::CREATED);
