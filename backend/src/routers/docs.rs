@@ -217,8 +217,7 @@ impl Modify for CommonResponses {
 }
 
 /// What the derive cannot attach to the request schemas: the rule that a recurring task needs a
-/// due date (as `if`/`then` and `not`, which utoipa has no builder for), and the codes of the
-/// request-head refusals, which are answered before routing and are not [`ErrorCode`]s.
+/// due date (as `if`/`then` and `not`, which utoipa has no builder for).
 struct RequestRules;
 
 impl Modify for RequestRules {

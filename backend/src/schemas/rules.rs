@@ -18,16 +18,21 @@ const WHITESPACE: &str =
 /// rule of titles and tag names). A pattern rather than `maxLength`, because the length is
 /// counted after trimming: a 50-character tag name with a space on each side is accepted.
 pub fn trimmed_pattern(max: usize) -> String {
-    let ws = WHITESPACE;
-    let middle = max.saturating_sub(2);
-    format!(r"^[{ws}]*[^{ws}\u0000](?:[^\u0000]{{0,{middle}}}[^{ws}\u0000])?[{ws}]*$")
+    format!(r"^[{WHITESPACE}]*{}[{WHITESPACE}]*$", trimmed_text(max))
 }
 
 /// Like [`trimmed_pattern`], but blank text (which means "none") is allowed too.
 pub fn trimmed_or_blank_pattern(max: usize) -> String {
-    let ws = WHITESPACE;
-    let middle = max.saturating_sub(2);
-    format!(r"^[{ws}]*(?:[^{ws}\u0000](?:[^\u0000]{{0,{middle}}}[^{ws}\u0000])?[{ws}]*)?$")
+    format!(
+        r"^[{WHITESPACE}]*(?:{}[{WHITESPACE}]*)?$",
+        trimmed_text(max)
+    )
+}
+
+/// 1 to `max` characters without NUL that neither start nor end with whitespace.
+fn trimmed_text(max: usize) -> String {
+    let (ws, middle) = (WHITESPACE, max.saturating_sub(2));
+    format!(r"[^{ws}\u0000](?:[^\u0000]{{0,{middle}}}[^{ws}\u0000])?")
 }
 
 /// Any text without NUL (which neither database stores).
@@ -65,15 +70,7 @@ fn date_time(nullable: bool, example: &str) -> Object {
 
 /// A task title: 1–200 characters after trimming.
 pub fn title() -> Object {
-    string(false)
-        .min_length(Some(1))
-        .pattern(Some(trimmed_pattern(200)))
-        .description(Some(
-            "1–200 characters once whitespace is trimmed from both ends (it is stored trimmed); \
-             no NUL.",
-        ))
-        .examples([json!("Water the plants")])
-        .build()
+    trimmed(200, "", "Water the plants")
 }
 
 /// A task description: at most 1000 characters, nullable.
@@ -110,14 +107,19 @@ pub fn recurrence_rule() -> Object {
 
 /// A tag name: 1–50 characters after trimming.
 pub fn tag_name() -> Object {
+    trimmed(50, "; unique per user regardless of case", "work")
+}
+
+/// Text of 1 to `max` characters after trimming, stored trimmed; `more` ends the description.
+fn trimmed(max: usize, more: &str, example: &str) -> Object {
     string(false)
         .min_length(Some(1))
-        .pattern(Some(trimmed_pattern(50)))
-        .description(Some(
-            "1–50 characters once whitespace is trimmed from both ends (it is stored trimmed); \
-             no NUL; unique per user regardless of case.",
-        ))
-        .examples([json!("work")])
+        .pattern(Some(trimmed_pattern(max)))
+        .description(Some(format!(
+            "1–{max} characters once whitespace is trimmed from both ends (it is stored \
+             trimmed); no NUL{more}."
+        )))
+        .examples([json!(example)])
         .build()
 }
 

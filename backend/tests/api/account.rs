@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use super::helpers::{Caller, PASSWORD, TestApp, assert_error, body};
+use super::helpers::{Caller, PASSWORD, TestApp, assert_error, assert_validation_error, body};
 
 const NEW_PASSWORD: &str = "a much better passphrase";
 
@@ -208,13 +208,7 @@ async fn a_name_of_101_characters_is_a_validation_error_on_name() {
     let response = app
         .patch_user(&user, &json!({"name": "n".repeat(101)}))
         .await;
-    let error = assert_error(
-        response,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "VALIDATION_ERROR",
-    )
-    .await;
-    assert_eq!(error["field"], "name");
+    assert_validation_error(response, "name").await;
     assert_eq!(app.fetch_user(&user).await["name"], Value::Null);
 
     // 100 characters is fine.
@@ -239,13 +233,7 @@ async fn an_unknown_field_in_a_patch_is_a_validation_error_naming_it() {
             &json!({"name": "Ada", "email": "someone-else@example.com"}),
         )
         .await;
-    let error = assert_error(
-        response,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "VALIDATION_ERROR",
-    )
-    .await;
-    assert_eq!(error["field"], "email");
+    assert_validation_error(response, "email").await;
 
     assert_eq!(app.fetch_user(&user).await, before);
 }

@@ -1021,6 +1021,18 @@ pub fn tag_path(user: &TestUser, tag: &Value) -> String {
     format!("{}/{}", tags_path(user), tag["id"])
 }
 
+/// Asserts a 422 `VALIDATION_ERROR` naming `field`; returns the error body.
+pub async fn assert_validation_error(response: Response, field: impl Display) -> Value {
+    let error = assert_error(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    assert_eq!(error["field"], field.to_string(), "{error}");
+    error
+}
+
 /// Asserts the status (saying which request it answers otherwise) and returns the JSON body
 /// (`Value::Null` for 204 No Content).
 pub async fn assert_status(response: Response, status: StatusCode) -> Value {

@@ -4,7 +4,9 @@ use futures_util::future::join;
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
 
-use super::helpers::{TestApp, assert_error, body, tag_path, tags_path, utc_time};
+use super::helpers::{
+    TestApp, assert_error, assert_validation_error, body, tag_path, tags_path, utc_time,
+};
 
 fn names(tags: &Value) -> Vec<&str> {
     tags.as_array()
@@ -145,13 +147,7 @@ async fn get_unknown_tag_is_404_and_a_malformed_id_is_422() {
     assert_error(response, StatusCode::NOT_FOUND, "TAG_NOT_FOUND").await;
 
     let response = app.get_tag(&user, "abc").await;
-    let error = assert_error(
-        response,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "VALIDATION_ERROR",
-    )
-    .await;
-    assert_eq!(error["field"], "tag_id");
+    assert_validation_error(response, "tag_id").await;
 }
 
 #[tokio::test]
@@ -188,13 +184,7 @@ async fn put_replaces_name_and_color_and_an_omitted_color_becomes_null() {
     let response = app
         .put_tag(&user, &tag["id"], &json!({"color": "#333333"}))
         .await;
-    let error = assert_error(
-        response,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "VALIDATION_ERROR",
-    )
-    .await;
-    assert_eq!(error["field"], "name");
+    assert_validation_error(response, "name").await;
 
     let cases = [
         (json!({"name": " "}), "INVALID_TAG_NAME"),
@@ -254,13 +244,7 @@ async fn patch_changes_only_the_fields_present() {
     let response = app
         .patch_tag(&user, &tag["id"], &json!({"name": null}))
         .await;
-    let error = assert_error(
-        response,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "VALIDATION_ERROR",
-    )
-    .await;
-    assert_eq!(error["field"], "name");
+    assert_validation_error(response, "name").await;
     let cases = [
         (json!({"name": ""}), "INVALID_TAG_NAME"),
         (json!({"color": "#12345"}), "INVALID_COLOR"),

@@ -4,7 +4,10 @@ use futures_util::future::join_all;
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
 
-use super::helpers::{TestApp, assert_error, body, tag_summary, task_path, tasks_path, utc_time};
+use super::helpers::{
+    TestApp, assert_error, assert_validation_error, body, tag_summary, task_path, tasks_path,
+    utc_time,
+};
 
 #[tokio::test]
 async fn create_task_answers_201_with_location_and_the_full_task() {
@@ -386,13 +389,7 @@ async fn put_without_a_required_field_is_422_naming_it() {
         let mut partial = full.clone();
         partial.as_object_mut().unwrap().remove(field);
         let response = app.put_task(&user, &task["id"], &partial).await;
-        let error = assert_error(
-            response,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "VALIDATION_ERROR",
-        )
-        .await;
-        assert_eq!(error["field"], field);
+        assert_validation_error(response, field).await;
     }
     assert_eq!(app.fetch_task(&user, &task["id"]).await, task);
 }
@@ -531,13 +528,7 @@ async fn patch_refuses_null_for_a_field_that_cannot_be_cleared_with_a_validation
         let response = app
             .patch_task(&user, &task["id"], &json!({field: null}))
             .await;
-        let error = assert_error(
-            response,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "VALIDATION_ERROR",
-        )
-        .await;
-        assert_eq!(error["field"], field);
+        let error = assert_validation_error(response, field).await;
         assert!(
             error["detail"].as_str().unwrap().contains("null"),
             "{error}"
@@ -563,13 +554,7 @@ async fn a_tag_id_written_with_a_zero_fraction_is_that_tag() {
     let response = app
         .patch_task(&user, &task["id"], &json!({"tag_ids": [id + 0.5]}))
         .await;
-    let error = assert_error(
-        response,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "VALIDATION_ERROR",
-    )
-    .await;
-    assert_eq!(error["field"], "tag_ids[0]");
+    assert_validation_error(response, "tag_ids[0]").await;
 }
 
 /// The examples the document gives (what Swagger UI's "Try it out" sends) succeed as they stand.
@@ -857,13 +842,7 @@ async fn linking_or_unlinking_an_unknown_task_or_tag_is_404() {
     assert_eq!(app.fetch_task(&user, &task["id"]).await, task);
 
     let response = app.link_tag(&user, &task["id"], "abc").await;
-    let error = assert_error(
-        response,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "VALIDATION_ERROR",
-    )
-    .await;
-    assert_eq!(error["field"], "tag_id");
+    assert_validation_error(response, "tag_id").await;
 }
 
 #[tokio::test]
