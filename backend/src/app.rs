@@ -8,7 +8,7 @@ use std::{future::Future, sync::Arc, time::Duration};
 use axum::{
     Router,
     extract::DefaultBodyLimit,
-    http::{HeaderValue, Method, header},
+    http::{HeaderName, HeaderValue, Method, header},
     middleware,
 };
 use tokio::net::TcpListener;
@@ -31,8 +31,9 @@ use crate::{
     events::EventBus,
     routers, server,
     services::{
-        accounts::AccountService, auth::AuthService, background::Background, health::HealthService,
-        reminders::ReminderService, tags::TagService, tasks::TaskService,
+        accounts::AccountService, auth::AuthService, background::Background,
+        changes::ChangeService, health::HealthService, reminders::ReminderService,
+        tags::TagService, tasks::TaskService,
     },
 };
 
@@ -63,6 +64,7 @@ impl AppState {
             tasks: Arc::new(TaskService::new(store.clone(), events.clone())),
             tags: Arc::new(TagService::new(store.clone(), events.clone())),
             reminders: Arc::new(ReminderService::new(store.clone(), store.clock().clone())),
+            changes: Arc::new(ChangeService::new(store.clone())),
             health: Arc::new(HealthService::new(store.clone())),
             background: Arc::new(Background::new(store, events.clone(), settings.clone())),
             auth_limits: AuthRateLimits::new(
@@ -120,6 +122,8 @@ fn cors(settings: &Settings) -> CorsLayer {
             header::CONTENT_TYPE,
             header::ACCEPT,
             X_REQUEST_ID.clone(),
+            // Stream clients built on fetch resume with it (EventSource needs no preflight).
+            HeaderName::from_static("last-event-id"),
         ])
         .expose_headers([
             X_REQUEST_ID.clone(),

@@ -1,163 +1,138 @@
-//! The live event stream's plumbing: every change to a user's tasks and tags, and every
-//! delivered reminder, is published here and fanned out to that user's open streams
-//! (`GET /api/v1/users/{user_id}/events`).
+//! Wake-ups for the live event stream. What changed is in the change log (see `db::changes`),
+//! recorded by the database with each change; this module only tells open streams that a
+//! user's log has grown, so that they read it. A wake-up that is lost costs a delay, never a
+//! change: every stream also reads its log when the wake-ups may have been interrupted (the
+//! PostgreSQL listener reconnected, a stream fell behind on them) and every
+//! [`SAFETY_READ`] regardless.
 //!
-//! In one process a broadcast channel carries events to the streams. On PostgreSQL, events go
-//! through `NOTIFY todo_events` instead and every process `LISTEN`s, so a change made through
-//! one server process reaches the streams of all of them (this process's own streams included,
-//! by the same path). On SQLite (one process) the broadcast channel is all there is.
-//!
-//! A writer waits for its event only until it has gone out (on PostgreSQL, the NOTIFY of the
-//! batch it is in; at most [`SEND_WAIT`]), so that the events of writes a client makes one after
-//! another, through any process, reach every stream in that order. Nothing else here can slow a
-//! writer down: a full queue drops the event with a warning, the channel is bounded, and a
-//! stream that falls behind by more than its capacity is ended (the browser's `EventSource`
-//! reconnects by itself).
+//! On PostgreSQL a writer's wake-up goes out as `NOTIFY todo_events` with the user's id, and
+//! every process `LISTEN`s, so a change made through one server process wakes the streams of
+//! all of them (this process's own streams included, by the same path). On SQLite the wake-up
+//! goes to this process's streams at once, and a poller reads the log's newest entries a few
+//! times a second, so that processes sharing one file wake each other's streams too.
 
 use std::{
+    collections::HashSet,
     sync::{Arc, Mutex},
     time::Duration,
 };
 
-use serde::{Deserialize, Serialize};
 use sqlx::{PgPool, postgres::PgListener};
 use tokio::{
-    sync::{broadcast, mpsc, oneshot, watch},
+    sync::{broadcast, mpsc, watch},
     task::JoinHandle,
 };
-use uuid::Uuid;
 
 use crate::{
     db::{DbHealth, Store},
     models::UserId,
 };
 
-/// Events a stream may fall behind by before it is ended.
-const STREAM_CAPACITY: usize = 1024;
-/// Events waiting to be sent to PostgreSQL.
+/// Wake-ups a stream may fall behind by; one that falls further reads its log anyway.
+const WAKE_CAPACITY: usize = 1024;
+/// Wake-ups waiting to be sent to PostgreSQL.
 const OUTBOX_CAPACITY: usize = 4096;
-/// The most events sent to PostgreSQL in one statement.
+/// The most wake-ups sent to PostgreSQL in one statement.
 const NOTIFY_BATCH: usize = 128;
 /// The NOTIFY channel.
 const CHANNEL: &str = "todo_events";
-/// The longest a writer waits for its event to go out before answering anyway.
-pub const SEND_WAIT: Duration = Duration::from_secs(1);
-/// PostgreSQL refuses NOTIFY payloads of 8000 bytes or more.
-const MAX_PAYLOAD_BYTES: usize = 7900;
+/// How often an open stream reads its log with no wake-up.
+pub const SAFETY_READ: Duration = Duration::from_secs(15);
+/// How often a process on SQLite looks for other processes' changes.
+const SQLITE_POLL: Duration = Duration::from_millis(250);
 
-/// One event: its id (the SSE `id:`), whose it is, its name (`task.created`, …) and its data.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Event {
-    pub id: String,
-    pub user_id: UserId,
-    pub name: String,
-    pub data: serde_json::Value,
+/// Whose streams should read their log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wake {
+    User(UserId),
+    /// Everyone's: wake-ups may have been missed.
+    All,
 }
 
-/// An event on its way to NOTIFY, and who to tell once it has gone out.
-type Outgoing = (Arc<Event>, oneshot::Sender<()>);
+impl Wake {
+    /// Whether a stream of `user_id` should read its log.
+    pub fn concerns(self, user_id: UserId) -> bool {
+        match self {
+            Self::User(user) => user == user_id,
+            Self::All => true,
+        }
+    }
+}
 
 #[derive(Clone)]
 pub struct EventBus {
-    streams: broadcast::Sender<Arc<Event>>,
-    /// Set on PostgreSQL: events go out through NOTIFY.
-    outbox: Option<mpsc::Sender<Outgoing>>,
-    outbox_rx: Arc<Mutex<Option<mpsc::Receiver<Outgoing>>>>,
+    wakes: broadcast::Sender<Wake>,
+    /// Set on PostgreSQL: wake-ups go out through NOTIFY.
+    outbox: Option<mpsc::Sender<UserId>>,
+    outbox_rx: Arc<Mutex<Option<mpsc::Receiver<UserId>>>>,
     closing: watch::Sender<bool>,
-    /// True while events from the database reach this process (always, without PostgreSQL).
+    /// True while wake-ups from the database reach this process (always, without PostgreSQL).
     listening: watch::Sender<bool>,
 }
 
 impl EventBus {
-    /// A bus for `store`: NOTIFY-based on PostgreSQL, in-process otherwise. Nothing runs until
-    /// [`EventBus::spawn_workers`].
+    /// A bus for `store`: NOTIFY-based on PostgreSQL, in-process and polling otherwise.
+    /// Nothing runs until [`EventBus::spawn_workers`].
     pub fn new(store: &Store) -> Self {
-        let (streams, _) = broadcast::channel(STREAM_CAPACITY);
+        let (wakes, _) = broadcast::channel(WAKE_CAPACITY);
         let (outbox, outbox_rx) = store
             .postgres_pool()
             .map(|_| mpsc::channel(OUTBOX_CAPACITY))
             .unzip();
         Self {
             listening: watch::channel(outbox.is_none()).0,
-            streams,
+            wakes,
             outbox,
             outbox_rx: Arc::new(Mutex::new(outbox_rx)),
             closing: watch::channel(false).0,
         }
     }
 
-    /// Starts the PostgreSQL sender and listener (nothing on SQLite).
-    pub fn spawn_workers(&self, store: &Store) -> Vec<JoinHandle<()>> {
+    /// Starts the PostgreSQL sender and listener, or the SQLite poller.
+    pub fn spawn_workers(&self, store: &Arc<Store>) -> Vec<JoinHandle<()>> {
         let Some(pool) = store.postgres_pool() else {
-            return Vec::new();
+            return vec![tokio::spawn(poll_sqlite(
+                store.clone(),
+                self.wakes.clone(),
+                self.closing.subscribe(),
+            ))];
         };
         let Some(outbox) = self.outbox_rx.lock().ok().and_then(|mut rx| rx.take()) else {
             return Vec::new();
         };
         vec![
-            tokio::spawn(send_notifications(
-                pool.clone(),
-                outbox,
-                self.streams.clone(),
-            )),
+            tokio::spawn(send_notifications(pool.clone(), outbox, self.wakes.clone())),
             tokio::spawn(listen(
                 pool,
                 store.health().clone(),
-                self.streams.clone(),
+                self.wakes.clone(),
                 self.closing.subscribe(),
                 self.listening.clone(),
             )),
         ]
     }
 
-    /// Publishes an event for `user_id`'s streams; on PostgreSQL, returns once it has gone out
-    /// (at most [`SEND_WAIT`]).
-    pub async fn publish(&self, user_id: UserId, name: &str, data: impl Serialize) {
-        if let Some(gone_out) = self.queue(user_id, name, data) {
-            let _ = tokio::time::timeout(SEND_WAIT, gone_out).await;
-        }
-    }
-
-    /// Queues an event without waiting for it to go out (for the reminder scheduler, which has
-    /// no client waiting and delivers a batch at once); on PostgreSQL, the receiver hears when
-    /// it has.
-    pub fn queue(
-        &self,
-        user_id: UserId,
-        name: &str,
-        data: impl Serialize,
-    ) -> Option<oneshot::Receiver<()>> {
-        let data = serde_json::to_value(data)
-            .inspect_err(
-                |error| tracing::error!(%error, name, "event data could not be serialized"),
-            )
-            .ok()?;
-        let event = Arc::new(Event {
-            id: Uuid::new_v4().to_string(),
-            user_id,
-            name: name.to_owned(),
-            data,
-        });
+    /// Says that `user_id`'s log has grown (after the change has committed). Never waits: on
+    /// PostgreSQL the wake-up is queued for the next NOTIFY.
+    pub fn changed(&self, user_id: UserId) {
         match &self.outbox {
             Some(outbox) => {
-                let (sent, gone_out) = oneshot::channel();
-                if outbox.try_send((event, sent)).is_err() {
-                    tracing::warn!(name, "event queue full; event dropped");
-                    return None;
+                if outbox.try_send(user_id).is_err() {
+                    // This process's streams at least; the others read on their next wake-up.
+                    tracing::warn!("wake-up queue full; waking this process's streams only");
+                    let _ = self.wakes.send(Wake::User(user_id));
                 }
-                Some(gone_out)
             }
+            // No stream open is not an error.
             None => {
-                // No stream open is not an error.
-                let _ = self.streams.send(event);
-                None
+                let _ = self.wakes.send(Wake::User(user_id));
             }
         }
     }
 
-    /// A receiver of every event from now on (streams keep only their user's).
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
-        self.streams.subscribe()
+    /// A receiver of every wake-up from now on (streams act on their user's).
+    pub fn subscribe(&self) -> broadcast::Receiver<Wake> {
+        self.wakes.subscribe()
     }
 
     /// Becomes true when the service is shutting down: streams end then.
@@ -165,9 +140,9 @@ impl EventBus {
         self.closing.subscribe()
     }
 
-    /// Waits up to `limit` until events from the database reach this process, so that a server
-    /// that has just started does not miss the first ones; gives up quietly (the listener keeps
-    /// trying) when the database is not answering.
+    /// Waits up to `limit` until wake-ups from the database reach this process, so that a
+    /// server that has just started wakes its first streams at once; gives up quietly (the
+    /// listener keeps trying) when the database is not answering.
     pub async fn wait_until_listening(&self, limit: Duration) {
         let mut listening = self.listening.subscribe();
         let _ = tokio::time::timeout(limit, listening.wait_for(|on| *on)).await;
@@ -179,47 +154,31 @@ impl EventBus {
     }
 }
 
-/// The NOTIFY payload: the event as JSON, with its data cut down to the object's id when the
-/// whole would exceed PostgreSQL's limit (the client then fetches the object).
-fn payload(event: &Event) -> String {
-    let full = serde_json::to_string(event).unwrap_or_default();
-    if full.len() <= MAX_PAYLOAD_BYTES {
-        return full;
-    }
-    let slim = Event {
-        data: serde_json::json!({"id": event.data.get("id"), "truncated": true}),
-        ..event.clone()
-    };
-    serde_json::to_string(&slim).unwrap_or_default()
-}
-
-/// Sends queued events to PostgreSQL. Whatever has queued up while the last batch was being
-/// sent goes out together, as one statement and one transaction: under a burst of writes that is
-/// one round trip and one commit (PostgreSQL serializes the commits of notifying transactions)
-/// for many events instead of one each. Within a transaction PostgreSQL delivers notifications
-/// in the order they were sent, and `unnest` keeps the array's order.
+/// Sends queued wake-ups to PostgreSQL. Whatever has queued up while the last batch was being
+/// sent goes out together, once per user, as one statement and one transaction: under a burst
+/// of writes that is one round trip and one commit (PostgreSQL serializes the commits of
+/// notifying transactions) for many writes instead of one each.
 async fn send_notifications(
     pool: PgPool,
-    mut outbox: mpsc::Receiver<Outgoing>,
-    streams: broadcast::Sender<Arc<Event>>,
+    mut outbox: mpsc::Receiver<UserId>,
+    wakes: broadcast::Sender<Wake>,
 ) {
     let mut batch = Vec::with_capacity(NOTIFY_BATCH);
     while outbox.recv_many(&mut batch, NOTIFY_BATCH).await > 0 {
-        let payloads: Vec<String> = batch.iter().map(|(event, _)| payload(event)).collect();
+        let users: HashSet<UserId> = batch.drain(..).collect();
+        let payloads: Vec<String> = users.iter().map(ToString::to_string).collect();
         let sent = sqlx::query("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p")
             .bind(CHANNEL)
             .bind(&payloads)
             .execute(&pool)
             .await;
         if let Err(error) = sent {
-            // At least this process's streams get them.
-            tracing::warn!(%error, events = batch.len(), "NOTIFY failed; events delivered to this process only");
-            for (event, _) in &batch {
-                let _ = streams.send(event.clone());
+            // This process's streams at least; the others read their logs when their listener
+            // is back, or at their next safety read.
+            tracing::warn!(%error, users = users.len(), "NOTIFY failed; waking this process's streams only");
+            for user in users {
+                let _ = wakes.send(Wake::User(user));
             }
-        }
-        for (_, sent) in batch.drain(..) {
-            let _ = sent.send(());
         }
     }
 }
@@ -227,7 +186,7 @@ async fn send_notifications(
 async fn listen(
     pool: PgPool,
     health: DbHealth,
-    streams: broadcast::Sender<Arc<Event>>,
+    wakes: broadcast::Sender<Wake>,
     mut closing: watch::Receiver<bool>,
     listening: watch::Sender<bool>,
 ) {
@@ -252,23 +211,28 @@ async fn listen(
             continue;
         }
         listening.send_replace(true);
+        // Whatever was notified while this process was not listening is in the logs: every
+        // stream reads its own now that nothing more can be missed.
+        let _ = wakes.send(Wake::All);
         loop {
             tokio::select! {
                 () = closed(&mut closing) => return,
                 received = listener.try_recv() => match received {
-                    // With no stream open in this process there is no one to hand it to:
-                    // skip decoding it (every write of every instance arrives here).
-                    Ok(Some(_)) if streams.receiver_count() == 0 => {}
-                    Ok(Some(notification)) => {
-                        match serde_json::from_str::<Event>(notification.payload()) {
-                            Ok(event) => {
-                                let _ = streams.send(Arc::new(event));
-                            }
-                            Err(error) => tracing::warn!(%error, "unreadable event notification"),
+                    // With no stream open in this process there is no one to wake.
+                    Ok(Some(_)) if wakes.receiver_count() == 0 => {}
+                    Ok(Some(notification)) => match notification.payload().parse::<uuid::Uuid>() {
+                        Ok(user) => {
+                            let _ = wakes.send(Wake::User(UserId::from(user)));
                         }
+                        Err(error) => tracing::warn!(%error, "unreadable wake-up notification"),
+                    },
+                    // The connection dropped: the listener reconnects (and listens again) on
+                    // the next call; until then nothing is heard.
+                    Ok(None) => {
+                        tracing::warn!("event listener lost its connection; reconnecting");
+                        listening.send_replace(false);
+                        break;
                     }
-                    // The connection dropped; the listener reconnects on the next call.
-                    Ok(None) => tracing::warn!("event listener lost its connection; reconnecting"),
                     Err(error) => {
                         tracing::warn!(%error, "event listener failed; reconnecting");
                         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -280,30 +244,49 @@ async fn listen(
     }
 }
 
+/// On SQLite: wakes the streams of every user whose log has grown, whichever process wrote,
+/// by reading the log's newest entries every [`SQLITE_POLL`] while a stream is open here.
+async fn poll_sqlite(
+    store: Arc<Store>,
+    wakes: broadcast::Sender<Wake>,
+    mut closing: watch::Receiver<bool>,
+) {
+    let mut seen: Option<i64> = None;
+    let mut tick = tokio::time::interval(SQLITE_POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = closed(&mut closing) => return,
+            _ = tick.tick() => {}
+        }
+        if wakes.receiver_count() == 0 {
+            // Nothing to wake: a stream that opens reads its log itself.
+            seen = None;
+            continue;
+        }
+        let Some(after) = seen else {
+            seen = store.log_end().await.ok().map(|end| end.id);
+            // A stream that opened since the last look may have read its log just before
+            // another process wrote: from here on nothing is missed, so every stream reads.
+            if seen.is_some() {
+                let _ = wakes.send(Wake::All);
+            }
+            continue;
+        };
+        match store.users_changed_since(after).await {
+            Ok(Some((users, last))) => {
+                for user in users {
+                    let _ = wakes.send(Wake::User(user));
+                }
+                seen = Some(last);
+            }
+            Ok(None) => {}
+            Err(error) => tracing::debug!(%error, "change log poll failed; retrying"),
+        }
+    }
+}
+
 /// Resolves once `closing` is true (or its sender is gone).
 pub async fn closed(closing: &mut watch::Receiver<bool>) {
     let _ = closing.wait_for(|closing| *closing).await;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn oversized_payloads_carry_only_the_id() {
-        let event = Event {
-            id: "e".into(),
-            user_id: UserId::new(),
-            name: "task.updated".into(),
-            data: serde_json::json!({"id": 7, "description": "x".repeat(9000)}),
-        };
-        let sent: Event = serde_json::from_str(&payload(&event)).unwrap();
-        assert_eq!(sent.data, serde_json::json!({"id": 7, "truncated": true}));
-        let small = Event {
-            data: serde_json::json!({"id": 7}),
-            ..event
-        };
-        let sent: Event = serde_json::from_str(&payload(&small)).unwrap();
-        assert_eq!(sent.data, serde_json::json!({"id": 7}));
-    }
 }

@@ -65,6 +65,8 @@ error_codes! {
     InvalidTagName => BAD_REQUEST,
         "The tag name must be 1 to 50 characters long and not only whitespace.";
     InvalidColor => BAD_REQUEST, "The color must be of the form #RRGGBB.";
+    InvalidCursor => BAD_REQUEST,
+        "The cursor is not one this API gave you: use one from an earlier answer or event, or 0.";
     TagAlreadyExists => BAD_REQUEST, "You already have a tag with this name.";
     InvalidCredentials => UNAUTHORIZED, "Incorrect email or password.";
     MissingToken => UNAUTHORIZED,
@@ -79,6 +81,8 @@ error_codes! {
     NotFound => NOT_FOUND, "The requested resource was not found.";
     TaskNotFound => NOT_FOUND, "Task not found.";
     TagNotFound => NOT_FOUND, "Tag not found.";
+    CursorExpired => GONE,
+        "The changes after this cursor are no longer kept: list again, then sync from the cursor that GET …/changes without since answers.";
     MethodNotAllowed => METHOD_NOT_ALLOWED, "This method is not allowed on this resource.";
     PayloadTooLarge => PAYLOAD_TOO_LARGE, "The request body is larger than 64 KiB.";
     UriTooLong => URI_TOO_LONG, "The URL is longer than 8 KiB.";

@@ -156,6 +156,8 @@ pub struct Settings {
     pub refresh_reuse_grace: Duration,
     /// How long slow and idle clients may hold a connection, and how many connections at once.
     pub client_limits: ClientLimits,
+    /// How long the change log keeps an entry.
+    pub change_retention: Duration,
 }
 
 /// A setting's default, as `todo-api --help` shows it.
@@ -296,6 +298,11 @@ pub const SETTINGS: &[SettingDoc] = {
             "most client connections open at once; at the bound new clients wait in the listen \
              queue",
         ),
+        setting(
+            "CHANGE_RETENTION_DAYS",
+            Value("30"),
+            "how long the change log keeps a change for sync and stream resume; 1–3650",
+        ),
     ]
 };
 
@@ -415,6 +422,16 @@ impl Settings {
                 .unwrap_or(DEFAULT_REFRESH_REUSE_GRACE_SECS),
             ),
             client_limits: ClientLimits::parse(&vars)?,
+            change_retention: Duration::from_secs(
+                86_400
+                    * vars
+                        .number(
+                            "CHANGE_RETENTION_DAYS",
+                            1..=3650,
+                            "a whole number of days from 1 to 3650",
+                        )?
+                        .unwrap_or(30),
+            ),
         })
     }
 

@@ -60,6 +60,8 @@ impl Dialect {
     /// | `{skip_locked}` | ` FOR UPDATE SKIP LOCKED` | nothing |
     /// | `{any $n}` | `= ANY($n)` (an `int8[]`) | `IN (SELECT value FROM json_each($n))` |
     /// | `{not_any $n}` | `<> ALL($n)` | `NOT IN (SELECT value FROM json_each($n))` |
+    /// | `{log_horizon}` | the oldest transaction still running (`pg_snapshot_xmin`) | `1`: SQLite's one writer commits in order |
+    /// | `{log_end}` | `{log_horizon}, 0`: the change log's settled end | `0`, the last `id` handed out |
     pub fn render(self, text: &str) -> String {
         let mut out = String::with_capacity(text.len() + 200);
         let mut rest = text;
@@ -106,6 +108,18 @@ impl Dialect {
             "any" => return format!("IN (SELECT value FROM json_each({param}))"),
             "not_any" if pg => return format!("<> ALL({param})"),
             "not_any" => return format!("NOT IN (SELECT value FROM json_each({param}))"),
+            // Change log rows of transactions below it are settled (see db::changes).
+            "log_horizon" if pg => "pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
+            "log_horizon" => "1",
+            "log_end" if pg => {
+                "pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xid, 0::bigint AS id"
+            }
+            // The AUTOINCREMENT counter, which retention emptying the table does not move
+            // back (max(id) would).
+            "log_end" => {
+                "0 AS xid, \
+                 coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0) AS id"
+            }
             other => panic!("unknown SQL marker {{{other}}}"),
         };
         fragment.to_owned()

@@ -19,6 +19,7 @@
 //! unavailable, a refused value, anything else), mapped to the API's errors above it.
 
 mod backend;
+mod changes;
 
 pub use backend::{ACQUIRE_TIMEOUT, known_migrations};
 pub mod dialect;
@@ -43,6 +44,7 @@ use crate::{
 };
 
 pub use crate::core::db_health::DbHealth;
+pub use changes::{Change, ChangeKind, ChangePage, Changed, Place};
 pub use dialect::{Constraint, is_unavailable};
 pub use list::{ListedTasks, SortField, TagRef, TaskFilter, TaskSort};
 pub use migrations::MigrationState;

@@ -63,6 +63,7 @@ macro_rules! tuple_binds {
     };
 }
 
+tuple_binds!();
 tuple_binds!(A);
 tuple_binds!(A B);
 tuple_binds!(A B C);
@@ -267,6 +268,12 @@ pub struct IdList(Vec<i64>);
 impl From<&[TagId]> for IdList {
     fn from(ids: &[TagId]) -> Self {
         Self(ids.iter().map(|id| id.get()).collect())
+    }
+}
+
+impl From<Vec<i64>> for IdList {
+    fn from(ids: Vec<i64>) -> Self {
+        Self(ids)
     }
 }
 

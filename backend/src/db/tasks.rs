@@ -124,12 +124,6 @@ impl Store {
         self.caller_task(conn.conn(), caller, id, false).await
     }
 
-    /// A task whose reminder the scheduler has claimed, to deliver it.
-    pub async fn reminded_task(&self, user_id: UserId, id: TaskId) -> StoreResult<Option<Task>> {
-        let mut conn = self.backend.read().await?;
-        Ok(self.select_task(conn.conn(), user_id, id).await?)
-    }
-
     /// Deletes one of the caller's tasks; its links go by cascade, its tags stay, and a
     /// predecessor's link to it is cleared (its `recurred_at` stays, so no new successor is
     /// made; its `updated_at` moves). False when it is not the caller's.

@@ -19,8 +19,11 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::{
     core::error::{ErrorBody, ErrorCode},
     routers::state::AppState,
-    routers::{auth, events, health, reminders, tags, tasks, users},
-    schemas::{events::DeletedId, rules},
+    routers::{auth, changes, events, health, reminders, tags, tasks, users},
+    schemas::{
+        events::{DeletedId, ResyncData},
+        rules,
+    },
 };
 
 /// The ReDoc 2.x standalone bundle (MIT, see `backend/static/redoc/LICENSE`).
@@ -38,19 +41,20 @@ static REDOC_JS: &str = include_str!("../../static/redoc/redoc.standalone.js");
         users::get_profile, users::update_profile, users::change_password, users::delete_account,
         tasks::create_task, tasks::list_tasks, tasks::get_task, tasks::replace_task,
         tasks::update_task, tasks::toggle_task, tasks::delete_task, tasks::link_tag,
-        tasks::unlink_tag, reminders::list_reminders, events::events,
+        tasks::unlink_tag, reminders::list_reminders, events::events, changes::list_changes,
         tags::create_tag, tags::list_tags, tags::get_tag, tags::replace_tag, tags::update_tag,
         tags::delete_tag,
         health::health, health::ready,
     ),
-    components(schemas(ErrorBody, ErrorCode, DeletedId)),
+    components(schemas(ErrorBody, ErrorCode, DeletedId, ResyncData)),
     modifiers(&SecuritySchemes, &CommonResponses, &RequestRules),
     tags(
         (name = "auth", description = "Sign-up, sign-in and sessions."),
         (name = "users", description = "The caller's own account."),
         (name = "tasks", description = "The caller's tasks: create, list with filters and sorting, update, complete, tag."),
         (name = "tags", description = "The caller's tags."),
-        (name = "events", description = "The caller's live event stream (Server-Sent Events)."),
+        (name = "events", description = "The caller's live event stream (Server-Sent Events), resumable with `Last-Event-ID`."),
+        (name = "sync", description = "Delta sync: the caller's changes since a cursor."),
         (name = "health", description = "Liveness and readiness."),
     )
 )]

@@ -3,6 +3,7 @@
 //! calls of the services and their results into responses; they never touch the store.
 
 pub mod auth;
+pub mod changes;
 pub mod docs;
 pub mod events;
 pub mod extract;
@@ -28,6 +29,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .merge(tags::router())
         .merge(reminders::router())
         .merge(events::router())
+        .merge(changes::router())
         .layer(middleware::from_fn_with_state(
             state.health.db_health().clone(),
             database_gate,

@@ -6,8 +6,9 @@ use crate::{
     core::{rate_limit::AuthRateLimits, settings::Settings},
     events::EventBus,
     services::{
-        accounts::AccountService, auth::AuthService, background::Background, health::HealthService,
-        reminders::ReminderService, tags::TagService, tasks::TaskService,
+        accounts::AccountService, auth::AuthService, background::Background,
+        changes::ChangeService, health::HealthService, reminders::ReminderService,
+        tags::TagService, tasks::TaskService,
     },
 };
 
@@ -24,6 +25,7 @@ pub struct AppState {
     pub tasks: Arc<TaskService>,
     pub tags: Arc<TagService>,
     pub reminders: Arc<ReminderService>,
+    pub changes: Arc<ChangeService>,
     pub health: Arc<HealthService>,
     /// Started and stopped by the composition root.
     pub background: Arc<Background>,

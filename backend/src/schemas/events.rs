@@ -5,7 +5,7 @@ use utoipa::{
     openapi::{ObjectBuilder, Ref, Type, extensions::Extensions, schema::AnyOfBuilder},
 };
 
-/// The names of the stream's events.
+/// The names of the changes, as events and in `/changes`.
 pub const EVENT_NAMES: [&str; 7] = [
     "task.created",
     "task.updated",
@@ -16,24 +16,46 @@ pub const EVENT_NAMES: [&str; 7] = [
     "reminder",
 ];
 
+/// The stream's events: the changes, and `resync`.
+const STREAM_EVENT_NAMES: [&str; 8] = [
+    EVENT_NAMES[0],
+    EVENT_NAMES[1],
+    EVENT_NAMES[2],
+    EVENT_NAMES[3],
+    EVENT_NAMES[4],
+    EVENT_NAMES[5],
+    EVENT_NAMES[6],
+    "resync",
+];
+
 /// One event of `text/event-stream`: an `id:`, an `event:` and a `data:` line, then a blank
 /// line. Lines starting with `:` are comments that keep the connection open.
 #[derive(ToSchema)]
 #[schema(example = json!({
-    "id": "0f8fad5b-d9cb-469f-a165-70867728950e",
+    "id": "8123.4567-1b4e28ba",
     "event": "tag.deleted",
     "data": "{\"id\":7}"
 }))]
 pub struct StreamEvent {
-    /// Unique per event.
+    /// The change's cursor: send it back as `Last-Event-ID` (or `?last_event_id=`) to resume
+    /// after this event.
     pub id: String,
     /// `task.created`, `task.updated` and `reminder` carry the task; `tag.created` and
-    /// `tag.updated` the tag; `task.deleted` and `tag.deleted` `{"id": …}`.
+    /// `tag.updated` the tag; `task.deleted` and `tag.deleted` `{"id": …}`; `resync`
+    /// `{"cursor": …}` (the changes after the cursor resumed from are no longer kept: list
+    /// again).
     #[schema(schema_with = event_name)]
     pub event: String,
     /// The event's object, as one line of JSON.
     #[schema(schema_with = event_data)]
     pub data: String,
+}
+
+/// The data of a `resync` event: the cursor the stream goes on from.
+#[derive(ToSchema)]
+pub struct ResyncData {
+    #[schema(example = "8123.4567-1b4e28ba")]
+    pub cursor: String,
 }
 
 /// `{"id": …}` of something deleted.
@@ -45,7 +67,7 @@ pub struct DeletedId {
 fn event_name() -> utoipa::openapi::Object {
     ObjectBuilder::new()
         .schema_type(Type::String)
-        .enum_values(Some(EVENT_NAMES))
+        .enum_values(Some(STREAM_EVENT_NAMES))
         .build()
 }
 
@@ -57,6 +79,7 @@ fn event_data() -> utoipa::openapi::Object {
         .item(Ref::from_schema_name("TaskResponse"))
         .item(Ref::from_schema_name("TagResponse"))
         .item(Ref::from_schema_name("DeletedId"))
+        .item(Ref::from_schema_name("ResyncData"))
         .build();
     let content_schema = serde_json::to_value(objects).unwrap_or_default();
     ObjectBuilder::new()

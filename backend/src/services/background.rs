@@ -1,5 +1,6 @@
 //! The work that runs beside the requests for as long as the service serves (the event bus's
-//! PostgreSQL sender and listener, the reminder scheduler, the database availability watcher),
+//! PostgreSQL sender and listener or SQLite poller, the reminder scheduler, change log
+//! retention, the database availability watcher),
 //! and closing the database at the end. The composition root starts and stops it.
 
 use std::sync::Arc;
@@ -7,8 +8,10 @@ use std::sync::Arc;
 use tokio::task::JoinHandle;
 
 use crate::{
-    core::settings::Settings, db::Store, events::EventBus, services::availability,
-    services::reminders,
+    core::settings::Settings,
+    db::Store,
+    events::EventBus,
+    services::{availability, changes::ChangeService, reminders},
 };
 
 /// The store's and the event bus's background work.
@@ -33,6 +36,10 @@ impl Background {
         workers.push(tokio::spawn(reminders::run(
             self.store.clone(),
             self.events.clone(),
+        )));
+        workers.push(tokio::spawn(ChangeService::prune(
+            self.store.clone(),
+            self.settings.change_retention,
         )));
         workers.push(tokio::spawn(availability::watch(
             self.store.clone(),

@@ -1,7 +1,8 @@
 //! The reminder scheduler: once a second, claims the reminders that have come due (the store
 //! makes each claim atomic, so with several processes on one database each reminder is claimed
-//! by exactly one) and publishes each as a `reminder` event. A reminder that came due while no
-//! process was running is simply due at the next tick after start.
+//! by exactly one); the claim records each as a `reminder` change in the log, which the users'
+//! event streams send. A reminder that came due while no process was running is simply due at
+//! the next tick after start.
 
 use std::{sync::Arc, time::Duration};
 
@@ -13,7 +14,6 @@ use crate::{
     db::Store,
     events::EventBus,
     models::{Caller, Task, parse_instant},
-    schemas::tasks::TaskResponse,
     services::tasks::restore_plus,
 };
 
@@ -47,25 +47,13 @@ pub async fn run(store: Arc<Store>, events: EventBus) {
     }
 }
 
-/// Claims one batch and publishes it; returns how many were claimed.
+/// Claims one batch (the claim records a `reminder` change of each task in the log) and wakes
+/// their users' streams; returns how many were claimed.
 async fn deliver_due(store: &Store, events: &EventBus) -> Result<usize, ApiError> {
     let claimed = store.claim_due_reminders(BATCH).await?;
     for reminder in &claimed {
-        // Claimed, so delivered now or never: a task deleted in between has nothing to show,
-        // and one that cannot be read does not hold up the rest of the batch.
-        match store
-            .reminded_task(reminder.user_id, reminder.task_id)
-            .await
-        {
-            Ok(Some(task)) => {
-                tracing::info!(user_id = %reminder.user_id, task_id = %reminder.task_id, "reminder delivered");
-                events.queue(reminder.user_id, "reminder", TaskResponse::from(task));
-            }
-            Ok(None) => {}
-            Err(error) => {
-                tracing::warn!(task_id = %reminder.task_id, %error, "claimed reminder could not be read; not delivered");
-            }
-        }
+        tracing::info!(user_id = %reminder.user_id, task_id = %reminder.task_id, "reminder delivered");
+        events.changed(reminder.user_id);
     }
     Ok(claimed.len())
 }

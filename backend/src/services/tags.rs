@@ -7,10 +7,10 @@ use crate::{
     db::Store,
     events::EventBus,
     models::{Caller, Tag, TagColor, TagId, TagName, UserId},
-    schemas::tags::{TagRequest, TagResponse, UpdateTagRequest},
+    schemas::tags::{TagRequest, UpdateTagRequest},
 };
 
-/// Tag writes and reads, and the events they publish.
+/// Tag writes and reads; each write wakes the user's event streams.
 pub struct TagService {
     store: Arc<Store>,
     events: EventBus,
@@ -33,14 +33,12 @@ impl TagService {
             .store
             .insert_tag(&caller, &name, color.as_ref())
             .await?;
-        Ok(self.published(caller.user_id, "tag.created", tag).await)
+        Ok(self.written(caller.user_id, tag))
     }
 
-    /// Publishes the tag on the user's event streams; returns it.
-    async fn published(&self, user_id: UserId, name: &str, tag: Tag) -> Tag {
-        self.events
-            .publish(user_id, name, TagResponse::from(tag.clone()))
-            .await;
+    /// Wakes the user's event streams (the log has recorded the change); returns the tag.
+    fn written(&self, user_id: UserId, tag: Tag) -> Tag {
+        self.events.changed(user_id);
         tag
     }
 
@@ -64,7 +62,7 @@ impl TagService {
             .store
             .edit_tag(&caller, id, move |_| Ok::<_, ApiError>((name, color)))
             .await?;
-        Ok(self.published(caller.user_id, "tag.updated", tag).await)
+        Ok(self.written(caller.user_id, tag))
     }
 
     /// Changes only the fields present; `"color": null` clears the colour.
@@ -84,14 +82,12 @@ impl TagService {
             Ok::<_, ApiError>((name, color.apply_to(current_color)))
         };
         let tag = self.store.edit_tag(&caller, id, edit).await?;
-        Ok(self.published(caller.user_id, "tag.updated", tag).await)
+        Ok(self.written(caller.user_id, tag))
     }
 
     pub async fn delete_tag(&self, caller: Caller, id: TagId) -> Result<(), ApiError> {
         if self.store.delete_tag(&caller, id).await? {
-            self.events
-                .publish(caller.user_id, "tag.deleted", serde_json::json!({"id": id}))
-                .await;
+            self.events.changed(caller.user_id);
             Ok(())
         } else {
             Err(ErrorCode::TagNotFound.into())

@@ -11,14 +11,12 @@ use crate::{
     db::{EditedTask, SortField, Store, TagRef, TaskFields, TaskFilter, TaskSort, TaskWrite},
     events::EventBus,
     models::{
-        Caller, Priority, RecurrenceRule, TagId, Task, TaskDescription, TaskId, TaskTitle, UserId,
+        Caller, Priority, RecurrenceRule, TagId, Task, TaskDescription, TaskId, TaskTitle,
         parse_instant,
     },
     schemas::{
         Patch,
-        tasks::{
-            CreateTaskRequest, ListTasksQuery, ReplaceTaskRequest, TaskResponse, UpdateTaskRequest,
-        },
+        tasks::{CreateTaskRequest, ListTasksQuery, ReplaceTaskRequest, UpdateTaskRequest},
     },
 };
 
@@ -56,7 +54,7 @@ fn tag_ids(raw: Vec<i64>) -> Vec<TagId> {
     ids
 }
 
-/// Task writes and reads, and the events they publish.
+/// Task writes and reads; each write wakes the user's event streams.
 pub struct TaskService {
     store: Arc<Store>,
     events: EventBus,
@@ -67,27 +65,16 @@ impl TaskService {
         Self { store, events }
     }
 
-    async fn publish(&self, user_id: UserId, name: &str, task: Task) {
-        self.events
-            .publish(user_id, name, TaskResponse::from(task))
-            .await;
-    }
-
-    /// Applies `edit` to the task as it is when locked; publishes `task.updated`, and
-    /// `task.created` for the next occurrence the edit created.
+    /// Applies `edit` to the task as it is when locked (the log records `task.updated`, and
+    /// `task.created` for the next occurrence the edit created).
     async fn edit(
         &self,
         caller: Caller,
         id: TaskId,
         edit: impl FnOnce(&Task) -> Result<TaskWrite, ApiError> + Send,
     ) -> Result<Task, ApiError> {
-        let EditedTask { task, successor } = self.store.edit_task(&caller, id, edit).await?;
-        self.publish(caller.user_id, "task.updated", task.clone())
-            .await;
-        if let Some(successor) = successor {
-            self.publish(caller.user_id, "task.created", successor)
-                .await;
-        }
+        let EditedTask { task, .. } = self.store.edit_task(&caller, id, edit).await?;
+        self.events.changed(caller.user_id);
         Ok(task)
     }
 
@@ -117,8 +104,7 @@ impl TaskService {
             .store
             .create_task(&caller, TaskWrite { fields, tags })
             .await?;
-        self.publish(caller.user_id, "task.created", task.clone())
-            .await;
+        self.events.changed(caller.user_id);
         Ok(task)
     }
 
@@ -177,10 +163,7 @@ impl TaskService {
         if !self.store.delete_task(&caller, id).await? {
             return Err(ErrorCode::TaskNotFound.into());
         }
-        let deleted = serde_json::json!({"id": id});
-        self.events
-            .publish(caller.user_id, "task.deleted", deleted)
-            .await;
+        self.events.changed(caller.user_id);
         Ok(())
     }
 
@@ -193,8 +176,7 @@ impl TaskService {
     ) -> Result<(Task, bool), ApiError> {
         let (task, created) = self.store.link_tag(&caller, task_id, tag_id).await?;
         if created {
-            self.publish(caller.user_id, "task.updated", task.clone())
-                .await;
+            self.events.changed(caller.user_id);
         }
         Ok((task, created))
     }
@@ -206,8 +188,8 @@ impl TaskService {
         task_id: TaskId,
         tag_id: TagId,
     ) -> Result<(), ApiError> {
-        let task = self.store.unlink_tag(&caller, task_id, tag_id).await?;
-        self.publish(caller.user_id, "task.updated", task).await;
+        self.store.unlink_tag(&caller, task_id, tag_id).await?;
+        self.events.changed(caller.user_id);
         Ok(())
     }
 

@@ -297,6 +297,12 @@ impl TestApp {
     /// settings. Dropping it leaves the database alone; dropping the app it shares with removes
     /// the database.
     pub async fn spawn_sharing(&self) -> Self {
+        self.spawn_sharing_with(&[]).await
+    }
+
+    /// [`TestApp::spawn_sharing`] with settings changed (environment-variable names and values),
+    /// such as a `DATABASE_URL` naming the same database with other connection options.
+    pub async fn spawn_sharing_with(&self, overrides: &[(&str, &str)]) -> Self {
         let database_url = &self.vars["DATABASE_URL"];
         let db = match &self.db {
             TestDb::Postgres { name, .. } => TestDb::Postgres {
@@ -316,7 +322,16 @@ impl TestApp {
                 }
             }
         };
-        Self::start(self.vars.clone(), db, false).await
+        let mut vars = self.vars.clone();
+        for (key, value) in overrides {
+            vars.insert((*key).to_owned(), (*value).to_owned());
+        }
+        Self::start(vars, db, false).await
+    }
+
+    /// The `DATABASE_URL` the app was started with.
+    pub fn database_url(&self) -> &str {
+        &self.vars["DATABASE_URL"]
     }
 
     /// Connects a store for `vars`, migrates it (when this app owns the database) and serves it
@@ -377,6 +392,101 @@ impl TestApp {
             }
             query.fetch_one(pool).await.unwrap()
         })
+    }
+
+    /// Runs one statement of the test's own on the test database (the same SQL text on both
+    /// backends), with `user_id`, if given, bound as `$1` (a UUID); returns the rows it
+    /// affected (for a `SELECT` on PostgreSQL, the rows it returned).
+    pub async fn execute_sql(&self, sql: &str, user_id: Option<&str>) -> u64 {
+        let user_id = user_id.map(|id| uuid::Uuid::parse_str(id).unwrap());
+        on_pool!(&self.db, pool => {
+            let mut query = sqlx::query(sql);
+            if let Some(id) = user_id {
+                query = query.bind(id);
+            }
+            let result = query.execute(pool).await;
+            result.unwrap_or_else(|error| panic!("{sql}: {error}")).rows_affected()
+        })
+    }
+
+    // --- the change log ------------------------------------------------------------------------
+
+    /// The places of `user`'s log entries kept, in log order (`(xid, id)`), read from the
+    /// database (committed or not).
+    pub async fn log_places(&self, user: &TestUser) -> Vec<Place> {
+        let sql = "SELECT xid, id FROM changes WHERE user_id = $1 ORDER BY xid, id";
+        let user_id = uuid::Uuid::parse_str(&user.id).unwrap();
+        on_pool!(&self.db, pool => {
+            sqlx::query_as(sql).bind(user_id).fetch_all(pool).await.unwrap()
+        })
+    }
+
+    /// The cursors of `user`'s log entries kept, in log order: the `n`-th entry's at `n - 1`;
+    /// once they are settled, as the service hands them out (see
+    /// [`TestApp::settled_log_end`]).
+    pub async fn log_cursors(&self, user: &TestUser) -> Vec<String> {
+        self.settled_log_end(user).await;
+        let places = self.log_places(user).await;
+        places
+            .into_iter()
+            .map(|place| cursor_at(user, place))
+            .collect()
+    }
+
+    /// The cursor of `user`'s `n`-th log entry kept (`1`: the oldest; `"0"` for `n = 0`), once
+    /// settled.
+    pub async fn log_cursor(&self, user: &TestUser, n: i64) -> String {
+        if n == 0 {
+            return "0".to_owned();
+        }
+        self.settled_log_end(user).await;
+        let sql = "SELECT xid, id FROM changes WHERE user_id = $1 ORDER BY xid, id \
+                   LIMIT 1 OFFSET $2";
+        let user_id = uuid::Uuid::parse_str(&user.id).unwrap();
+        let place: Option<Place> = on_pool!(&self.db, pool => {
+            sqlx::query_as(sql).bind(user_id).bind(n - 1).fetch_optional(pool).await.unwrap()
+        });
+        let place = place.unwrap_or_else(|| panic!("the log of {} has no entry {n}", user.id));
+        cursor_at(user, place)
+    }
+
+    /// The cursor of `user`'s newest log entry, once settled.
+    pub async fn last_log_cursor(&self, user: &TestUser) -> String {
+        let cursors = self.log_cursors(user).await;
+        cursors.last().expect("a log entry").clone()
+    }
+
+    /// The rank in `user`'s log kept of the place `cursor` names: how many of their entries
+    /// are at or before it (`n` for their `n`-th entry).
+    pub async fn log_rank(&self, user: &TestUser, cursor: &str) -> i64 {
+        let (xid, id) = cursor_place(user, cursor);
+        let sql = "SELECT count(*) FROM changes WHERE user_id = $1 \
+                   AND (xid < $2 OR (xid = $2 AND id <= $3))";
+        let user_id = uuid::Uuid::parse_str(&user.id).unwrap();
+        on_pool!(&self.db, pool => {
+            sqlx::query_scalar(sql).bind(user_id).bind(xid).bind(id).fetch_one(pool).await.unwrap()
+        })
+    }
+
+    /// Waits until every entry of `user`'s log is settled (readable: on PostgreSQL, no older
+    /// transaction is still running, in this database or another on the server), so that
+    /// `/changes` answers all of them; returns the log's end as `/changes` then answers it.
+    pub async fn settled_log_end(&self, user: &TestUser) -> String {
+        let deadline = tokio::time::Instant::now() + ARRIVES_WITHIN;
+        loop {
+            let answer = self.fetch_changes(user, &[]).await;
+            let end = answer["cursor"].as_str().expect("a cursor").to_owned();
+            let last = self.log_places(user).await.last().copied();
+            if last.is_none_or(|last| cursor_place(user, &end) >= last) {
+                return end;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the log's end {end} stays before {}'s last entry {last:?}",
+                user.id
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
     }
 
     /// How many accounts have `email` (as stored, lower-cased).
@@ -785,6 +895,32 @@ impl TestApp {
         .await
     }
 
+    /// `GET …/events` resuming after `last_event_id`, sent as the `Last-Event-ID` header (as
+    /// `EventSource` does when it reconnects), with `query` as query parameters besides.
+    pub async fn get_events_after<'a>(
+        &self,
+        caller: impl Into<Caller<'a>>,
+        last_event_id: Option<&str>,
+        query: &[(&str, &str)],
+    ) -> Response {
+        let request = self.user_request(Method::GET, caller.into(), "/events");
+        let request = match last_event_id {
+            Some(id) => request.header("last-event-id", id),
+            None => request,
+        };
+        send_request(request.query(query)).await
+    }
+
+    /// `GET …/changes` with query parameters (encoded by the client).
+    pub async fn get_changes<'a>(
+        &self,
+        caller: impl Into<Caller<'a>>,
+        query: &[(&str, &str)],
+    ) -> Response {
+        let request = self.user_request(Method::GET, caller.into(), "/changes");
+        send_request(request.query(query)).await
+    }
+
     // --- operations ---------------------------------------------------------------------------
 
     pub async fn health(&self) -> Response {
@@ -862,6 +998,11 @@ impl TestApp {
     /// `user`'s tag `id`; asserts 200.
     pub async fn fetch_tag(&self, user: &TestUser, id: impl Display) -> Value {
         assert_status(self.get_tag(user, id).await, StatusCode::OK).await
+    }
+
+    /// `user`'s changes for `query` (`since`, `limit`); asserts 200.
+    pub async fn fetch_changes(&self, user: &TestUser, query: &[(&str, &str)]) -> Value {
+        assert_status(self.get_changes(user, query).await, StatusCode::OK).await
     }
 
     /// All of `user`'s tags; asserts 200.
@@ -1097,6 +1238,32 @@ pub fn utc_time(value: &Value) -> chrono::DateTime<chrono::Utc> {
         .to_utc()
 }
 
+/// A place in the change log: `(xid, id)`, in log order.
+pub type Place = (i64, i64);
+
+/// The place one of `user`'s cursors names (`0`: the start, `(0, 0)`); asserts that it is a
+/// cursor of theirs (`{xid}.{id}-{the first 8 hex digits of their id}`).
+pub fn cursor_place(user: &TestUser, cursor: &str) -> Place {
+    if cursor == "0" {
+        return (0, 0);
+    }
+    let parsed = cursor.split_once('-').and_then(|(place, tag)| {
+        let (xid, id) = place.split_once('.')?;
+        Some((tag, xid.parse().ok()?, id.parse().ok()?))
+    });
+    let (tag, xid, id) = parsed.unwrap_or_else(|| panic!("not a cursor: {cursor:?}"));
+    assert_eq!(tag, &user.id[..8], "a cursor of {}'s: {cursor:?}", user.id);
+    (xid, id)
+}
+
+/// `user`'s cursor for `place` (`0` for the start).
+pub fn cursor_at(user: &TestUser, (xid, id): Place) -> String {
+    match (xid, id) {
+        (0, 0) => "0".to_owned(),
+        _ => format!("{xid}.{id}-{}", &user.id[..8]),
+    }
+}
+
 /// The path of a user's event stream.
 pub fn events_path(user: &TestUser) -> String {
     format!("/api/v1/users/{}/events", user.id)
@@ -1114,6 +1281,11 @@ impl SseEvent {
     /// The event's name (`message` when it has no `event:` line, as `EventSource` has it).
     pub fn name(&self) -> &str {
         self.event.as_deref().unwrap_or("message")
+    }
+
+    /// The event's `id:`, its cursor.
+    pub fn cursor(&self) -> &str {
+        self.id.as_deref().expect("every event has an id")
     }
 
     /// The data as JSON.
@@ -1146,6 +1318,12 @@ impl EventStream {
     /// asserts it is one. The stream is subscribed once this returns.
     pub async fn open(app: &TestApp, user: &TestUser) -> Self {
         Self::new(app.get_events(user).await)
+    }
+
+    /// Opens `user`'s event stream on `app` resuming after `last_event_id` (the
+    /// `Last-Event-ID` header), and asserts it is one.
+    pub async fn resume(app: &TestApp, user: &TestUser, last_event_id: &str) -> Self {
+        Self::new(app.get_events_after(user, Some(last_event_id), &[]).await)
     }
 
     /// Wraps a response, asserting 200 and `text/event-stream`.

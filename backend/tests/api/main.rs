@@ -23,6 +23,8 @@ macro_rules! behaviour_suite {
         mod account;
         #[path = "auth.rs"]
         mod auth;
+        #[path = "changes.rs"]
+        mod changes;
         #[path = "errors.rs"]
         mod errors;
         #[path = "events.rs"]

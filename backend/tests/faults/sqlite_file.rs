@@ -257,6 +257,36 @@ impl Service {
     }
 }
 
+impl Service {
+    /// Every change in the user's log, from the start, through `GET …/changes`: the ids of the
+    /// tasks created (each created task appears once, at its last change).
+    async fn created_in_log(&self, user: &User) -> BTreeMap<i64, String> {
+        let mut created = BTreeMap::new();
+        let mut since = "0".to_owned();
+        loop {
+            let response = self
+                .http
+                .get(self.url(&format!("/api/v1/users/{}/changes", user.id)))
+                .bearer_auth(&user.access)
+                .query(&[("since", since.as_str()), ("limit", "1000")])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK, "{}", self.name);
+            let body: Value = response.json().await.unwrap();
+            for change in body["changes"].as_array().unwrap() {
+                assert_eq!(change["type"], "task.created", "{change}");
+                let title = change["data"]["title"].as_str().unwrap().to_owned();
+                created.insert(change["id"].as_i64().unwrap(), title);
+            }
+            since = body["cursor"].as_str().unwrap().to_owned();
+            if !body["has_more"].as_bool().unwrap() {
+                return created;
+            }
+        }
+    }
+}
+
 impl Drop for Service {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
@@ -481,6 +511,12 @@ async fn acknowledged_writes_survive_readers_backups_migrate_a_second_process_an
         "no task appears that was not created"
     );
     assert_eq!(integrity_check(&database).await, "ok");
+    // The change log was written with each task: it holds exactly the tasks that are there.
+    assert_eq!(
+        restarted.created_in_log(&user).await,
+        found,
+        "the change log after SIGKILL and restart"
+    );
 
     // A clean stop still folds the write-ahead log into the file.
     let exit = restarted.terminate().await;

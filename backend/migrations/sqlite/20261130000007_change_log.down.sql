@@ -1,0 +1,9 @@
+DROP TRIGGER tags_record_delete;
+DROP TRIGGER tags_record_update;
+DROP TRIGGER tags_record_insert;
+DROP TRIGGER tasks_record_delete;
+DROP TRIGGER tasks_record_update;
+DROP TRIGGER tasks_record_insert;
+DROP TRIGGER users_forget_changes;
+DROP TABLE change_floors;
+DROP TABLE changes;

@@ -1,0 +1,45 @@
+#!/usr/bin/env python3
+"""Times an event stream that resumes from the start of a user's change log.
+
+Usage: catchup.py PORT USER_ID TOKEN LAST_CURSOR
+
+Opens GET /api/v1/users/USER_ID/events with `Last-Event-ID: 0` and reads until the event whose
+cursor is LAST_CURSOR (the user's newest change) has arrived. Prints the number of events, the
+seconds from sending the request to that event, and events per second.
+"""
+
+import http.client
+import sys
+import time
+
+
+def main() -> None:
+    port, user_id, token, last = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    started = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", int(port), timeout=30)
+    conn.request(
+        "GET",
+        f"/api/v1/users/{user_id}/events",
+        headers={"Authorization": f"Bearer {token}", "Last-Event-ID": "0"},
+    )
+    response = conn.getresponse()
+    if response.status != 200:
+        sys.exit(f"catchup.py: the stream answered {response.status}")
+    events = 0
+    while True:
+        line = response.readline()
+        if not line:
+            sys.exit(f"catchup.py: the stream ended after {events} events")
+        if line.startswith(b"event:"):
+            events += 1
+        elif line.startswith(b"id:"):
+            cursor = int(line[3:].strip().split(b"-")[0])
+            if cursor >= last:
+                break
+    # The last event's own lines follow its `id:`; it has arrived once its id has.
+    seconds = time.perf_counter() - started
+    print(f"{events + 1} {seconds:.3f} {(events + 1) / seconds:.0f}")
+
+
+if __name__ == "__main__":
+    main()
