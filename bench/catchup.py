@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Times an event stream that resumes from the start of a user's change log.
 
-Usage: catchup.py PORT USER_ID TOKEN LAST_CURSOR
+Usage: catchup.py PORT USER_ID TOKEN LAST_PLACE
 
 Opens GET /api/v1/users/USER_ID/events with `Last-Event-ID: 0` and reads until the event whose
-cursor is LAST_CURSOR (the user's newest change) has arrived. Prints the number of events, the
+cursor is at LAST_PLACE (`{xid}.{id}`, the user's newest change) has arrived. Prints the number of events, the
 seconds from sending the request to that event, and events per second.
 """
 
@@ -14,7 +14,7 @@ import time
 
 
 def main() -> None:
-    port, user_id, token, last = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    port, user_id, token, last = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].encode()
     started = time.perf_counter()
     conn = http.client.HTTPConnection("127.0.0.1", int(port), timeout=30)
     conn.request(
@@ -33,8 +33,7 @@ def main() -> None:
         if line.startswith(b"event:"):
             events += 1
         elif line.startswith(b"id:"):
-            cursor = int(line[3:].strip().split(b"-")[0])
-            if cursor >= last:
+            if line[3:].strip().split(b"-")[0] == last:
                 break
     # The last event's own lines follow its `id:`; it has arrived once its id has.
     seconds = time.perf_counter() - started
