@@ -23,6 +23,7 @@ use crate::{
         tags::TagResponse,
         tasks::TaskResponse,
     },
+    services::tasks::parse_positive,
 };
 
 const DEFAULT_LIMIT: i64 = 100;
@@ -126,16 +127,7 @@ impl ChangeService {
         since: Option<&str>,
         limit: Option<&str>,
     ) -> Result<ChangesResponse, ApiError> {
-        let limit = match limit {
-            None => DEFAULT_LIMIT,
-            Some(raw) => raw
-                .trim()
-                .parse::<i64>()
-                .ok()
-                .filter(|n| *n >= 1)
-                .ok_or_else(|| ApiError::new(ErrorCode::InvalidPagination).with_field("limit"))?
-                .min(MAX_LIMIT),
-        };
+        let limit = parse_positive(limit, DEFAULT_LIMIT, "limit")?.min(MAX_LIMIT);
         let end = self.store.caller_log_end(&caller).await?;
         let user_id = caller.user_id;
         let Some(since) = since else {

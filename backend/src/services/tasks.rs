@@ -284,7 +284,12 @@ pub(crate) fn restore_plus(time: &str) -> String {
     }
 }
 
-fn parse_positive(raw: Option<&str>, default: i64, field: &'static str) -> Result<i64, ApiError> {
+/// A whole number of at least 1 (`default` when absent); else `INVALID_PAGINATION` on `field`.
+pub(crate) fn parse_positive(
+    raw: Option<&str>,
+    default: i64,
+    field: &'static str,
+) -> Result<i64, ApiError> {
     raw.map_or(Ok(default), |raw| {
         raw.trim()
             .parse::<i64>()
