@@ -33,7 +33,11 @@ const WAKE_CAPACITY: usize = 1024;
 /// Wake-ups waiting to be sent to PostgreSQL.
 const OUTBOX_CAPACITY: usize = 4096;
 /// The most wake-ups sent to PostgreSQL in one statement.
-const NOTIFY_BATCH: usize = 128;
+const NOTIFY_BATCH: usize = 1024;
+/// How long the sender gathers wake-ups after the first before it sends them: under a burst of
+/// writes, a few NOTIFY transactions a second each naming many users, instead of one for
+/// almost every write; a change reaches other processes' streams this much later.
+const NOTIFY_LINGER: Duration = Duration::from_millis(5);
 /// The NOTIFY channel.
 const CHANNEL: &str = "todo_events";
 /// How often an open stream reads its log with no wake-up.
@@ -154,9 +158,9 @@ impl EventBus {
     }
 }
 
-/// Sends queued wake-ups to PostgreSQL. Whatever has queued up while the last batch was being
-/// sent goes out together, once per user, as one statement and one transaction: under a burst
-/// of writes that is one round trip and one commit (PostgreSQL serializes the commits of
+/// Sends queued wake-ups to PostgreSQL. Whatever queues up within [`NOTIFY_LINGER`] of the
+/// first goes out together, once per user, as one statement and one transaction: under a
+/// burst of writes that is one round trip and one commit (PostgreSQL serializes the commits of
 /// notifying transactions) for many writes instead of one each.
 async fn send_notifications(
     pool: PgPool,
@@ -165,6 +169,12 @@ async fn send_notifications(
 ) {
     let mut batch = Vec::with_capacity(NOTIFY_BATCH);
     while outbox.recv_many(&mut batch, NOTIFY_BATCH).await > 0 {
+        tokio::time::sleep(NOTIFY_LINGER).await;
+        while batch.len() < NOTIFY_BATCH
+            && let Ok(user) = outbox.try_recv()
+        {
+            batch.push(user);
+        }
         let users: HashSet<UserId> = batch.drain(..).collect();
         let payloads: Vec<String> = users.iter().map(ToString::to_string).collect();
         let sent = sqlx::query("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p")
