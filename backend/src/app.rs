@@ -51,6 +51,11 @@ impl AppState {
         let tokens = Arc::new(TokenKeys::new(&settings.jwt_secret));
         let hasher = PasswordHasherPool::new();
         let events = EventBus::new(&store);
+        let auth_limits = AuthRateLimits::new(
+            settings.auth_rate_limit_per_minute,
+            settings.trust_proxy_headers,
+            Some(&store),
+        );
         let settings = Arc::new(settings);
         Self {
             auth: Arc::new(AuthService::new(
@@ -67,10 +72,7 @@ impl AppState {
             changes: Arc::new(ChangeService::new(store.clone())),
             health: Arc::new(HealthService::new(store.clone())),
             background: Arc::new(Background::new(store, events.clone(), settings.clone())),
-            auth_limits: AuthRateLimits::new(
-                settings.auth_rate_limit_per_minute,
-                settings.trust_proxy_headers,
-            ),
+            auth_limits,
             settings,
             events,
         }
@@ -151,7 +153,7 @@ pub async fn serve(
         let mut every_minute = tokio::time::interval(Duration::from_secs(60));
         loop {
             every_minute.tick().await;
-            limits.forget_idle_clients();
+            limits.forget_idle_clients().await;
         }
     }));
 

@@ -1,9 +1,16 @@
 //! Per-client-IP rate limits on the authentication routes (register, login, refresh).
+//!
+//! On PostgreSQL the budgets are shared by every service process on the database (one row per
+//! route and address, taken with one atomic statement: `db::rate_limits`), so that N copies
+//! behind a load balancer allow the configured budget in total, not N times it, and a restart
+//! does not refill them. On SQLite, and whenever the database cannot be asked, each process
+//! keeps its own in memory.
 
 use std::{
     net::{IpAddr, SocketAddr},
     num::NonZeroU32,
     sync::Arc,
+    time::Duration,
 };
 
 use axum::{
@@ -17,44 +24,105 @@ use governor::{
     clock::{Clock, DefaultClock},
 };
 
-use crate::core::error::{ApiError, ErrorCode};
+use crate::{
+    core::{
+        error::{ApiError, ErrorCode},
+        settings::DatabaseBackend,
+    },
+    db::Store,
+};
 
-/// One keyed limiter; `None` inside means limiting is disabled.
+/// The most expired shared budgets deleted in one statement.
+const PRUNE_BATCH: i64 = 1000;
+
+/// One route's budget per client address: `per_minute` requests, all of which may come in a
+/// burst, then one every `60 / per_minute` seconds. `None` inside means limiting is disabled.
 #[derive(Clone)]
 pub struct IpRateLimit {
     limiter: Option<Arc<DefaultKeyedRateLimiter<IpAddr>>>,
+    /// Set on PostgreSQL: the budget every process shares.
+    shared: Option<SharedBudget>,
     trust_proxy_headers: bool,
+}
+
+#[derive(Clone)]
+struct SharedBudget {
+    store: Arc<Store>,
+    route: &'static str,
+    interval: Duration,
+    burst: u32,
 }
 
 impl IpRateLimit {
     /// `per_minute` requests per IP per minute, all of which may come in a burst; 0 disables.
+    /// Kept by this process alone.
     pub fn per_minute(per_minute: u32, trust_proxy_headers: bool) -> Self {
         let limiter =
             NonZeroU32::new(per_minute).map(|n| Arc::new(RateLimiter::keyed(Quota::per_minute(n))));
         Self {
             limiter,
+            shared: None,
             trust_proxy_headers,
         }
     }
 
+    /// As [`IpRateLimit::per_minute`], shared through `store` by every process on its database
+    /// when that is PostgreSQL (`route` names the budget there).
+    fn shared_per_minute(
+        route: &'static str,
+        per_minute: u32,
+        trust_proxy_headers: bool,
+        store: Option<&Arc<Store>>,
+    ) -> Self {
+        let mut limit = Self::per_minute(per_minute, trust_proxy_headers);
+        limit.shared = store
+            .filter(|store| store.backend() == DatabaseBackend::Postgres)
+            .filter(|_| per_minute > 0)
+            .map(|store| SharedBudget {
+                store: store.clone(),
+                route,
+                interval: Duration::from_secs(60) / per_minute,
+                burst: per_minute,
+            });
+        limit
+    }
+
     /// Checks one request from `ip`; on refusal, the whole seconds until it may retry.
-    pub fn check(&self, ip: IpAddr) -> Result<(), u64> {
+    pub async fn check(&self, ip: IpAddr) -> Result<(), u64> {
         let Some(limiter) = &self.limiter else {
             return Ok(());
         };
+        if let Some(shared) = &self.shared {
+            let address = ip.to_string();
+            let taken = shared
+                .store
+                .take_rate_budget(shared.route, &address, shared.interval, shared.burst)
+                .await;
+            match taken {
+                Ok(None) => return Ok(()),
+                Ok(Some(wait)) => return Err(whole_seconds(wait)),
+                Err(error) => {
+                    tracing::warn!(%error, route = shared.route, "shared rate limit unavailable; using this process's own");
+                }
+            }
+        }
         limiter.check_key(&ip).map_err(|not_until| {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+            whole_seconds(not_until.wait_time_from(DefaultClock::default().now()))
         })
     }
 
     /// Forgets clients whose budget is full again, so memory stays bounded.
-    pub fn forget_idle_clients(&self) {
+    fn forget_idle_clients(&self) {
         if let Some(limiter) = &self.limiter {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }
     }
+}
+
+/// A wait in whole seconds, rounded up.
+fn whole_seconds(wait: Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }
 
 /// The rate limits of the three authentication routes.
@@ -66,18 +134,40 @@ pub struct AuthRateLimits {
 }
 
 impl AuthRateLimits {
-    pub fn new(per_minute: u32, trust_proxy_headers: bool) -> Self {
+    /// `per_minute` for register and login, twice that for refresh; shared through `store`
+    /// when its database is PostgreSQL.
+    pub fn new(per_minute: u32, trust_proxy_headers: bool, store: Option<&Arc<Store>>) -> Self {
+        let limit = |route, per_minute| {
+            IpRateLimit::shared_per_minute(route, per_minute, trust_proxy_headers, store)
+        };
         Self {
-            register: IpRateLimit::per_minute(per_minute, trust_proxy_headers),
-            login: IpRateLimit::per_minute(per_minute, trust_proxy_headers),
-            refresh: IpRateLimit::per_minute(per_minute.saturating_mul(2), trust_proxy_headers),
+            register: limit("register", per_minute),
+            login: limit("login", per_minute),
+            refresh: limit("refresh", per_minute.saturating_mul(2)),
         }
     }
 
-    pub fn forget_idle_clients(&self) {
+    /// Forgets the budgets that are whole again: this process's, and the shared ones.
+    pub async fn forget_idle_clients(&self) {
         self.register.forget_idle_clients();
         self.login.forget_idle_clients();
         self.refresh.forget_idle_clients();
+        let Some(shared) = [&self.register, &self.login, &self.refresh]
+            .into_iter()
+            .find_map(|limit| limit.shared.as_ref())
+        else {
+            return;
+        };
+        loop {
+            match shared.store.prune_rate_budgets(PRUNE_BATCH).await {
+                Ok(deleted) if deleted == PRUNE_BATCH as u64 => {}
+                Ok(_) => return,
+                Err(error) => {
+                    tracing::warn!(%error, "could not prune expired shared rate limits");
+                    return;
+                }
+            }
+        }
     }
 }
 
@@ -93,7 +183,7 @@ pub async fn limit_by_ip(
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0.ip());
     let ip = client_ip(request.headers(), peer, limit.trust_proxy_headers);
-    match limit.check(ip) {
+    match limit.check(ip).await {
         Ok(()) => next.run(request).await,
         Err(retry_after) => ApiError::new(ErrorCode::RateLimitExceeded)
             .with_retry_after(retry_after.max(1))
@@ -118,18 +208,27 @@ pub fn client_ip(headers: &HeaderMap, peer: Option<IpAddr>, trust_proxy_headers:
 mod tests {
     use super::*;
 
-    #[test]
-    fn budget_is_per_ip_and_zero_disables() {
+    #[tokio::test]
+    async fn budget_is_per_ip_and_zero_disables() {
         let limit = IpRateLimit::per_minute(2, false);
         let (a, b) = (IpAddr::from([10, 0, 0, 1]), IpAddr::from([10, 0, 0, 2]));
-        assert!(limit.check(a).is_ok());
-        assert!(limit.check(a).is_ok());
-        let retry = limit.check(a).unwrap_err();
+        assert!(limit.check(a).await.is_ok());
+        assert!(limit.check(a).await.is_ok());
+        let retry = limit.check(a).await.unwrap_err();
         assert!((1..=60).contains(&retry), "retry after {retry}");
-        assert!(limit.check(b).is_ok());
+        assert!(limit.check(b).await.is_ok());
 
         let off = IpRateLimit::per_minute(0, false);
-        assert!((0..100).all(|_| off.check(a).is_ok()));
+        for _ in 0..100 {
+            assert!(off.check(a).await.is_ok());
+        }
+    }
+
+    #[test]
+    fn waits_round_up_to_whole_seconds() {
+        assert_eq!(whole_seconds(Duration::from_secs(3)), 3);
+        assert_eq!(whole_seconds(Duration::from_micros(3_000_001)), 4);
+        assert_eq!(whole_seconds(Duration::from_micros(1)), 1);
     }
 
     #[test]

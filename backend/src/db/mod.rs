@@ -25,6 +25,7 @@ pub use backend::{ACQUIRE_TIMEOUT, known_migrations};
 pub mod dialect;
 mod list;
 pub mod migrations;
+mod rate_limits;
 mod sessions;
 pub mod sql;
 mod tags;

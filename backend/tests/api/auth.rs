@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use futures_util::future::join_all;
 use reqwest::{Response, StatusCode, header};
 use serde_json::{Value, json};
+use todo_api::core::settings::DatabaseBackend;
 
 use super::helpers::{
     PASSWORD, TEST_SECRET, TestApp, assert_error, body, claims_of, forge_token, refresh_cookie,
@@ -970,4 +971,102 @@ async fn without_trusted_proxy_headers_forwarded_addresses_share_one_budget() {
     }
 
     assert_rate_limited(app.login_from(Some("203.0.113.99"), &email, PASSWORD).await).await;
+}
+
+/// On PostgreSQL every process on the database takes from one budget per address, so that
+/// copies behind a load balancer allow the configured budget in total; on SQLite each process
+/// keeps its own.
+#[tokio::test]
+async fn the_login_budget_is_shared_by_every_process_on_postgresql() {
+    let Some(first) = TestApp::spawn_with(&[("AUTH_RATE_LIMIT_PER_MINUTE", "5")]).await else {
+        return;
+    };
+    let second = first.spawn_sharing().await;
+    let email = unique_email();
+    first.register(&email, PASSWORD).await;
+
+    for attempt in 1..=5 {
+        let app = if attempt % 2 == 1 { &first } else { &second };
+        let response = app.login(&email, PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::OK, "login {attempt}");
+    }
+    let sixth = second.login(&email, PASSWORD).await;
+
+    if super::BACKEND == DatabaseBackend::Postgres {
+        let retry_after: u64 = sixth.headers()[header::RETRY_AFTER]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        // Five at once, then one every 12 seconds.
+        assert!((1..=12).contains(&retry_after), "Retry-After {retry_after}");
+        assert_rate_limited(sixth).await;
+        // A process started now (a restart) finds the budget spent too.
+        let third = first.spawn_sharing().await;
+        assert_rate_limited(third.login(&email, PASSWORD).await).await;
+    } else {
+        // The second process has seen two of the five.
+        assert_eq!(sixth.status(), StatusCode::OK);
+    }
+}
+
+/// Concurrent attempts through two processes: exactly the budget gets through, never more.
+#[tokio::test]
+async fn concurrent_attempts_through_two_processes_get_exactly_the_shared_budget() {
+    if super::BACKEND != DatabaseBackend::Postgres {
+        return;
+    }
+    let Some(first) = TestApp::spawn_with(&[("AUTH_RATE_LIMIT_PER_MINUTE", "5")]).await else {
+        return;
+    };
+    let second = first.spawn_sharing().await;
+
+    let attempts = (0..24).map(|n| {
+        let app = if n % 2 == 0 { &first } else { &second };
+        app.refresh(None)
+    });
+    let statuses: Vec<StatusCode> = join_all(attempts)
+        .await
+        .iter()
+        .map(Response::status)
+        .collect();
+
+    let through = statuses
+        .iter()
+        .filter(|status| **status == StatusCode::UNAUTHORIZED)
+        .count();
+    let limited = statuses
+        .iter()
+        .filter(|status| **status == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    // Refresh's budget is twice the setting.
+    assert_eq!((through, limited), (10, 14), "{statuses:?}");
+}
+
+/// Budgets whole again are deleted; a deleted budget is a whole one.
+#[tokio::test]
+async fn expired_shared_budgets_are_pruned() {
+    if super::BACKEND != DatabaseBackend::Postgres {
+        return;
+    }
+    let Some(app) = TestApp::spawn_with(&[("AUTH_RATE_LIMIT_PER_MINUTE", "5")]).await else {
+        return;
+    };
+    for _ in 0..5 {
+        app.login(&unique_email(), PASSWORD).await;
+    }
+    app.register(&unique_email(), PASSWORD).await;
+    assert_rate_limited(app.login(&unique_email(), PASSWORD).await).await;
+    assert_eq!(app.count_rows("rate_limits").await, 2);
+
+    // Nothing is whole yet: nothing goes.
+    assert_eq!(app.store.prune_rate_budgets(1000).await.unwrap(), 0);
+    // The login budget's time passes.
+    app.execute_sql("UPDATE rate_limits SET tat = 0 WHERE route = 'login'", None)
+        .await;
+    assert_eq!(app.store.prune_rate_budgets(1000).await.unwrap(), 1);
+    assert_eq!(app.count_rows("rate_limits").await, 1);
+
+    let response = app.login(&unique_email(), PASSWORD).await;
+    assert_error(response, StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS").await;
 }

@@ -59,8 +59,13 @@ async fn keys_of_rows_from_before_the_case_key_migration_are_folded_as_the_servi
         .unwrap();
     store.migrate_up().await.unwrap();
     assert_eq!(
-        store.migrate_down(3).await.unwrap(),
-        [20261130000008, 20261130000007, 20261130000006]
+        store.migrate_down(4).await.unwrap(),
+        [
+            20261130000009,
+            20261130000008,
+            20261130000007,
+            20261130000006
+        ]
     );
 
     let mut db = sqlx::PgConnection::connect(&url).await.unwrap();
