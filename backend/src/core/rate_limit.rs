@@ -193,10 +193,12 @@ pub async fn limit_by_ip(
 
 /// The client's address: the socket peer, or, when proxy headers are trusted, the last address
 /// in `X-Forwarded-For` (the one the nearest proxy appended; earlier entries are the client's
-/// own claim and could be forged).
+/// own claim and could be forged). Several header lines are one list in order, and a proxy may
+/// add its own line after one the client sent (HAProxy's `option forwardfor` does): the last
+/// address of the last line.
 pub fn client_ip(headers: &HeaderMap, peer: Option<IpAddr>, trust_proxy_headers: bool) -> IpAddr {
     let forwarded = trust_proxy_headers
-        .then(|| headers.get("x-forwarded-for"))
+        .then(|| headers.get_all("x-forwarded-for").iter().next_back())
         .flatten()
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.rsplit(',').next())
@@ -239,5 +241,18 @@ mod tests {
         let peer = Some(local);
         assert_eq!(client_ip(&headers, peer, false), local);
         assert_eq!(client_ip(&headers, peer, true), IpAddr::from([2, 2, 2, 2]));
+    }
+
+    #[test]
+    fn a_proxys_own_forwarded_for_line_wins_over_the_clients() {
+        let mut headers = HeaderMap::new();
+        // The client's forged line first, then the one the proxy added.
+        headers.append("x-forwarded-for", "10.0.0.1".parse().unwrap());
+        headers.append("x-forwarded-for", "203.0.113.5".parse().unwrap());
+        let peer = Some(IpAddr::from([127, 0, 0, 1]));
+        assert_eq!(
+            client_ip(&headers, peer, true),
+            IpAddr::from([203, 0, 113, 5])
+        );
     }
 }
