@@ -50,9 +50,11 @@ impl Store {
                      SET tat = greatest(r.tat, excluded.tat - $3) + $3 \
                      WHERE greatest(r.tat, excluded.tat - $3) <= excluded.tat - $3 + $4 \
                  RETURNING tat) \
-             SELECT EXISTS (SELECT 1 FROM taken) AS allowed, \
-                    (SELECT r.tat - $4 - now.t FROM rate_limits r, now \
-                     WHERE r.route = $1 AND r.address = $2) AS wait_us"
+             SELECT allowed, \
+                    CASE WHEN NOT allowed THEN \
+                        (SELECT r.tat - $4 - now.t FROM rate_limits r, now \
+                         WHERE r.route = $1 AND r.address = $2) END AS wait_us \
+             FROM (SELECT EXISTS (SELECT 1 FROM taken) AS allowed) AS outcome"
         ));
         // Whole microseconds, rounded up and at least one: with a zero interval, two attempts
         // whose statements read the clock out of their commit order could refuse each other.

@@ -1070,3 +1070,26 @@ async fn expired_shared_budgets_are_pruned() {
     let response = app.login(&unique_email(), PASSWORD).await;
     assert_error(response, StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS").await;
 }
+
+/// When the shared budget cannot be asked (here its table is gone), each process falls back
+/// to a budget of its own: attempts are still limited, and none is refused for the error.
+#[tokio::test]
+async fn without_the_shared_budget_each_process_limits_on_its_own() {
+    if super::BACKEND != DatabaseBackend::Postgres {
+        return;
+    }
+    let Some(app) = TestApp::spawn_with(&[("AUTH_RATE_LIMIT_PER_MINUTE", "5")]).await else {
+        return;
+    };
+    app.execute_sql("DROP TABLE rate_limits", None).await;
+
+    for attempt in 1..=5 {
+        let response = app.login(&unique_email(), PASSWORD).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNAUTHORIZED,
+            "login {attempt}"
+        );
+    }
+    assert_rate_limited(app.login(&unique_email(), PASSWORD).await).await;
+}
