@@ -80,7 +80,7 @@ impl EventBus {
     pub fn new(store: &Store) -> Self {
         let (wakes, _) = broadcast::channel(WAKE_CAPACITY);
         let (outbox, outbox_rx) = store
-            .postgres_pool()
+            .postgres_session_pool()
             .map(|_| mpsc::channel(OUTBOX_CAPACITY))
             .unzip();
         Self {
@@ -94,7 +94,7 @@ impl EventBus {
 
     /// Starts the PostgreSQL sender and listener, or the SQLite poller.
     pub fn spawn_workers(&self, store: &Arc<Store>) -> Vec<JoinHandle<()>> {
-        let Some(pool) = store.postgres_pool() else {
+        let Some(pool) = store.postgres_session_pool() else {
             return vec![tokio::spawn(poll_sqlite(
                 store.clone(),
                 self.wakes.clone(),

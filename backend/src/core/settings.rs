@@ -129,10 +129,55 @@ impl DatabaseBackend {
     }
 }
 
+/// What stands between the service and PostgreSQL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DbPooler {
+    /// Nothing, or a pooler in session mode: each connection is a session of its own.
+    None,
+    /// A pooler in transaction mode (PgBouncer's `pool_mode = transaction`) at `DATABASE_URL`:
+    /// consecutive transactions of one connection may run on different server sessions, so
+    /// nothing may outlive a transaction (prepared statements, `LISTEN`, session settings,
+    /// advisory locks). What needs a session connects to `direct_url` instead.
+    Transaction { direct_url: String },
+}
+
+impl DbPooler {
+    fn parse(vars: &Vars, database_url: &str) -> Result<Self, SettingsError> {
+        let pooler = vars.word("DB_POOLER");
+        let direct_url = vars.get("DATABASE_DIRECT_URL");
+        let postgres = |url: &str| DatabaseBackend::of_url(url) == Some(DatabaseBackend::Postgres);
+        match pooler.as_deref() {
+            None | Some("none") if direct_url.is_some() => Err(SettingsError(
+                "DATABASE_DIRECT_URL is only read behind a pooler: set DB_POOLER=transaction, \
+                 or unset it"
+                    .into(),
+            )),
+            None | Some("none") => Ok(Self::None),
+            Some("transaction") if !postgres(database_url) => Err(SettingsError(
+                "DB_POOLER=transaction needs a postgres:// DATABASE_URL (the pooler's address)"
+                    .into(),
+            )),
+            Some("transaction") => match direct_url {
+                Some(url) if postgres(url) => Ok(Self::Transaction {
+                    direct_url: url.to_owned(),
+                }),
+                _ => Err(invalid(
+                    "DATABASE_DIRECT_URL",
+                    "with DB_POOLER=transaction, a postgres:// URL of the same database that \
+                     bypasses the pooler",
+                )),
+            },
+            Some(_) => Err(invalid("DB_POOLER", "`none` or `transaction`")),
+        }
+    }
+}
+
 /// Every setting of the service (SPEC section 1).
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub database_url: String,
+    /// Whether `database_url` is a transaction-mode pooler, and how to bypass it.
+    pub pooler: DbPooler,
     pub jwt_secret: JwtSecret,
     pub app_env: AppEnv,
     pub host: IpAddr,
@@ -218,6 +263,18 @@ pub const SETTINGS: &[SettingDoc] = {
             "DATABASE_URL",
             Value(DEFAULT_DATABASE_URL),
             "sqlite://path/file.db or postgres://user@host:5432/db; the scheme picks the backend",
+        ),
+        setting(
+            "DB_POOLER",
+            Value("none"),
+            "transaction: DATABASE_URL is a transaction-mode pooler such as PgBouncer (every \
+             statement runs in a transaction, none stays prepared); PostgreSQL only",
+        ),
+        setting(
+            "DATABASE_DIRECT_URL",
+            None,
+            "with DB_POOLER=transaction, required: the same database without the pooler, for \
+             what needs a session of its own (migrations, the event listener)",
         ),
         setting(
             "HOST",
@@ -351,6 +408,7 @@ impl Settings {
                 "a sqlite:// or postgres:// URL (unset means sqlite://todo.db)",
             ));
         }
+        let pooler = DbPooler::parse(&vars, &database_url)?;
 
         let host = match vars.get("HOST") {
             None | Some("localhost") => DEFAULT_HOST,
@@ -377,6 +435,7 @@ impl Settings {
         );
         Ok(Self {
             database_url,
+            pooler,
             jwt_secret,
             app_env,
             host,
@@ -673,9 +732,52 @@ mod tests {
             ("KEEP_ALIVE_TIMEOUT_SECS", "-1"),
             ("MAX_CONNECTIONS", "0"),
             ("MAX_CONNECTIONS", "many"),
+            ("DB_POOLER", "statement"),
+            ("DB_POOLER", "transaction"),
+            ("DATABASE_DIRECT_URL", "postgres://db/todo"),
         ] {
             let err = Settings::from_vars(&vars(&[(name, value)])).unwrap_err();
             assert!(err.to_string().contains(name), "{name}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_transaction_pooler_needs_postgres_and_a_direct_url_to_bypass_it() {
+        let pooler = |pairs: &[(&str, &str)]| {
+            Settings::from_vars(&vars(pairs)).map(|settings| settings.pooler)
+        };
+        let (pooled, direct) = ("postgres://pgbouncer:6432/todo", "postgres://db:5432/todo");
+        assert_eq!(
+            pooler(&[
+                ("DATABASE_URL", pooled),
+                ("DB_POOLER", "Transaction"),
+                ("DATABASE_DIRECT_URL", direct)
+            ])
+            .unwrap(),
+            DbPooler::Transaction {
+                direct_url: direct.to_owned()
+            }
+        );
+        assert_eq!(pooler(&[("DATABASE_URL", pooled)]).unwrap(), DbPooler::None);
+        for refused in [
+            &[("DATABASE_URL", pooled), ("DB_POOLER", "transaction")][..],
+            &[
+                ("DATABASE_URL", pooled),
+                ("DB_POOLER", "transaction"),
+                ("DATABASE_DIRECT_URL", "sqlite://todo.db"),
+            ],
+            &[
+                ("DATABASE_URL", "sqlite://todo.db"),
+                ("DB_POOLER", "transaction"),
+                ("DATABASE_DIRECT_URL", direct),
+            ],
+            &[("DATABASE_URL", pooled), ("DATABASE_DIRECT_URL", direct)],
+        ] {
+            let error = pooler(refused).unwrap_err().to_string();
+            assert!(
+                error.contains("DB_POOLER") || error.contains("DATABASE_DIRECT_URL"),
+                "{error}"
+            );
         }
     }
 

@@ -2,7 +2,11 @@
 //! migrations. Everything above this module is written once for both.
 //!
 //! - **PostgreSQL** (deployments, many processes on one database): one pool; row locks make
-//!   read-modify-write edits safe across processes.
+//!   read-modify-write edits safe across processes. Behind a transaction-mode pooler
+//!   (`DB_POOLER=transaction`, e.g. PgBouncer) every unit of work is a transaction and no
+//!   statement stays prepared (see [`Pooled::PostgresPooler`]); what needs a session of its own
+//!   (migrations with their advisory lock, `LISTEN`) goes to `DATABASE_DIRECT_URL` on a small
+//!   pool of its own.
 //! - **SQLite** (the embedded default, one file): SQLite allows one writer at a time. Rather
 //!   than let concurrent requests race for the write lock (and fail with "database is
 //!   locked"), there is a single writer connection that writes queue for, and a pool of
@@ -20,7 +24,7 @@ use std::{
 };
 
 use sqlx::{
-    Connection, PgConnection, PgPool, Postgres, SqliteConnection, SqlitePool,
+    Connection, Executor, PgConnection, PgPool, Postgres, SqliteConnection, SqlitePool,
     migrate::{MigrateDatabase, MigrateError, Migrator},
     postgres::{PgConnectOptions, PgPoolOptions},
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
@@ -30,9 +34,9 @@ use super::{
     DbHealth, MigrationState, Store,
     dialect::Dialect,
     migrations,
-    sql::{Pooled, Tx},
+    sql::{Pooled, Prepared, Tx},
 };
-use crate::core::settings::{DatabaseBackend, Settings};
+use crate::core::settings::{DatabaseBackend, DbPooler, Settings};
 
 pub static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 pub static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -43,13 +47,22 @@ pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a SQLite write waits for the writer connection; writes queue here under load.
 const WRITER_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Behind a pooler, the direct connections: the event listener's, the wake-up sender's and a
+/// migration's.
+const DIRECT_CONNECTIONS: u32 = 4;
 
 pub enum Backend {
     Postgres {
+        /// Every request's connections (through the pooler, when there is one).
         pool: PgPool,
-        /// For the availability probe's connections of its own.
+        /// Connections that hold a session: `LISTEN`, migrations. `pool` itself unless the
+        /// service is behind a transaction-mode pooler, then a pool on the direct URL.
+        session: PgPool,
+        /// Whether `pool` goes through a transaction-mode pooler.
+        pooler: bool,
+        /// For the availability probe's connections of its own (the way requests go).
         options: PgConnectOptions,
-        /// The database URL, when the service may create the database (development).
+        /// The (direct) database URL, when the service may create the database (development).
         create_if_missing: Option<String>,
     },
     Sqlite {
@@ -87,9 +100,9 @@ impl Backend {
             DatabaseBackend::Postgres => {
                 let backend = Self::postgres(settings, health, open)?;
                 if open == Open::ExistingOnly
-                    && let Self::Postgres { pool, .. } = &backend
+                    && let Self::Postgres { session, .. } = &backend
                 {
-                    match pool.acquire().await {
+                    match session.acquire().await {
                         Ok(_) => {}
                         // invalid_catalog_name: the database named does not exist.
                         Err(error)
@@ -114,10 +127,26 @@ impl Backend {
         // generic plan serves all users. Left to itself, PostgreSQL re-plans the list queries
         // on every execution (their custom plans look cheaper), which costs more than running
         // them.
-        let options: PgConnectOptions = settings
-            .database_url
-            .parse::<PgConnectOptions>()?
-            .options([("plan_cache_mode", "force_generic_plan")]);
+        let session_options = |url: &str| {
+            Ok::<_, sqlx::Error>(
+                url.parse::<PgConnectOptions>()?
+                    .options([("plan_cache_mode", "force_generic_plan")]),
+            )
+        };
+        let (options, direct_url) = match &settings.pooler {
+            DbPooler::None => (session_options(&settings.database_url)?, None),
+            // A transaction pooler keeps no session state: no statement stays prepared (so no
+            // plan is reused either), and no startup parameter it does not know is sent
+            // (PgBouncer refuses a connection that sets `extra_float_digits` or `options`).
+            DbPooler::Transaction { direct_url } => (
+                settings
+                    .database_url
+                    .parse::<PgConnectOptions>()?
+                    .statement_cache_capacity(0)
+                    .extra_float_digits(None),
+                Some(direct_url),
+            ),
+        };
         let staleness = health.clone();
         let pool = PgPoolOptions::new()
             .max_connections(settings.db_max_connections)
@@ -131,11 +160,20 @@ impl Backend {
                 Box::pin(async move { Ok(fresh) })
             })
             .connect_lazy_with(options.clone());
+        let session = match direct_url {
+            None => pool.clone(),
+            Some(url) => PgPoolOptions::new()
+                .max_connections(DIRECT_CONNECTIONS)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .connect_lazy_with(session_options(url)?),
+        };
         Ok(Self::Postgres {
             pool,
+            session,
+            pooler: direct_url.is_some(),
             options,
             create_if_missing: (open == Open::CreatingIfMissing && !settings.is_production())
-                .then(|| settings.database_url.clone()),
+                .then(|| direct_url.unwrap_or(&settings.database_url).clone()),
         })
     }
 
@@ -202,15 +240,16 @@ impl Backend {
     /// A connection for reads.
     pub async fn read(&self) -> Result<Pooled, sqlx::Error> {
         Ok(match self {
-            Self::Postgres { pool, .. } => Pooled::Postgres(pool.acquire().await?),
+            Self::Postgres { pool, pooler, .. } => postgres_unit(pool, *pooler).await?,
             Self::Sqlite { readers, .. } => Pooled::Sqlite(readers.acquire().await?),
         })
     }
 
-    /// A connection for a write of one statement (no transaction needed).
+    /// A connection for a write of one statement (no transaction needed), or of several that
+    /// need not be atomic. The unit ends with [`Pooled::finish`].
     pub async fn write(&self) -> Result<Pooled, sqlx::Error> {
         Ok(match self {
-            Self::Postgres { pool, .. } => Pooled::Postgres(pool.acquire().await?),
+            Self::Postgres { pool, pooler, .. } => postgres_unit(pool, *pooler).await?,
             Self::Sqlite { writer, .. } => Pooled::Sqlite(writer.acquire().await?),
         })
     }
@@ -226,18 +265,38 @@ impl Backend {
     /// On SQLite it is `BEGIN IMMEDIATE` on the single writer.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         match self {
-            Self::Postgres { pool, .. } => {
-                let pool = pool.clone();
-                let tx = tokio::spawn(async move { pool.begin().await })
-                    .await
-                    .map_err(|error| sqlx::Error::Io(std::io::Error::other(error)))??;
-                Ok(Tx::Postgres(tx))
+            Self::Postgres { pool, pooler, .. } => {
+                let prepared = if *pooler {
+                    Prepared::Once
+                } else {
+                    Prepared::Kept
+                };
+                Ok(Tx::Postgres(begin_postgres(pool).await?, prepared))
             }
             Self::Sqlite { writer, .. } => {
                 Ok(Tx::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?))
             }
         }
     }
+}
+
+/// A unit of work on PostgreSQL: a pooled connection, or behind a pooler a transaction.
+async fn postgres_unit(pool: &PgPool, pooler: bool) -> Result<Pooled, sqlx::Error> {
+    Ok(if pooler {
+        Pooled::PostgresPooler(begin_postgres(pool).await?)
+    } else {
+        Pooled::Postgres(pool.acquire().await?)
+    })
+}
+
+/// `BEGIN` in a task of its own (see [`Backend::begin`]).
+async fn begin_postgres(
+    pool: &PgPool,
+) -> Result<sqlx::Transaction<'static, Postgres>, sqlx::Error> {
+    let pool = pool.clone();
+    tokio::spawn(async move { pool.begin().await })
+        .await
+        .map_err(|error| sqlx::Error::Io(std::io::Error::other(error)))?
 }
 
 impl Store {
@@ -247,7 +306,9 @@ impl Store {
         match &self.backend {
             Backend::Postgres { options, .. } => {
                 let mut conn = PgConnection::connect_with(options).await?;
-                conn.ping().await?;
+                // A query, not a ping: a pooler answers a ping without asking the database. A
+                // bare string goes as a simple query: one message, which any pooler passes on.
+                conn.execute("SELECT 1").await?;
                 conn.close().await
             }
             Backend::Sqlite {
@@ -281,7 +342,7 @@ impl Store {
     /// Applies every pending migration.
     pub async fn migrate_up(&self) -> Result<(), MigrateError> {
         match &self.backend {
-            Backend::Postgres { pool, .. } => {
+            Backend::Postgres { session: pool, .. } => {
                 let keyed = migrations::status(&POSTGRES_MIGRATOR, pool)
                     .await?
                     .iter()
@@ -302,8 +363,8 @@ impl Store {
     /// Reverts the newest `steps` applied migrations; returns their versions, newest first.
     pub async fn migrate_down(&self, steps: usize) -> Result<Vec<i64>, MigrateError> {
         match &self.backend {
-            Backend::Postgres { pool, .. } => {
-                migrations::down(&POSTGRES_MIGRATOR, pool, steps).await
+            Backend::Postgres { session, .. } => {
+                migrations::down(&POSTGRES_MIGRATOR, session, steps).await
             }
             Backend::Sqlite { writer, file, .. } => {
                 let _lock = migration_lock(file.as_deref()).await?;
@@ -315,7 +376,9 @@ impl Store {
     /// Every known migration and whether it is applied. Only reads.
     pub async fn migration_status(&self) -> Result<Vec<MigrationState>, MigrateError> {
         match &self.backend {
-            Backend::Postgres { pool, .. } => migrations::status(&POSTGRES_MIGRATOR, pool).await,
+            Backend::Postgres { session, .. } => {
+                migrations::status(&POSTGRES_MIGRATOR, session).await
+            }
             Backend::Sqlite { readers, .. } => migrations::status(&SQLITE_MIGRATOR, readers).await,
         }
     }
@@ -323,7 +386,10 @@ impl Store {
     /// Closes the connections; in-flight work finishes first.
     pub async fn close(&self) {
         match &self.backend {
-            Backend::Postgres { pool, .. } => pool.close().await,
+            Backend::Postgres { pool, session, .. } => {
+                pool.close().await;
+                session.close().await;
+            }
             Backend::Sqlite {
                 writer, readers, ..
             } => {
@@ -342,10 +408,11 @@ impl Store {
         }
     }
 
-    /// The PostgreSQL pool, for the event stream's LISTEN/NOTIFY.
-    pub fn postgres_pool(&self) -> Option<PgPool> {
+    /// The PostgreSQL pool whose connections hold a session (direct, not through a pooler),
+    /// for the event stream's LISTEN/NOTIFY.
+    pub fn postgres_session_pool(&self) -> Option<PgPool> {
         match &self.backend {
-            Backend::Postgres { pool, .. } => Some(pool.clone()),
+            Backend::Postgres { session, .. } => Some(session.clone()),
             Backend::Sqlite { .. } => None,
         }
     }

@@ -66,6 +66,7 @@ impl Store {
             .query(sql, (route, address, interval_us, tolerance_us))
             .fetch_one(conn.conn())
             .await?;
+        conn.finish().await?;
         if taken.allowed {
             return Ok(None);
         }
@@ -85,6 +86,8 @@ impl Store {
             " LIMIT $1 FOR UPDATE SKIP LOCKED)"
         ));
         let mut conn = self.backend.write().await?;
-        Ok(self.query(sql, (limit,)).execute(conn.conn()).await?)
+        let pruned = self.query(sql, (limit,)).execute(conn.conn()).await?;
+        conn.finish().await?;
+        Ok(pruned)
     }
 }

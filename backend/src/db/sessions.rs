@@ -41,7 +41,7 @@ impl Store {
         let values = (id, user_id, jti, self.now(), Timestamp(expires_at));
         let mut conn = self.backend.write().await?;
         self.query(sql, values).execute(conn.conn()).await?;
-        Ok(())
+        Ok(conn.finish().await?)
     }
 
     /// Swaps `old_jti` for `new_jti` (issued at `issued_at`) if and only if `old_jti` is the
@@ -74,7 +74,9 @@ impl Store {
             self.now(),
         );
         let mut conn = self.backend.write().await?;
-        Ok(self.query(sql, values).execute(conn.conn()).await? == 1)
+        let rotated = self.query(sql, values).execute(conn.conn()).await? == 1;
+        conn.finish().await?;
+        Ok(rotated)
     }
 
     pub async fn find_session(
@@ -102,7 +104,7 @@ impl Store {
         self.query(sql, (id, user_id, self.now()))
             .execute(conn.conn())
             .await?;
-        Ok(())
+        Ok(conn.finish().await?)
     }
 
     /// Refuses a caller whose session has ended; for requests whose work needs no connection

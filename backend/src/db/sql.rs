@@ -73,9 +73,19 @@ tuple_binds!(A B C D E F);
 tuple_binds!(A B C D E F G);
 tuple_binds!(A B C D E F G H);
 
+/// Whether a PostgreSQL statement stays prepared on its connection for the next run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Prepared {
+    /// Kept (by name, in sqlx's per-connection cache): parsed and planned once per connection.
+    Kept,
+    /// Parsed anew for each run, as an unnamed statement: behind a transaction-mode pooler the
+    /// next transaction may run on another server session, which never saw the statement.
+    Once,
+}
+
 /// A connection of either backend, borrowed for some statements.
 pub enum Conn<'c> {
-    Postgres(&'c mut PgConnection),
+    Postgres(&'c mut PgConnection, Prepared),
     Sqlite(&'c mut SqliteConnection),
 }
 
@@ -83,44 +93,60 @@ impl Conn<'_> {
     /// The same connection for one more statement.
     pub fn reborrow(&mut self) -> Conn<'_> {
         match self {
-            Self::Postgres(conn) => Conn::Postgres(conn),
+            Self::Postgres(conn, prepared) => Conn::Postgres(conn, *prepared),
             Self::Sqlite(conn) => Conn::Sqlite(conn),
         }
     }
 }
 
-/// A pooled connection of either backend.
+/// A pooled connection of either backend, for a unit of work of a few statements. A unit that
+/// writes ends with [`Pooled::finish`].
 pub enum Pooled {
     Postgres(PoolConnection<Postgres>),
+    /// Behind a transaction-mode pooler, a unit is a transaction of its own: the extended
+    /// protocol sends each statement in two halves (parse, then bind and execute), and only an
+    /// open transaction keeps both halves on one server session. Dropped without
+    /// [`Pooled::finish`] (a read, or a request abandoned by its client), it rolls back.
+    PostgresPooler(sqlx::Transaction<'static, Postgres>),
     Sqlite(PoolConnection<Sqlite>),
 }
 
 impl Pooled {
     pub fn conn(&mut self) -> Conn<'_> {
         match self {
-            Self::Postgres(conn) => Conn::Postgres(conn),
+            Self::Postgres(conn) => Conn::Postgres(conn, Prepared::Kept),
+            Self::PostgresPooler(tx) => Conn::Postgres(tx, Prepared::Once),
             Self::Sqlite(conn) => Conn::Sqlite(conn),
+        }
+    }
+
+    /// Ends a unit that wrote: commits it behind a pooler (where each statement ran in the
+    /// unit's transaction); elsewhere each statement committed as it ran and this does nothing.
+    pub async fn finish(self) -> Result<(), sqlx::Error> {
+        match self {
+            Self::PostgresPooler(tx) => tx.commit().await,
+            Self::Postgres(_) | Self::Sqlite(_) => Ok(()),
         }
     }
 }
 
 /// An open transaction of either backend; dropped without [`Tx::commit`], it rolls back.
 pub enum Tx {
-    Postgres(sqlx::Transaction<'static, Postgres>),
+    Postgres(sqlx::Transaction<'static, Postgres>, Prepared),
     Sqlite(sqlx::Transaction<'static, Sqlite>),
 }
 
 impl Tx {
     pub fn conn(&mut self) -> Conn<'_> {
         match self {
-            Self::Postgres(tx) => Conn::Postgres(tx),
+            Self::Postgres(tx, prepared) => Conn::Postgres(tx, *prepared),
             Self::Sqlite(tx) => Conn::Sqlite(tx),
         }
     }
 
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         match self {
-            Self::Postgres(tx) => tx.commit().await,
+            Self::Postgres(tx, _) => tx.commit().await,
             Self::Sqlite(tx) => tx.commit().await,
         }
     }
@@ -229,8 +255,8 @@ macro_rules! on_either {
     ($query:ident, $conn:ident, $make:path, |$built:ident| $run:expr) => {{
         let (sql, args) = $query.parts()?;
         match ($conn, args) {
-            (Conn::Postgres($conn), Args::Postgres(args)) => {
-                let $built = $make(&sql, args);
+            (Conn::Postgres($conn, prepared), Args::Postgres(args)) => {
+                let $built = $make(&sql, args).persistent(prepared == Prepared::Kept);
                 $run
             }
             (Conn::Sqlite($conn), Args::Sqlite(args)) => {

@@ -33,7 +33,9 @@ impl Store {
         );
         let mut conn = self.backend.write().await?;
         let tag = self.query(sql, values).fetch_optional(conn.conn()).await?;
-        self.found_unless_ended(conn.conn(), caller, tag).await
+        let tag = self.found_unless_ended(conn.conn(), caller, tag).await?;
+        conn.finish().await?;
+        Ok(tag)
     }
 
     /// The caller's tags by name regardless of case.
@@ -122,6 +124,7 @@ impl Store {
         let deleted = self
             .unless_ended(conn.conn(), caller, (deleted == 1).then_some(()))
             .await?;
+        conn.finish().await?;
         Ok(deleted.is_some())
     }
 

@@ -41,9 +41,11 @@ impl Store {
         let Some(tags) = task.tags.filter(|tags| !tags.is_empty()) else {
             // Nothing to link: the insert alone, one statement and one round trip.
             let mut conn = self.backend.write().await?;
-            return self
+            let task = self
                 .insert_task(conn.conn(), caller, &task.fields, None, self.now())
-                .await;
+                .await?;
+            conn.finish().await?;
+            return Ok(task);
         };
         let mut tx = self.backend.begin().await?;
         let task = self.insert_task(tx.conn(), caller, &task.fields, None, self.now());
@@ -254,10 +256,12 @@ impl Store {
              RETURNING user_id, id"
         );
         let mut conn = self.backend.write().await?;
-        Ok(self
+        let reminded = self
             .query(sql, (limit, self.now()))
             .fetch_all(conn.conn())
-            .await?)
+            .await?;
+        conn.finish().await?;
+        Ok(reminded)
     }
 
     /// One of the caller's tasks, with the session check folded into the same statement;

@@ -31,7 +31,9 @@ impl Store {
             self.now(),
         );
         let mut conn = self.backend.write().await?;
-        Ok(self.query(sql, values).fetch_one(conn.conn()).await?)
+        let user = self.query(sql, values).fetch_one(conn.conn()).await?;
+        conn.finish().await?;
+        Ok(user)
     }
 
     /// The caller's account.
@@ -91,7 +93,9 @@ impl Store {
         );
         let mut conn = self.backend.write().await?;
         let user = self.query(sql, values).fetch_optional(conn.conn()).await?;
-        self.found_unless_ended(conn.conn(), caller, user).await
+        let user = self.found_unless_ended(conn.conn(), caller, user).await?;
+        conn.finish().await?;
+        Ok(user)
     }
 
     pub async fn update_password_hash(&self, id: UserId, password_hash: &str) -> StoreResult<()> {
@@ -99,7 +103,7 @@ impl Store {
         self.set_password_hash(id, password_hash)
             .execute(conn.conn())
             .await?;
-        Ok(())
+        Ok(conn.finish().await?)
     }
 
     fn set_password_hash<'q>(&self, id: UserId, password_hash: &'q str) -> Query<'q> {
@@ -141,6 +145,8 @@ impl Store {
             .execute(conn.conn())
             .await?;
         let deleted = (deleted == 1).then_some(());
-        self.found_unless_ended(conn.conn(), caller, deleted).await
+        self.found_unless_ended(conn.conn(), caller, deleted)
+            .await?;
+        Ok(conn.finish().await?)
     }
 }

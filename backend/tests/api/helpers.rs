@@ -47,6 +47,16 @@ pub fn server_url() -> String {
         .to_owned()
 }
 
+/// `TEST_POOLER_URL` (without a database name; `scripts/with-pgbouncer` sets it): a
+/// transaction-mode pooler in front of the `TEST_DATABASE_URL` server. When set, PostgreSQL apps
+/// connect through it (`DB_POOLER=transaction`), with the direct URL for what needs a session.
+fn pooler_url() -> Option<String> {
+    std::env::var("TEST_POOLER_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+        .map(|url| url.trim_end_matches('/').to_owned())
+}
+
 /// Why PostgreSQL cannot be used, or `None` when it answers. Asked once per test binary.
 fn postgres_unavailable() -> Option<&'static str> {
     static CHECK: OnceLock<Option<String>> = OnceLock::new();
@@ -244,6 +254,7 @@ impl TestApp {
 
     /// A running app with extra settings (environment-variable names and values).
     pub async fn spawn_with(overrides: &[(&str, &str)]) -> Option<Self> {
+        let mut pooler = None;
         let (database_url, db) = match BACKEND {
             DatabaseBackend::Postgres => {
                 if skip_postgres_test() {
@@ -262,6 +273,13 @@ impl TestApp {
                     .max_connections(2)
                     .connect_lazy(&url)
                     .unwrap();
+                pooler = pooler_url().map(|pooler| {
+                    [
+                        ("DATABASE_URL", format!("{pooler}/{name}")),
+                        ("DB_POOLER", "transaction".to_owned()),
+                        ("DATABASE_DIRECT_URL", url.clone()),
+                    ]
+                });
                 (url, TestDb::Postgres { pool, name })
             }
             DatabaseBackend::Sqlite => {
@@ -286,6 +304,9 @@ impl TestApp {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
+        for (key, value) in pooler.into_iter().flatten() {
+            vars.insert(key.to_owned(), value);
+        }
         for (key, value) in overrides {
             vars.insert((*key).to_owned(), (*value).to_owned());
         }
