@@ -126,9 +126,9 @@ pub async fn request_timeout(
 /// shutdown drop it too. A change dropped half-way would be rolled back, but the client could
 /// not tell whether it happened; here only the wait for the answer is dropped, and the change
 /// is made whole. (The store itself makes a `BEGIN` cancelled in flight safe, whoever cancels
-/// it.) Reads open no transaction and are simply dropped: their connection goes back to the
-/// pool clean; they pass straight through, at no cost. Panics are caught inside the task, by
-/// the panic layer under this one.
+/// it.) Reads open no transaction (behind a transaction pooler, one that is rolled back) and
+/// are simply dropped: their connection goes back to the pool clean; they pass straight
+/// through, at no cost. Panics are caught inside the task, by the panic layer under this one.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RunToCompletionLayer;
 

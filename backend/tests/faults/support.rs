@@ -33,7 +33,20 @@ pub fn server_url() -> String {
 
 /// The server's host and port, for a proxy in front of it.
 pub fn server_address() -> std::net::SocketAddr {
-    let url = server_url();
+    address_of(&server_url())
+}
+
+/// The host and port of `TEST_POOLER_URL`, a transaction-mode pooler (PgBouncer) in front of
+/// the server, when it is set (`scripts/with-pgbouncer` sets it).
+pub fn pooler_address() -> Option<std::net::SocketAddr> {
+    std::env::var("TEST_POOLER_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+        .map(|url| address_of(url.trim_end_matches('/')))
+}
+
+/// The `host:port` of a `postgres://user@host[:port]` URL without a database name.
+fn address_of(url: &str) -> std::net::SocketAddr {
     let authority = url
         .rsplit('@')
         .next()
@@ -45,7 +58,9 @@ pub fn server_address() -> std::net::SocketAddr {
         format!("{authority}:5432")
     };
     let authority = authority.replace("localhost", "127.0.0.1");
-    authority.parse().expect("TEST_DATABASE_URL host:port")
+    authority
+        .parse()
+        .expect("a host:port in the PostgreSQL URL")
 }
 
 /// True when PostgreSQL tests must be skipped (no server, and `REQUIRE_POSTGRES` not set).
