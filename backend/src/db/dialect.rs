@@ -90,8 +90,9 @@ impl Dialect {
                 return format!(
                     "COALESCE((SELECT {aggregate}({object}('id', g.id, 'name', g.name, \
                      'color', g.color) ORDER BY g.name_key, g.id) \
-                     FROM task_tags tt JOIN tags g ON g.id = tt.tag_id \
-                     WHERE tt.task_id = {task}.id), {empty})"
+                     FROM task_tags tt \
+                     JOIN tags g ON g.id = tt.tag_id AND g.user_id = tt.user_id \
+                     WHERE tt.task_id = {task}.id AND tt.user_id = {task}.user_id), {empty})"
                 );
             }
             "no_tags" if pg => "'[]'::json",

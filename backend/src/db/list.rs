@@ -153,8 +153,9 @@ fn push_from_where(query: &mut Query<'_>, user_id: UserId, filter: &TaskFilter, 
     if let Some(tag) = &filter.tag {
         query
             .push(
-                " AND EXISTS (SELECT 1 FROM task_tags ft JOIN tags fg ON fg.id = ft.tag_id \
-                 WHERE ft.task_id = t.id AND fg.user_id = ",
+                " AND EXISTS (SELECT 1 FROM task_tags ft \
+                 JOIN tags fg ON fg.id = ft.tag_id AND fg.user_id = ft.user_id \
+                 WHERE ft.task_id = t.id AND ft.user_id = t.user_id AND fg.user_id = ",
             )
             .push_bind(user_id)
             .push(" AND (fg.name_key = ")

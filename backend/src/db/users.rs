@@ -119,7 +119,8 @@ impl Store {
             "UPDATE refresh_sessions SET revoked_at = $3 \
              WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL"
         );
-        let end_overlap = sql!("UPDATE refresh_sessions SET previous_jti = NULL WHERE id = $1");
+        let end_overlap =
+            sql!("UPDATE refresh_sessions SET previous_jti = NULL WHERE id = $1 AND user_id = $2");
         let mut tx = self.backend.begin().await?;
         self.session_is_live(tx.conn(), caller).await?;
         self.set_password_hash(id, password_hash)
@@ -128,7 +129,9 @@ impl Store {
         self.query(revoke_others, (id, keep, self.now()))
             .execute(tx.conn())
             .await?;
-        self.query(end_overlap, (keep,)).execute(tx.conn()).await?;
+        self.query(end_overlap, (keep, id))
+            .execute(tx.conn())
+            .await?;
         tx.commit().await?;
         Ok(())
     }
