@@ -8,6 +8,7 @@ use rand::Rng;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::Row;
+use todo_api::core::settings::Settings;
 
 use crate::{
     proxy::Proxy,
@@ -36,8 +37,7 @@ async fn behind_a_transaction_pooler_dropped_requests_lose_no_write_and_strand_n
     if skip_postgres().await {
         return;
     }
-    let Some(pooler) = pooler_address() else {
-        eprintln!("*** SKIPPED: TEST_POOLER_URL is not set (run under scripts/with-pgbouncer) ***");
+    let Some(pooler) = pooler_or_skip() else {
         return;
     };
     dropped_requests_storm(Some(pooler)).await;
@@ -47,21 +47,8 @@ async fn behind_a_transaction_pooler_dropped_requests_lose_no_write_and_strand_n
 /// through a slow proxy in front of the server or of `pooler`.
 async fn dropped_requests_storm(pooler: Option<SocketAddr>) {
     let database = PgDatabase::create().await;
-    // 1 ms each way: every statement's round trip, BEGIN's included, is a window to drop in.
-    let proxy = Proxy::start(
-        pooler.unwrap_or_else(server_address),
-        Duration::from_millis(1),
-    )
-    .await;
-    let direct_url = database.url();
-    let mut overrides = vec![("DB_MAX_CONNECTIONS", "2")];
-    if pooler.is_some() {
-        overrides.extend([
-            ("DB_POOLER", "transaction"),
-            ("DATABASE_DIRECT_URL", direct_url.as_str()),
-        ]);
-    }
-    let app = App::serve(settings(&database.url_via(proxy.port()), &overrides)).await;
+    let (_proxy, settings) = through_slow_proxy(&database, pooler).await;
+    let app = App::serve(settings).await;
     let (user_id, token) = app.signed_in_user("storm@example.com").await;
     let tasks = format!("/api/v1/users/{user_id}/tasks");
     let tag_id = app.create_tag(&user_id, &token, "storm").await;
@@ -282,8 +269,7 @@ async fn behind_a_transaction_pooler_dropped_store_reads_and_writes_strand_no_tr
     if skip_postgres().await {
         return;
     }
-    let Some(pooler) = pooler_address() else {
-        eprintln!("*** SKIPPED: TEST_POOLER_URL is not set (run under scripts/with-pgbouncer) ***");
+    let Some(pooler) = pooler_or_skip() else {
         return;
     };
     store_units_dropped(Some(pooler)).await;
@@ -294,20 +280,7 @@ async fn behind_a_transaction_pooler_dropped_store_reads_and_writes_strand_no_tr
 /// other one a read of the account (a transaction there, a bare statement elsewhere).
 async fn store_units_dropped(pooler: Option<SocketAddr>) {
     let database = PgDatabase::create().await;
-    let proxy = Proxy::start(
-        pooler.unwrap_or_else(server_address),
-        Duration::from_millis(1),
-    )
-    .await;
-    let direct_url = database.url();
-    let mut overrides = vec![("DB_MAX_CONNECTIONS", "2")];
-    if pooler.is_some() {
-        overrides.extend([
-            ("DB_POOLER", "transaction"),
-            ("DATABASE_DIRECT_URL", direct_url.as_str()),
-        ]);
-    }
-    let settings = settings(&database.url_via(proxy.port()), &overrides);
+    let (_proxy, settings) = through_slow_proxy(&database, pooler).await;
     let store = todo_api::db::connect(&settings).await.unwrap();
     store.migrate_up().await.unwrap();
     let email = todo_api::models::Email::parse("cancel@example.com").unwrap();
@@ -362,6 +335,40 @@ async fn store_units_dropped(pooler: Option<SocketAddr>) {
     change().await.unwrap();
     read().await.unwrap();
     store.close().await;
+}
+
+/// The pooler the `behind_a_transaction_pooler_*` tests run behind (`TEST_POOLER_URL`, as
+/// `scripts/with-pgbouncer` sets it), or `None`, having said that the test is skipped.
+fn pooler_or_skip() -> Option<SocketAddr> {
+    let pooler = pooler_address();
+    if pooler.is_none() {
+        eprintln!("*** SKIPPED: TEST_POOLER_URL is not set (run under scripts/with-pgbouncer) ***");
+    }
+    pooler
+}
+
+/// A proxy that adds 1 ms each way (every statement's round trip, `BEGIN`'s included, is a
+/// window to drop in) in front of the server or of `pooler`, and settings for a pool of two
+/// connections through it; behind a pooler with `DB_POOLER=transaction` and the direct URL.
+async fn through_slow_proxy(
+    database: &PgDatabase,
+    pooler: Option<SocketAddr>,
+) -> (Proxy, Settings) {
+    let proxy = Proxy::start(
+        pooler.unwrap_or_else(server_address),
+        Duration::from_millis(1),
+    )
+    .await;
+    let direct_url = database.url();
+    let mut overrides = vec![("DB_MAX_CONNECTIONS", "2")];
+    if pooler.is_some() {
+        overrides.extend([
+            ("DB_POOLER", "transaction"),
+            ("DATABASE_DIRECT_URL", direct_url.as_str()),
+        ]);
+    }
+    let settings = settings(&database.url_via(proxy.port()), &overrides);
+    (proxy, settings)
 }
 
 /// Waits (up to 3 s) for the service's connections to go idle, as abandoned work finishes; then
