@@ -12,7 +12,9 @@ use todo_api::core::settings::Settings;
 
 use crate::{
     proxy::Proxy,
-    support::{App, PgDatabase, pooler_address, server_address, settings, skip_postgres},
+    support::{
+        App, PgDatabase, pooler_or_skip, server_address, settings, settings_via, skip_postgres,
+    },
 };
 
 const ROUNDS: usize = 25;
@@ -337,16 +339,6 @@ async fn store_units_dropped(pooler: Option<SocketAddr>) {
     store.close().await;
 }
 
-/// The pooler the `behind_a_transaction_pooler_*` tests run behind (`TEST_POOLER_URL`, as
-/// `scripts/with-pgbouncer` sets it), or `None`, having said that the test is skipped.
-fn pooler_or_skip() -> Option<SocketAddr> {
-    let pooler = pooler_address();
-    if pooler.is_none() {
-        eprintln!("*** SKIPPED: TEST_POOLER_URL is not set (run under scripts/with-pgbouncer) ***");
-    }
-    pooler
-}
-
 /// A proxy that adds 1 ms each way (every statement's round trip, `BEGIN`'s included, is a
 /// window to drop in) in front of the server or of `pooler`, and settings for a pool of two
 /// connections through it; behind a pooler with `DB_POOLER=transaction` and the direct URL.
@@ -359,15 +351,12 @@ async fn through_slow_proxy(
         Duration::from_millis(1),
     )
     .await;
-    let direct_url = database.url();
-    let mut overrides = vec![("DB_MAX_CONNECTIONS", "2")];
-    if pooler.is_some() {
-        overrides.extend([
-            ("DB_POOLER", "transaction"),
-            ("DATABASE_DIRECT_URL", direct_url.as_str()),
-        ]);
-    }
-    let settings = settings(&database.url_via(proxy.port()), &overrides);
+    let settings = settings_via(
+        database,
+        proxy.port(),
+        pooler.is_some(),
+        &[("DB_MAX_CONNECTIONS", "2")],
+    );
     (proxy, settings)
 }
 

@@ -4,6 +4,7 @@
 
 use std::{
     collections::BTreeSet,
+    net::SocketAddr,
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
@@ -17,7 +18,10 @@ use tokio::time::Instant;
 
 use crate::{
     proxy::Proxy,
-    support::{App, PgDatabase, percentile, server_address, settings, skip_postgres},
+    support::{
+        App, PgDatabase, percentile, pooler_or_skip, server_address, settings, settings_via,
+        skip_postgres,
+    },
 };
 
 /// What the load saw: titles answered 201, and every other status.
@@ -90,10 +94,34 @@ async fn postgres_going_away_under_load_answers_503_fast_and_resumes_within_a_se
     if skip_postgres().await {
         return;
     }
+    outage_under_load(None).await;
+}
+
+/// The same with the service behind PgBouncer in transaction mode, and the pooler the part
+/// that goes away (the direct connections, the event listener's, stay up). Runs when
+/// `TEST_POOLER_URL` is set; says so otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_transaction_pooler_the_pooler_going_away_answers_503_fast_and_loses_nothing() {
+    let _turn = crate::support::one_at_a_time().await;
+    if skip_postgres().await {
+        return;
+    }
+    let Some(pooler) = pooler_or_skip() else {
+        return;
+    };
+    outage_under_load(Some(pooler)).await;
+}
+
+/// Six writers; what the requests go through (the server, or `pooler`) goes away for a while:
+/// readiness notices within a second, requests get a fast 503, the service answers again
+/// within a second of its return, and every acknowledged create is stored.
+async fn outage_under_load(pooler: Option<SocketAddr>) {
     let database = PgDatabase::create().await;
-    let mut proxy = Proxy::start(server_address(), Duration::ZERO).await;
-    let app = App::serve(settings(
-        &database.url_via(proxy.port()),
+    let mut proxy = Proxy::start(pooler.unwrap_or_else(server_address), Duration::ZERO).await;
+    let app = App::serve(settings_via(
+        &database,
+        proxy.port(),
+        pooler.is_some(),
         &[("DB_MAX_CONNECTIONS", "4")],
     ))
     .await;

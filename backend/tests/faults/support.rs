@@ -45,6 +45,16 @@ pub fn pooler_address() -> Option<std::net::SocketAddr> {
         .map(|url| address_of(url.trim_end_matches('/')))
 }
 
+/// The pooler the `behind_a_transaction_pooler_*` tests run behind (`TEST_POOLER_URL`), or
+/// `None`, having said that the test is skipped.
+pub fn pooler_or_skip() -> Option<std::net::SocketAddr> {
+    let pooler = pooler_address();
+    if pooler.is_none() {
+        eprintln!("*** SKIPPED: TEST_POOLER_URL is not set (run under scripts/with-pgbouncer) ***");
+    }
+    pooler
+}
+
 /// The `host:port` of a `postgres://user@host[:port]` URL without a database name.
 fn address_of(url: &str) -> std::net::SocketAddr {
     let authority = url
@@ -158,6 +168,26 @@ async fn admin() -> PgConnection {
     PgConnection::connect(&format!("{}/postgres", server_url()))
         .await
         .unwrap()
+}
+
+/// Settings for the service on `database` through a proxy on `port`, in front of the server, or
+/// of a transaction-mode pooler when `pooler` is true: then with `DB_POOLER=transaction` and
+/// the direct URL for what needs a session.
+pub fn settings_via(
+    database: &PgDatabase,
+    port: u16,
+    pooler: bool,
+    overrides: &[(&str, &str)],
+) -> Settings {
+    let direct_url = database.url();
+    let mut all = overrides.to_vec();
+    if pooler {
+        all.extend([
+            ("DB_POOLER", "transaction"),
+            ("DATABASE_DIRECT_URL", direct_url.as_str()),
+        ]);
+    }
+    settings(&database.url_via(port), &all)
 }
 
 pub fn settings(database_url: &str, overrides: &[(&str, &str)]) -> Settings {
