@@ -57,7 +57,7 @@ impl AppState {
             Some(&store),
         );
         let settings = Arc::new(settings);
-        Self {
+        Self(Arc::new(crate::routers::state::Services {
             auth: Arc::new(AuthService::new(
                 store.clone(),
                 tokens,
@@ -75,7 +75,7 @@ impl AppState {
             auth_limits,
             settings,
             events,
-        }
+        }))
     }
 }
 

@@ -1,6 +1,6 @@
 //! The state every handler and extractor receives.
 
-use std::sync::Arc;
+use std::{ops::Deref, sync::Arc};
 
 use crate::{
     core::{rate_limit::AuthRateLimits, settings::Settings},
@@ -12,10 +12,23 @@ use crate::{
     },
 };
 
-/// Everything a handler may need; cheap to clone. The services are built once, at start-up,
-/// by the composition root (`app.rs`, which also defines `AppState::new`).
+/// Everything a handler may need: the [`Services`], behind one `Arc`. axum clones the state
+/// for every request (and for each middleware that takes it), so a clone is one reference
+/// count, not one per service. Built once, at start-up, by the composition root (`app.rs`,
+/// which also defines `AppState::new`).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(pub(crate) Arc<Services>);
+
+impl Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The services and settings handlers use, each built with only what it needs.
+pub struct Services {
     pub settings: Arc<Settings>,
     pub auth_limits: AuthRateLimits,
     /// The live event streams subscribe here.
