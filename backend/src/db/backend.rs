@@ -444,12 +444,17 @@ const CASE_KEYS_VERSION: i64 = 20261130000006;
 /// that differs is written again, in batches, so that old and new rows compare alike. A tag
 /// whose new key collides with another tag of its user's (two names a `C` locale told apart)
 /// keeps its old key, with a warning.
+///
+/// Its statements are not kept prepared (`persistent(false)`): they run once, right after a
+/// migration, and a statement kept on a pooled connection would be refused ("cached plan must
+/// not change result type") after a later migration changed the types it returns.
 async fn rekey(pool: &PgPool) -> Result<(), sqlx::Error> {
     let mut after = 0_i64;
     loop {
         let tags: Vec<(i64, String, String)> = sqlx::query_as(
             "SELECT id, name, name_key FROM tags WHERE id > $1 ORDER BY id LIMIT 1000",
         )
+        .persistent(false)
         .bind(after)
         .fetch_all(pool)
         .await?;
@@ -462,6 +467,7 @@ async fn rekey(pool: &PgPool) -> Result<(), sqlx::Error> {
                 continue;
             }
             let written = sqlx::query("UPDATE tags SET name_key = $2 WHERE id = $1")
+                .persistent(false)
                 .bind(id)
                 .bind(&folded)
                 .execute(pool)
@@ -485,6 +491,7 @@ async fn rekey(pool: &PgPool) -> Result<(), sqlx::Error> {
             "SELECT id, title, title_key, description, description_key FROM tasks \
              WHERE id > $1 ORDER BY id LIMIT 1000",
         )
+        .persistent(false)
         .bind(after)
         .fetch_all(pool)
         .await?;
@@ -500,6 +507,7 @@ async fn rekey(pool: &PgPool) -> Result<(), sqlx::Error> {
                 continue;
             }
             sqlx::query("UPDATE tasks SET title_key = $2, description_key = $3 WHERE id = $1")
+                .persistent(false)
                 .bind(id)
                 .bind(keys.0)
                 .bind(keys.1)
