@@ -419,14 +419,20 @@ impl TestApp {
     /// backends), with `user_id`, if given, bound as `$1` (a UUID); returns the rows it
     /// affected (for a `SELECT` on PostgreSQL, the rows it returned).
     pub async fn execute_sql(&self, sql: &str, user_id: Option<&str>) -> u64 {
+        self.try_sql(sql, user_id)
+            .await
+            .unwrap_or_else(|error| panic!("{sql}: {error}"))
+    }
+
+    /// [`TestApp::execute_sql`], with the database's error returned instead of a panic.
+    pub async fn try_sql(&self, sql: &str, user_id: Option<&str>) -> Result<u64, sqlx::Error> {
         let user_id = user_id.map(|id| uuid::Uuid::parse_str(id).unwrap());
         on_pool!(&self.db, pool => {
             let mut query = sqlx::query(sql);
             if let Some(id) = user_id {
                 query = query.bind(id);
             }
-            let result = query.execute(pool).await;
-            result.unwrap_or_else(|error| panic!("{sql}: {error}")).rows_affected()
+            Ok(query.execute(pool).await?.rows_affected())
         })
     }
 

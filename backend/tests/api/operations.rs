@@ -59,8 +59,9 @@ async fn keys_of_rows_from_before_the_case_key_migration_are_folded_as_the_servi
         .unwrap();
     store.migrate_up().await.unwrap();
     assert_eq!(
-        store.migrate_down(4).await.unwrap(),
+        store.migrate_down(5).await.unwrap(),
         [
+            20261130000010,
             20261130000009,
             20261130000008,
             20261130000007,
@@ -102,6 +103,68 @@ async fn keys_of_rows_from_before_the_case_key_migration_are_folded_as_the_servi
     db.close().await.unwrap();
     let drop = format!(r#"DROP DATABASE "{name}" WITH (FORCE)"#);
     admin.execute(drop.as_str()).await.unwrap();
+}
+
+/// The column rules hold in the database itself, whoever writes (on PostgreSQL they are domains
+/// since migration 10, on SQLite CHECK constraints): a value that breaks one is refused as a
+/// check violation and nothing is written.
+#[tokio::test]
+async fn the_database_refuses_values_that_break_the_column_rules() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    // A time as both backends store it (SQLite: this text; PostgreSQL: parsed).
+    const AT: &str = "'2026-01-01T00:00:00.000000Z'";
+    let user = app.signed_in_user().await;
+    let long = |n: usize| "x".repeat(n);
+    let task = |title: &str, description: Option<&str>, priority: i32| {
+        let description = description.map_or("NULL".to_owned(), |d| format!("'{d}'"));
+        format!(
+            "INSERT INTO tasks (user_id, title, title_key, description, description_key, \
+                                priority, created_at, updated_at) \
+             VALUES ($1, '{title}', lower('{title}'), {description}, lower({description}), \
+                     {priority}, {AT}, {AT})"
+        )
+    };
+    let tag = |name: &str, color: &str| {
+        format!(
+            "INSERT INTO tags (user_id, name, name_key, color, created_at) \
+             VALUES ($1, '{name}', lower('{name}'), '{color}', {AT})"
+        )
+    };
+    let broken = [
+        task("", None, 1),
+        task(&long(201), None, 1),
+        task("ok", Some(&long(1001)), 1),
+        task("ok", None, 3),
+        task("ok", None, -1),
+        tag("", "#00ff00"),
+        tag(&long(51), "#00ff00"),
+        tag("ok", "green"),
+        tag("ok", "#00ff0"),
+    ];
+    for sql in &broken {
+        let error = app.try_sql(sql, Some(&user.id)).await.unwrap_err();
+        let kind = error.as_database_error().map(|e| e.kind());
+        assert!(
+            matches!(kind, Some(sqlx::error::ErrorKind::CheckViolation)),
+            "{sql}: {error}"
+        );
+    }
+    assert_eq!(app.count_rows_with("tasks", "user_id", &user.id).await, 0);
+    assert_eq!(app.count_rows_with("tags", "user_id", &user.id).await, 0);
+
+    // At the limits, the same statements are accepted.
+    let fine = [
+        task(&long(200), Some(&long(1000)), 2),
+        task("x", None, 0),
+        tag(&long(50), "#00FF00"),
+    ];
+    for sql in &fine {
+        assert_eq!(app.execute_sql(sql, Some(&user.id)).await, 1);
+    }
+    assert_eq!(app.count_rows_with("tasks", "user_id", &user.id).await, 2);
+    assert_eq!(app.count_rows_with("tags", "user_id", &user.id).await, 1);
 }
 
 #[tokio::test]
