@@ -29,7 +29,8 @@ use crate::{
     },
     db::Store,
     events::EventBus,
-    routers, server,
+    routers::{self, state::Services},
+    server,
     services::{
         accounts::AccountService, auth::AuthService, background::Background,
         changes::ChangeService, health::HealthService, reminders::ReminderService,
@@ -57,7 +58,7 @@ impl AppState {
             Some(&store),
         );
         let settings = Arc::new(settings);
-        Self(Arc::new(crate::routers::state::Services {
+        Self(Arc::new(Services {
             auth: Arc::new(AuthService::new(
                 store.clone(),
                 tokens,
