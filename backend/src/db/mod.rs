@@ -41,7 +41,7 @@ use crate::{
         clock::Clock,
         settings::{DatabaseBackend, Settings},
     },
-    models::{Task, TaskId, UserId},
+    models::{TaskId, UserId},
 };
 
 pub use crate::core::db_health::DbHealth;
@@ -117,13 +117,6 @@ impl From<sqlx::Error> for StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
-
-/// A task as an edit left it, and the next occurrence the edit created (when it completed a
-/// recurring task).
-pub struct EditedTask {
-    pub task: Task,
-    pub successor: Option<Task>,
-}
 
 /// A reminder the scheduler has claimed: it is this process's to deliver.
 #[derive(Clone, Copy, Debug, sqlx::FromRow)]

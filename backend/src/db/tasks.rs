@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 
 use super::{
-    EditedTask, Missing, Store, StoreError, StoreResult, TaskFields, TaskWrite, case_key,
-    dialect::{Sql, locking_sql, sql},
+    Missing, Store, StoreError, StoreResult, TaskFields, TaskWrite, case_key,
+    dialect::{Dialect, Sql, locking_sql, sql},
     sessions::live_session,
     sql::{Conn, IdList, Query, Timestamp, Tx},
 };
@@ -34,6 +34,38 @@ macro_rules! task_select {
 }
 pub(super) use task_select;
 
+/// The update of every writable column of one of the user's tasks, `$1` the owner and `$2` to
+/// `$11` as [`Store::bind_fields`] binds them, `$12` the task; for [`Store::update_task`].
+macro_rules! task_update {
+    () => {
+        "UPDATE tasks SET title = $2, title_key = $3, description = $4, \
+                 description_key = $5, completed = $6, \
+                 completed_at = CASE WHEN NOT $6 THEN NULL \
+                                     WHEN completed THEN completed_at \
+                                     ELSE $11 END, \
+                 priority = $7, due_date = $8, remind_at = $9, recurrence_rule = $10, \
+                 updated_at = $11, \
+                 reminded_at = CASE WHEN remind_at IS DISTINCT FROM $9 THEN NULL \
+                                    ELSE reminded_at END, \
+                 recurrence_start = CASE WHEN due_date IS DISTINCT FROM $8 \
+                                           OR recurrence_rule IS DISTINCT FROM $10 \
+                                         THEN NULL ELSE recurrence_start END \
+             WHERE user_id = $1 AND id = $12"
+    };
+}
+
+/// How many times [`Store::edit_unlocked`] applies an edit to a task that another write keeps
+/// changing before it leaves the edit to a transaction that locks the row.
+const UNLOCKED_TRIES: usize = 3;
+
+/// A task as read, and the version of its row that the read saw.
+#[derive(sqlx::FromRow)]
+struct Versioned {
+    #[sqlx(flatten)]
+    task: Task,
+    version: String,
+}
+
 impl Store {
     /// Inserts one of the caller's tasks and its links; `NotFound(TagInSet)` (nothing written)
     /// when a tag id is not one of the user's.
@@ -56,24 +88,83 @@ impl Store {
         Ok(task)
     }
 
-    /// Locks the task, applies `edit` to it and writes the result; `NotFound(Task)` when the
-    /// task is not the caller's, `NotFound(TagInSet)` when a new tag id is not. When the edit
+    /// Applies `edit` to the task as it is (its fields: the tags it is given may be left out)
+    /// and writes the fields it returns, and `tags` (when given) as the task's complete new tag
+    /// set; `NotFound(Task)` when the task is not the
+    /// caller's, `NotFound(TagInSet)` when a new tag id is not (nothing written). When the edit
     /// completes a recurring task that has no successor yet, the next occurrence (with the same
     /// tags) is created in the same transaction.
+    ///
+    /// On PostgreSQL an edit that writes no tags is first tried without a transaction (see
+    /// [`Store::edit_unlocked`]): two statements, where a transaction takes four round trips
+    /// (`BEGIN`, the locked read, the update, `COMMIT`). Every other edit, and one that lost
+    /// [`UNLOCKED_TRIES`] races or completes an occurrence, locks the row before it reads it.
     pub async fn edit_task<E: From<StoreError>>(
         &self,
         caller: &Caller,
         id: TaskId,
-        edit: impl FnOnce(&Task) -> Result<TaskWrite, E> + Send,
-    ) -> Result<EditedTask, E> {
+        tags: Option<Vec<TagId>>,
+        edit: impl Fn(&Task) -> Result<TaskFields, E> + Send + Sync,
+    ) -> Result<Task, E> {
+        if tags.is_none()
+            && self.backend.dialect() == Dialect::Postgres
+            && let Some(task) = self.edit_unlocked(caller, id, &edit).await?
+        {
+            return Ok(task);
+        }
         let now = self.now();
         let mut tx = self.backend.begin().await.map_err(StoreError::from)?;
         let before = self
             .caller_task(tx.conn(), caller, id, true)
             .await?
             .ok_or(StoreError::NotFound(Missing::Task))?;
-        let write = edit(&before)?;
+        let write = TaskWrite {
+            fields: edit(&before)?,
+            tags,
+        };
         Ok(self.write_edit(tx, caller, &before, write, now).await?)
+    }
+
+    /// An edit of a task's fields with no lock held between its read and its write: the task is
+    /// read with its row version (PostgreSQL's `xmin`, which every committed update of the row
+    /// changes), and the update applies only where the row is still that version and the
+    /// caller's session is still live. When another write came between, the edit is applied
+    /// again to the task as that write left it. The task as written; `None` when the edit
+    /// completes an occurrence (whose successor needs the transaction) or lost
+    /// [`UNLOCKED_TRIES`] races: nothing was written, and the caller locks the row instead.
+    ///
+    /// Each statement commits on its own, so a request abandoned between them leaves the task
+    /// as it was or as edited, never half of it. Two writes of a task are still ordered in the
+    /// change log as they were applied: the update takes the row lock before the trigger
+    /// records it, as the locked read does in a transaction.
+    async fn edit_unlocked<E: From<StoreError>>(
+        &self,
+        caller: &Caller,
+        id: TaskId,
+        edit: &(impl Fn(&Task) -> Result<TaskFields, E> + Sync),
+    ) -> Result<Option<Task>, E> {
+        let mut conn = self.backend.write().await.map_err(StoreError::from)?;
+        for _ in 0..UNLOCKED_TRIES {
+            let Versioned {
+                task: before,
+                version,
+            } = self
+                .versioned_task(conn.conn(), caller, id)
+                .await?
+                .ok_or(StoreError::NotFound(Missing::Task))?;
+            let fields = edit(&before)?;
+            if recurrence::completes_occurrence(&before, &fields) {
+                return Ok(None);
+            }
+            let after = self
+                .update_version(conn.conn(), caller, id, &version, &fields)
+                .await?;
+            if let Some(after) = after {
+                conn.finish().await.map_err(StoreError::from)?;
+                return Ok(Some(after));
+            }
+        }
+        Ok(None)
     }
 
     /// The rest of [`Store::edit_task`], once the edit is known: the new tag set first, so
@@ -85,7 +176,7 @@ impl Store {
         before: &Task,
         write: TaskWrite,
         now: Timestamp,
-    ) -> StoreResult<EditedTask> {
+    ) -> StoreResult<Task> {
         let (id, user_id) = (before.id, caller.user_id);
         if let Some(tags) = &write.tags {
             self.set_tags(&mut tx, user_id, id, tags).await?;
@@ -93,17 +184,14 @@ impl Store {
         let after = self
             .update_task(tx.conn(), user_id, id, &write.fields, now)
             .await?;
-        let zone = if recurrence::completes_occurrence(before, &after) {
+        let zone = if recurrence::completes_occurrence(before, &write.fields) {
             Some(self.user_time_zone(tx.conn(), user_id).await?)
         } else {
             None
         };
         let Some(next) = zone.and_then(|zone| recurrence::next_occurrence(&after, &zone)) else {
             tx.commit().await?;
-            return Ok(EditedTask {
-                task: after,
-                successor: None,
-            });
+            return Ok(after);
         };
         let fields = recurrence::successor_fields(&after, &next);
         let next = self.insert_task(tx.conn(), caller, &fields, next.recurrence_start, now);
@@ -111,13 +199,9 @@ impl Store {
         self.copy_tags(tx.conn(), user_id, id, next_id).await?;
         self.set_successor(tx.conn(), user_id, id, next_id, now)
             .await?;
-        let successor = self.task_in(&mut tx, user_id, next_id).await?;
         let task = self.task_in(&mut tx, user_id, id).await?;
         tx.commit().await?;
-        Ok(EditedTask {
-            task,
-            successor: Some(successor),
-        })
+        Ok(task)
     }
 
     /// One of the caller's tasks: the session check and the read are one statement.
@@ -394,19 +478,8 @@ impl Store {
         now: Timestamp,
     ) -> StoreResult<Task> {
         let sql = sql!(concat!(
-            "UPDATE tasks SET title = $2, title_key = $3, description = $4, \
-                     description_key = $5, completed = $6, \
-                     completed_at = CASE WHEN NOT $6 THEN NULL \
-                                         WHEN completed THEN completed_at \
-                                         ELSE $11 END, \
-                     priority = $7, due_date = $8, remind_at = $9, recurrence_rule = $10, \
-                     updated_at = $11, \
-                     reminded_at = CASE WHEN remind_at IS DISTINCT FROM $9 THEN NULL \
-                                        ELSE reminded_at END, \
-                     recurrence_start = CASE WHEN due_date IS DISTINCT FROM $8 \
-                                               OR recurrence_rule IS DISTINCT FROM $10 \
-                                             THEN NULL ELSE recurrence_start END \
-                 WHERE user_id = $1 AND id = $12 RETURNING ",
+            task_update!(),
+            " RETURNING ",
             task_columns!(),
             ", {tags tasks} AS tags"
         ));
@@ -415,6 +488,54 @@ impl Store {
             .fetch_optional(conn)
             .await?
             .ok_or(StoreError::NotFound(Missing::Task))
+    }
+
+    /// One of the caller's tasks with its row version, for [`Store::edit_unlocked`]
+    /// (PostgreSQL only). Without its tags: an edit of the fields does not read them, and the
+    /// update answers them.
+    async fn versioned_task(
+        &self,
+        mut conn: Conn<'_>,
+        caller: &Caller,
+        id: TaskId,
+    ) -> StoreResult<Option<Versioned>> {
+        let sql = sql!(concat!(
+            "SELECT ",
+            task_columns!(),
+            ", {no_tags} AS tags, t.xmin::text AS version FROM tasks t \
+             WHERE id = $1 AND user_id = $2 AND ",
+            live_session!("$3", "$2")
+        ));
+        let task = self
+            .query(sql, (id, caller.user_id, caller.session_id))
+            .fetch_optional(conn.reborrow())
+            .await?;
+        self.unless_ended(conn, caller, task).await
+    }
+
+    /// [`Store::update_task`] where the row is still `version` and the caller's session is
+    /// live; `None` (nothing written) otherwise. PostgreSQL only.
+    async fn update_version(
+        &self,
+        conn: Conn<'_>,
+        caller: &Caller,
+        id: TaskId,
+        version: &str,
+        fields: &TaskFields,
+    ) -> StoreResult<Option<Task>> {
+        let sql = sql!(concat!(
+            task_update!(),
+            " AND xmin::text = $13 AND ",
+            live_session!("$14", "$1"),
+            " RETURNING ",
+            task_columns!(),
+            ", {tags tasks} AS tags"
+        ));
+        Ok(self
+            .bind_fields(sql, caller.user_id, fields, self.now())
+            .binds((id, version, caller.session_id))
+            .fetch_optional(conn)
+            .await?)
     }
 
     /// Makes `tags` exactly the task's tags; every id must be one of the user's tags, else

@@ -17,8 +17,8 @@ pub struct NextOccurrence {
 }
 
 /// Whether this edit completes a recurring occurrence that has no successor yet: `before` is
-/// the row as it was, `after` as the edit left it.
-pub fn completes_occurrence(before: &Task, after: &Task) -> bool {
+/// the row as it was, `after` the fields the edit writes.
+pub fn completes_occurrence(before: &Task, after: &TaskFields) -> bool {
     !before.completed
         && after.completed
         && before.recurred_at.is_none()

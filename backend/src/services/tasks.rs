@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 pub use crate::db::ListedTasks as TaskList;
 use crate::{
     core::error::{ApiError, ErrorCode},
-    db::{EditedTask, SortField, Store, TagRef, TaskFields, TaskFilter, TaskSort, TaskWrite},
+    db::{SortField, Store, TagRef, TaskFields, TaskFilter, TaskSort, TaskWrite},
     events::EventBus,
     models::{
         Caller, Priority, RecurrenceRule, TagId, Task, TaskDescription, TaskId, TaskTitle,
@@ -65,15 +65,17 @@ impl TaskService {
         Self { store, events }
     }
 
-    /// Applies `edit` to the task as it is when locked (the log records `task.updated`, and
-    /// `task.created` for the next occurrence the edit created).
+    /// Applies `edit` to the task as it is, and makes `tags` (when given) its tag set (the log
+    /// records `task.updated`, and `task.created` for the next occurrence the edit created).
+    /// `edit` may run more than once, each time on the task as another write left it.
     async fn edit(
         &self,
         caller: Caller,
         id: TaskId,
-        edit: impl FnOnce(&Task) -> Result<TaskWrite, ApiError> + Send,
+        tags: Option<Vec<TagId>>,
+        edit: impl Fn(&Task) -> Result<TaskFields, ApiError> + Send + Sync,
     ) -> Result<Task, ApiError> {
-        let EditedTask { task, .. } = self.store.edit_task(&caller, id, edit).await?;
+        let task = self.store.edit_task(&caller, id, tags, edit).await?;
         self.events.changed(caller.user_id);
         Ok(task)
     }
@@ -127,7 +129,7 @@ impl TaskService {
         };
         check_recurrence(&fields)?;
         let tags = Some(tag_ids(body.tag_ids.unwrap_or_default()));
-        self.edit(caller, id, move |_| Ok(TaskWrite { fields, tags }))
+        self.edit(caller, id, tags, move |_| Ok(fields.clone()))
             .await
     }
 
@@ -139,15 +141,16 @@ impl TaskService {
         body: UpdateTaskRequest,
     ) -> Result<Task, ApiError> {
         // Validated in full before the database is touched.
-        self.edit(caller, id, patch_edit(body)?).await
+        let (tags, edit) = patch_edit(body)?;
+        self.edit(caller, id, tags, edit).await
     }
 
     /// Flips completion and returns the task.
     pub async fn toggle_task(&self, caller: Caller, id: TaskId) -> Result<Task, ApiError> {
-        self.edit(caller, id, |current| {
+        self.edit(caller, id, None, |current| {
             let mut fields = TaskFields::from(current);
             fields.completed = !fields.completed;
-            Ok(TaskWrite { fields, tags: None })
+            Ok(fields)
         })
         .await
     }
@@ -317,9 +320,21 @@ fn parse_sort(raw: Option<&str>) -> Result<TaskSort, ApiError> {
 }
 
 /// Validates a PATCH body and returns the edit it makes to a task as it is when locked.
+/// The new tag set (when the body has one) and the edit of the fields; the edit may be applied
+/// more than once (see [`TaskService::edit`]).
+#[allow(
+    clippy::type_complexity,
+    reason = "a pair of the tags and the edit closure"
+)]
 fn patch_edit(
     body: UpdateTaskRequest,
-) -> Result<impl FnOnce(&Task) -> Result<TaskWrite, ApiError> + Send, ApiError> {
+) -> Result<
+    (
+        Option<Vec<TagId>>,
+        impl Fn(&Task) -> Result<TaskFields, ApiError> + Send + Sync,
+    ),
+    ApiError,
+> {
     // A `null` for these was refused with the body (see `schemas::not_null`).
     let title = body.title.as_deref().map(TaskTitle::parse).transpose()?;
     let priority = body.priority.as_deref().map(Priority::parse).transpose()?;
@@ -333,18 +348,19 @@ fn patch_edit(
         Patch::Null => Some(Vec::new()),
         Patch::Value(ids) => Some(tag_ids(ids)),
     };
-    Ok(move |current: &Task| {
+    let edit = move |current: &Task| {
         let mut fields = TaskFields::from(current);
-        fields.title = title.unwrap_or(fields.title);
+        fields.title = title.clone().unwrap_or(fields.title);
         fields.priority = priority.unwrap_or(fields.priority);
         fields.completed = completed.unwrap_or(fields.completed);
-        fields.description = description.apply_to(fields.description);
-        fields.due_date = due.apply_to(fields.due_date);
-        fields.remind_at = remind.apply_to(fields.remind_at);
-        fields.recurrence_rule = rule.apply_to(fields.recurrence_rule);
+        fields.description = description.clone().apply_to(fields.description);
+        fields.due_date = due.clone().apply_to(fields.due_date);
+        fields.remind_at = remind.clone().apply_to(fields.remind_at);
+        fields.recurrence_rule = rule.clone().apply_to(fields.recurrence_rule);
         check_recurrence(&fields)?;
-        Ok(TaskWrite { fields, tags })
-    })
+        Ok(fields)
+    };
+    Ok((tags, edit))
 }
 
 #[cfg(test)]

@@ -5,8 +5,8 @@ use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
 
 use super::helpers::{
-    TestApp, assert_error, assert_validation_error, body, tag_summary, task_path, tasks_path,
-    utc_time,
+    TestApp, assert_error, assert_status, assert_validation_error, body, tag_summary, task_path,
+    tasks_path, utc_time,
 };
 
 #[tokio::test]
@@ -898,6 +898,40 @@ async fn concurrent_patches_of_different_fields_both_apply() {
             "round {round}: one PATCH undid the other"
         );
     }
+}
+
+#[tokio::test]
+async fn concurrent_toggles_each_flip_the_task_as_the_one_before_left_it() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    let user = app.signed_in_user().await;
+    let task = app.create_task(&user, json!({"title": "Contended"})).await;
+
+    // On PostgreSQL most of these run without a lock and race each other: a toggle whose read
+    // went stale must flip the task again as the winner left it, never write its stale flip.
+    let toggles = 21;
+    let responses = join_all((0..toggles).map(|_| app.toggle_task(&user, &task["id"]))).await;
+    let mut completed = 0;
+    for response in responses {
+        let toggled = assert_status(response, StatusCode::OK).await;
+        assert_eq!(toggled["id"], task["id"]);
+        if toggled["completed"] == json!(true) {
+            completed += 1;
+        }
+    }
+    // In the order they were applied the toggles answer true, false, true, …
+    assert_eq!(
+        completed,
+        toggles / 2 + 1,
+        "a toggle was lost or applied twice"
+    );
+    assert_eq!(
+        app.fetch_task(&user, &task["id"]).await["completed"],
+        json!(true)
+    );
+    // The creation and one change per toggle: a toggle that lost a race recorded nothing.
+    assert_eq!(app.count_rows("changes").await, 1 + toggles);
 }
 
 #[tokio::test]
