@@ -8,7 +8,7 @@ use super::{
     Missing, Store, StoreError, StoreResult, TaskFields, TaskWrite, case_key,
     dialect::{Dialect, Sql, locking_sql, sql},
     sessions::live_session,
-    sql::{Conn, IdList, Query, Timestamp, Tx},
+    sql::{Conn, IdList, Query, Record, Timestamp, Tx},
 };
 use crate::models::{Caller, TagId, Task, TaskId, UserId, recurrence};
 
@@ -353,7 +353,7 @@ impl Store {
     /// serialises edits anyway).
     async fn caller_task(
         &self,
-        mut conn: Conn<'_>,
+        conn: Conn<'_>,
         caller: &Caller,
         id: TaskId,
         lock: bool,
@@ -366,11 +366,23 @@ impl Store {
                 live_session!("$3", "$2")
             )
         );
-        let task = self
+        self.caller_row(conn, caller, id, sql).await
+    }
+
+    /// What `sql` (with `$1` the task, `$2` the caller's id and `$3` their session, checked in
+    /// the statement) finds; `SessionEnded` when it finds nothing because the session ended.
+    async fn caller_row<T: Record>(
+        &self,
+        mut conn: Conn<'_>,
+        caller: &Caller,
+        id: TaskId,
+        sql: &'static Sql,
+    ) -> StoreResult<Option<T>> {
+        let row = self
             .query(sql, (id, caller.user_id, caller.session_id))
             .fetch_optional(conn.reborrow())
             .await?;
-        self.unless_ended(conn, caller, task).await
+        self.unless_ended(conn, caller, row).await
     }
 
     /// One of the user's tasks with its tags.
@@ -495,7 +507,7 @@ impl Store {
     /// update answers them.
     async fn versioned_task(
         &self,
-        mut conn: Conn<'_>,
+        conn: Conn<'_>,
         caller: &Caller,
         id: TaskId,
     ) -> StoreResult<Option<Versioned>> {
@@ -506,11 +518,7 @@ impl Store {
              WHERE id = $1 AND user_id = $2 AND ",
             live_session!("$3", "$2")
         ));
-        let task = self
-            .query(sql, (id, caller.user_id, caller.session_id))
-            .fetch_optional(conn.reborrow())
-            .await?;
-        self.unless_ended(conn, caller, task).await
+        self.caller_row(conn, caller, id, sql).await
     }
 
     /// [`Store::update_task`] where the row is still `version` and the caller's session is
