@@ -90,8 +90,8 @@ impl Store {
 
     /// Applies `edit` to the task as it is (its fields: the tags it is given may be left out)
     /// and writes the fields it returns, and `tags` (when given) as the task's complete new tag
-    /// set; `NotFound(Task)` when the task is not the
-    /// caller's, `NotFound(TagInSet)` when a new tag id is not (nothing written). When the edit
+    /// set; `NotFound(Task)` when the task is not the caller's, `NotFound(TagInSet)` when a
+    /// new tag id is not (nothing written). When the edit
     /// completes a recurring task that has no successor yet, the next occurrence (with the same
     /// tags) is created in the same transaction.
     ///
@@ -107,7 +107,7 @@ impl Store {
         edit: impl Fn(&Task) -> Result<TaskFields, E> + Send + Sync,
     ) -> Result<Task, E> {
         if tags.is_none()
-            && self.backend.dialect() == Dialect::Postgres
+            && self.dialect == Dialect::Postgres
             && let Some(task) = self.edit_unlocked(caller, id, &edit).await?
         {
             return Ok(task);

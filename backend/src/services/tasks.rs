@@ -319,9 +319,9 @@ fn parse_sort(raw: Option<&str>) -> Result<TaskSort, ApiError> {
     Ok(TaskSort { field, descending })
 }
 
-/// Validates a PATCH body and returns the edit it makes to a task as it is when locked.
-/// The new tag set (when the body has one) and the edit of the fields; the edit may be applied
-/// more than once (see [`TaskService::edit`]).
+/// Validates a PATCH body in full and returns the new tag set (when the body has one) and the
+/// edit it makes to a task's fields, which may be applied more than once (see
+/// [`TaskService::edit`]).
 #[allow(
     clippy::type_complexity,
     reason = "a pair of the tags and the edit closure"

@@ -383,3 +383,159 @@ async fn settled_connections(observer: &mut sqlx::PgConnection) -> Vec<String> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// PATCHes and toggles dropped at a random moment. On PostgreSQL they are two statements with no
+/// transaction (the read of the task's version, then the update of that version), a transaction
+/// of their own behind a pooler: an edit answered 200 must be stored (and no later than what a
+/// later edit of the same task wrote), no connection may be stranded inside a transaction, and
+/// the service goes on editing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_dropped_at_any_moment_keep_every_answered_edit() {
+    let _turn = crate::support::one_at_a_time().await;
+    if skip_postgres().await {
+        return;
+    }
+    dropped_edits_storm(None).await;
+}
+
+/// The same behind PgBouncer in transaction mode; runs when `TEST_POOLER_URL` is set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_transaction_pooler_dropped_edits_keep_every_answered_edit() {
+    let _turn = crate::support::one_at_a_time().await;
+    if skip_postgres().await {
+        return;
+    }
+    let Some(pooler) = pooler_or_skip() else {
+        return;
+    };
+    dropped_edits_storm(Some(pooler)).await;
+}
+
+/// Two lanes, each editing its own task in turn (three PATCHes of the title, then a toggle),
+/// every request with a random deadline.
+async fn dropped_edits_storm(pooler: Option<SocketAddr>) {
+    const LANES: usize = 2;
+    let database = PgDatabase::create().await;
+    let (_proxy, settings) = through_slow_proxy(&database, pooler).await;
+    let app = App::serve(settings).await;
+    let (user_id, token) = app.signed_in_user("edits@example.com").await;
+    let mut tasks = Vec::new();
+    for lane in 0..LANES {
+        let created: Value = app
+            .client
+            .post(app.url(&format!("/api/v1/users/{user_id}/tasks")))
+            .bearer_auth(&token)
+            .json(&json!({"title": format!("lane {lane}")}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        tasks.push((
+            created["id"].as_i64().unwrap(),
+            format!("/api/v1/users/{user_id}/tasks/{}", created["id"]),
+        ));
+    }
+    let send = |path: &str, title: Option<&str>, deadline: Option<Duration>| {
+        let request = match title {
+            Some(title) => app
+                .client
+                .patch(app.url(path))
+                .json(&json!({"title": title})),
+            None => app.client.patch(app.url(&format!("{path}/complete"))),
+        };
+        let request = request.bearer_auth(&token);
+        match deadline {
+            Some(deadline) => request.timeout(deadline).send(),
+            None => request.send(),
+        }
+    };
+
+    // How long one edit takes here, unhurried: the deadlines below spread over it.
+    let started = tokio::time::Instant::now();
+    for i in 0..10 {
+        let title = format!("calibrate {i}");
+        let response = send(&tasks[0].1, Some(&title), None).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let typical = started.elapsed() / 10;
+    let longest = u64::try_from((typical * 3 / 2).as_micros()).unwrap();
+
+    // Per lane: the titles that may be stored now, the last one answered and every one sent
+    // after it (a dropped edit's work may still have been done).
+    // (The first task's is its last calibration edit's.)
+    let mut possible: Vec<Vec<String>> = (0..LANES)
+        .map(|lane| match lane {
+            0 => vec!["calibrate 9".to_owned()],
+            _ => vec![format!("lane {lane}")],
+        })
+        .collect();
+    let mut observer = database.connect().await;
+    let mut dropped = 0;
+    for round in 0..12 {
+        let lanes = futures_util::future::join_all(tasks.iter().zip(&mut possible).map(
+            |((_, path), possible)| {
+                let send = &send;
+                async move {
+                    let mut dropped = 0;
+                    for i in 0..4 {
+                        let deadline = Duration::from_micros(rand::rng().random_range(0..longest));
+                        let title = format!("round {round} edit {i}");
+                        let edit = (i < 3).then_some(title.as_str());
+                        match send(path, edit, Some(deadline)).await {
+                            Ok(response) => {
+                                assert_eq!(response.status(), StatusCode::OK);
+                                if edit.is_some() {
+                                    *possible = vec![title];
+                                }
+                            }
+                            Err(_) => {
+                                dropped += 1;
+                                if edit.is_some() {
+                                    possible.push(title);
+                                }
+                                tokio::time::sleep(typical * 2).await;
+                            }
+                        }
+                    }
+                    dropped
+                }
+            },
+        ))
+        .await;
+        dropped += lanes.into_iter().sum::<usize>();
+
+        let stranded = settled_connections(&mut observer).await;
+        assert!(
+            stranded.is_empty(),
+            "round {round}: connections of the service left inside a transaction: {stranded:?}"
+        );
+        for ((id, _), possible) in tasks.iter().zip(&possible) {
+            let title: String = sqlx::query_scalar("SELECT title FROM tasks WHERE id = $1")
+                .bind(id)
+                .fetch_one(&mut observer)
+                .await
+                .unwrap();
+            assert!(
+                possible.contains(&title),
+                "round {round}, task {id}: stored {title:?}, answered or sent since: {possible:?}"
+            );
+        }
+    }
+    assert!(dropped > 0, "the storm should drop some edits");
+
+    // And editing goes on: an edit answered is stored.
+    let response = send(&tasks[0].1, Some("after the storm"), None)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let edited: Value = response.json().await.unwrap();
+    assert_eq!(edited["title"], json!("after the storm"));
+    let stored: String = sqlx::query_scalar("SELECT title FROM tasks WHERE id = $1")
+        .bind(tasks[0].0)
+        .fetch_one(&mut observer)
+        .await
+        .unwrap();
+    assert_eq!(stored, "after the storm");
+}
