@@ -7,6 +7,7 @@
 
 mod pg_cancel;
 mod pg_outage;
+mod pg_races;
 mod pg_stream;
 mod proxy;
 mod slow_clients;

@@ -1,0 +1,172 @@
+//! Races an edit without a lock can lose, made to happen every time: the test's own transaction
+//! changes the task after the service read it and holds the row until the service's update waits
+//! for it, then commits. The service must apply its edit again to the task as that transaction
+//! left it, or, when that transaction also ended the caller's session, write nothing.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::{Connection, PgConnection};
+
+use crate::support::{App, PgDatabase, settings, skip_postgres};
+
+/// A toggle whose read went stale flips the task as the other write left it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_toggle_that_lost_its_race_flips_the_task_as_the_winner_left_it() {
+    let _turn = crate::support::one_at_a_time().await;
+    if skip_postgres().await {
+        return;
+    }
+    let race = Race::start().await;
+    let toggled = race
+        .lose(
+            "UPDATE tasks SET completed = true, completed_at = now() WHERE id = $1",
+            None,
+        )
+        .await;
+    assert_eq!(toggled.0, StatusCode::OK, "{}", toggled.1);
+    // The other write completed the task after the toggle read it open: flipped again, open.
+    assert_eq!(toggled.1["completed"], json!(false), "{}", toggled.1);
+    assert!(!race.stored_completed().await);
+    // The creation, the other write, and the toggle: one change each.
+    assert_eq!(race.changes().await, 3);
+}
+
+/// An edit that lost its race to a write that also ended its session writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_whose_session_ended_during_its_race_writes_nothing() {
+    let _turn = crate::support::one_at_a_time().await;
+    if skip_postgres().await {
+        return;
+    }
+    let race = Race::start().await;
+    let answer = race
+        .lose(
+            "UPDATE tasks SET completed = true, completed_at = now() WHERE id = $1",
+            Some("UPDATE refresh_sessions SET revoked_at = now() WHERE user_id = $1"),
+        )
+        .await;
+    assert_eq!(answer.0, StatusCode::UNAUTHORIZED, "{}", answer.1);
+    assert_eq!(answer.1["code"], json!("TOKEN_REVOKED"), "{}", answer.1);
+    assert!(race.stored_completed().await);
+    // The creation and the other write; nothing from the refused toggle.
+    assert_eq!(race.changes().await, 2);
+}
+
+/// A served app with one signed-in user and one open task, on a database of its own.
+struct Race {
+    database: PgDatabase,
+    app: App,
+    user_id: String,
+    token: String,
+    task_id: i64,
+}
+
+impl Race {
+    async fn start() -> Self {
+        let database = PgDatabase::create().await;
+        let app = App::serve(settings(&database.url(), &[])).await;
+        let (user_id, token) = app.signed_in_user("race@example.com").await;
+        let created: Value = app
+            .client
+            .post(app.url(&format!("/api/v1/users/{user_id}/tasks")))
+            .bearer_auth(&token)
+            .json(&json!({"title": "Raced"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let task_id = created["id"].as_i64().unwrap();
+        Self {
+            database,
+            app,
+            user_id,
+            token,
+            task_id,
+        }
+    }
+
+    /// Toggles the task while a transaction of the test's own holds it: that transaction runs
+    /// `write` (`$1` the task) before the toggle is sent, and `also` (`$1` the user) once the
+    /// toggle's update waits for the row, then commits. The toggle's status and body.
+    async fn lose(&self, write: &str, also: Option<&str>) -> (StatusCode, Value) {
+        let mut other = self.database.connect().await;
+        let mut tx = other.begin().await.unwrap();
+        sqlx::query(write)
+            .bind(self.task_id)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        let path = format!(
+            "/api/v1/users/{}/tasks/{}/complete",
+            self.user_id, self.task_id
+        );
+        let toggle = self
+            .app
+            .client
+            .patch(self.app.url(&path))
+            .bearer_auth(&self.token)
+            .send();
+        let toggle = tokio::spawn(toggle);
+        self.wait_for_an_update_to_wait().await;
+        if let Some(also) = also {
+            let user_id: uuid::Uuid = self.user_id.parse().unwrap();
+            sqlx::query(also)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+        let response = tokio::time::timeout(Duration::from_secs(10), toggle)
+            .await
+            .expect("the toggle did not answer after the other write committed")
+            .unwrap()
+            .unwrap();
+        (response.status(), response.json().await.unwrap())
+    }
+
+    /// Until the service's update of a task waits for the row lock the test holds: the
+    /// service has read the task as it was before the test's write.
+    async fn wait_for_an_update_to_wait(&self) {
+        let mut observer = self.database.connect().await;
+        for _ in 0..500 {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock' \
+                   AND query LIKE 'UPDATE tasks%'",
+            )
+            .fetch_one(&mut observer)
+            .await
+            .unwrap();
+            if waiting > 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the service's update never waited for the row the test holds");
+    }
+
+    async fn observer(&self) -> PgConnection {
+        self.database.connect().await
+    }
+
+    async fn stored_completed(&self) -> bool {
+        sqlx::query_scalar("SELECT completed FROM tasks WHERE id = $1")
+            .bind(self.task_id)
+            .fetch_one(&mut self.observer().await)
+            .await
+            .unwrap()
+    }
+
+    async fn changes(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM changes WHERE object_id = $1")
+            .bind(self.task_id)
+            .fetch_one(&mut self.observer().await)
+            .await
+            .unwrap()
+    }
+}
