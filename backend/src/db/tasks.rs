@@ -91,9 +91,9 @@ impl Store {
     /// Applies `edit` to the task as it is (its fields: the tags it is given may be left out)
     /// and writes the fields it returns, and `tags` (when given) as the task's complete new tag
     /// set; `NotFound(Task)` when the task is not the caller's, `NotFound(TagInSet)` when a
-    /// new tag id is not (nothing written). When the edit
-    /// completes a recurring task that has no successor yet, the next occurrence (with the same
-    /// tags) is created in the same transaction.
+    /// new tag id is not (nothing written). When the edit completes a recurring task that has
+    /// no successor yet, the next occurrence (with the same tags) is created in the same
+    /// transaction.
     ///
     /// On PostgreSQL an edit that writes no tags is first tried without a transaction (see
     /// [`Store::edit_unlocked`]): two statements, where a transaction takes four round trips

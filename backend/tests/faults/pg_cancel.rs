@@ -421,21 +421,10 @@ async fn dropped_edits_storm(pooler: Option<SocketAddr>) {
     let (user_id, token) = app.signed_in_user("edits@example.com").await;
     let mut tasks = Vec::new();
     for lane in 0..LANES {
-        let created: Value = app
-            .client
-            .post(app.url(&format!("/api/v1/users/{user_id}/tasks")))
-            .bearer_auth(&token)
-            .json(&json!({"title": format!("lane {lane}")}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        tasks.push((
-            created["id"].as_i64().unwrap(),
-            format!("/api/v1/users/{user_id}/tasks/{}", created["id"]),
-        ));
+        let id = app
+            .create_task(&user_id, &token, &format!("lane {lane}"))
+            .await;
+        tasks.push((id, format!("/api/v1/users/{user_id}/tasks/{id}")));
     }
     let send = |path: &str, title: Option<&str>, deadline: Option<Duration>| {
         let request = match title {

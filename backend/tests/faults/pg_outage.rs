@@ -304,17 +304,7 @@ async fn starting_with_postgres_down_serves_liveness_and_503_then_migrates_and_s
     }
     eprintln!("ready {:?} after the database came up", back.elapsed());
     let (user_id, token) = app.signed_in_user("late@example.com").await;
-    let response = app
-        .client
-        .post(app.url(&format!("/api/v1/users/{user_id}/tasks")))
-        .bearer_auth(&token)
-        .json(&json!({"title": "after the wait"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let task: Value = response.json().await.unwrap();
-    assert_eq!(task["title"], "after the wait");
+    app.create_task(&user_id, &token, "after the wait").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

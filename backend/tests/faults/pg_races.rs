@@ -68,18 +68,7 @@ impl Race {
         let database = PgDatabase::create().await;
         let app = App::serve(settings(&database.url(), &[])).await;
         let (user_id, token) = app.signed_in_user("race@example.com").await;
-        let created: Value = app
-            .client
-            .post(app.url(&format!("/api/v1/users/{user_id}/tasks")))
-            .bearer_auth(&token)
-            .json(&json!({"title": "Raced"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let task_id = created["id"].as_i64().unwrap();
+        let task_id = app.create_task(&user_id, &token, "Raced").await;
         Self {
             database,
             app,

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::{
@@ -87,20 +87,6 @@ impl Events {
     }
 }
 
-async fn create_task(app: &App, user_id: &str, token: &str, title: &str) -> i64 {
-    let response = app
-        .client
-        .post(app.url(&format!("/api/v1/users/{user_id}/tasks")))
-        .bearer_auth(token)
-        .json(&json!({"title": title}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED, "create {title}");
-    let task: Value = response.json().await.unwrap();
-    task["id"].as_i64().unwrap()
-}
-
 /// The place in the log an event id (`{xid}.{id}-{tag}`) names, as ordered numbers.
 fn place(id: &str) -> (u64, u64) {
     let (place, _) = id.split_once('-').expect("a cursor");
@@ -141,7 +127,7 @@ async fn a_stream_open_through_a_database_restart_misses_nothing_written_meanwhi
     let mut stream = Events::open(&a, &user_id, &token, None).await;
     let mut cursor = (0, 0);
 
-    let before = create_task(&b, &user_id, &token, "before").await;
+    let before = b.create_task(&user_id, &token, "before").await;
     let events = stream.take(1, Duration::from_secs(5)).await;
     assert_eq!(created(&events, &mut cursor), [before]);
     let resume_from = events[0].0.clone();
@@ -151,17 +137,20 @@ async fn a_stream_open_through_a_database_restart_misses_nothing_written_meanwhi
     proxy.stop().await;
     let mut written = Vec::new();
     for n in 0..3 {
-        written.push(create_task(&b, &user_id, &token, &format!("during {n}")).await);
+        written.push(
+            b.create_task(&user_id, &token, &format!("during {n}"))
+                .await,
+        );
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     proxy.restart();
     // The first change after the restart, straight away.
-    written.push(create_task(&b, &user_id, &token, "right after").await);
+    written.push(b.create_task(&user_id, &token, "right after").await);
 
     let events = stream.take(written.len(), AFTER_RESTART).await;
     assert_eq!(created(&events, &mut cursor), written);
     // And live again.
-    let later = create_task(&b, &user_id, &token, "later").await;
+    let later = b.create_task(&user_id, &token, "later").await;
     let events = stream.take(1, Duration::from_secs(5)).await;
     assert_eq!(created(&events, &mut cursor), [later]);
     let quiet = stream.next(Instant::now() + Duration::from_secs(1)).await;

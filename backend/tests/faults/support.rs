@@ -260,6 +260,22 @@ impl App {
         tag["id"].as_i64().unwrap()
     }
 
+    /// Creates a task titled `title` for the user; returns its id.
+    pub async fn create_task(&self, user_id: &str, token: &str, title: &str) -> i64 {
+        let response = self
+            .client
+            .post(self.url(&format!("/api/v1/users/{user_id}/tasks")))
+            .bearer_auth(token)
+            .json(&json!({"title": title}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED, "create {title}");
+        let task: Value = response.json().await.unwrap();
+        assert_eq!(task["title"], title, "{task}");
+        task["id"].as_i64().unwrap()
+    }
+
     /// Signs in; returns the access token.
     pub async fn login(&self, email: &str) -> String {
         sign_in(&self.client, &self.address, email).await
