@@ -27,6 +27,9 @@ import traceback
 import uuid
 from datetime import datetime, timedelta, timezone
 
+import http_checks
+from http_checks import CheckFailed, expect, log
+
 BIN = os.environ["BC_BIN"]
 WORK = os.environ["BC_WORK"]
 LB = int(os.environ["BC_LB_PORT"])
@@ -40,87 +43,17 @@ OTHER_CLIENT = "127.0.0.2"
 START = time.monotonic()
 
 
-class CheckFailed(Exception):
-    pass
-
-
-def expect(condition, message):
-    if not condition:
-        raise CheckFailed(message)
-
-
-def log(message=""):
-    print(message, flush=True)
-
-
 # ---------------------------------------------------------------------------------------------
-# HTTP
-
-
-class Answer:
-    def __init__(self, status, headers, body):
-        self.status = status
-        self.headers = headers  # lower-case name -> list of values
-        self.body = body
-
-    def header(self, name):
-        values = self.headers.get(name.lower())
-        return values[0] if values else None
-
-    def json(self):
-        return json.loads(self.body) if self.body else None
-
-    @property
-    def code(self):
-        try:
-            return self.json().get("code")
-        except (ValueError, AttributeError):
-            return None
-
-    @property
-    def served_by(self):
-        return self.header("x-served-by") or "?"
-
-    def cookie(self, name):
-        for value in self.headers.get("set-cookie", []):
-            key, _, rest = value.partition("=")
-            if key.strip() == name:
-                return rest.split(";", 1)[0]
-        return None
-
-    def __str__(self):
-        return f"{self.status} {self.body[:300].decode(errors='replace')}"
+# HTTP (http_checks.py), through the balancer unless told otherwise
 
 
 def connection(port=LB, source=None, timeout=10):
-    return http.client.HTTPConnection(
-        "127.0.0.1", port, timeout=timeout, source_address=(source, 0) if source else None
-    )
+    return http_checks.connection(port, source, timeout)
 
 
 def call(method, path, body=None, token=None, port=LB, headers=None, conn=None, source=None):
     """One request; on `conn` when given (kept open), else on a connection of its own."""
-    own = conn is None
-    if own:
-        conn = connection(port, source)
-    sent = dict(headers or {})
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        sent["Content-Type"] = "application/json"
-    if token:
-        sent["Authorization"] = f"Bearer {token}"
-    try:
-        conn.request(method, path, body=data, headers=sent)
-        response = conn.getresponse()
-        payload = response.read()
-        received = collections.defaultdict(list)
-        for name, value in response.getheaders():
-            received[name.lower()].append(value)
-        return Answer(response.status, dict(received), payload)
-    finally:
-        if own:
-            conn.close()
+    return http_checks.call(method, path, port, body, token, headers, conn, source)
 
 
 def now_plus(seconds):
