@@ -1,11 +1,13 @@
 //! What the service knows about whether its database can be reached: a flag shared by the
 //! store's pool (stale connections), the `/api/v1` gate, readiness and the watcher that keeps
-//! it current (`services::availability`).
+//! it current (`services::availability`); and whether its storage is refusing writes (a full
+//! disk, a read-only file system, I/O errors), which the store reports as its statements fail
+//! and succeed.
 
 use std::{
     sync::{
         Arc, Mutex,
-        atomic::{AtomicU8, Ordering},
+        atomic::{AtomicBool, AtomicU8, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -37,7 +39,53 @@ struct Inner {
     outage_noticed: Mutex<Option<Instant>>,
     /// When the current outage (or start-up wait) began, for the log line on recovery.
     down_since: Mutex<Option<Instant>>,
+    /// Set while a storage episode is open: checked on every write that succeeds, so that the
+    /// common case costs one atomic load.
+    storage_failing: AtomicBool,
+    storage: Mutex<Option<StorageEpisode>>,
 }
+
+/// Why the database's storage refused a statement. `Full` is answered 507, the others 503.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StorageFault {
+    /// The disk (or the database's own size limit) is full.
+    Full,
+    /// The database or its file system accepts no writes (a read-only file, directory or
+    /// mount; a PostgreSQL replica, or a database set read-only).
+    ReadOnly,
+    /// Reading or writing the storage failed (an I/O error).
+    Io,
+    /// The database file or an index is damaged.
+    Corrupt,
+}
+
+impl StorageFault {
+    /// The word readiness reports it with.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Full => "full",
+            Self::ReadOnly => "read_only",
+            Self::Io => "io_error",
+            Self::Corrupt => "corrupt",
+        }
+    }
+}
+
+/// Writes failing for a storage fault, from the first failure to the next write that succeeds.
+#[derive(Debug)]
+struct StorageEpisode {
+    /// The latest failure's kind.
+    fault: StorageFault,
+    began: Instant,
+    last_failure: Instant,
+    failures: u64,
+}
+
+/// How long after the last write refused for a storage fault readiness still reports it, when
+/// no write has succeeded since. Past it readiness recovers on its own, so that a balancer
+/// that stopped sending requests for the fault sends some again, and a write can show whether
+/// the fault is over (it is failing again at once if not).
+pub const STORAGE_FAULT_REPORTED_FOR: Duration = Duration::from_secs(10);
 
 impl DbHealth {
     pub fn availability(&self) -> Availability {
@@ -113,6 +161,68 @@ impl DbHealth {
     }
 }
 
+impl DbHealth {
+    /// A statement failed because of the storage. Logged once per episode: at its first
+    /// failure, not at every request that meets it.
+    pub fn storage_failed(&self, fault: StorageFault, cause: &dyn std::fmt::Display) {
+        let now = Instant::now();
+        let mut episode = self.inner.storage.lock().unwrap();
+        match episode.as_mut() {
+            Some(episode) => {
+                episode.fault = fault;
+                episode.last_failure = now;
+                episode.failures += 1;
+            }
+            None => {
+                tracing::error!(
+                    fault = fault.name(),
+                    error = %cause,
+                    "the database's storage refuses writes; answering {} to writes (reads go \
+                     on) until a write succeeds again",
+                    if fault == StorageFault::Full { 507 } else { 503 }
+                );
+                *episode = Some(StorageEpisode {
+                    fault,
+                    began: now,
+                    last_failure: now,
+                    failures: 1,
+                });
+                self.inner.storage_failing.store(true, Ordering::Release);
+            }
+        }
+    }
+
+    /// A write committed: any storage episode is over.
+    pub fn write_succeeded(&self) {
+        if !self.inner.storage_failing.load(Ordering::Acquire) {
+            return;
+        }
+        let ended = self.inner.storage.lock().unwrap().take();
+        self.inner.storage_failing.store(false, Ordering::Release);
+        if let Some(episode) = ended {
+            tracing::info!(
+                fault = episode.fault.name(),
+                lasted_ms = episode.began.elapsed().as_millis(),
+                refused = episode.failures,
+                "the database's storage accepts writes again"
+            );
+        }
+    }
+
+    /// The storage fault readiness reports: the latest one of an episode whose last failure is
+    /// less than [`STORAGE_FAULT_REPORTED_FOR`] old.
+    pub fn storage_fault(&self) -> Option<StorageFault> {
+        if !self.inner.storage_failing.load(Ordering::Acquire) {
+            return None;
+        }
+        let episode = self.inner.storage.lock().unwrap();
+        episode
+            .as_ref()
+            .filter(|episode| episode.last_failure.elapsed() < STORAGE_FAULT_REPORTED_FOR)
+            .map(|episode| episode.fault)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,5 +243,48 @@ mod tests {
         let outage = health.mark_up();
         assert!(outage >= Duration::from_millis(5));
         assert!(health.is_available());
+    }
+
+    #[test]
+    fn a_storage_episode_lasts_from_the_first_refused_write_to_the_next_good_one() {
+        let health = DbHealth::default();
+        assert_eq!(health.storage_fault(), None);
+        health.storage_failed(StorageFault::Full, &"disk full");
+        health.storage_failed(StorageFault::Full, &"disk full");
+        assert_eq!(health.storage_fault(), Some(StorageFault::Full));
+        assert_eq!(
+            health
+                .inner
+                .storage
+                .lock()
+                .unwrap()
+                .as_ref()
+                .unwrap()
+                .failures,
+            2
+        );
+        health.write_succeeded();
+        assert_eq!(health.storage_fault(), None);
+        assert!(health.inner.storage.lock().unwrap().is_none());
+    }
+
+    #[test]
+    fn readiness_stops_reporting_a_storage_fault_no_write_has_met_for_a_while() {
+        let health = DbHealth::default();
+        health.storage_failed(StorageFault::ReadOnly, &"read-only");
+        let long_ago = Instant::now()
+            .checked_sub(STORAGE_FAULT_REPORTED_FOR)
+            .unwrap();
+        health
+            .inner
+            .storage
+            .lock()
+            .unwrap()
+            .as_mut()
+            .unwrap()
+            .last_failure = long_ago;
+        assert_eq!(health.storage_fault(), None);
+        // The episode is still open: its end is logged by the next good write.
+        assert!(health.inner.storage_failing.load(Ordering::Acquire));
     }
 }

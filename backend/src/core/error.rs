@@ -95,6 +95,12 @@ error_codes! {
     InternalError => INTERNAL_SERVER_ERROR, "An internal error occurred.";
     ServiceUnavailable => SERVICE_UNAVAILABLE,
         "The service is temporarily unavailable; try again shortly.";
+    DatabaseReadOnly => SERVICE_UNAVAILABLE,
+        "The database accepts no changes at the moment, so nothing was saved; reading still works. Try again later.";
+    StorageError => SERVICE_UNAVAILABLE,
+        "The database's storage is failing, so nothing was saved. Try again later; if it goes on, tell the operator.";
+    InsufficientStorage => INSUFFICIENT_STORAGE,
+        "The server's disk is full, so nothing was saved; reading still works. Try again once space has been freed.";
 }
 
 /// The JSON body of every error response.

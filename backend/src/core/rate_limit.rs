@@ -29,7 +29,7 @@ use crate::{
         error::{ApiError, ErrorCode},
         settings::DatabaseBackend,
     },
-    db::Store,
+    db::{Store, StoreError},
 };
 
 /// The most expired shared budgets deleted in one statement.
@@ -101,6 +101,8 @@ impl IpRateLimit {
             match taken {
                 Ok(None) => return Ok(()),
                 Ok(Some(wait)) => return Err(whole_seconds(wait)),
+                // A full or failing disk: the store's health has logged it, once.
+                Err(StoreError::Storage { .. }) => {}
                 Err(error) => {
                     tracing::warn!(%error, route = shared.route, "shared rate limit unavailable; using this process's own");
                 }

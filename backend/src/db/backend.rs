@@ -238,23 +238,24 @@ impl Backend {
     }
 
     /// A connection for reads.
-    pub async fn read(&self) -> Result<Pooled, sqlx::Error> {
+    pub async fn read(&self, health: &DbHealth) -> Result<Pooled, sqlx::Error> {
         Ok(match self {
-            Self::Postgres { pool, pooler, .. } => postgres_unit(pool, *pooler).await?,
-            Self::Sqlite { readers, .. } => Pooled::Sqlite(readers.acquire().await?),
+            Self::Postgres { pool, pooler, .. } => postgres_unit(pool, *pooler, health).await?,
+            Self::Sqlite { readers, .. } => Pooled::sqlite(readers.acquire().await?, health),
         })
     }
 
     /// A connection for a write of one statement (no transaction needed), or of several that
     /// need not be atomic. The unit ends with [`Pooled::finish`].
-    pub async fn write(&self) -> Result<Pooled, sqlx::Error> {
+    pub async fn write(&self, health: &DbHealth) -> Result<Pooled, sqlx::Error> {
         Ok(match self {
-            Self::Postgres { pool, pooler, .. } => postgres_unit(pool, *pooler).await?,
-            Self::Sqlite { writer, .. } => Pooled::Sqlite(writer.acquire().await?),
+            Self::Postgres { pool, pooler, .. } => postgres_unit(pool, *pooler, health).await?,
+            Self::Sqlite { writer, .. } => Pooled::sqlite(writer.acquire().await?, health),
         })
     }
 
-    /// Opens a write transaction.
+    /// Opens a write transaction; its storage failures and its commit are reported to
+    /// `health`.
     ///
     /// On PostgreSQL the `BEGIN` runs in a task of its own, to its end, even when the caller's
     /// future is dropped while it is in flight: sqlx 0.8 (up to 0.9.0) loses track of a `BEGIN`
@@ -262,8 +263,9 @@ impl Backend {
     /// the next caller inside an open transaction (sqlx issues 4385 and 4393). A transaction
     /// nobody waits for any more is dropped in that task, which rolls it back.
     ///
-    /// On SQLite it is `BEGIN IMMEDIATE` on the single writer.
-    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+    /// On SQLite it is `BEGIN IMMEDIATE` on the single writer, managed by the store
+    /// ([`super::sql::SqliteTx`]).
+    pub async fn begin(&self, health: &DbHealth) -> Result<Tx, sqlx::Error> {
         match self {
             Self::Postgres { pool, pooler, .. } => {
                 let prepared = if *pooler {
@@ -271,21 +273,23 @@ impl Backend {
                 } else {
                     Prepared::Kept
                 };
-                Ok(Tx::Postgres(begin_postgres(pool).await?, prepared))
+                Ok(Tx::postgres(begin_postgres(pool).await?, prepared, health))
             }
-            Self::Sqlite { writer, .. } => {
-                Ok(Tx::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?))
-            }
+            Self::Sqlite { writer, .. } => Tx::sqlite(writer, health).await,
         }
     }
 }
 
 /// A unit of work on PostgreSQL: a pooled connection, or behind a pooler a transaction.
-async fn postgres_unit(pool: &PgPool, pooler: bool) -> Result<Pooled, sqlx::Error> {
+async fn postgres_unit(
+    pool: &PgPool,
+    pooler: bool,
+    health: &DbHealth,
+) -> Result<Pooled, sqlx::Error> {
     Ok(if pooler {
-        Pooled::PostgresPooler(begin_postgres(pool).await?)
+        Pooled::postgres_pooler(begin_postgres(pool).await?, health)
     } else {
-        Pooled::Postgres(pool.acquire().await?)
+        Pooled::postgres(pool.acquire().await?, health)
     })
 }
 

@@ -132,7 +132,7 @@ impl Store {
             "SELECT {log_end} FROM users WHERE id = $1 AND ",
             live_session!("$2", "$1")
         ));
-        let mut conn = self.backend.read().await?;
+        let mut conn = self.backend.read(&self.health).await?;
         let found: Option<Place> = self
             .query(sql, (caller.user_id, caller.session_id))
             .fetch_optional(conn.conn())
@@ -143,7 +143,7 @@ impl Store {
     /// The log's settled end (see [`Store::caller_log_end`]), without a session check.
     pub async fn log_end(&self) -> StoreResult<Place> {
         let sql = sql!("SELECT {log_end}");
-        let mut conn = self.backend.read().await?;
+        let mut conn = self.backend.read(&self.health).await?;
         Ok(self.query(sql, ()).fetch_one(conn.conn()).await?)
     }
 
@@ -161,7 +161,7 @@ impl Store {
              ORDER BY xid, id LIMIT $4"
         );
         let floor = sql!("SELECT xid, id FROM change_floors WHERE user_id = $1");
-        let mut conn = self.backend.read().await?;
+        let mut conn = self.backend.read(&self.health).await?;
         let mut entries: Vec<Entry> = self
             .query(sql, (user_id, after.xid, after.id, limit + 1))
             .fetch_all(conn.conn())
@@ -265,7 +265,7 @@ impl Store {
         let oldest = sql!(
             "SELECT user_id, xid, id FROM changes WHERE at < $1 ORDER BY at, xid, id LIMIT $2"
         );
-        let mut tx = self.backend.begin().await?;
+        let mut tx = self.backend.begin(&self.health).await?;
         let rows: Vec<(UserId, i64, i64)> = self
             .query(oldest, (before, limit))
             .fetch_all(tx.conn())
@@ -304,7 +304,7 @@ impl Store {
     /// across every process on the file) and the last one; `None` when there are none.
     pub async fn users_changed_since(&self, rowid: i64) -> StoreResult<Option<(Vec<UserId>, i64)>> {
         let sql = sql!("SELECT user_id, max(id) FROM changes WHERE id > $1 GROUP BY user_id");
-        let mut conn = self.backend.read().await?;
+        let mut conn = self.backend.read(&self.health).await?;
         let rows: Vec<(UserId, i64)> = self.query(sql, (rowid,)).fetch_all(conn.conn()).await?;
         let Some(last) = rows.iter().map(|(_, last)| *last).max() else {
             return Ok(None);

@@ -2,6 +2,8 @@
 //! how each database reports an error. Statements are written once with `{markers}` where a
 //! fragment goes, and rendered for each dialect the first time they run ([`sql!`]).
 
+use crate::core::db_health::StorageFault;
+
 /// The SQL dialect of the store's database.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dialect {
@@ -202,8 +204,40 @@ pub fn is_unavailable(error: &sqlx::Error) -> bool {
             .is_ok_and(|code| matches!(code & 0xff, 5 | 6 | 14));
     }
     // PostgreSQL class 08: connection exception; 57P01-03: the server is shutting down or
-    // starting.
-    code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
+    // starting; 53200, 53300: out of memory, too many connections.
+    code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53200" | "53300")
+}
+
+/// The storage fault behind `error`, when the database refused the statement because of its
+/// storage rather than the statement or the connection: a full disk, a read-only database or
+/// file system, an I/O error, damage.
+pub fn storage_fault(error: &sqlx::Error) -> Option<StorageFault> {
+    let database_error = error.as_database_error()?;
+    let code = database_error.code()?;
+    if database_error
+        .try_downcast_ref::<sqlx::sqlite::SqliteError>()
+        .is_some()
+    {
+        // The primary result code is the low byte of the extended one.
+        return match code.parse::<i32>().ok()? & 0xff {
+            13 => Some(StorageFault::Full),         // SQLITE_FULL
+            8 => Some(StorageFault::ReadOnly),      // SQLITE_READONLY
+            10 => Some(StorageFault::Io),           // SQLITE_IOERR
+            11 | 26 => Some(StorageFault::Corrupt), // SQLITE_CORRUPT, SQLITE_NOTADB
+            _ => None,
+        };
+    }
+    match &*code {
+        // insufficient_resources, disk_full
+        "53000" | "53100" => Some(StorageFault::Full),
+        // read_only_sql_transaction: a standby, or default_transaction_read_only
+        "25006" => Some(StorageFault::ReadOnly),
+        // io_error
+        "58030" => Some(StorageFault::Io),
+        // data_corrupted, index_corrupted
+        "XX001" | "XX002" => Some(StorageFault::Corrupt),
+        _ => None,
+    }
 }
 
 /// True when the database refused a value as data (PostgreSQL class 22, such as a NUL

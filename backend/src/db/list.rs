@@ -117,7 +117,7 @@ impl Store {
         query.push(" LIMIT ").push_bind(limit);
         query.push(" OFFSET ").push_bind(offset);
 
-        let mut conn = self.backend.read().await?;
+        let mut conn = self.backend.read(&self.health).await?;
         let rows: Vec<TaskWithTotal> = query.fetch_all(conn.conn()).await?;
         if rows.is_empty() {
             self.session_is_live(conn.conn(), caller).await?;

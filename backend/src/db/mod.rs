@@ -20,6 +20,8 @@
 
 mod backend;
 mod changes;
+#[cfg(test)]
+mod commit_failures;
 
 pub use backend::{ACQUIRE_TIMEOUT, known_migrations};
 pub mod dialect;
@@ -44,7 +46,7 @@ use crate::{
     models::{TaskId, UserId},
 };
 
-pub use crate::core::db_health::DbHealth;
+pub use crate::core::db_health::{DbHealth, StorageFault};
 pub use changes::{Change, ChangeKind, ChangePage, Changed, Place};
 pub use dialect::{Constraint, is_unavailable};
 pub use list::{ListedTasks, SortField, TagRef, TaskFilter, TaskSort};
@@ -71,6 +73,13 @@ pub enum StoreError {
     #[error("the database is unavailable: {source}")]
     Unavailable {
         connection_lost: bool,
+        source: sqlx::Error,
+    },
+    /// The database's storage refused the work: a full disk, a read-only database or file
+    /// system, an I/O error, damage. Nothing was written.
+    #[error("the database's storage failed ({}): {source}", .fault.name())]
+    Storage {
+        fault: StorageFault,
         source: sqlx::Error,
     },
     /// The database refused a value as data (such as a NUL character in text).
@@ -103,6 +112,12 @@ impl From<sqlx::Error> for StoreError {
             let connection_lost = !matches!(error, sqlx::Error::PoolTimedOut);
             return Self::Unavailable {
                 connection_lost,
+                source: error,
+            };
+        }
+        if let Some(fault) = dialect::storage_fault(&error) {
+            return Self::Storage {
+                fault,
                 source: error,
             };
         }

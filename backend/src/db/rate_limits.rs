@@ -61,7 +61,7 @@ impl Store {
         let interval_us =
             i64::try_from(interval.as_nanos().div_ceil(1000).max(1)).unwrap_or(i64::MAX / 4);
         let tolerance_us = interval_us.saturating_mul(i64::from(burst.saturating_sub(1)));
-        let mut conn = self.backend.write().await?;
+        let mut conn = self.backend.write(&self.health).await?;
         let taken: Taken = self
             .query(sql, (route, address, interval_us, tolerance_us))
             .fetch_one(conn.conn())
@@ -85,7 +85,7 @@ impl Store {
             now_us!(),
             " LIMIT $1 FOR UPDATE SKIP LOCKED)"
         ));
-        let mut conn = self.backend.write().await?;
+        let mut conn = self.backend.write(&self.health).await?;
         let pruned = self.query(sql, (limit,)).execute(conn.conn()).await?;
         conn.finish().await?;
         Ok(pruned)

@@ -39,7 +39,7 @@ impl Store {
              VALUES ($1, $2, $3, $4, $4, $5)"
         );
         let values = (id, user_id, jti, self.now(), Timestamp(expires_at));
-        let mut conn = self.backend.write().await?;
+        let mut conn = self.backend.write(&self.health).await?;
         self.query(sql, values).execute(conn.conn()).await?;
         Ok(conn.finish().await?)
     }
@@ -73,7 +73,7 @@ impl Store {
             expires_at,
             self.now(),
         );
-        let mut conn = self.backend.write().await?;
+        let mut conn = self.backend.write(&self.health).await?;
         let rotated = self.query(sql, values).execute(conn.conn()).await? == 1;
         conn.finish().await?;
         Ok(rotated)
@@ -88,7 +88,7 @@ impl Store {
             "SELECT id, user_id, current_jti, expires_at, revoked_at, previous_jti, rotated_at \
              FROM refresh_sessions WHERE id = $1 AND user_id = $2"
         );
-        let mut conn = self.backend.read().await?;
+        let mut conn = self.backend.read(&self.health).await?;
         Ok(self
             .query(sql, (id, user_id))
             .fetch_optional(conn.conn())
@@ -100,7 +100,7 @@ impl Store {
             "UPDATE refresh_sessions SET revoked_at = $3 \
              WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL"
         );
-        let mut conn = self.backend.write().await?;
+        let mut conn = self.backend.write(&self.health).await?;
         self.query(sql, (id, user_id, self.now()))
             .execute(conn.conn())
             .await?;
@@ -110,7 +110,7 @@ impl Store {
     /// Refuses a caller whose session has ended; for requests whose work needs no connection
     /// of its own (the event stream).
     pub async fn check_session(&self, caller: &Caller) -> StoreResult<()> {
-        let mut conn = self.backend.read().await?;
+        let mut conn = self.backend.read(&self.health).await?;
         self.session_is_live(conn.conn(), caller).await
     }
 

@@ -12,8 +12,9 @@
 use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
 use sqlx::{
-    Arguments, Encode, Postgres, Sqlite, Type,
+    Arguments, Encode, Postgres, Sqlite, SqlitePool, Type,
     encode::IsNull,
     error::BoxDynError,
     pool::PoolConnection,
@@ -21,8 +22,8 @@ use sqlx::{
     sqlite::{SqliteArgumentValue, SqliteArguments, SqliteConnection, SqliteRow, SqliteTypeInfo},
 };
 
-use super::dialect::Dialect;
-use crate::models::TagId;
+use super::dialect::{Dialect, storage_fault};
+use crate::{core::db_health::DbHealth, models::TagId};
 
 /// A value both drivers can bind.
 pub trait Value<'q>:
@@ -83,8 +84,14 @@ pub enum Prepared {
     Once,
 }
 
-/// A connection of either backend, borrowed for some statements.
-pub enum Conn<'c> {
+/// A connection of either backend, borrowed for some statements, and the health its storage
+/// failures are reported to.
+pub struct Conn<'c> {
+    link: Link<'c>,
+    health: &'c DbHealth,
+}
+
+enum Link<'c> {
     Postgres(&'c mut PgConnection, Prepared),
     Sqlite(&'c mut SqliteConnection),
 }
@@ -92,16 +99,25 @@ pub enum Conn<'c> {
 impl Conn<'_> {
     /// The same connection for one more statement.
     pub fn reborrow(&mut self) -> Conn<'_> {
-        match self {
-            Self::Postgres(conn, prepared) => Conn::Postgres(conn, *prepared),
-            Self::Sqlite(conn) => Conn::Sqlite(conn),
+        let link = match &mut self.link {
+            Link::Postgres(conn, prepared) => Link::Postgres(conn, *prepared),
+            Link::Sqlite(conn) => Link::Sqlite(conn),
+        };
+        Conn {
+            link,
+            health: self.health,
         }
     }
 }
 
 /// A pooled connection of either backend, for a unit of work of a few statements. A unit that
 /// writes ends with [`Pooled::finish`].
-pub enum Pooled {
+pub struct Pooled {
+    unit: Unit,
+    health: DbHealth,
+}
+
+enum Unit {
     Postgres(PoolConnection<Postgres>),
     /// Behind a transaction-mode pooler, a unit is a transaction of its own: the extended
     /// protocol sends each statement in two halves (parse, then bind and execute), and only an
@@ -112,44 +128,190 @@ pub enum Pooled {
 }
 
 impl Pooled {
+    pub(super) fn postgres(conn: PoolConnection<Postgres>, health: &DbHealth) -> Self {
+        Self::of(Unit::Postgres(conn), health)
+    }
+
+    pub(super) fn postgres_pooler(
+        tx: sqlx::Transaction<'static, Postgres>,
+        health: &DbHealth,
+    ) -> Self {
+        Self::of(Unit::PostgresPooler(tx), health)
+    }
+
+    pub(super) fn sqlite(conn: PoolConnection<Sqlite>, health: &DbHealth) -> Self {
+        Self::of(Unit::Sqlite(conn), health)
+    }
+
+    fn of(unit: Unit, health: &DbHealth) -> Self {
+        Self {
+            unit,
+            health: health.clone(),
+        }
+    }
+
     pub fn conn(&mut self) -> Conn<'_> {
-        match self {
-            Self::Postgres(conn) => Conn::Postgres(conn, Prepared::Kept),
-            Self::PostgresPooler(tx) => Conn::Postgres(tx, Prepared::Once),
-            Self::Sqlite(conn) => Conn::Sqlite(conn),
+        let link = match &mut self.unit {
+            Unit::Postgres(conn) => Link::Postgres(conn, Prepared::Kept),
+            Unit::PostgresPooler(tx) => Link::Postgres(tx, Prepared::Once),
+            Unit::Sqlite(conn) => Link::Sqlite(conn),
+        };
+        Conn {
+            link,
+            health: &self.health,
         }
     }
 
     /// Ends a unit that wrote: commits it behind a pooler (where each statement ran in the
-    /// unit's transaction); elsewhere each statement committed as it ran and this does nothing.
+    /// unit's transaction); elsewhere each statement committed as it ran to its end, and this
+    /// only records that the unit's writes succeeded.
     pub async fn finish(self) -> Result<(), sqlx::Error> {
-        match self {
-            Self::PostgresPooler(tx) => tx.commit().await,
-            Self::Postgres(_) | Self::Sqlite(_) => Ok(()),
-        }
+        let committed = match self.unit {
+            Unit::PostgresPooler(tx) => tx.commit().await,
+            Unit::Postgres(_) | Unit::Sqlite(_) => Ok(()),
+        };
+        reported(&self.health, committed)?;
+        self.health.write_succeeded();
+        Ok(())
     }
 }
 
 /// An open transaction of either backend; dropped without [`Tx::commit`], it rolls back.
-pub enum Tx {
+pub struct Tx {
+    unit: TxUnit,
+    health: DbHealth,
+}
+
+enum TxUnit {
     Postgres(sqlx::Transaction<'static, Postgres>, Prepared),
-    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Sqlite(SqliteTx),
 }
 
 impl Tx {
+    pub(super) fn postgres(
+        tx: sqlx::Transaction<'static, Postgres>,
+        prepared: Prepared,
+        health: &DbHealth,
+    ) -> Self {
+        Self {
+            unit: TxUnit::Postgres(tx, prepared),
+            health: health.clone(),
+        }
+    }
+
+    /// `BEGIN IMMEDIATE` on SQLite's writer connection.
+    pub(super) async fn sqlite(
+        writer: &SqlitePool,
+        health: &DbHealth,
+    ) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            unit: TxUnit::Sqlite(SqliteTx::begin(writer).await?),
+            health: health.clone(),
+        })
+    }
+
     pub fn conn(&mut self) -> Conn<'_> {
-        match self {
-            Self::Postgres(tx, prepared) => Conn::Postgres(tx, *prepared),
-            Self::Sqlite(tx) => Conn::Sqlite(tx),
+        let link = match &mut self.unit {
+            TxUnit::Postgres(tx, prepared) => Link::Postgres(tx, *prepared),
+            TxUnit::Sqlite(tx) => Link::Sqlite(tx.connection()),
+        };
+        Conn {
+            link,
+            health: &self.health,
         }
     }
 
     pub async fn commit(self) -> Result<(), sqlx::Error> {
-        match self {
-            Self::Postgres(tx, _) => tx.commit().await,
-            Self::Sqlite(tx) => tx.commit().await,
+        let committed = match self.unit {
+            TxUnit::Postgres(tx, _) => tx.commit().await,
+            TxUnit::Sqlite(tx) => tx.commit().await,
+        };
+        reported(&self.health, committed)?;
+        self.health.write_succeeded();
+        Ok(())
+    }
+}
+
+/// A write transaction on SQLite's one writer connection, begun and ended with statements of
+/// the store's own rather than by sqlx's `Transaction`. sqlx (0.8) counts a SQLite
+/// transaction's depth itself and lowers it only when its `COMMIT` or `ROLLBACK` succeeds; but
+/// SQLite rolls a transaction back by itself when its `COMMIT` fails for a full disk or an I/O
+/// error, so the `ROLLBACK` that follows fails too ("no transaction is active"), the count
+/// stays raised, and every later `BEGIN IMMEDIATE` on the writer would be refused until the
+/// process restarts. Here a transaction that is not committed is rolled back before its
+/// connection goes back to the pool, and a connection whose `ROLLBACK` fails is closed (the pool
+/// opens a fresh writer), so writes resume by themselves when the storage does.
+pub struct SqliteTx {
+    /// `None` only while being dropped or committed.
+    conn: Option<PoolConnection<Sqlite>>,
+    /// Whether a transaction may be open on `conn`.
+    open: bool,
+}
+
+impl SqliteTx {
+    async fn begin(writer: &SqlitePool) -> Result<Self, sqlx::Error> {
+        // Open from before the `BEGIN` is sent: if this future is dropped while the `BEGIN`
+        // is in flight, the `ROLLBACK` queued behind it on the connection ends it.
+        let mut tx = Self {
+            conn: Some(writer.acquire().await?),
+            open: true,
+        };
+        let begun = sqlx::query("BEGIN IMMEDIATE")
+            .execute(tx.connection())
+            .await;
+        if begun.is_err() {
+            // Refused (another process holds the write lock past the busy timeout): nothing
+            // is open.
+            tx.open = false;
+        }
+        begun.map(|_| tx)
+    }
+
+    fn connection(&mut self) -> &mut SqliteConnection {
+        self.conn
+            .as_mut()
+            .expect("a transaction holds its connection")
+    }
+
+    async fn commit(mut self) -> Result<(), sqlx::Error> {
+        sqlx::query("COMMIT").execute(self.connection()).await?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl Drop for SqliteTx {
+    fn drop(&mut self) {
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
+        if !self.open {
+            return;
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    if sqlx::query("ROLLBACK").execute(&mut *conn).await.is_err() {
+                        // Already rolled back by SQLite (after a failed COMMIT or a statement
+                        // that failed for the storage), or not sure: a fresh connection is.
+                        let _ = conn.close().await;
+                    }
+                });
+            }
+            // No runtime to roll back on: closing the connection rolls back.
+            Err(_) => conn.close_on_drop(),
         }
     }
+}
+
+/// `result`, having told `health` when it failed because of the storage.
+fn reported<T>(health: &DbHealth, result: Result<T, sqlx::Error>) -> Result<T, sqlx::Error> {
+    if let Err(error) = &result
+        && let Some(fault) = storage_fault(error)
+    {
+        health.storage_failed(fault, error);
+    }
+    result
 }
 
 enum Args<'q> {
@@ -223,23 +385,40 @@ impl<'q> Query<'q> {
         }
     }
 
+    // Every way to run a statement steps it to its end before its outcome is used: a row
+    // handed back before then may belong to a write that SQLite has not committed yet, and
+    // whose commit (its full disk, its I/O error, its deferred constraint) would fail unseen.
+
     /// Runs the statement; the number of rows it changed.
     pub async fn execute(self, conn: Conn<'_>) -> Result<u64, sqlx::Error> {
-        on_either!(self, conn, sqlx::query_with, |query| {
-            Ok(query.execute(conn).await?.rows_affected())
-        })
+        let health = conn.health;
+        let result = on_either!(self, conn.link => conn, sqlx::query_with, |query| query
+            .execute(conn)
+            .await
+            .map(|done| done.rows_affected()));
+        reported(health, result)
     }
 
     pub async fn fetch_all<T: Record>(self, conn: Conn<'_>) -> Result<Vec<T>, sqlx::Error> {
-        on_either!(self, conn, sqlx::query_as_with, |query| query
+        let health = conn.health;
+        let result = on_either!(self, conn.link => conn, sqlx::query_as_with, |query| query
             .fetch_all(conn)
-            .await)
+            .await);
+        reported(health, result)
     }
 
+    /// The first row, once the statement has run to its end.
     pub async fn fetch_optional<T: Record>(self, conn: Conn<'_>) -> Result<Option<T>, sqlx::Error> {
-        on_either!(self, conn, sqlx::query_as_with, |query| query
-            .fetch_optional(conn)
-            .await)
+        let health = conn.health;
+        let result = on_either!(self, conn.link => conn, sqlx::query_as_with, |query| {
+            #[allow(
+                clippy::disallowed_methods,
+                reason = "the one place that reads rows one at a time, and it reads them all"
+            )]
+            let rows = query.fetch(conn);
+            first_of_all(rows).await
+        });
+        reported(health, result)
     }
 
     pub async fn fetch_one<T: Record>(self, conn: Conn<'_>) -> Result<T, sqlx::Error> {
@@ -249,17 +428,27 @@ impl<'q> Query<'q> {
     }
 }
 
+/// The first of `rows`, read to their end: the statement has finished (and, outside a
+/// transaction, committed or failed) when this returns.
+async fn first_of_all<T>(
+    mut rows: impl futures_util::Stream<Item = Result<T, sqlx::Error>> + Unpin,
+) -> Result<Option<T>, sqlx::Error> {
+    let first = rows.try_next().await?;
+    while rows.try_next().await?.is_some() {}
+    Ok(first)
+}
+
 /// Builds the sqlx query (`$make`: `sqlx::query_with` or `sqlx::query_as_with`) for the
-/// connection's backend and runs `$run` with it, `$conn` rebound to the concrete connection.
+/// connection's backend and runs `$run` with it, `$conn` bound to the concrete connection.
 macro_rules! on_either {
-    ($query:ident, $conn:ident, $make:path, |$built:ident| $run:expr) => {{
+    ($query:ident, $link:expr => $conn:ident, $make:path, |$built:ident| $run:expr) => {{
         let (sql, args) = $query.parts()?;
-        match ($conn, args) {
-            (Conn::Postgres($conn, prepared), Args::Postgres(args)) => {
+        match ($link, args) {
+            (Link::Postgres($conn, prepared), Args::Postgres(args)) => {
                 let $built = $make(&sql, args).persistent(prepared == Prepared::Kept);
                 $run
             }
-            (Conn::Sqlite($conn), Args::Sqlite(args)) => {
+            (Link::Sqlite($conn), Args::Sqlite(args)) => {
                 let $built = $make(&sql, args);
                 $run
             }

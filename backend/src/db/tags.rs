@@ -31,7 +31,7 @@ impl Store {
             self.now(),
             caller.session_id,
         );
-        let mut conn = self.backend.write().await?;
+        let mut conn = self.backend.write(&self.health).await?;
         let tag = self.query(sql, values).fetch_optional(conn.conn()).await?;
         let tag = self.found_unless_ended(conn.conn(), caller, tag).await?;
         conn.finish().await?;
@@ -45,7 +45,7 @@ impl Store {
             live_session!("$2", "$1"),
             " ORDER BY name_key, id"
         ));
-        let mut conn = self.backend.read().await?;
+        let mut conn = self.backend.read(&self.health).await?;
         let tags: Vec<Tag> = self
             .query(sql, (caller.user_id, caller.session_id))
             .fetch_all(conn.conn())
@@ -57,7 +57,7 @@ impl Store {
     }
 
     pub async fn find_tag(&self, caller: &Caller, id: TagId) -> StoreResult<Option<Tag>> {
-        let mut conn = self.backend.read().await?;
+        let mut conn = self.backend.read(&self.health).await?;
         self.caller_tag(conn.conn(), caller, id, false).await
     }
 
@@ -96,7 +96,11 @@ impl Store {
             "UPDATE tags SET name = $3, name_key = $4, color = $5 \
              WHERE id = $1 AND user_id = $2 RETURNING id, name, color, created_at"
         );
-        let mut tx = self.backend.begin().await.map_err(StoreError::from)?;
+        let mut tx = self
+            .backend
+            .begin(&self.health)
+            .await
+            .map_err(StoreError::from)?;
         let current = self
             .caller_tag(tx.conn(), caller, id, true)
             .await?
@@ -116,7 +120,7 @@ impl Store {
             "DELETE FROM tags WHERE id = $1 AND user_id = $2 AND ",
             live_session!("$3", "$2")
         ));
-        let mut conn = self.backend.write().await?;
+        let mut conn = self.backend.write(&self.health).await?;
         let deleted = self
             .query(sql, (id, caller.user_id, caller.session_id))
             .execute(conn.conn())

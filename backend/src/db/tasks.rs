@@ -72,14 +72,14 @@ impl Store {
     pub async fn create_task(&self, caller: &Caller, task: TaskWrite) -> StoreResult<Task> {
         let Some(tags) = task.tags.filter(|tags| !tags.is_empty()) else {
             // Nothing to link: the insert alone, one statement and one round trip.
-            let mut conn = self.backend.write().await?;
+            let mut conn = self.backend.write(&self.health).await?;
             let task = self
                 .insert_task(conn.conn(), caller, &task.fields, None, self.now())
                 .await?;
             conn.finish().await?;
             return Ok(task);
         };
-        let mut tx = self.backend.begin().await?;
+        let mut tx = self.backend.begin(&self.health).await?;
         let task = self.insert_task(tx.conn(), caller, &task.fields, None, self.now());
         let id = task.await?.id;
         self.set_tags(&mut tx, caller.user_id, id, &tags).await?;
@@ -113,7 +113,11 @@ impl Store {
             return Ok(task);
         }
         let now = self.now();
-        let mut tx = self.backend.begin().await.map_err(StoreError::from)?;
+        let mut tx = self
+            .backend
+            .begin(&self.health)
+            .await
+            .map_err(StoreError::from)?;
         let before = self
             .caller_task(tx.conn(), caller, id, true)
             .await?
@@ -143,7 +147,11 @@ impl Store {
         id: TaskId,
         edit: &(impl Fn(&Task) -> Result<TaskFields, E> + Sync),
     ) -> Result<Option<Task>, E> {
-        let mut conn = self.backend.write().await.map_err(StoreError::from)?;
+        let mut conn = self
+            .backend
+            .write(&self.health)
+            .await
+            .map_err(StoreError::from)?;
         for _ in 0..UNLOCKED_TRIES {
             let Versioned {
                 task: before,
@@ -206,7 +214,7 @@ impl Store {
 
     /// One of the caller's tasks: the session check and the read are one statement.
     pub async fn find_task(&self, caller: &Caller, id: TaskId) -> StoreResult<Option<Task>> {
-        let mut conn = self.backend.read().await?;
+        let mut conn = self.backend.read(&self.health).await?;
         self.caller_task(conn.conn(), caller, id, false).await
     }
 
@@ -222,7 +230,7 @@ impl Store {
             "UPDATE tasks SET successor_id = NULL, updated_at = $3 \
              WHERE successor_id = $1 AND user_id = $2"
         );
-        let mut tx = self.backend.begin().await?;
+        let mut tx = self.backend.begin(&self.health).await?;
         let deleted = self
             .query(delete, (id, caller.user_id, caller.session_id))
             .execute(tx.conn())
@@ -276,7 +284,7 @@ impl Store {
         tag_id: TagId,
         sql: &'static Sql,
     ) -> StoreResult<(Task, bool)> {
-        let mut tx = self.backend.begin().await?;
+        let mut tx = self.backend.begin(&self.health).await?;
         self.caller_task(tx.conn(), caller, task_id, true)
             .await?
             .ok_or(StoreError::NotFound(Missing::Task))?;
@@ -313,7 +321,7 @@ impl Store {
             " FROM tasks t WHERE user_id = $1 AND NOT completed AND remind_at <= $2 \
                  ORDER BY remind_at, id"
         ));
-        let mut conn = self.backend.read().await?;
+        let mut conn = self.backend.read(&self.health).await?;
         self.session_is_live(conn.conn(), caller).await?;
         Ok(self
             .query(sql, (caller.user_id, Timestamp(before)))
@@ -339,7 +347,7 @@ impl Store {
                AND reminded_at IS NULL \
              RETURNING user_id, id"
         );
-        let mut conn = self.backend.write().await?;
+        let mut conn = self.backend.write(&self.health).await?;
         let reminded = self
             .query(sql, (limit, self.now()))
             .fetch_all(conn.conn())

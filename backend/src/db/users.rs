@@ -30,7 +30,7 @@ impl Store {
             name,
             self.now(),
         );
-        let mut conn = self.backend.write().await?;
+        let mut conn = self.backend.write(&self.health).await?;
         let user = self.query(sql, values).fetch_one(conn.conn()).await?;
         conn.finish().await?;
         Ok(user)
@@ -44,7 +44,7 @@ impl Store {
             " FROM users WHERE id = $1 AND ",
             live_session!("$2", "$1")
         ));
-        let mut conn = self.backend.read().await?;
+        let mut conn = self.backend.read(&self.health).await?;
         let user = self
             .query(sql, (caller.user_id, caller.session_id))
             .fetch_optional(conn.conn())
@@ -59,7 +59,7 @@ impl Store {
             user_columns!(),
             " FROM users WHERE email = $1"
         ));
-        let mut conn = self.backend.read().await?;
+        let mut conn = self.backend.read(&self.health).await?;
         Ok(self
             .query(sql, (email.as_str(),))
             .fetch_optional(conn.conn())
@@ -91,7 +91,7 @@ impl Store {
             self.now(),
             caller.session_id,
         );
-        let mut conn = self.backend.write().await?;
+        let mut conn = self.backend.write(&self.health).await?;
         let user = self.query(sql, values).fetch_optional(conn.conn()).await?;
         let user = self.found_unless_ended(conn.conn(), caller, user).await?;
         conn.finish().await?;
@@ -99,7 +99,7 @@ impl Store {
     }
 
     pub async fn update_password_hash(&self, id: UserId, password_hash: &str) -> StoreResult<()> {
-        let mut conn = self.backend.write().await?;
+        let mut conn = self.backend.write(&self.health).await?;
         self.set_password_hash(id, password_hash)
             .execute(conn.conn())
             .await?;
@@ -121,7 +121,7 @@ impl Store {
         );
         let end_overlap =
             sql!("UPDATE refresh_sessions SET previous_jti = NULL WHERE id = $1 AND user_id = $2");
-        let mut tx = self.backend.begin().await?;
+        let mut tx = self.backend.begin(&self.health).await?;
         self.session_is_live(tx.conn(), caller).await?;
         self.set_password_hash(id, password_hash)
             .execute(tx.conn())
@@ -142,7 +142,7 @@ impl Store {
             "DELETE FROM users WHERE id = $1 AND ",
             live_session!("$2", "$1")
         ));
-        let mut conn = self.backend.write().await?;
+        let mut conn = self.backend.write(&self.health).await?;
         let deleted = self
             .query(sql, (caller.user_id, caller.session_id))
             .execute(conn.conn())

@@ -145,14 +145,18 @@ impl Modify for CommonResponses {
 
         for (path, item) in openapi.paths.paths.iter_mut() {
             let under_user = path.contains("{user_id}");
+            // Each operation, and whether it may write.
             let operations = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
+                (&mut item.get, false),
+                (&mut item.put, true),
+                (&mut item.post, true),
+                (&mut item.delete, true),
+                (&mut item.patch, true),
             ];
-            for operation in operations.into_iter().flatten() {
+            let operations = operations
+                .into_iter()
+                .filter_map(|(operation, writes)| Some((operation.as_mut()?, writes)));
+            for (operation, writes) in operations {
                 if under_user {
                     let declared = operation.parameters.take().unwrap_or_default();
                     let ids = path_ids
@@ -203,6 +207,16 @@ impl Modify for CommonResponses {
                     "`HEADERS_TOO_LARGE`: over 100 header fields or 16 KiB of headers.",
                 );
                 add("500", "`INTERNAL_ERROR`.");
+                if writes {
+                    add(
+                        "503",
+                        "`SERVICE_UNAVAILABLE`: the database is unreachable or the request timed out; `DATABASE_READ_ONLY`: the database accepts no changes (a read-only disk or replica); `STORAGE_ERROR`: the database's storage failed (I/O error, damage). Nothing was changed.",
+                    );
+                    add(
+                        "507",
+                        "`INSUFFICIENT_STORAGE`: the server's disk is full; nothing was changed, reads go on working. Try again once space has been freed.",
+                    );
+                }
                 add(
                     "503",
                     "`SERVICE_UNAVAILABLE`: the database is unreachable or the request timed out.",

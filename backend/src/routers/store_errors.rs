@@ -3,7 +3,7 @@
 
 use crate::{
     core::error::{ApiError, ErrorCode},
-    db::{Constraint, Missing, SessionEnd, StoreError},
+    db::{Constraint, Missing, SessionEnd, StorageFault, StoreError},
 };
 
 impl From<StoreError> for ApiError {
@@ -27,6 +27,12 @@ impl From<StoreError> for ApiError {
                 connection_lost,
                 source,
             } => ApiError::database_unreachable(source, connection_lost),
+            // Not logged here: the store's health logs a storage episode once, not once per
+            // request that meets it.
+            StoreError::Storage { fault, source } => {
+                tracing::debug!(error = %source, "refused for the database's storage");
+                ErrorCode::from(fault).into()
+            }
             // Only client input can carry a value the database refuses as data.
             StoreError::Rejected(source) => {
                 tracing::info!(error = %source, "database refused a value from the request");
@@ -37,6 +43,16 @@ impl From<StoreError> for ApiError {
                 )
             }
             StoreError::Other(source) => ApiError::internal(source),
+        }
+    }
+}
+
+impl From<StorageFault> for ErrorCode {
+    fn from(fault: StorageFault) -> Self {
+        match fault {
+            StorageFault::Full => Self::InsufficientStorage,
+            StorageFault::ReadOnly => Self::DatabaseReadOnly,
+            StorageFault::Io | StorageFault::Corrupt => Self::StorageError,
         }
     }
 }
