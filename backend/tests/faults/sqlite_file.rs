@@ -10,69 +10,23 @@
 use std::{
     collections::BTreeMap,
     fs::File,
-    net::TcpListener,
-    path::{Path, PathBuf},
-    process::{Child, Command, ExitStatus, Stdio},
-    time::{Duration, Instant},
+    path::Path,
+    process::{Command, Stdio},
 };
 
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sqlx::{Connection, Row, SqliteConnection, sqlite::SqliteConnectOptions};
+use sqlx::{Connection, Row};
 
-use crate::support::{sign_in, sign_up};
-
-/// The longest any one wait in this test may take (readiness, a child's exit, a request).
-const DEADLINE: Duration = Duration::from_secs(30);
-const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-
-/// A temporary directory, removed when dropped (kept, with a note, when the test failed so the
-/// service logs in it can be read).
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("todo-api-faults-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("kept {} for the service logs", self.0.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-/// The environment every child process gets: nothing inherited but these.
-fn child_command(dir: &Path, database: &Path, args: &[&str], log: &str) -> Command {
-    let log = File::create(dir.join(log)).unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_todo-api"));
-    command
-        .args(args)
-        .env_clear()
-        .env("DATABASE_URL", format!("sqlite://{}", database.display()))
-        .env("JWT_SECRET_KEY", SECRET)
-        .env("AUTH_RATE_LIMIT_PER_MINUTE", "0")
-        .env("HOST", "127.0.0.1")
-        .env("RUST_LOG", "info")
-        .env("LOG_FORMAT", "json")
-        // No `.env` file to pick up in the temporary directory.
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log);
-    command
-}
+use crate::support::{
+    Service, TempDir, User, child_command, integrity_check, open_sqlite as open, wait_exit,
+};
 
 /// Runs `todo-api <args>` on the database to completion (at most [`DEADLINE`]), asserts it
 /// succeeded and returns what it printed.
+///
+/// [`DEADLINE`]: crate::support::DEADLINE
 async fn run_cli(dir: &Path, database: &Path, args: &[&str]) -> String {
     let log = format!("{}.log", args.join("-"));
     let mut child = child_command(dir, database, args, &log)
@@ -85,117 +39,7 @@ async fn run_cli(dir: &Path, database: &Path, args: &[&str]) -> String {
     output
 }
 
-/// Waits for `child` to exit, at most [`DEADLINE`].
-async fn wait_exit(child: &mut Child, what: &str) -> ExitStatus {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not exit within {DEADLINE:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// A `todo-api serve` child process; killed (SIGKILL) when dropped if still running.
-struct Service {
-    name: &'static str,
-    child: Child,
-    base: String,
-    log: PathBuf,
-    http: reqwest::Client,
-}
-
 impl Service {
-    /// Starts `todo-api serve` on a free loopback port and waits until it is ready.
-    async fn start(name: &'static str, dir: &Path, database: &Path) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let log_name = format!("{name}.log");
-        let child = child_command(dir, database, &["serve"], &log_name)
-            .env("PORT", port.to_string())
-            .spawn()
-            .expect("start todo-api serve");
-        let mut service = Self {
-            name,
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            log: dir.join(log_name),
-            http: reqwest::Client::builder()
-                .timeout(DEADLINE)
-                .build()
-                .unwrap(),
-        };
-        service.wait_ready().await;
-        service
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Polls `/health/ready` until it answers 200 `{"status":"ok"}`, at most [`DEADLINE`]. The
-    /// listener is not bound yet while the service migrates, hence the polling.
-    async fn wait_ready(&mut self) {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!(
-                    "{} exited ({status}) before it was ready:\n{}",
-                    self.name,
-                    self.log()
-                );
-            }
-            if let Ok(response) = self.http.get(self.url("/health/ready")).send().await
-                && response.status() == StatusCode::OK
-            {
-                assert_eq!(
-                    response.json::<Value>().await.unwrap(),
-                    json!({"status": "ok"})
-                );
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} not ready within {DEADLINE:?}:\n{}",
-                self.name,
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    /// Stops the service cleanly (SIGTERM) and returns its exit status.
-    async fn terminate(&mut self) -> ExitStatus {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -TERM {}", self.name);
-        wait_exit(&mut self.child, self.name).await
-    }
-
-    /// Kills the service (SIGKILL): no shutdown, no checkpoint.
-    async fn kill(&mut self) {
-        self.child.kill().unwrap();
-        wait_exit(&mut self.child, self.name).await;
-    }
-
-    /// Signs in and returns the access token.
-    async fn sign_in(&self, email: &str) -> String {
-        sign_in(&self.http, &self.url(""), email).await
-    }
-
     /// Creates a task titled `title`; returns its id once the service acknowledged it (201).
     async fn create_task(&self, user: &User, title: &str) -> i64 {
         let response = self
@@ -287,45 +131,6 @@ impl Service {
     }
 }
 
-impl Drop for Service {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-struct User {
-    id: String,
-    email: String,
-    access: String,
-}
-
-impl User {
-    async fn sign_up(service: &Service) -> Self {
-        let email = format!("faults-{}@example.com", uuid::Uuid::new_v4().simple());
-        let id = sign_up(&service.http, &service.url(""), &email).await;
-        let access = service.sign_in(&email).await;
-        Self { id, email, access }
-    }
-
-    fn tasks_path(&self) -> String {
-        format!("/api/v1/users/{}/tasks", self.id)
-    }
-}
-
-/// Opens a SQLite file the way any other client would (never creating it).
-async fn open(file: &Path) -> SqliteConnection {
-    SqliteConnection::connect_with(
-        &SqliteConnectOptions::new()
-            .filename(file)
-            .busy_timeout(Duration::from_secs(5)),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("open {}: {e}", file.display()))
-}
-
 /// Every task in a SQLite file, id → title, read directly.
 async fn tasks_in_file(file: &Path) -> BTreeMap<i64, String> {
     let mut conn = open(file).await;
@@ -337,16 +142,6 @@ async fn tasks_in_file(file: &Path) -> BTreeMap<i64, String> {
     rows.iter()
         .map(|row| (row.get::<i64, _>(0), row.get::<String, _>(1)))
         .collect()
-}
-
-async fn integrity_check(file: &Path) -> String {
-    let mut conn = open(file).await;
-    let result: String = sqlx::query_scalar("PRAGMA integrity_check")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-    conn.close().await.unwrap();
-    result
 }
 
 /// An online backup of `database` into `backup` while the service runs: docs/operations.md's
@@ -415,7 +210,7 @@ async fn acknowledged_writes_survive_readers_backups_migrate_a_second_process_an
 
     // The service migrates the new file at start (the old lock opened and closed it here).
     let mut first = Service::start("first", &dir.0, &database).await;
-    let user = User::sign_up(&first).await;
+    let user = User::sign_up(&first.http, &first.base).await;
     for n in 1..=5 {
         let title = format!("before the reader {n}");
         let id = first.create_task(&user, &title).await;

@@ -1,11 +1,19 @@
 //! What the fault tests share: a fresh PostgreSQL database of their own, an app served
-//! in-process on any database URL, and a signed-in user.
+//! in-process on any database URL, the real `todo-api` binary run as a child process on a
+//! SQLite file, and a signed-in user.
 
-use std::{collections::HashMap, time::Duration};
+use std::{
+    collections::HashMap,
+    fs::File,
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, ExitStatus, Stdio},
+    time::{Duration, Instant},
+};
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use sqlx::{Connection, Executor, PgConnection};
+use sqlx::{Connection, Executor, PgConnection, SqliteConnection, sqlite::SqliteConnectOptions};
 use todo_api::{
     app::{self, AppState},
     core::settings::Settings,
@@ -105,13 +113,17 @@ pub struct PgDatabase {
 
 impl PgDatabase {
     pub async fn create() -> Self {
-        let name = format!("todo_fault_{}", uuid::Uuid::new_v4().simple());
-        admin()
-            .await
-            .execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
-            .await
-            .unwrap();
-        let database = Self { name };
+        Self::create_in(None).await
+    }
+
+    /// A migrated database created in `tablespace` (`CREATE DATABASE … TABLESPACE`): its
+    /// tables and indexes are stored there.
+    pub async fn create_in_tablespace(tablespace: &str) -> Self {
+        Self::create_in(Some(tablespace)).await
+    }
+
+    async fn create_in(tablespace: Option<&str>) -> Self {
+        let database = Self::create_empty_in(tablespace).await;
         let settings = settings(&database.url(), &[]);
         let store = db::connect(&settings).await.unwrap();
         store.migrate_up().await.unwrap();
@@ -121,12 +133,16 @@ impl PgDatabase {
 
     /// A database with no tables yet, as a first start finds it.
     pub async fn create_empty() -> Self {
+        Self::create_empty_in(None).await
+    }
+
+    async fn create_empty_in(tablespace: Option<&str>) -> Self {
         let name = format!("todo_fault_{}", uuid::Uuid::new_v4().simple());
-        admin()
-            .await
-            .execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
-            .await
-            .unwrap();
+        let mut sql = format!(r#"CREATE DATABASE "{name}""#);
+        if let Some(tablespace) = tablespace {
+            sql.push_str(&format!(r#" TABLESPACE "{tablespace}""#));
+        }
+        admin().await.execute(sql.as_str()).await.unwrap();
         Self { name }
     }
 
@@ -148,26 +164,39 @@ impl PgDatabase {
 
 impl Drop for PgDatabase {
     fn drop(&mut self) {
-        let name = self.name.clone();
-        // Dropped inside a test's runtime: a thread with a runtime of its own does the work.
-        let _ = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(async {
-                    let sql = format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#);
-                    let _ = admin().await.execute(sql.as_str()).await;
-                });
-        })
-        .join();
+        let sql = format!(r#"DROP DATABASE IF EXISTS "{}" WITH (FORCE)"#, self.name);
+        let _ = admin_in_drop(sql);
     }
 }
 
-async fn admin() -> PgConnection {
+/// A superuser connection to the server's `postgres` database.
+pub async fn admin() -> PgConnection {
     PgConnection::connect(&format!("{}/postgres", server_url()))
         .await
         .unwrap()
+}
+
+/// Runs `sql` as the superuser from a `Drop`, which runs inside a test's runtime: a thread with
+/// a runtime of its own does the work. The error, if any, as text.
+pub fn admin_in_drop(sql: String) -> Result<(), String> {
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async {
+                let mut admin = PgConnection::connect(&format!("{}/postgres", server_url()))
+                    .await
+                    .map_err(|error| error.to_string())?;
+                admin
+                    .execute(sql.as_str())
+                    .await
+                    .map(drop)
+                    .map_err(|error| error.to_string())
+            })
+    })
+    .join()
+    .unwrap_or_else(|_| Err("the thread running it panicked".to_owned()))
 }
 
 /// Settings for the service on `database` through a proxy on `port`, in front of the server, or
@@ -236,6 +265,13 @@ impl App {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
+    }
+
+    pub fn target(&self) -> Target {
+        Target {
+            base: self.address.clone(),
+            http: self.client.clone(),
+        }
     }
 
     /// Signs up `email` and signs in; returns the user's id and access token.
@@ -322,4 +358,293 @@ pub fn percentile(samples: &mut [Duration], p: f64) -> Duration {
     samples.sort_unstable();
     let rank = ((p / 100.0) * (samples.len() - 1) as f64).round() as usize;
     samples[rank]
+}
+
+/// Where requests go: a service's base URL and the client that sends them.
+#[derive(Clone)]
+pub struct Target {
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+/// An answer as received: its status (`None`: no answer at all, then `text` says why), its body
+/// as JSON (`Null` when it is not JSON) and as text.
+pub struct Answer {
+    pub status: Option<StatusCode>,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Answer {
+    /// The answer in one line, for a failure message.
+    pub fn describe(&self) -> String {
+        let text: String = self.text.chars().take(400).collect();
+        match self.status {
+            Some(status) => format!("{} {text}", status.as_u16()),
+            None => format!("no answer: {text}"),
+        }
+    }
+}
+
+impl Target {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends a request, as `token`'s bearer when given, with `body` as JSON when given, and
+    /// waits at most `timeout` for the answer.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+        timeout: Duration,
+    ) -> Answer {
+        let mut request = self.http.request(method, self.url(path)).timeout(timeout);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(error) => {
+                return Answer {
+                    status: None,
+                    body: Value::Null,
+                    text: error.to_string(),
+                };
+            }
+        };
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        Answer {
+            status: Some(status),
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+            text,
+        }
+    }
+}
+
+/// The longest any one wait on a child process may take (readiness, its exit, a request).
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
+/// A temporary directory, removed when dropped (kept, with a note, when the test failed so the
+/// service logs in it can be read).
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new() -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("todo-api-faults-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("kept {} for the service logs", self.0.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// `todo-api <args>` on the SQLite file `database`, started in `dir` with its output in
+/// `dir/<log>`; the environment every child process gets: nothing inherited but these.
+pub fn child_command(dir: &Path, database: &Path, args: &[&str], log: &str) -> Command {
+    let log = File::create(dir.join(log)).unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_todo-api"));
+    command
+        .args(args)
+        .env_clear()
+        .env("DATABASE_URL", format!("sqlite://{}", database.display()))
+        .env("JWT_SECRET_KEY", SECRET)
+        .env("AUTH_RATE_LIMIT_PER_MINUTE", "0")
+        .env("HOST", "127.0.0.1")
+        .env("RUST_LOG", "info")
+        .env("LOG_FORMAT", "json")
+        // No `.env` file to pick up in the temporary directory.
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log);
+    command
+}
+
+/// Waits for `child` to exit, at most [`DEADLINE`].
+pub async fn wait_exit(child: &mut Child, what: &str) -> ExitStatus {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not exit within {DEADLINE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A `todo-api serve` child process; killed (SIGKILL) when dropped if still running.
+pub struct Service {
+    pub name: &'static str,
+    child: Child,
+    pub base: String,
+    log: PathBuf,
+    pub http: reqwest::Client,
+}
+
+impl Service {
+    /// Starts `todo-api serve` on the SQLite file `database` on a free loopback port, its log
+    /// in `dir`, and waits until it is ready.
+    pub async fn start(name: &'static str, dir: &Path, database: &Path) -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let log_name = format!("{name}.log");
+        let child = child_command(dir, database, &["serve"], &log_name)
+            .env("PORT", port.to_string())
+            .spawn()
+            .expect("start todo-api serve");
+        let mut service = Self {
+            name,
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            log: dir.join(log_name),
+            http: reqwest::Client::builder()
+                .timeout(DEADLINE)
+                .build()
+                .unwrap(),
+        };
+        service.wait_ready().await;
+        service
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Polls `/health/ready` until it answers 200 `{"status":"ok"}`, at most [`DEADLINE`]. The
+    /// listener is not bound yet while the service migrates, hence the polling.
+    async fn wait_ready(&mut self) {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!(
+                    "{} exited ({status}) before it was ready:\n{}",
+                    self.name,
+                    self.log()
+                );
+            }
+            if let Ok(response) = self.http.get(self.url("/health/ready")).send().await
+                && response.status() == StatusCode::OK
+            {
+                assert_eq!(
+                    response.json::<Value>().await.unwrap(),
+                    json!({"status": "ok"})
+                );
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} not ready within {DEADLINE:?}:\n{}",
+                self.name,
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn target(&self) -> Target {
+        Target {
+            base: self.base.clone(),
+            http: self.http.clone(),
+        }
+    }
+
+    /// Stops the service cleanly (SIGTERM) and returns its exit status.
+    pub async fn terminate(&mut self) -> ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM {}", self.name);
+        wait_exit(&mut self.child, self.name).await
+    }
+
+    /// Kills the service (SIGKILL): no shutdown, no checkpoint.
+    pub async fn kill(&mut self) {
+        self.child.kill().unwrap();
+        wait_exit(&mut self.child, self.name).await;
+    }
+
+    /// Signs in and returns the access token.
+    pub async fn sign_in(&self, email: &str) -> String {
+        sign_in(&self.http, &self.url(""), email).await
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A signed-in user.
+#[derive(Clone)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub access: String,
+}
+
+impl User {
+    /// Signs up a new user on the service at `base` and signs in.
+    pub async fn sign_up(http: &reqwest::Client, base: &str) -> Self {
+        let email = format!("faults-{}@example.com", uuid::Uuid::new_v4().simple());
+        let id = sign_up(http, base, &email).await;
+        let access = sign_in(http, base, &email).await;
+        Self { id, email, access }
+    }
+
+    pub fn tasks_path(&self) -> String {
+        format!("/api/v1/users/{}/tasks", self.id)
+    }
+}
+
+/// Opens a SQLite file the way any other client would (never creating it).
+pub async fn open_sqlite(file: &Path) -> SqliteConnection {
+    SqliteConnection::connect_with(
+        &SqliteConnectOptions::new()
+            .filename(file)
+            .busy_timeout(Duration::from_secs(5)),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("open {}: {e}", file.display()))
+}
+
+/// `PRAGMA integrity_check` of a SQLite file: "ok" when it is intact.
+pub async fn integrity_check(file: &Path) -> String {
+    let mut conn = open_sqlite(file).await;
+    let result: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    result
 }
