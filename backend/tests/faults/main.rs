@@ -16,6 +16,7 @@ mod mounts;
 mod pg_cancel;
 mod pg_outage;
 mod pg_races;
+mod pg_read_only;
 mod pg_stream;
 mod postgres_disk_full;
 mod proxy;

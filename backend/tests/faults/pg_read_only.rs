@@ -1,0 +1,102 @@
+//! A PostgreSQL database that accepts no writes, as a standby or a database set
+//! `default_transaction_read_only` does: every write is refused with `read_only_sql_transaction`
+//! (25006).
+//!
+//! What it proves: such a write answers 503 `DATABASE_READ_ONLY` in the error shape (never 500,
+//! never a 2xx), sign-in included; reads go on; readiness answers 503 with `checks.storage`
+//! "read_only"; and nothing refused was stored.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::{App, PgDatabase, admin, settings, skip_postgres};
+
+#[tokio::test]
+async fn writes_to_a_read_only_postgres_database_answer_503_database_read_only() {
+    let _turn = crate::support::one_at_a_time().await;
+    if skip_postgres().await {
+        return;
+    }
+    let database = PgDatabase::create().await;
+    let writable = App::serve(settings(&database.url(), &[])).await;
+    let (user_id, token) = writable.signed_in_user("reader@example.com").await;
+    let kept = writable.create_task(&user_id, &token, "kept").await;
+    drop(writable);
+
+    // New sessions of the database start read-only; the service starting now gets only those.
+    let read_only = format!(
+        r#"ALTER DATABASE "{}" SET default_transaction_read_only = on"#,
+        database.name
+    );
+    sqlx::Executor::execute(&mut admin().await, read_only.as_str())
+        .await
+        .unwrap();
+    let app = App::serve(settings(&database.url(), &[("AUTO_MIGRATE", "false")])).await;
+    let tasks = app.url(&format!("/api/v1/users/{user_id}/tasks"));
+
+    let refusals = [
+        app.client
+            .post(&tasks)
+            .bearer_auth(&token)
+            .json(&json!({"title": "refused"})),
+        app.client
+            .patch(format!("{tasks}/{kept}"))
+            .bearer_auth(&token)
+            .json(&json!({"title": "renamed"})),
+        app.client
+            .post(app.url("/api/v1/auth/login"))
+            .json(&json!({"email": "reader@example.com", "password": crate::support::PASSWORD})),
+        app.client
+            .post(app.url("/api/v1/auth/register"))
+            .json(&json!({"email": "newcomer@example.com", "password": crate::support::PASSWORD})),
+    ];
+    for request in refusals {
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert_eq!(body["code"], "DATABASE_READ_ONLY", "{body}");
+        assert!(body["request_id"].is_string(), "{body}");
+        let detail = body["detail"].as_str().unwrap();
+        assert!(
+            !detail.contains("read-only transaction"),
+            "internal text: {detail}"
+        );
+    }
+
+    let listed: Value = app
+        .client
+        .get(&tasks)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let titles: Vec<&str> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|task| task["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        titles,
+        ["kept"],
+        "reads go on, and nothing refused was stored"
+    );
+
+    let ready = app
+        .client
+        .get(app.url("/health/ready"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["code"], "SERVICE_UNAVAILABLE", "{body}");
+    assert_eq!(body["checks"]["storage"], "read_only", "{body}");
+    assert_eq!(body["checks"]["database"], "ok", "{body}");
+    let health = app.client.get(app.url("/health")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+}
