@@ -50,6 +50,7 @@ async fn a_full_disk_answers_507_and_every_acknowledged_write_is_kept_on_sqlite(
 
     // A clean stop and a new start: everything acknowledged is still there.
     let exit = service.terminate().await;
+    ledger.expect_logged_once_per_episode(&service.log());
     eprintln!("the first service stopped: {exit}");
     drop(service);
     let restarted = Service::start("restarted", &dir.0, &database).await;

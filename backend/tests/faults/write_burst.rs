@@ -228,6 +228,23 @@ pub struct Ledger {
 }
 
 impl Ledger {
+    /// Checks that the service's log told of the storage fault once per episode, not once per
+    /// refused request: every episode's first line, and at most one more line per episode
+    /// when it ended (the next write that succeeded).
+    pub fn expect_logged_once_per_episode(&mut self, log: &str) {
+        let opened = log.matches("the database's storage refuses writes").count();
+        let closed = log
+            .matches("the database's storage accepts writes again")
+            .count();
+        let refused = self.refused_writes;
+        if opened == 0 || opened > closed + 1 || opened * 20 > refused.max(1) {
+            self.findings.add(
+                "the log does not tell of the storage fault once per episode",
+                format!("{opened} episode(s) opened, {closed} closed, {refused} writes refused"),
+            );
+        }
+    }
+
     fn created_task(&mut self, id: i64, state: TaskState) {
         record_created(&mut self.findings, "task", &mut self.tasks, id, state);
     }
