@@ -9,8 +9,8 @@
 //!   pool of its own.
 //! - **SQLite** (the embedded default, one file): SQLite allows one writer at a time. Rather
 //!   than let concurrent requests race for the write lock (and fail with "database is
-//!   locked"), there is a single writer connection that writes queue for, and a pool of
-//!   readers that run beside it (WAL lets readers see the last commit while a write is in
+//!   locked"), there is a single writer connection that writes queue for (held by the store
+//!   behind a fair lock: [`SqliteWriter`]), and a pool of readers that run beside it (WAL lets readers see the last commit while a write is in
 //!   progress). Every write transaction starts with `BEGIN IMMEDIATE`, so a second process on
 //!   the same file (such as `todo-api migrate`) waits out the busy timeout instead of failing
 //!   half-way.
@@ -34,7 +34,7 @@ use super::{
     DbHealth, MigrationState, Store,
     dialect::Dialect,
     migrations,
-    sql::{Pooled, Prepared, Tx},
+    sql::{Pooled, Prepared, SqliteWriter, SqliteWriterConn, Tx},
 };
 use crate::core::settings::{DatabaseBackend, DbPooler, Settings};
 
@@ -66,7 +66,9 @@ pub enum Backend {
         create_if_missing: Option<String>,
     },
     Sqlite {
-        /// The only connection that writes.
+        /// The only connection that writes, for a database file: held, not pooled.
+        held_writer: Option<SqliteWriter>,
+        /// The writer pool: migrations, and in memory every write (and read) too.
         writer: SqlitePool,
         /// Connections for reads outside a write transaction.
         readers: SqlitePool,
@@ -203,28 +205,31 @@ impl Backend {
         }
         let file = (!in_memory).then(|| options.get_filename().to_path_buf());
         let probe_options = (!in_memory).then(|| options.clone());
-        let writer = SqlitePoolOptions::new()
+        let writer_pool = SqlitePoolOptions::new()
             .max_connections(1)
-            // An in-memory database lives as long as its connection: keep it open.
-            .min_connections(1)
             .acquire_timeout(WRITER_ACQUIRE_TIMEOUT)
             .test_before_acquire(false)
             .idle_timeout(None)
-            .max_lifetime(None)
-            .connect_with(options.clone())
-            .await?;
-        let readers = if in_memory {
-            writer.clone()
-        } else {
-            SqlitePoolOptions::new()
+            .max_lifetime(None);
+        if in_memory {
+            // The database lives as long as its one connection: keep it open, for everything.
+            let writer = writer_pool.min_connections(1).connect_with(options).await?;
+            return Ok(Some(Self::Sqlite {
+                held_writer: None,
+                readers: writer.clone(),
+                writer,
+                file,
+                probe_options,
+            }));
+        }
+        Ok(Some(Self::Sqlite {
+            held_writer: Some(SqliteWriter::open(options.clone()).await?),
+            writer: writer_pool.connect_lazy_with(options.clone()),
+            readers: SqlitePoolOptions::new()
                 .max_connections(settings.db_max_connections)
                 .acquire_timeout(ACQUIRE_TIMEOUT)
                 .test_before_acquire(false)
-                .connect_lazy_with(options)
-        };
-        Ok(Some(Self::Sqlite {
-            writer,
-            readers,
+                .connect_lazy_with(options),
             file,
             probe_options,
         }))
@@ -250,8 +255,20 @@ impl Backend {
     pub async fn write(&self, health: &DbHealth) -> Result<Pooled, sqlx::Error> {
         Ok(match self {
             Self::Postgres { pool, pooler, .. } => postgres_unit(pool, *pooler, health).await?,
-            Self::Sqlite { writer, .. } => Pooled::sqlite(writer.acquire().await?, health),
+            Self::Sqlite { .. } => Pooled::sqlite_writer(self.sqlite_writer().await?, health),
         })
+    }
+
+    /// SQLite's writer: the held one for a file, the pool's in memory.
+    async fn sqlite_writer(&self) -> Result<SqliteWriterConn, sqlx::Error> {
+        match self {
+            Self::Sqlite {
+                held_writer: Some(held),
+                ..
+            } => held.acquire(WRITER_ACQUIRE_TIMEOUT).await,
+            Self::Sqlite { writer, .. } => Ok(SqliteWriterConn::Pooled(writer.acquire().await?)),
+            Self::Postgres { .. } => unreachable!("SQLite's writer asked of PostgreSQL"),
+        }
     }
 
     /// Opens a write transaction; its storage failures and its commit are reported to
@@ -275,7 +292,7 @@ impl Backend {
                 };
                 Ok(Tx::postgres(begin_postgres(pool).await?, prepared, health))
             }
-            Self::Sqlite { writer, .. } => Tx::sqlite(writer, health).await,
+            Self::Sqlite { .. } => Tx::sqlite(self.sqlite_writer().await?, health).await,
         }
     }
 }
@@ -395,9 +412,15 @@ impl Store {
                 session.close().await;
             }
             Backend::Sqlite {
-                writer, readers, ..
+                held_writer,
+                writer,
+                readers,
+                ..
             } => {
                 readers.close().await;
+                if let Some(held) = held_writer {
+                    held.close().await;
+                }
                 writer.close().await;
             }
         }
@@ -407,8 +430,15 @@ impl Store {
         match &self.backend {
             Backend::Postgres { pool, .. } => pool.is_closed(),
             Backend::Sqlite {
-                writer, readers, ..
-            } => writer.is_closed() && readers.is_closed(),
+                held_writer,
+                writer,
+                readers,
+                ..
+            } => {
+                writer.is_closed()
+                    && readers.is_closed()
+                    && held_writer.as_ref().is_none_or(SqliteWriter::is_closed)
+            }
         }
     }
 

@@ -9,18 +9,29 @@
 //! The cost of the seam is one `match` per statement; the SQL, the binds and the decoding are
 //! sqlx's own.
 
-use std::borrow::Cow;
+use std::{
+    borrow::Cow,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use sqlx::{
-    Arguments, Encode, Postgres, Sqlite, SqlitePool, Type,
+    Arguments, Connection, Encode, Postgres, Sqlite, Type,
     encode::IsNull,
     error::BoxDynError,
     pool::PoolConnection,
     postgres::{PgArgumentBuffer, PgArguments, PgConnection, PgRow, PgTypeInfo},
-    sqlite::{SqliteArgumentValue, SqliteArguments, SqliteConnection, SqliteRow, SqliteTypeInfo},
+    sqlite::{
+        SqliteArgumentValue, SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteRow,
+        SqliteTypeInfo,
+    },
 };
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::dialect::{Dialect, storage_fault};
 use crate::{core::db_health::DbHealth, models::TagId};
@@ -124,7 +135,9 @@ enum Unit {
     /// open transaction keeps both halves on one server session. Dropped without
     /// [`Pooled::finish`] (a read, or a request abandoned by its client), it rolls back.
     PostgresPooler(sqlx::Transaction<'static, Postgres>),
+    /// A reader.
     Sqlite(PoolConnection<Sqlite>),
+    SqliteWriter(SqliteWriterConn),
 }
 
 impl Pooled {
@@ -143,6 +156,10 @@ impl Pooled {
         Self::of(Unit::Sqlite(conn), health)
     }
 
+    pub(super) fn sqlite_writer(conn: SqliteWriterConn, health: &DbHealth) -> Self {
+        Self::of(Unit::SqliteWriter(conn), health)
+    }
+
     fn of(unit: Unit, health: &DbHealth) -> Self {
         Self {
             unit,
@@ -155,6 +172,7 @@ impl Pooled {
             Unit::Postgres(conn) => Link::Postgres(conn, Prepared::Kept),
             Unit::PostgresPooler(tx) => Link::Postgres(tx, Prepared::Once),
             Unit::Sqlite(conn) => Link::Sqlite(conn),
+            Unit::SqliteWriter(conn) => Link::Sqlite(conn.connection()),
         };
         Conn {
             link,
@@ -168,7 +186,7 @@ impl Pooled {
     pub async fn finish(self) -> Result<(), sqlx::Error> {
         let committed = match self.unit {
             Unit::PostgresPooler(tx) => tx.commit().await,
-            Unit::Postgres(_) | Unit::Sqlite(_) => Ok(()),
+            Unit::Postgres(_) | Unit::Sqlite(_) | Unit::SqliteWriter(_) => Ok(()),
         };
         reported(&self.health, committed)?;
         self.health.write_succeeded();
@@ -201,7 +219,7 @@ impl Tx {
 
     /// `BEGIN IMMEDIATE` on SQLite's writer connection.
     pub(super) async fn sqlite(
-        writer: &SqlitePool,
+        writer: SqliteWriterConn,
         health: &DbHealth,
     ) -> Result<Self, sqlx::Error> {
         Ok(Self {
@@ -243,17 +261,17 @@ impl Tx {
 /// opens a fresh writer), so writes resume by themselves when the storage does.
 pub struct SqliteTx {
     /// `None` only while being dropped or committed.
-    conn: Option<PoolConnection<Sqlite>>,
+    conn: Option<SqliteWriterConn>,
     /// Whether a transaction may be open on `conn`.
     open: bool,
 }
 
 impl SqliteTx {
-    async fn begin(writer: &SqlitePool) -> Result<Self, sqlx::Error> {
+    async fn begin(writer: SqliteWriterConn) -> Result<Self, sqlx::Error> {
         // Open from before the `BEGIN` is sent: if this future is dropped while the `BEGIN`
         // is in flight, the `ROLLBACK` queued behind it on the connection ends it.
         let mut tx = Self {
-            conn: Some(writer.acquire().await?),
+            conn: Some(writer),
             open: true,
         };
         let begun = sqlx::query("BEGIN IMMEDIATE")
@@ -271,6 +289,7 @@ impl SqliteTx {
         self.conn
             .as_mut()
             .expect("a transaction holds its connection")
+            .connection()
     }
 
     async fn commit(mut self) -> Result<(), sqlx::Error> {
@@ -291,16 +310,107 @@ impl Drop for SqliteTx {
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 runtime.spawn(async move {
-                    if sqlx::query("ROLLBACK").execute(&mut *conn).await.is_err() {
+                    let rollback = sqlx::query("ROLLBACK").execute(conn.connection());
+                    if rollback.await.is_err() {
                         // Already rolled back by SQLite (after a failed COMMIT or a statement
                         // that failed for the storage), or not sure: a fresh connection is.
-                        let _ = conn.close().await;
+                        conn.close().await;
                     }
                 });
             }
             // No runtime to roll back on: closing the connection rolls back.
             Err(_) => conn.close_on_drop(),
         }
+    }
+}
+
+/// SQLite's writer connection, for one unit of work.
+pub enum SqliteWriterConn {
+    /// The one the store holds for a database file ([`SqliteWriter`]).
+    Held(OwnedMutexGuard<Option<SqliteConnection>>),
+    /// The writer pool's (in memory, where the database lives in that one connection).
+    Pooled(PoolConnection<Sqlite>),
+}
+
+impl SqliteWriterConn {
+    fn connection(&mut self) -> &mut SqliteConnection {
+        match self {
+            Self::Held(slot) => slot.as_mut().expect("a held writer is open"),
+            Self::Pooled(conn) => conn,
+        }
+    }
+
+    /// Closes the connection; the next write opens a fresh one.
+    async fn close(self) {
+        match self {
+            Self::Held(mut slot) => {
+                if let Some(conn) = slot.take() {
+                    let _ = conn.close().await;
+                }
+            }
+            Self::Pooled(conn) => {
+                let _ = conn.close().await;
+            }
+        }
+    }
+
+    /// Closes the connection without waiting: the guard's slot is emptied now, the pool's
+    /// connection closed when dropped.
+    fn close_on_drop(self) {
+        match self {
+            Self::Held(mut slot) => drop(slot.take()),
+            Self::Pooled(mut conn) => conn.close_on_drop(),
+        }
+    }
+}
+
+/// SQLite's one writer connection to a database file, held by the store rather than by a pool.
+/// Every write queues for it, so how fast it passes from one write to the next bounds how
+/// many writes a second the service makes: here that is one lock's hand-off, where a pool's
+/// release spawns a task that pings the connection before the next write may have it (about a
+/// tenth of a create's throughput once each write waits for its statement's end). Opened at
+/// start, and again after it was closed (see [`SqliteTx`]).
+#[derive(Clone)]
+pub struct SqliteWriter {
+    slot: Arc<Mutex<Option<SqliteConnection>>>,
+    options: Arc<SqliteConnectOptions>,
+    closed: Arc<AtomicBool>,
+}
+
+impl SqliteWriter {
+    pub async fn open(options: SqliteConnectOptions) -> Result<Self, sqlx::Error> {
+        let conn = SqliteConnection::connect_with(&options).await?;
+        Ok(Self {
+            slot: Arc::new(Mutex::new(Some(conn))),
+            options: Arc::new(options),
+            closed: Arc::default(),
+        })
+    }
+
+    /// The writer, once the writes before this one are done with it; `PoolTimedOut` after
+    /// `wait`, as a pool would answer.
+    pub async fn acquire(&self, wait: Duration) -> Result<SqliteWriterConn, sqlx::Error> {
+        let locked = tokio::time::timeout(wait, self.slot.clone().lock_owned());
+        let mut slot = locked.await.map_err(|_| sqlx::Error::PoolTimedOut)?;
+        if self.closed.load(Ordering::Acquire) {
+            return Err(sqlx::Error::PoolClosed);
+        }
+        if slot.is_none() {
+            *slot = Some(SqliteConnection::connect_with(&self.options).await?);
+        }
+        Ok(SqliteWriterConn::Held(slot))
+    }
+
+    /// Closes the connection once the write holding it is done; no write may have it again.
+    pub async fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        if let Some(conn) = self.slot.lock().await.take() {
+            let _ = conn.close().await;
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
     }
 }
 
@@ -410,14 +520,28 @@ impl<'q> Query<'q> {
     /// The first row, once the statement has run to its end.
     pub async fn fetch_optional<T: Record>(self, conn: Conn<'_>) -> Result<Option<T>, sqlx::Error> {
         let health = conn.health;
-        let result = on_either!(self, conn.link => conn, sqlx::query_as_with, |query| {
-            #[allow(
-                clippy::disallowed_methods,
-                reason = "the one place that reads rows one at a time, and it reads them all"
-            )]
-            let rows = query.fetch(conn);
-            first_of_all(rows).await
-        });
+        let (sql, args) = self.parts()?;
+        let result = match (conn.link, args) {
+            (Link::Postgres(conn, prepared), Args::Postgres(args)) => {
+                let query = sqlx::query_as_with(&sql, args).persistent(prepared == Prepared::Kept);
+                #[allow(
+                    clippy::disallowed_methods,
+                    reason = "sqlx-postgres reads every message of the statement before it \
+                              answers, errors after the row included (db::commit_failures \
+                              holds it to that)"
+                )]
+                query.fetch_optional(conn).await
+            }
+            (Link::Sqlite(conn), Args::Sqlite(args)) => {
+                #[allow(
+                    clippy::disallowed_methods,
+                    reason = "the one place that reads rows one at a time, and it reads them all"
+                )]
+                let rows = sqlx::query_as_with(&sql, args).fetch(conn);
+                first_of_all(rows).await
+            }
+            _ => Err(mismatch()),
+        };
         reported(health, result)
     }
 
