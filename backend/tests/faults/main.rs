@@ -12,6 +12,7 @@
               statement runs to its end is for the service's own statements"
 )]
 
+mod ledger;
 mod mounts;
 mod pg_cancel;
 mod pg_outage;
