@@ -35,7 +35,8 @@ struct Inner {
     /// An [`Availability`].
     state: AtomicU8,
     suspicion: Notify,
-    /// When the last outage was noticed: connections opened before it are stale.
+    /// When the last outage was noticed, or writes were last refused as read-only:
+    /// connections opened before it are stale.
     outage_noticed: Mutex<Option<Instant>>,
     /// When the current outage (or start-up wait) began, for the log line on recovery.
     down_since: Mutex<Option<Instant>>,
@@ -164,8 +165,16 @@ impl DbHealth {
 impl DbHealth {
     /// A statement failed because of the storage. Logged once per episode: at its first
     /// failure, not at every request that meets it.
+    ///
+    /// A database that refuses writes as read-only (a standby, `default_transaction_read_only`)
+    /// may have said so for the session only: every pooled connection opened before now is
+    /// replaced before it is used again, so that once writes are allowed the next ones reach a
+    /// session that allows them.
     pub fn storage_failed(&self, fault: StorageFault, cause: &dyn std::fmt::Display) {
         let now = Instant::now();
+        if fault == StorageFault::ReadOnly {
+            *self.inner.outage_noticed.lock().unwrap() = Some(now);
+        }
         let mut episode = self.inner.storage.lock().unwrap();
         match episode.as_mut() {
             Some(episode) => {

@@ -4,7 +4,9 @@
 //!
 //! What it proves: such a write answers 503 `DATABASE_READ_ONLY` in the error shape (never 500,
 //! never a 2xx), sign-in included; reads go on; readiness answers 503 with `checks.storage`
-//! "read_only"; and nothing refused was stored.
+//! "read_only"; nothing refused was stored; and once the database allows writes again, writes
+//! succeed without a restart (each refusal retires the pooled sessions opened before it, so at
+//! most one more write meets a read-only session) and readiness is 200 again.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -99,4 +101,39 @@ async fn writes_to_a_read_only_postgres_database_answer_503_database_read_only()
     assert_eq!(body["checks"]["database"], "ok", "{body}");
     let health = app.client.get(app.url("/health")).send().await.unwrap();
     assert_eq!(health.status(), StatusCode::OK);
+
+    // Writable again, for new sessions. A pooled session opened while the database was
+    // read-only (by a read) may refuse one more write; that refusal retires every session
+    // opened before it, and the writes after it succeed.
+    let writable = format!(
+        r#"ALTER DATABASE "{}" RESET default_transaction_read_only"#,
+        database.name
+    );
+    sqlx::Executor::execute(&mut admin().await, writable.as_str())
+        .await
+        .unwrap();
+    let mut statuses = Vec::new();
+    for attempt in 0..4 {
+        let response = app
+            .client
+            .post(&tasks)
+            .bearer_auth(&token)
+            .json(&json!({"title": format!("after {attempt}")}))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status().as_u16());
+    }
+    let refused = statuses.iter().filter(|status| **status != 201).count();
+    assert!(
+        refused <= 1 && statuses[2..].iter().all(|status| *status == 201),
+        "writes resume once the database allows them: {statuses:?}"
+    );
+    let ready = app
+        .client
+        .get(app.url("/health/ready"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), StatusCode::OK, "readiness recovers");
 }
