@@ -26,13 +26,7 @@ async fn writes_to_a_read_only_postgres_database_answer_503_database_read_only()
     drop(writable);
 
     // New sessions of the database start read-only; the service starting now gets only those.
-    let read_only = format!(
-        r#"ALTER DATABASE "{}" SET default_transaction_read_only = on"#,
-        database.name
-    );
-    sqlx::Executor::execute(&mut admin().await, read_only.as_str())
-        .await
-        .unwrap();
+    alter(&database, "SET default_transaction_read_only = on").await;
     let app = App::serve(settings(&database.url(), &[("AUTO_MIGRATE", "false")])).await;
     let tasks = app.url(&format!("/api/v1/users/{user_id}/tasks"));
 
@@ -105,13 +99,7 @@ async fn writes_to_a_read_only_postgres_database_answer_503_database_read_only()
     // Writable again, for new sessions. A pooled session opened while the database was
     // read-only (by a read) may refuse one more write; that refusal retires every session
     // opened before it, and the writes after it succeed.
-    let writable = format!(
-        r#"ALTER DATABASE "{}" RESET default_transaction_read_only"#,
-        database.name
-    );
-    sqlx::Executor::execute(&mut admin().await, writable.as_str())
-        .await
-        .unwrap();
+    alter(&database, "RESET default_transaction_read_only").await;
     let mut statuses = Vec::new();
     for attempt in 0..4 {
         let response = app
@@ -136,4 +124,12 @@ async fn writes_to_a_read_only_postgres_database_answer_503_database_read_only()
         .await
         .unwrap();
     assert_eq!(ready.status(), StatusCode::OK, "readiness recovers");
+}
+
+/// `ALTER DATABASE` of the test's database, with `change` (for the sessions that start after).
+async fn alter(database: &PgDatabase, change: &str) {
+    let sql = format!(r#"ALTER DATABASE "{}" {change}"#, database.name);
+    sqlx::Executor::execute(&mut admin().await, sql.as_str())
+        .await
+        .unwrap();
 }
