@@ -33,8 +33,8 @@ use crate::{
     server,
     services::{
         accounts::AccountService, auth::AuthService, background::Background,
-        changes::ChangeService, health::HealthService, reminders::ReminderService,
-        tags::TagService, tasks::TaskService,
+        categories::CategoryService, changes::ChangeService, health::HealthService,
+        reminders::ReminderService, tags::TagService, tasks::TaskService,
     },
 };
 
@@ -69,6 +69,7 @@ impl AppState {
             accounts: Arc::new(AccountService::new(store.clone(), hasher)),
             tasks: Arc::new(TaskService::new(store.clone(), events.clone())),
             tags: Arc::new(TagService::new(store.clone(), events.clone())),
+            categories: Arc::new(CategoryService::new(store.clone(), events.clone())),
             reminders: Arc::new(ReminderService::new(store.clone(), store.clock().clone())),
             changes: Arc::new(ChangeService::new(store.clone())),
             health: Arc::new(HealthService::new(store.clone())),

@@ -52,22 +52,29 @@ error_codes! {
     InvalidTitle => BAD_REQUEST,
         "The title must be 1 to 200 characters long and not only whitespace.";
     DescriptionTooLong => BAD_REQUEST, "The description must be at most 1000 characters long.";
-    InvalidPriority => BAD_REQUEST, "The priority must be one of low, medium, high.";
+    InvalidPriority => BAD_REQUEST,
+        "The priority must be the name of one of your priorities (low, medium, high unless you changed them).";
     InvalidDueDate => BAD_REQUEST, "The due date must be an RFC 3339 time with an offset or Z.";
     InvalidRemindAt => BAD_REQUEST,
         "The reminder time must be an RFC 3339 time with an offset or Z.";
     InvalidRrule => BAD_REQUEST, "The recurrence rule is not a valid RFC 5545 RRULE.";
     RecurrenceRequiresDueDate => BAD_REQUEST, "A recurring task needs a due date.";
     InvalidPagination => BAD_REQUEST, "page and limit must be whole numbers of at least 1.";
-    InvalidStatus => BAD_REQUEST, "status must be one of all, pending, completed.";
+    InvalidStatus => BAD_REQUEST,
+        "status must be all, pending, completed or the name of one of your statuses.";
     InvalidSortField => BAD_REQUEST,
-        "sort must be one of due_date, priority, created_at, updated_at, title, optionally prefixed with -.";
+        "sort must be one of due_date, priority, status, position, created_at, updated_at, title, optionally prefixed with -.";
     InvalidTagName => BAD_REQUEST,
         "The tag name must be 1 to 50 characters long and not only whitespace.";
     InvalidColor => BAD_REQUEST, "The color must be of the form #RRGGBB.";
     InvalidCursor => BAD_REQUEST,
         "The cursor is not one this API gave you: use one from an earlier answer or event, or 0.";
     TagAlreadyExists => BAD_REQUEST, "You already have a tag with this name.";
+    StatusAlreadyExists => BAD_REQUEST, "You already have a status with this name.";
+    PriorityAlreadyExists => BAD_REQUEST, "You already have a priority with this name.";
+    TaskNotRecurring => BAD_REQUEST, "The task has no recurrence rule.";
+    InvalidTaskOrder => BAD_REQUEST,
+        "task_ids must list 1 to 1000 task ids, each once (and a task is not placed next to itself).";
     InvalidCredentials => UNAUTHORIZED, "Incorrect email or password.";
     MissingToken => UNAUTHORIZED,
         "Authentication is required: send an Authorization: Bearer token.";
@@ -81,6 +88,14 @@ error_codes! {
     NotFound => NOT_FOUND, "The requested resource was not found.";
     TaskNotFound => NOT_FOUND, "Task not found.";
     TagNotFound => NOT_FOUND, "Tag not found.";
+    StatusNotFound => NOT_FOUND, "Status not found.";
+    PriorityNotFound => NOT_FOUND, "Priority not found.";
+    StatusInUse => CONFLICT,
+        "Tasks have this status: name another status of the same kind in replace_with to move them.";
+    PriorityInUse => CONFLICT,
+        "Tasks have this priority: name another priority in replace_with to move them.";
+    CannotDeleteDefault => CONFLICT,
+        "A default status or priority cannot be deleted: make another one the default first.";
     CursorExpired => GONE,
         "The changes after this cursor are no longer kept: list again, then sync from the cursor that GET …/changes without since answers.";
     MethodNotAllowed => METHOD_NOT_ALLOWED, "This method is not allowed on this resource.";

@@ -16,7 +16,7 @@ use super::{
     sql::{IdList, Tx},
     tasks::task_select,
 };
-use crate::models::{Caller, Tag, Task, UserId};
+use crate::models::{Caller, Category, CategoryKind, Tag, Task, UserId};
 
 /// A place in the change log: after every change at or before it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, sqlx::FromRow)]
@@ -40,6 +40,12 @@ pub enum ChangeKind {
     TagUpdated = 5,
     TagDeleted = 6,
     Reminder = 7,
+    StatusCreated = 8,
+    StatusUpdated = 9,
+    StatusDeleted = 10,
+    PriorityCreated = 11,
+    PriorityUpdated = 12,
+    PriorityDeleted = 13,
 }
 
 impl ChangeKind {
@@ -52,6 +58,12 @@ impl ChangeKind {
             5 => Self::TagUpdated,
             6 => Self::TagDeleted,
             7 => Self::Reminder,
+            8 => Self::StatusCreated,
+            9 => Self::StatusUpdated,
+            10 => Self::StatusDeleted,
+            11 => Self::PriorityCreated,
+            12 => Self::PriorityUpdated,
+            13 => Self::PriorityDeleted,
             _ => return None,
         })
     }
@@ -66,23 +78,80 @@ impl ChangeKind {
             Self::TagUpdated => "tag.updated",
             Self::TagDeleted => "tag.deleted",
             Self::Reminder => "reminder",
+            Self::StatusCreated => "status.created",
+            Self::StatusUpdated => "status.updated",
+            Self::StatusDeleted => "status.deleted",
+            Self::PriorityCreated => "priority.created",
+            Self::PriorityUpdated => "priority.updated",
+            Self::PriorityDeleted => "priority.deleted",
         }
     }
 
-    pub fn is_tag(self) -> bool {
-        matches!(self, Self::TagCreated | Self::TagUpdated | Self::TagDeleted)
+    /// What kind of object the change is about.
+    pub fn object(self) -> ObjectKind {
+        match self {
+            Self::TaskCreated | Self::TaskUpdated | Self::TaskDeleted | Self::Reminder => {
+                ObjectKind::Task
+            }
+            Self::TagCreated | Self::TagUpdated | Self::TagDeleted => ObjectKind::Tag,
+            Self::StatusCreated | Self::StatusUpdated | Self::StatusDeleted => ObjectKind::Status,
+            Self::PriorityCreated | Self::PriorityUpdated | Self::PriorityDeleted => {
+                ObjectKind::Priority
+            }
+        }
+    }
+
+    pub fn is_created(self) -> bool {
+        matches!(
+            self,
+            Self::TaskCreated | Self::TagCreated | Self::StatusCreated | Self::PriorityCreated
+        )
+    }
+
+    pub fn is_updated(self) -> bool {
+        matches!(
+            self,
+            Self::TaskUpdated | Self::TagUpdated | Self::StatusUpdated | Self::PriorityUpdated
+        )
     }
 
     pub fn is_deletion(self) -> bool {
-        matches!(self, Self::TaskDeleted | Self::TagDeleted)
+        matches!(
+            self,
+            Self::TaskDeleted | Self::TagDeleted | Self::StatusDeleted | Self::PriorityDeleted
+        )
+    }
+}
+
+/// The kinds of object the log records changes of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ObjectKind {
+    Task,
+    Tag,
+    Status,
+    Priority,
+}
+
+impl ObjectKind {
+    /// The kind a creation of such an object is logged as, and an update.
+    pub fn created_updated(self) -> (ChangeKind, ChangeKind) {
+        match self {
+            Self::Task => (ChangeKind::TaskCreated, ChangeKind::TaskUpdated),
+            Self::Tag => (ChangeKind::TagCreated, ChangeKind::TagUpdated),
+            Self::Status => (ChangeKind::StatusCreated, ChangeKind::StatusUpdated),
+            Self::Priority => (ChangeKind::PriorityCreated, ChangeKind::PriorityUpdated),
+        }
     }
 }
 
 /// The object a change is about, as it is now.
 #[derive(Clone, Debug)]
 pub enum Changed {
-    Task(Task),
+    /// Boxed: a task is several times larger than the other objects.
+    Task(Box<Task>),
     Tag(Tag),
+    /// A status or a priority.
+    Category(Category),
     /// A deletion: only the id.
     Deleted,
 }
@@ -194,17 +263,17 @@ impl Store {
             xid: entry.xid,
             id: entry.id,
         });
-        let wanted = |tags: bool| -> Vec<i64> {
+        let wanted = |object: ObjectKind| -> Vec<i64> {
             let mut ids: Vec<i64> = kinds
                 .iter()
-                .filter(|(_, kind)| kind.is_tag() == tags && !kind.is_deletion())
+                .filter(|(_, kind)| kind.object() == object && !kind.is_deletion())
                 .map(|(entry, _)| entry.object_id)
                 .collect();
             ids.sort_unstable();
             ids.dedup();
             ids
         };
-        let (task_ids, tag_ids) = (wanted(false), wanted(true));
+        let (task_ids, tag_ids) = (wanted(ObjectKind::Task), wanted(ObjectKind::Tag));
         let mut tasks: HashMap<i64, Task> = HashMap::new();
         if !task_ids.is_empty() {
             let sql = sql!(concat!(
@@ -228,15 +297,28 @@ impl Store {
                 .await?;
             tags.extend(found.into_iter().map(|tag| (tag.id.get(), tag)));
         }
+        let mut categories: HashMap<(ObjectKind, i64), Category> = HashMap::new();
+        for (object, kind) in [
+            (ObjectKind::Status, CategoryKind::Status),
+            (ObjectKind::Priority, CategoryKind::Priority),
+        ] {
+            let ids = wanted(object);
+            if !ids.is_empty() {
+                let found = self
+                    .categories_by_id(conn.conn(), user_id, kind, ids)
+                    .await?;
+                categories.extend(found.into_iter().map(|c| ((object, c.id), c)));
+            }
+        }
         let changes = kinds
             .into_iter()
             .filter_map(|(entry, kind)| {
-                let object = if kind.is_deletion() {
-                    Changed::Deleted
-                } else if kind.is_tag() {
-                    Changed::Tag(tags.get(&entry.object_id)?.clone())
-                } else {
-                    Changed::Task(tasks.get(&entry.object_id)?.clone())
+                let id = entry.object_id;
+                let object = match kind.object() {
+                    _ if kind.is_deletion() => Changed::Deleted,
+                    ObjectKind::Tag => Changed::Tag(tags.get(&id)?.clone()),
+                    ObjectKind::Task => Changed::Task(Box::new(tasks.get(&id)?.clone())),
+                    object => Changed::Category(categories.get(&(object, id))?.clone()),
                 };
                 Some(Change {
                     place: Place {

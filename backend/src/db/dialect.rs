@@ -56,9 +56,11 @@ impl Dialect {
     /// |---|---|---|
     /// | `{tags}`, `{tags tasks}` | `json_agg` of the tags of the task `t` (or `tasks`) | `json_group_array` of them |
     /// | `{no_tags}` | `'[]'::json` | `'[]'` |
+    /// | `{top_position $n}` | `nextval('task_positions')` | the user `$n`'s smallest position less 65536 |
     /// | `{time $n}` | `CAST($n AS timestamptz)` | `$n` |
     /// | `{for_update}` | ` FOR UPDATE` | nothing: one writer, `BEGIN IMMEDIATE` |
     /// | `{for_key_share}` | ` FOR KEY SHARE` | nothing |
+    /// | `{for_no_key_update}` | ` FOR NO KEY UPDATE` | nothing |
     /// | `{skip_locked}` | ` FOR UPDATE SKIP LOCKED` | nothing |
     /// | `{any $n}` | `= ANY($n)` (an `int8[]`) | `IN (SELECT value FROM json_each($n))` |
     /// | `{not_any $n}` | `<> ALL($n)` | `NOT IN (SELECT value FROM json_each($n))` |
@@ -97,6 +99,15 @@ impl Dialect {
                      WHERE tt.task_id = {task}.id AND tt.user_id = {task}.user_id), {empty})"
                 );
             }
+            // Where a new task goes in the user's manual order: above every task (see the
+            // migration statuses_priorities_order), for the user `param`.
+            "top_position" if pg => "nextval('task_positions')",
+            "top_position" => {
+                return format!(
+                    "(SELECT coalesce(min(x.position), 0) - 65536 FROM tasks x \
+                     WHERE x.user_id = {param})"
+                );
+            }
             "no_tags" if pg => "'[]'::json",
             "no_tags" => "'[]'",
             // A time inside an expression whose type PostgreSQL cannot take from a column (a
@@ -105,8 +116,9 @@ impl Dialect {
             "time" => return param.to_owned(),
             "for_update" if pg => " FOR UPDATE",
             "for_key_share" if pg => " FOR KEY SHARE",
+            "for_no_key_update" if pg => " FOR NO KEY UPDATE",
             "skip_locked" if pg => " FOR UPDATE SKIP LOCKED",
-            "for_update" | "for_key_share" | "skip_locked" => "",
+            "for_update" | "for_key_share" | "for_no_key_update" | "skip_locked" => "",
             "any" if pg => return format!("= ANY({param})"),
             "any" => return format!("IN (SELECT value FROM json_each({param}))"),
             "not_any" if pg => return format!("<> ALL({param})"),
@@ -143,6 +155,13 @@ pub enum Constraint {
     UserEmail,
     /// `tags_user_name_key`: the user has a tag of that name in any case.
     TagName,
+    /// `statuses_user_name_key`: the user has a status of that name in any case.
+    StatusName,
+    /// `priorities_user_name_key`: the user has a priority of that name in any case.
+    PriorityName,
+    /// A task's status or priority was deleted while the write that refers to it ran (a
+    /// foreign key: PostgreSQL only); nothing was written, and a retry resolves it again.
+    Reference,
 }
 
 impl Constraint {
@@ -150,6 +169,9 @@ impl Constraint {
         match self {
             Self::UserEmail => "users_email_key",
             Self::TagName => "tags_user_name_key",
+            Self::StatusName => "statuses_user_name_key",
+            Self::PriorityName => "priorities_user_name_key",
+            Self::Reference => "tasks_status_fkey or tasks_priority_fkey",
         }
     }
 }
@@ -158,6 +180,14 @@ impl Constraint {
 /// names the constraint; SQLite names the table and columns in its message.
 pub fn violated_constraint(error: &sqlx::Error) -> Option<Constraint> {
     let error = error.as_database_error()?;
+    if error.kind() == sqlx::error::ErrorKind::ForeignKeyViolation
+        && matches!(
+            error.constraint(),
+            Some("tasks_status_fkey" | "tasks_priority_fkey")
+        )
+    {
+        return Some(Constraint::Reference);
+    }
     if error.kind() != sqlx::error::ErrorKind::UniqueViolation {
         return None;
     }
@@ -166,12 +196,20 @@ pub fn violated_constraint(error: &sqlx::Error) -> Option<Constraint> {
             || (error.constraint().is_none()
                 && match constraint {
                     Constraint::UserEmail => error.message().contains("users.email"),
-                    Constraint::TagName => error.message().contains("tags.name_key"),
+                    Constraint::TagName => error.message().contains(" tags.name_key"),
+                    Constraint::StatusName => error.message().contains("statuses.name_key"),
+                    Constraint::PriorityName => error.message().contains("priorities.name_key"),
+                    Constraint::Reference => false,
                 })
     };
-    [Constraint::UserEmail, Constraint::TagName]
-        .into_iter()
-        .find(|&constraint| named(constraint))
+    [
+        Constraint::UserEmail,
+        Constraint::TagName,
+        Constraint::StatusName,
+        Constraint::PriorityName,
+    ]
+    .into_iter()
+    .find(|&constraint| named(constraint))
 }
 
 /// True when the error means the database cannot be reached or is busy (a 503, worth a retry),

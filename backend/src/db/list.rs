@@ -3,18 +3,21 @@
 use chrono::{DateTime, Utc};
 
 use super::{
-    Store, StoreResult, case_key,
-    dialect::sql,
+    Missing, Store, StoreError, StoreResult, case_key,
+    dialect::{Dialect, sql},
     sql::{Query, Timestamp},
-    tasks::task_select,
+    tasks::task_own_columns,
 };
-use crate::models::{Caller, Priority, Task, UserId};
+use crate::models::{Caller, CategoryKind, Task, UserId};
 
 /// Which tasks a list shows.
 #[derive(Clone, Debug, Default)]
 pub struct TaskFilter {
     pub completed: Option<bool>,
-    pub priority: Option<Priority>,
+    /// One of the user's statuses, by its exact name.
+    pub status: Option<String>,
+    /// One of the user's priorities, by its exact name.
+    pub priority: Option<String>,
     /// A tag id or name; either matches.
     pub tag: Option<TagRef>,
     /// Text that must occur in the title or description, regardless of case; `%`, `_` and `\`
@@ -36,7 +39,12 @@ pub struct TagRef {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SortField {
     DueDate,
+    /// The priorities' position (their rank).
     Priority,
+    /// The statuses' position.
+    Status,
+    /// The manual order.
+    Position,
     CreatedAt,
     UpdatedAt,
     Title,
@@ -55,7 +63,11 @@ impl TaskSort {
     fn order_by(self) -> String {
         let column = match self.field {
             SortField::DueDate => "t.due_date",
-            SortField::Priority => "t.priority",
+            SortField::Priority => {
+                "(SELECT sp.position FROM priorities sp WHERE sp.id = t.priority_id)"
+            }
+            SortField::Status => "(SELECT ss.position FROM statuses ss WHERE ss.id = t.status_id)",
+            SortField::Position => "t.position",
             SortField::CreatedAt => "t.created_at",
             SortField::UpdatedAt => "t.updated_at",
             SortField::Title => "t.title_key",
@@ -94,8 +106,7 @@ impl Store {
         offset: i64,
     ) -> StoreResult<ListedTasks> {
         let (user_id, now) = (caller.user_id, self.now());
-        let select = sql!(task_select!()).get(self.dialect);
-        let mut query = Query::new(self.dialect, select.to_owned());
+        let mut query = self.page_select(user_id);
         if filter.search.is_some() || self.dialect.counts_in_window() {
             // A text search reads every candidate row anyway: count them in the same pass.
             query.push(", count(*) OVER () AS total");
@@ -121,6 +132,23 @@ impl Store {
         let rows: Vec<TaskWithTotal> = query.fetch_all(conn.conn()).await?;
         if rows.is_empty() {
             self.session_is_live(conn.conn(), caller).await?;
+            // A name that is none of the user's is an error, not an empty list.
+            let named = [
+                (CategoryKind::Status, &filter.status),
+                (CategoryKind::Priority, &filter.priority),
+            ];
+            for (kind, name) in named {
+                if let Some(name) = name
+                    && !self
+                        .category_exists(conn.conn(), user_id, kind, name)
+                        .await?
+                {
+                    return Err(StoreError::NotFound(match kind {
+                        CategoryKind::Status => Missing::Status,
+                        CategoryKind::Priority => Missing::Priority,
+                    }));
+                }
+            }
         }
         let total = match rows.first() {
             Some(row) => row.total,
@@ -140,6 +168,41 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The select list of a page of tasks. On PostgreSQL the names of the tasks' statuses and
+    /// priorities come from one map of the user's each, built once per statement (an
+    /// uncorrelated subquery) and looked up per row, instead of two index lookups per row; on
+    /// SQLite, whose lookups are calls within the process, from the lookups.
+    fn page_select(&self, user_id: UserId) -> Query<'static> {
+        let own = sql!(concat!("SELECT ", task_own_columns!(), ", {tags} AS tags"));
+        let mut query = Query::new(self.dialect, own.get(self.dialect).to_owned());
+        match self.dialect {
+            Dialect::Postgres => {
+                query
+                    .push(
+                        ", (SELECT jsonb_object_agg(ms.id, ms.name) FROM statuses ms \
+                         WHERE ms.user_id = ",
+                    )
+                    .push_bind(user_id)
+                    .push(
+                        ") ->> t.status_id::text AS status, \
+                         (SELECT jsonb_object_agg(mp.id, mp.name) FROM priorities mp \
+                         WHERE mp.user_id = ",
+                    )
+                    .push_bind(user_id)
+                    .push(") ->> t.priority_id::text AS priority");
+            }
+            Dialect::Sqlite => {
+                query.push(
+                    ", (SELECT cs.name FROM statuses cs WHERE cs.id = t.status_id) AS status, \
+                     (SELECT cp.name FROM priorities cp WHERE cp.id = t.priority_id) AS priority",
+                );
+            }
+        }
+        query
+    }
+}
+
 fn push_from_where(query: &mut Query<'_>, user_id: UserId, filter: &TaskFilter, now: Timestamp) {
     query
         .push(" FROM tasks t WHERE t.user_id = ")
@@ -147,8 +210,21 @@ fn push_from_where(query: &mut Query<'_>, user_id: UserId, filter: &TaskFilter, 
     if let Some(completed) = filter.completed {
         query.push(" AND t.completed = ").push_bind(completed);
     }
-    if let Some(priority) = filter.priority {
-        query.push(" AND t.priority = ").push_bind(priority);
+    if let Some(status) = &filter.status {
+        query
+            .push(" AND t.status_id = (SELECT fs.id FROM statuses fs WHERE fs.user_id = ")
+            .push_bind(user_id)
+            .push(" AND fs.name = ")
+            .push_bind(status.clone())
+            .push(")");
+    }
+    if let Some(priority) = &filter.priority {
+        query
+            .push(" AND t.priority_id = (SELECT fp.id FROM priorities fp WHERE fp.user_id = ")
+            .push_bind(user_id)
+            .push(" AND fp.name = ")
+            .push_bind(priority.clone())
+            .push(")");
     }
     if let Some(tag) = &filter.tag {
         query

@@ -19,6 +19,7 @@
 //! unavailable, a refused value, anything else), mapped to the API's errors above it.
 
 mod backend;
+mod categories;
 mod changes;
 #[cfg(test)]
 mod commit_failures;
@@ -27,7 +28,9 @@ pub use backend::{ACQUIRE_TIMEOUT, known_migrations};
 pub mod dialect;
 mod list;
 pub mod migrations;
+mod order;
 mod rate_limits;
+mod series;
 mod sessions;
 pub mod sql;
 mod tags;
@@ -47,10 +50,12 @@ use crate::{
 };
 
 pub use crate::core::db_health::{DbHealth, StorageFault};
-pub use changes::{Change, ChangeKind, ChangePage, Changed, Place};
+pub use categories::{CategoryEdit, NewCategory, Refusal, Resolved};
+pub use changes::{Change, ChangeKind, ChangePage, Changed, ObjectKind, Place};
 pub use dialect::{Constraint, is_unavailable};
 pub use list::{ListedTasks, SortField, TagRef, TaskFilter, TaskSort};
 pub use migrations::MigrationState;
+pub use order::Placement;
 
 use backend::{Backend, Open};
 use dialect::{Dialect, Sql};
@@ -68,6 +73,9 @@ pub enum StoreError {
     /// A unique constraint refused the write.
     #[error("unique constraint {} violated", .0.name())]
     Conflict(Constraint),
+    /// The store's rules refuse the write (nothing was written).
+    #[error("refused: {0:?}")]
+    Refused(Refusal),
     /// The database cannot be reached or is busy; worth a retry. `connection_lost` is false
     /// when the pool only had no free connection in time.
     #[error("the database is unavailable: {source}")]
@@ -104,6 +112,17 @@ pub enum Missing {
     Tag,
     /// A tag id in a task's new tag set is not one of the user's tags.
     TagInSet,
+    /// The status or priority the operation is about is not the user's.
+    Category(crate::models::CategoryKind),
+    /// A status a task write names (by id or name) is not one of the user's.
+    Status,
+    /// A priority a task write names (by id or name) is not one of the user's.
+    Priority,
+    /// The status is not of the kind the task's `completed` says.
+    StatusKind,
+    /// A status or priority named to replace a deleted one is not another of the user's (of
+    /// the same kind, for a status).
+    Replacement,
 }
 
 impl From<sqlx::Error> for StoreError {

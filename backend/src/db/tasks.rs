@@ -6,18 +6,38 @@ use chrono::{DateTime, Utc};
 
 use super::{
     Missing, Store, StoreError, StoreResult, TaskFields, TaskWrite, case_key,
-    dialect::{Dialect, Sql, locking_sql, sql},
+    dialect::{Dialect, Sql, sql},
     sessions::live_session,
     sql::{Conn, IdList, Query, Record, Timestamp, Tx},
 };
-use crate::models::{Caller, TagId, Task, TaskId, UserId, recurrence};
+use crate::models::{Caller, Pick, PriorityId, TagId, Task, TaskId, UserId, recurrence};
 
-/// A task's own columns, for `SELECT … FROM tasks t` and for `RETURNING`.
-macro_rules! task_columns {
+/// A task's own columns (unqualified), and its series: the first task's id on later
+/// occurrences; a recurring task that starts its series is its own.
+macro_rules! task_own_columns {
     () => {
-        "id, user_id, title, description, completed, completed_at, priority, due_date, \
-         remind_at, recurrence_rule, created_at, updated_at, reminded_at, successor_id, \
-         recurred_at, recurrence_start"
+        "id, user_id, title, description, completed, completed_at, status_id, priority_id, \
+         position, due_date, remind_at, recurrence_rule, created_at, updated_at, reminded_at, \
+         successor_id, recurred_at, recurrence_start, \
+         COALESCE(series_id, CASE WHEN recurrence_rule IS NOT NULL \
+                                    OR recurred_at IS NOT NULL THEN id END) AS series_id"
+    };
+}
+pub(super) use task_own_columns;
+
+/// A task's columns, for `SELECT … FROM tasks t` (`$alias` `"t"`) and for `RETURNING`
+/// (`"tasks"`): its own, and its status's and priority's names (primary-key lookups).
+macro_rules! task_columns {
+    ($alias:literal) => {
+        concat!(
+            $crate::db::tasks::task_own_columns!(),
+            ", (SELECT cs.name FROM statuses cs WHERE cs.id = ",
+            $alias,
+            ".status_id) AS status, \
+             (SELECT cp.name FROM priorities cp WHERE cp.id = ",
+            $alias,
+            ".priority_id) AS priority"
+        )
     };
 }
 pub(super) use task_columns;
@@ -27,7 +47,7 @@ macro_rules! task_select {
     () => {
         concat!(
             "SELECT ",
-            $crate::db::tasks::task_columns!(),
+            $crate::db::tasks::task_columns!("t"),
             ", {tags} AS tags"
         )
     };
@@ -35,7 +55,8 @@ macro_rules! task_select {
 pub(super) use task_select;
 
 /// The update of every writable column of one of the user's tasks, `$1` the owner and `$2` to
-/// `$11` as [`Store::bind_fields`] binds them, `$12` the task; for [`Store::update_task`].
+/// `$12` as [`Store::bind_fields`] binds them, `$13` the task; for [`Store::update_task`]. A
+/// status or priority left to the default is the user's default (of the kind `completed` says).
 macro_rules! task_update {
     () => {
         "UPDATE tasks SET title = $2, title_key = $3, description = $4, \
@@ -43,14 +64,19 @@ macro_rules! task_update {
                  completed_at = CASE WHEN NOT $6 THEN NULL \
                                      WHEN completed THEN completed_at \
                                      ELSE $11 END, \
-                 priority = $7, due_date = $8, remind_at = $9, recurrence_rule = $10, \
+                 status_id = COALESCE($12, (SELECT ds.id FROM statuses ds \
+                                           WHERE ds.user_id = $1 AND ds.is_default \
+                                             AND ds.done = $6)), \
+                 priority_id = COALESCE($7, (SELECT dp.id FROM priorities dp \
+                                            WHERE dp.user_id = $1 AND dp.is_default)), \
+                 due_date = $8, remind_at = $9, recurrence_rule = $10, \
                  updated_at = $11, \
                  reminded_at = CASE WHEN remind_at IS DISTINCT FROM $9 THEN NULL \
                                     ELSE reminded_at END, \
                  recurrence_start = CASE WHEN due_date IS DISTINCT FROM $8 \
                                            OR recurrence_rule IS DISTINCT FROM $10 \
                                          THEN NULL ELSE recurrence_start END \
-             WHERE user_id = $1 AND id = $12"
+             WHERE user_id = $1 AND id = $13"
     };
 }
 
@@ -73,14 +99,32 @@ impl Store {
         let Some(tags) = task.tags.filter(|tags| !tags.is_empty()) else {
             // Nothing to link: the insert alone, one statement and one round trip.
             let mut conn = self.backend.write(&self.health).await?;
+            let free = !task.completed_given;
             let task = self
-                .insert_task(conn.conn(), caller, &task.fields, None, self.now())
+                .insert_task(
+                    conn.conn(),
+                    caller,
+                    &task.fields,
+                    free,
+                    None,
+                    None,
+                    self.now(),
+                )
                 .await?;
             conn.finish().await?;
             return Ok(task);
         };
         let mut tx = self.backend.begin(&self.health).await?;
-        let task = self.insert_task(tx.conn(), caller, &task.fields, None, self.now());
+        let free = !task.completed_given;
+        let task = self.insert_task(
+            tx.conn(),
+            caller,
+            &task.fields,
+            free,
+            None,
+            None,
+            self.now(),
+        );
         let id = task.await?.id;
         self.set_tags(&mut tx, caller.user_id, id, &tags).await?;
         let task = self.task_in(&mut tx, caller.user_id, id).await?;
@@ -125,6 +169,7 @@ impl Store {
         let write = TaskWrite {
             fields: edit(&before)?,
             tags,
+            completed_given: true,
         };
         Ok(self.write_edit(tx, caller, &before, write, now).await?)
     }
@@ -161,7 +206,13 @@ impl Store {
                 .await?
                 .ok_or(StoreError::NotFound(Missing::Task))?;
             let fields = edit(&before)?;
-            if recurrence::completes_occurrence(&before, &fields) {
+            // A new status or priority is checked under a lock, in a transaction.
+            let picks_kept = fields.status.id().is_none_or(|id| id == before.status_id)
+                && fields
+                    .priority
+                    .id()
+                    .is_none_or(|id| id == before.priority_id);
+            if recurrence::completes_occurrence(&before, &fields) || !picks_kept {
                 return Ok(None);
             }
             let after = self
@@ -175,8 +226,8 @@ impl Store {
         Ok(None)
     }
 
-    /// The rest of [`Store::edit_task`], once the edit is known: the new tag set first, so
-    /// that the update's `RETURNING` answers the task as it now is.
+    /// The rest of [`Store::edit_task`], once the edit is known: [`Store::apply_edit`], then
+    /// the commit.
     async fn write_edit(
         &self,
         mut tx: Tx,
@@ -185,9 +236,26 @@ impl Store {
         write: TaskWrite,
         now: Timestamp,
     ) -> StoreResult<Task> {
+        let task = self.apply_edit(&mut tx, caller, before, write, now).await?;
+        tx.commit().await?;
+        Ok(task)
+    }
+
+    /// Writes an edit of a task locked in `tx`: the new tag set first, so that the update's
+    /// `RETURNING` answers the task as it now is; and, when the edit completes an occurrence,
+    /// its successor.
+    pub(super) async fn apply_edit(
+        &self,
+        tx: &mut Tx,
+        caller: &Caller,
+        before: &Task,
+        write: TaskWrite,
+        now: Timestamp,
+    ) -> StoreResult<Task> {
         let (id, user_id) = (before.id, caller.user_id);
+        self.check_picks(tx, user_id, before, &write.fields).await?;
         if let Some(tags) = &write.tags {
-            self.set_tags(&mut tx, user_id, id, tags).await?;
+            self.set_tags(tx, user_id, id, tags).await?;
         }
         let after = self
             .update_task(tx.conn(), user_id, id, &write.fields, now)
@@ -198,18 +266,24 @@ impl Store {
             None
         };
         let Some(next) = zone.and_then(|zone| recurrence::next_occurrence(&after, &zone)) else {
-            tx.commit().await?;
             return Ok(after);
         };
         let fields = recurrence::successor_fields(&after, &next);
-        let next = self.insert_task(tx.conn(), caller, &fields, next.recurrence_start, now);
+        let series = Some(after.series_id.unwrap_or(id));
+        let next = self.insert_task(
+            tx.conn(),
+            caller,
+            &fields,
+            false,
+            next.recurrence_start,
+            series,
+            now,
+        );
         let next_id = next.await?.id;
         self.copy_tags(tx.conn(), user_id, id, next_id).await?;
         self.set_successor(tx.conn(), user_id, id, next_id, now)
             .await?;
-        let task = self.task_in(&mut tx, user_id, id).await?;
-        tx.commit().await?;
-        Ok(task)
+        self.task_in(tx, user_id, id).await
     }
 
     /// One of the caller's tasks: the session check and the read are one statement.
@@ -358,22 +432,33 @@ impl Store {
 
     /// One of the caller's tasks, with the session check folded into the same statement;
     /// locked until the transaction ends when `lock` is set (on SQLite the single writer
-    /// serialises edits anyway).
-    async fn caller_task(
+    /// serialises edits anyway), and then without its tags and the names of its status and
+    /// priority (empty).
+    pub(super) async fn caller_task(
         &self,
         conn: Conn<'_>,
         caller: &Caller,
         id: TaskId,
         lock: bool,
     ) -> StoreResult<Option<Task>> {
-        let sql = locking_sql!(
-            lock,
-            concat!(
+        // A locked read is the start of a write, which uses the task's own columns only (its
+        // tags, status and priority by id): the names and the tags are not read.
+        let sql = if lock {
+            sql!(concat!(
+                "SELECT ",
+                task_own_columns!(),
+                ", '' AS status, '' AS priority, {no_tags} AS tags \
+                 FROM tasks t WHERE id = $1 AND user_id = $2 AND ",
+                live_session!("$3", "$2"),
+                "{for_update}"
+            ))
+        } else {
+            sql!(concat!(
                 task_select!(),
                 " FROM tasks t WHERE id = $1 AND user_id = $2 AND ",
                 live_session!("$3", "$2")
-            )
-        );
+            ))
+        };
         self.caller_row(conn, caller, id, sql).await
     }
 
@@ -394,7 +479,7 @@ impl Store {
     }
 
     /// One of the user's tasks with its tags.
-    async fn select_task(
+    pub(super) async fn select_task(
         &self,
         conn: Conn<'_>,
         user_id: UserId,
@@ -408,46 +493,159 @@ impl Store {
     }
 
     /// The task as the transaction sees it; it must exist.
-    async fn task_in(&self, tx: &mut Tx, user_id: UserId, id: TaskId) -> StoreResult<Task> {
+    pub(super) async fn task_in(
+        &self,
+        tx: &mut Tx,
+        user_id: UserId,
+        id: TaskId,
+    ) -> StoreResult<Task> {
         self.select_task(tx.conn(), user_id, id)
             .await?
             .ok_or(StoreError::NotFound(Missing::Task))
     }
 
     /// Inserts one of the caller's tasks and returns it as stored (with no tags yet: a new
-    /// task has none), in one statement with the session check. `recurrence_start` is its
-    /// series' start when it continues one.
+    /// task has none), in one statement with the session check and the choice of its status
+    /// and priority (by id, by name, or the defaults), at the top of the manual order.
+    /// `recurrence_start` and `series` are its series' start and first task when it continues
+    /// one. With a status named and `completed_free`, the status decides `completed`; otherwise
+    /// they must agree. `NotFound(Status | Priority | StatusKind)` when they do not resolve.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the columns a new task takes from outside"
+    )]
     async fn insert_task(
         &self,
         mut conn: Conn<'_>,
         caller: &Caller,
         fields: &TaskFields,
+        completed_free: bool,
         recurrence_start: Option<DateTime<Utc>>,
+        series: Option<TaskId>,
         now: Timestamp,
     ) -> StoreResult<Task> {
         let sql = sql!(concat!(
             "INSERT INTO tasks (user_id, title, title_key, description, description_key, \
-                                    completed, completed_at, priority, due_date, remind_at, \
-                                    recurrence_rule, created_at, updated_at, recurrence_start) \
-                 SELECT $1, $2, $3, $4, $5, $6, CASE WHEN $6 THEN {time $11} END, $7, $8, $9, $10, \
-                        $11, $11, $12 \
-                 WHERE ",
-            live_session!("$13", "$1"),
+                                completed, completed_at, status_id, priority_id, position, \
+                                due_date, remind_at, recurrence_rule, created_at, updated_at, \
+                                recurrence_start, series_id) \
+             SELECT $1, $2, $3, $4, $5, s.done, CASE WHEN s.done THEN {time $11} END, s.id, p.id, \
+                    {top_position $1}, $8, $9, $10, $11, $11, $13, $16 \
+             FROM statuses s, priorities p \
+             WHERE s.user_id = $1 \
+               AND CASE WHEN $12 IS NOT NULL THEN s.id = $12 \
+                        WHEN $14 IS NOT NULL THEN s.name = $14 AND ($17 OR s.done = $6) \
+                        ELSE s.is_default AND s.done = $6 END \
+               AND p.user_id = $1 \
+               AND CASE WHEN $7 IS NOT NULL THEN p.id = $7 \
+                        WHEN $15 IS NOT NULL THEN p.name = $15 \
+                        ELSE p.is_default END \
+               AND ",
+            live_session!("$18", "$1"),
             " RETURNING ",
-            task_columns!(),
+            task_columns!("tasks"),
             ", {no_tags} AS tags"
         ));
-        let series = (recurrence_start.map(Timestamp), caller.session_id);
+        let names = (
+            recurrence_start.map(Timestamp),
+            fields.status.name(),
+            fields.priority.name(),
+            series,
+            completed_free,
+            caller.session_id,
+        );
         let task = self
             .bind_fields(sql, caller.user_id, fields, now)
-            .binds(series)
+            .binds(names)
             .fetch_optional(conn.reborrow())
             .await?;
-        self.found_unless_ended(conn, caller, task).await
+        if task.is_none() {
+            self.session_is_live(conn.reborrow(), caller).await?;
+            return Err(self.unresolved(conn, caller.user_id, fields).await?);
+        }
+        Ok(task.expect("checked above"))
     }
 
-    /// `sql` with `$1` to `$11` of an insert or update bound: the owner, the fields and the
-    /// time.
+    /// Why a task's status or priority did not resolve (see [`Store::insert_task`]).
+    async fn unresolved(
+        &self,
+        conn: Conn<'_>,
+        user_id: UserId,
+        fields: &TaskFields,
+    ) -> StoreResult<StoreError> {
+        let sql = sql!(
+            "SELECT (SELECT s.done FROM statuses s WHERE s.user_id = $1 \
+                       AND (s.id = $2 OR s.name = $3)) AS done, \
+                    EXISTS (SELECT 1 FROM priorities p WHERE p.user_id = $1 \
+                       AND (p.id = $4 OR p.name = $5)) AS priority"
+        );
+        let values = (
+            user_id,
+            fields.status.id(),
+            fields.status.name(),
+            fields.priority.id(),
+            fields.priority.name(),
+        );
+        let (done, priority): (Option<bool>, bool) =
+            self.query(sql, values).fetch_one(conn).await?;
+        let status_picked = !matches!(fields.status, Pick::Default);
+        let priority_picked = !matches!(fields.priority, Pick::Default);
+        Ok(StoreError::NotFound(match done {
+            None if status_picked => Missing::Status,
+            _ if priority_picked && !priority => Missing::Priority,
+            Some(_) => Missing::StatusKind,
+            // Only the defaults were asked for and one is missing: the session check above
+            // passed, so the account is being deleted.
+            None => Missing::Status,
+        }))
+    }
+
+    /// Checks, in the write's transaction, that a status or priority the edit gives the task
+    /// (other than the ones it has) is the user's, and the status of the kind `completed` says;
+    /// on PostgreSQL it stays so until the transaction ends (`FOR KEY SHARE`: its deletion
+    /// waits). `NotFound(Status | Priority | StatusKind)` otherwise.
+    async fn check_picks(
+        &self,
+        tx: &mut Tx,
+        user_id: UserId,
+        before: &Task,
+        fields: &TaskFields,
+    ) -> StoreResult<()> {
+        if let Pick::Id(status) = fields.status
+            && status != before.status_id
+        {
+            let sql =
+                sql!("SELECT done FROM statuses WHERE user_id = $1 AND id = $2{for_key_share}");
+            let done: Option<(bool,)> = self
+                .query(sql, (user_id, status))
+                .fetch_optional(tx.conn())
+                .await?;
+            match done {
+                None => return Err(StoreError::NotFound(Missing::Status)),
+                Some((done,)) if done != fields.completed => {
+                    return Err(StoreError::NotFound(Missing::StatusKind));
+                }
+                Some(_) => {}
+            }
+        }
+        if let Pick::Id(priority) = fields.priority
+            && priority != before.priority_id
+        {
+            let sql =
+                sql!("SELECT id FROM priorities WHERE user_id = $1 AND id = $2{for_key_share}");
+            let found: Option<(PriorityId,)> = self
+                .query(sql, (user_id, priority))
+                .fetch_optional(tx.conn())
+                .await?;
+            if found.is_none() {
+                return Err(StoreError::NotFound(Missing::Priority));
+            }
+        }
+        Ok(())
+    }
+
+    /// `sql` with `$1` to `$12` of an insert or update bound: the owner, the fields, the time
+    /// and the status (`$7` the priority's id, `$12` the status's; null for a default or a name).
     fn bind_fields<'q>(
         &self,
         sql: &'static Sql,
@@ -478,11 +676,12 @@ impl Store {
             ),
         )
         .binds((
-            fields.priority,
+            fields.priority.id(),
             times.0,
             times.1,
             &fields.recurrence_rule,
             now,
+            fields.status.id(),
         ))
     }
 
@@ -500,7 +699,7 @@ impl Store {
         let sql = sql!(concat!(
             task_update!(),
             " RETURNING ",
-            task_columns!(),
+            task_columns!("tasks"),
             ", {tags tasks} AS tags"
         ));
         self.bind_fields(sql, user_id, fields, now)
@@ -511,8 +710,8 @@ impl Store {
     }
 
     /// One of the caller's tasks with its row version, for [`Store::edit_unlocked`]
-    /// (PostgreSQL only). Without its tags: an edit of the fields does not read them, and the
-    /// update answers them.
+    /// (PostgreSQL only). Without its tags and the names of its status and priority: an edit of
+    /// the fields does not read them, and the update answers them.
     async fn versioned_task(
         &self,
         conn: Conn<'_>,
@@ -521,8 +720,9 @@ impl Store {
     ) -> StoreResult<Option<Versioned>> {
         let sql = sql!(concat!(
             "SELECT ",
-            task_columns!(),
-            ", {no_tags} AS tags, t.xmin::text AS version FROM tasks t \
+            task_own_columns!(),
+            ", '' AS status, '' AS priority, {no_tags} AS tags, t.xmin::text AS version \
+             FROM tasks t \
              WHERE id = $1 AND user_id = $2 AND ",
             live_session!("$3", "$2")
         ));
@@ -541,10 +741,10 @@ impl Store {
     ) -> StoreResult<Option<Task>> {
         let sql = sql!(concat!(
             task_update!(),
-            " AND xmin::text = $13 AND ",
-            live_session!("$14", "$1"),
+            " AND xmin::text = $14 AND ",
+            live_session!("$15", "$1"),
             " RETURNING ",
-            task_columns!(),
+            task_columns!("tasks"),
             ", {tags tasks} AS tags"
         ));
         Ok(self
@@ -621,7 +821,7 @@ impl Store {
     async fn touch_task(&self, conn: Conn<'_>, user_id: UserId, id: TaskId) -> StoreResult<Task> {
         let sql = sql!(concat!(
             "UPDATE tasks SET updated_at = $3 WHERE id = $1 AND user_id = $2 RETURNING ",
-            task_columns!(),
+            task_columns!("tasks"),
             ", {tags tasks} AS tags"
         ));
         self.query(sql, (id, user_id, self.now()))
@@ -631,7 +831,11 @@ impl Store {
     }
 
     /// The user's IANA time zone name.
-    async fn user_time_zone(&self, conn: Conn<'_>, user_id: UserId) -> Result<String, sqlx::Error> {
+    pub(super) async fn user_time_zone(
+        &self,
+        conn: Conn<'_>,
+        user_id: UserId,
+    ) -> Result<String, sqlx::Error> {
         let sql = sql!("SELECT timezone FROM users WHERE id = $1");
         let (zone,): (String,) = self.query(sql, (user_id,)).fetch_one(conn).await?;
         Ok(zone)

@@ -10,7 +10,8 @@ macro_rules! user_columns {
 }
 
 impl Store {
-    /// `Conflict(UserEmail)` when the (lower-cased) email is taken, however concurrently.
+    /// `Conflict(UserEmail)` when the (lower-cased) email is taken, however concurrently. The
+    /// account comes with its default statuses and priorities, in the same transaction.
     pub async fn insert_user(
         &self,
         email: &Email,
@@ -23,16 +24,12 @@ impl Store {
             user_columns!()
         ));
         let name = name.map(DisplayName::as_str);
-        let values = (
-            UserId::new(),
-            email.as_str(),
-            password_hash,
-            name,
-            self.now(),
-        );
-        let mut conn = self.backend.write(&self.health).await?;
-        let user = self.query(sql, values).fetch_one(conn.conn()).await?;
-        conn.finish().await?;
+        let (id, now) = (UserId::new(), self.now());
+        let values = (id, email.as_str(), password_hash, name, now);
+        let mut tx = self.backend.begin(&self.health).await?;
+        let user = self.query(sql, values).fetch_one(tx.conn()).await?;
+        self.insert_default_categories(&mut tx, id, now).await?;
+        tx.commit().await?;
         Ok(user)
     }
 

@@ -55,6 +55,7 @@ macro_rules! text_value {
 }
 
 pub mod account;
+pub mod category;
 pub mod recurrence;
 pub mod session;
 pub mod task;
@@ -62,8 +63,9 @@ pub mod task_values;
 pub mod user;
 
 pub use account::{DisplayName, Email, Password, TimeZoneName};
+pub use category::{Category, CategoryKind, CategoryName, Pick, PriorityId, StatusId};
 pub use session::{Caller, RefreshSession};
-pub use task::{Priority, Tag, TagId, TagSummary, Task, TaskFields, TaskId, TaskWrite};
+pub use task::{Tag, TagId, TagSummary, Task, TaskFields, TaskId, TaskWrite};
 pub use task_values::{
     RecurrenceRule, TagColor, TagName, TaskDescription, TaskTitle, parse_instant,
 };

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Datelike, Utc};
 use rrule::{RRule, Unvalidated};
 
-use crate::models::{Task, TaskFields};
+use crate::models::{Pick, RecurrenceRule, Task, TaskFields};
 
 /// The next occurrence of a recurring task, as it will be inserted.
 #[derive(Clone, Debug, PartialEq)]
@@ -73,10 +73,78 @@ fn occurrence_after(
         .find(|date| *date > after)
 }
 
+/// Up to `limit` occurrences of the task's rule strictly after `after`, expanded in
+/// `time_zone` from the series' start as [`next_occurrence`] does; none for a task without a
+/// rule or due date.
+pub fn occurrences_after(
+    task: &Task,
+    time_zone: &str,
+    after: DateTime<Utc>,
+    limit: u16,
+) -> Vec<DateTime<Utc>> {
+    let (Some(rule), Some(due)) = (task.recurrence_rule.as_ref(), task.due_date) else {
+        return Vec::new();
+    };
+    let rule = rule.as_str();
+    let series_start = task.recurrence_start.unwrap_or(due);
+    let zone: chrono_tz::Tz = time_zone.parse().unwrap_or(chrono_tz::UTC);
+    let expand = |start: DateTime<Utc>| -> Option<Vec<DateTime<Utc>>> {
+        let parsed: RRule<Unvalidated> = rule.parse().ok()?;
+        let zone = rrule::Tz::from(zone);
+        let set = parsed.build(start.with_timezone(&zone)).ok()?;
+        let found = set
+            .after(after.with_timezone(&zone))
+            .all(limit.saturating_add(1));
+        let dates: Vec<DateTime<Utc>> = found
+            .dates
+            .into_iter()
+            .map(|date| date.with_timezone(&Utc))
+            .filter(|date| *date > after && date.year() <= 9999)
+            .take(usize::from(limit))
+            .collect();
+        // Cut short by the expansion's limits before reaching `after`: try the fallback.
+        (!dates.is_empty() || !found.limited).then_some(dates)
+    };
+    expand(series_start)
+        .or_else(|| {
+            // As in next_occurrence: a series too long to walk from its start continues from
+            // the current occurrence (not one with a COUNT).
+            (series_start != due && !rule.to_ascii_uppercase().contains("COUNT="))
+                .then(|| expand(due))
+                .flatten()
+        })
+        .unwrap_or_default()
+}
+
+/// The rule ended with this occurrence (`UNTIL` at the due date, rounded up to the second, and
+/// no `COUNT`): completing the task then creates no successor.
+pub fn ending_at(rule: &RecurrenceRule, due: DateTime<Utc>) -> Option<RecurrenceRule> {
+    let until = match due.timestamp_subsec_micros() {
+        0 => due,
+        _ => due + chrono::TimeDelta::seconds(1),
+    };
+    let mut parts: Vec<String> = rule
+        .as_str()
+        .split(';')
+        .filter(|part| {
+            let name = part
+                .split('=')
+                .next()
+                .unwrap_or_default()
+                .to_ascii_uppercase();
+            name != "COUNT" && name != "UNTIL"
+        })
+        .map(str::to_owned)
+        .collect();
+    parts.push(format!("UNTIL={}", until.format("%Y%m%dT%H%M%SZ")));
+    RecurrenceRule::parse(&parts.join(";")).ok()
+}
+
 /// The fields of the successor: the same title, description, priority and rule, not completed.
 pub fn successor_fields(task: &Task, next: &NextOccurrence) -> TaskFields {
     TaskFields {
         completed: false,
+        status: Pick::Default,
         due_date: Some(next.due_date),
         remind_at: next.remind_at,
         ..TaskFields::from(task)
@@ -88,7 +156,7 @@ mod tests {
     use sqlx::types::Json;
 
     use super::*;
-    use crate::models::{Priority, RecurrenceRule, TaskId, TaskTitle, UserId};
+    use crate::models::{PriorityId, RecurrenceRule, StatusId, TaskId, TaskTitle, UserId};
 
     fn task(rule: &str, due: &str, remind: Option<&str>, start: Option<&str>) -> Task {
         let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
@@ -99,7 +167,12 @@ mod tests {
             description: None,
             completed: true,
             completed_at: None,
-            priority: Priority::Medium,
+            status_id: StatusId::from(1),
+            status: "completed".to_owned(),
+            priority_id: PriorityId::from(2),
+            priority: "medium".to_owned(),
+            position: 0,
+            series_id: None,
             due_date: Some(at(due)),
             remind_at: remind.map(at),
             recurrence_rule: Some(RecurrenceRule::parse(rule).unwrap()),

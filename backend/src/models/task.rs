@@ -5,9 +5,8 @@ use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use utoipa::ToSchema;
 
-use crate::{
-    core::error::{ApiError, ErrorCode},
-    models::{RecurrenceRule, TaskDescription, TaskTitle, UserId},
+use crate::models::{
+    Pick, PriorityId, RecurrenceRule, StatusId, TaskDescription, TaskTitle, UserId,
 };
 
 id!(
@@ -20,31 +19,6 @@ id!(
     TagId(i64),
     get
 );
-
-/// How important a task is. Stored as 0, 1, 2 so that the column sorts in importance order; a
-/// stored number that is none of these is an error when read, never a default.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type,
-)]
-#[serde(rename_all = "lowercase")]
-#[repr(i16)]
-pub enum Priority {
-    Low = 0,
-    #[default]
-    Medium = 1,
-    High = 2,
-}
-
-impl Priority {
-    pub fn parse(raw: &str) -> Result<Self, ApiError> {
-        match raw {
-            "low" => Ok(Self::Low),
-            "medium" => Ok(Self::Medium),
-            "high" => Ok(Self::High),
-            _ => Err(ApiError::new(ErrorCode::InvalidPriority).with_field("priority")),
-        }
-    }
-}
 
 /// A tag as shown inside a task.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -64,7 +38,17 @@ pub struct Task {
     pub description: Option<TaskDescription>,
     pub completed: bool,
     pub completed_at: Option<DateTime<Utc>>,
-    pub priority: Priority,
+    pub status_id: StatusId,
+    /// The status's name (read with the task).
+    pub status: String,
+    pub priority_id: PriorityId,
+    /// The priority's name (read with the task).
+    pub priority: String,
+    /// The task's place in the manual order: smaller first.
+    pub position: i64,
+    /// The recurring series' first task: this task's own id when it starts one, `None` when it
+    /// is in no series.
+    pub series_id: Option<TaskId>,
     pub due_date: Option<DateTime<Utc>>,
     pub remind_at: Option<DateTime<Utc>>,
     pub recurrence_rule: Option<RecurrenceRule>,
@@ -82,13 +66,17 @@ pub struct Task {
     pub recurrence_start: Option<DateTime<Utc>>,
 }
 
-/// Every writable column of a task, as it will be stored.
+/// Every writable column of a task, as it will be stored. `completed` is the kind of the
+/// status: with [`Pick::Default`] the status is the user's default of that kind, and a status
+/// picked by id or name must be of that kind (a name given on create decides it; see
+/// [`crate::db::NewTask`]).
 #[derive(Clone, Debug)]
 pub struct TaskFields {
     pub title: TaskTitle,
     pub description: Option<TaskDescription>,
     pub completed: bool,
-    pub priority: Priority,
+    pub status: Pick<StatusId>,
+    pub priority: Pick<PriorityId>,
     pub due_date: Option<DateTime<Utc>>,
     pub remind_at: Option<DateTime<Utc>>,
     pub recurrence_rule: Option<RecurrenceRule>,
@@ -100,7 +88,8 @@ impl From<&Task> for TaskFields {
             title: task.title.clone(),
             description: task.description.clone(),
             completed: task.completed,
-            priority: task.priority,
+            status: Pick::Id(task.status_id),
+            priority: Pick::Id(task.priority_id),
             due_date: task.due_date,
             remind_at: task.remind_at,
             recurrence_rule: task.recurrence_rule.clone(),
@@ -113,6 +102,9 @@ impl From<&Task> for TaskFields {
 pub struct TaskWrite {
     pub fields: TaskFields,
     pub tags: Option<Vec<TagId>>,
+    /// On create: whether `completed` was given. When it was not and a status is named, the
+    /// status's kind decides it; when it was, the two must agree.
+    pub completed_given: bool,
 }
 
 /// A row of `tags`.

@@ -19,7 +19,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::{
     core::error::{ErrorBody, ErrorCode},
     routers::state::AppState,
-    routers::{auth, changes, events, health, reminders, tags, tasks, users},
+    routers::{auth, categories, changes, events, health, reminders, tags, tasks, users},
     schemas::{
         events::{DeletedId, ResyncData},
         rules,
@@ -40,10 +40,16 @@ static REDOC_JS: &str = include_str!("../../static/redoc/redoc.standalone.js");
         auth::register, auth::login, auth::refresh, auth::logout, auth::me,
         users::get_profile, users::update_profile, users::change_password, users::delete_account,
         tasks::create_task, tasks::list_tasks, tasks::get_task, tasks::replace_task,
-        tasks::update_task, tasks::toggle_task, tasks::delete_task, tasks::link_tag,
+        tasks::update_task, tasks::toggle_task, tasks::delete_task, tasks::move_task,
+        tasks::reorder_tasks, tasks::list_occurrences, tasks::skip_task, tasks::stop_recurring,
+        tasks::link_tag,
         tasks::unlink_tag, reminders::list_reminders, events::events, changes::list_changes,
         tags::create_tag, tags::list_tags, tags::get_tag, tags::replace_tag, tags::update_tag,
         tags::delete_tag,
+        categories::list_categories, categories::list_statuses, categories::create_status,
+        categories::get_status, categories::update_status, categories::delete_status,
+        categories::list_priorities, categories::create_priority, categories::get_priority,
+        categories::update_priority, categories::delete_priority,
         health::health, health::ready,
     ),
     components(schemas(ErrorBody, ErrorCode, DeletedId, ResyncData)),
@@ -53,6 +59,7 @@ static REDOC_JS: &str = include_str!("../../static/redoc/redoc.standalone.js");
         (name = "users", description = "The caller's own account."),
         (name = "tasks", description = "The caller's tasks: create, list with filters and sorting, update, complete, tag."),
         (name = "tags", description = "The caller's tags."),
+        (name = "statuses and priorities", description = "The caller's own statuses (each open or done) and priorities, which tasks refer to by name."),
         (name = "events", description = "The caller's live event stream (Server-Sent Events), resumable with `Last-Event-ID`."),
         (name = "sync", description = "Delta sync: the caller's changes since a cursor."),
         (name = "health", description = "Liveness and readiness."),
@@ -132,6 +139,8 @@ impl Modify for CommonResponses {
             ("user_id", "Must be the caller's own id.", uuid),
             ("task_id", "The task's id.", rules::id()),
             ("tag_id", "The tag's id.", rules::id()),
+            ("status_id", "The status's id.", rules::id()),
+            ("priority_id", "The priority's id.", rules::id()),
         ]
         .map(|(name, description, schema)| {
             ParameterBuilder::new()

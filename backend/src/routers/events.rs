@@ -54,7 +54,8 @@ pub struct EventsQuery {
 ///
 /// A `text/event-stream` of the caller's changes: `task.created`, `task.updated` (the task
 /// object), `task.deleted` (`{"id": …}`), `tag.created`, `tag.updated` (the tag object),
-/// `tag.deleted` (`{"id": …}`) and `reminder` (the task whose `remind_at` has come, once), in
+/// `tag.deleted` (`{"id": …}`), `status.*` and `priority.*` (the status or priority, or
+/// `{"id": …}` when deleted) and `reminder` (the task whose `remind_at` has come, once), in
 /// the order they happened, each with the object as it is when sent. Each event's `id:` is its
 /// cursor. Changes made through any server process sharing the database arrive.
 ///

@@ -279,6 +279,30 @@ impl FromRequestParts<AppState> for TagIdPath {
     }
 }
 
+/// The `{status_id}` of the path; not a whole number → 422.
+#[derive(Clone, Copy, Debug)]
+pub struct StatusIdPath(pub i64);
+
+impl FromRequestParts<AppState> for StatusIdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        id_param(parts, state, "status_id").await.map(Self)
+    }
+}
+
+/// The `{priority_id}` of the path; not a whole number → 422.
+#[derive(Clone, Copy, Debug)]
+pub struct PriorityIdPath(pub i64);
+
+impl FromRequestParts<AppState> for PriorityIdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        id_param(parts, state, "priority_id").await.map(Self)
+    }
+}
+
 async fn id_param(
     parts: &mut Parts,
     state: &AppState,

@@ -3,6 +3,7 @@
 //! calls of the services and their results into responses; they never touch the store.
 
 pub mod auth;
+pub mod categories;
 pub mod changes;
 pub mod docs;
 pub mod events;
@@ -27,6 +28,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .merge(users::router())
         .merge(tasks::router())
         .merge(tags::router())
+        .merge(categories::router())
         .merge(reminders::router())
         .merge(events::router())
         .merge(changes::router())

@@ -7,8 +7,8 @@ use crate::{
     events::EventBus,
     services::{
         accounts::AccountService, auth::AuthService, background::Background,
-        changes::ChangeService, health::HealthService, reminders::ReminderService,
-        tags::TagService, tasks::TaskService,
+        categories::CategoryService, changes::ChangeService, health::HealthService,
+        reminders::ReminderService, tags::TagService, tasks::TaskService,
     },
 };
 
@@ -37,6 +37,7 @@ pub struct Services {
     pub accounts: Arc<AccountService>,
     pub tasks: Arc<TaskService>,
     pub tags: Arc<TagService>,
+    pub categories: Arc<CategoryService>,
     pub reminders: Arc<ReminderService>,
     pub changes: Arc<ChangeService>,
     pub health: Arc<HealthService>,

@@ -3,7 +3,8 @@
 
 use crate::{
     core::error::{ApiError, ErrorCode},
-    db::{Constraint, Missing, SessionEnd, StorageFault, StoreError},
+    db::{Constraint, Missing, Refusal, SessionEnd, StorageFault, StoreError},
+    models::CategoryKind,
 };
 
 impl From<StoreError> for ApiError {
@@ -13,6 +14,55 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(Missing::Tag) => ErrorCode::TagNotFound.into(),
             StoreError::NotFound(Missing::TagInSet) => {
                 ApiError::new(ErrorCode::TagNotFound).with_field("tag_ids")
+            }
+            StoreError::NotFound(Missing::Category(CategoryKind::Status)) => {
+                ErrorCode::StatusNotFound.into()
+            }
+            StoreError::NotFound(Missing::Category(CategoryKind::Priority)) => {
+                ErrorCode::PriorityNotFound.into()
+            }
+            StoreError::NotFound(Missing::Status) => CategoryKind::Status.invalid("status"),
+            StoreError::NotFound(Missing::Priority) => CategoryKind::Priority.invalid("priority"),
+            StoreError::NotFound(Missing::StatusKind) => ApiError::validation(
+                "completed",
+                "completed contradicts the status's kind: leave one of them out.",
+            ),
+            StoreError::NotFound(Missing::Replacement) => ApiError::validation(
+                "replace_with",
+                "replace_with must be the id of another of your statuses of the same kind (or \
+                 of another of your priorities).",
+            ),
+            StoreError::Refused(Refusal::Default) => ErrorCode::CannotDeleteDefault.into(),
+            StoreError::Refused(Refusal::InUse(CategoryKind::Status)) => {
+                ErrorCode::StatusInUse.into()
+            }
+            StoreError::Refused(Refusal::InUse(CategoryKind::Priority)) => {
+                ErrorCode::PriorityInUse.into()
+            }
+            StoreError::Refused(Refusal::NotRecurring) => ErrorCode::TaskNotRecurring.into(),
+            StoreError::Refused(Refusal::NotOpen) => ApiError::validation(
+                "task_id",
+                "The task is completed: only an open occurrence can be skipped.",
+            ),
+            StoreError::Refused(Refusal::SeriesEnded) => ApiError::new(ErrorCode::TaskNotRecurring)
+                .with_detail(
+                    "The series has no occurrence after this one: there is none to skip to.",
+                ),
+            StoreError::Conflict(Constraint::StatusName) => {
+                ApiError::new(ErrorCode::StatusAlreadyExists).with_field("name")
+            }
+            StoreError::Conflict(Constraint::PriorityName) => {
+                ApiError::new(ErrorCode::PriorityAlreadyExists).with_field("name")
+            }
+            // A status or priority the write named was deleted meanwhile: nothing was written,
+            // and the same request resolves the name afresh.
+            StoreError::Conflict(Constraint::Reference) => {
+                ApiError::new(ErrorCode::ServiceUnavailable)
+                    .with_detail(
+                        "A status or priority this write uses changed meanwhile; nothing was \
+                         saved. Send the request again.",
+                    )
+                    .with_retry_after(1)
             }
             StoreError::SessionEnded(SessionEnd::Revoked) => ErrorCode::TokenRevoked.into(),
             StoreError::SessionEnded(SessionEnd::Gone) => ApiError::new(ErrorCode::InvalidToken)

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::{
     IntoParams, ToSchema,
-    openapi::{ObjectBuilder, Ref, Schema, Type, schema::OneOfBuilder},
+    openapi::{ObjectBuilder, Ref, Schema, Type, schema::AnyOfBuilder},
 };
 
 use super::events::EVENT_NAMES;
@@ -63,11 +63,14 @@ fn change_type() -> utoipa::openapi::Object {
         .build()
 }
 
+/// `anyOf`: a status has every member a tag or a priority has, so it matches those too.
 fn change_data() -> Schema {
-    Schema::OneOf(
-        OneOfBuilder::new()
+    Schema::AnyOf(
+        AnyOfBuilder::new()
             .item(Ref::from_schema_name("TaskResponse"))
             .item(Ref::from_schema_name("TagResponse"))
+            .item(Ref::from_schema_name("StatusResponse"))
+            .item(Ref::from_schema_name("PriorityResponse"))
             .item(ObjectBuilder::new().schema_type(Type::Null))
             .build(),
     )

@@ -6,27 +6,33 @@ use utoipa::{
 };
 
 /// The names of the changes, as events and in `/changes`.
-pub const EVENT_NAMES: [&str; 7] = [
+pub const EVENT_NAMES: [&str; 13] = [
     "task.created",
     "task.updated",
     "task.deleted",
     "tag.created",
     "tag.updated",
     "tag.deleted",
+    "status.created",
+    "status.updated",
+    "status.deleted",
+    "priority.created",
+    "priority.updated",
+    "priority.deleted",
     "reminder",
 ];
 
 /// The stream's events: the changes, and `resync`.
-const STREAM_EVENT_NAMES: [&str; 8] = [
-    EVENT_NAMES[0],
-    EVENT_NAMES[1],
-    EVENT_NAMES[2],
-    EVENT_NAMES[3],
-    EVENT_NAMES[4],
-    EVENT_NAMES[5],
-    EVENT_NAMES[6],
-    "resync",
-];
+const STREAM_EVENT_NAMES: [&str; 14] = {
+    let mut names = [""; 14];
+    let mut i = 0;
+    while i < EVENT_NAMES.len() {
+        names[i] = EVENT_NAMES[i];
+        i += 1;
+    }
+    names[EVENT_NAMES.len()] = "resync";
+    names
+};
 
 /// One event of `text/event-stream`: an `id:`, an `event:` and a `data:` line, then a blank
 /// line. Lines starting with `:` are comments that keep the connection open.
@@ -41,7 +47,8 @@ pub struct StreamEvent {
     /// after this event.
     pub id: String,
     /// `task.created`, `task.updated` and `reminder` carry the task; `tag.created` and
-    /// `tag.updated` the tag; `task.deleted` and `tag.deleted` `{"id": …}`; `resync`
+    /// `tag.updated` the tag, `status.*` and `priority.*` the status or priority; the
+    /// `*.deleted` ones `{"id": …}`; `resync`
     /// `{"cursor": …}` (the changes after the cursor resumed from are no longer kept: list
     /// again).
     #[schema(schema_with = event_name)]
@@ -78,6 +85,8 @@ fn event_data() -> utoipa::openapi::Object {
     let objects = AnyOfBuilder::new()
         .item(Ref::from_schema_name("TaskResponse"))
         .item(Ref::from_schema_name("TagResponse"))
+        .item(Ref::from_schema_name("StatusResponse"))
+        .item(Ref::from_schema_name("PriorityResponse"))
         .item(Ref::from_schema_name("DeletedId"))
         .item(Ref::from_schema_name("ResyncData"))
         .build();

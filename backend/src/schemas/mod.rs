@@ -1,6 +1,7 @@
 //! Request and response bodies (serde + OpenAPI), nothing else.
 
 pub mod auth;
+pub mod categories;
 pub mod changes;
 pub mod events;
 pub mod health;

@@ -106,6 +106,14 @@ pub fn recurrence_rule() -> Object {
 }
 
 /// A tag name: 1–50 characters after trimming.
+pub fn category_name() -> Object {
+    trimmed(
+        50,
+        "; unique per user regardless of case among the statuses (or the priorities)",
+        "in_progress",
+    )
+}
+
 pub fn tag_name() -> Object {
     trimmed(50, "; unique per user regardless of case", "work")
 }
@@ -208,20 +216,29 @@ pub fn id() -> Object {
         .build()
 }
 
+/// `all`, `pending`, `completed` or one of the user's status names.
 pub fn task_status() -> Object {
     string(false)
-        .enum_values(Some(["all", "pending", "completed"]))
+        .min_length(Some(1))
+        .examples(["pending", "in_progress"])
         .build()
 }
 
+/// One of the user's priority names.
 pub fn priority_filter() -> Object {
-    string(false)
-        .enum_values(Some(["low", "medium", "high"]))
-        .build()
+    string(false).min_length(Some(1)).examples(["high"]).build()
 }
 
 pub fn task_sort() -> Object {
-    let fields = ["due_date", "priority", "created_at", "updated_at", "title"];
+    let fields = [
+        "due_date",
+        "priority",
+        "status",
+        "position",
+        "created_at",
+        "updated_at",
+        "title",
+    ];
     let values = fields
         .iter()
         .flat_map(|field| [(*field).to_owned(), format!("-{field}")]);

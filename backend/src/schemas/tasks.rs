@@ -13,7 +13,7 @@ use utoipa::{
 use super::{
     Patch, not_null, rfc3339_utc, rfc3339_utc_opt, rules, whole_numbers, whole_numbers_patch,
 };
-use crate::models::{Priority, TagSummary, Task, TaskId, UserId};
+use crate::models::{TagSummary, Task, TaskId, UserId};
 
 /// A task with its tags.
 #[derive(Debug, Serialize, ToSchema)]
@@ -23,11 +23,24 @@ pub struct TaskResponse {
     pub title: String,
     #[schema(required = true)]
     pub description: Option<String>,
+    /// True exactly when the task's status is of kind `done`.
     pub completed: bool,
     #[serde(serialize_with = "rfc3339_utc_opt")]
     #[schema(required = true)]
     pub completed_at: Option<DateTime<Utc>>,
-    pub priority: Priority,
+    /// The name of one of the user's statuses (see `GET …/statuses`).
+    #[schema(example = "in_progress")]
+    pub status: String,
+    /// The name of one of the user's priorities (see `GET …/priorities`).
+    #[schema(example = "high")]
+    pub priority: String,
+    /// The task's place in the manual order (`sort=position`): smaller comes first. An opaque
+    /// number: compare it, do not compute with it (new tasks go to the top).
+    pub position: i64,
+    /// The recurring series the task belongs to: the id of its first task; null for a task
+    /// that never recurred.
+    #[schema(value_type = Option<i64>, required = true)]
+    pub series_id: Option<TaskId>,
     #[serde(serialize_with = "rfc3339_utc_opt")]
     #[schema(required = true)]
     pub due_date: Option<DateTime<Utc>>,
@@ -62,7 +75,10 @@ impl From<Task> for TaskResponse {
             description: task.description.map(String::from),
             completed: task.completed,
             completed_at: task.completed_at,
+            status: task.status,
             priority: task.priority,
+            position: task.position,
+            series_id: task.series_id,
             due_date: task.due_date,
             remind_at: task.remind_at,
             recurrence_rule: task.recurrence_rule.map(String::from),
@@ -93,9 +109,14 @@ pub struct CreateTaskRequest {
     pub title: String,
     #[schema(schema_with = rules::description)]
     pub description: Option<String>,
-    /// `low`, `medium` (the default, also for `null`) or `high`.
-    #[schema(value_type = Option<Priority>)]
+    /// The name of one of the user's priorities (exactly); the default one
+    /// (`medium` for a new account) when absent or `null`.
+    #[schema(example = "high")]
     pub priority: Option<String>,
+    /// The name of one of the user's statuses (exactly); it decides `completed`.
+    /// Absent or `null`: the default status of the kind `completed` says.
+    #[schema(example = "in_progress")]
+    pub status: Option<String>,
     #[schema(schema_with = rules::due_date)]
     pub due_date: Option<String>,
     #[schema(schema_with = rules::remind_at)]
@@ -126,9 +147,15 @@ pub struct CreateTaskRequest {
 pub struct ReplaceTaskRequest {
     #[schema(schema_with = rules::title)]
     pub title: String,
-    #[schema(value_type = Priority)]
+    /// The name of one of the user's priorities.
+    #[schema(example = "medium")]
     pub priority: String,
     pub completed: bool,
+    /// The name of one of the user's statuses (it must be of the kind `completed` says).
+    /// Absent or `null`: the task keeps its status if that is of the right kind, else it gets
+    /// the default one of that kind.
+    #[schema(example = "not_started")]
+    pub status: Option<String>,
     #[schema(schema_with = rules::description)]
     pub description: Option<String>,
     #[schema(schema_with = rules::due_date)]
@@ -143,9 +170,10 @@ pub struct ReplaceTaskRequest {
 }
 
 /// `PATCH …/tasks/{task_id}`: only the fields present change; `null` clears a nullable field
-/// (`tag_ids: null` removes every tag). `title`, `priority` and `completed` cannot be cleared:
+/// (`tag_ids: null` removes every tag). `title`, `priority`, `status` and `completed` cannot be
+/// cleared:
 /// `null` there is a 422 `VALIDATION_ERROR` naming the field.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"priority": "low", "due_date": "2030-05-03T09:00:00Z"}))]
 pub struct UpdateTaskRequest {
@@ -156,8 +184,12 @@ pub struct UpdateTaskRequest {
     #[schema(schema_with = rules::description)]
     pub description: Patch<String>,
     #[serde(default, deserialize_with = "not_null")]
-    #[schema(value_type = Priority)]
+    #[schema(value_type = String, example = "low")]
     pub priority: Option<String>,
+    /// A status's name; moves `completed` with it.
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(value_type = String, example = "in_progress")]
+    pub status: Option<String>,
     #[serde(default)]
     #[schema(schema_with = rules::due_date)]
     pub due_date: Patch<String>,
@@ -207,12 +239,13 @@ impl IntoParams for ListTasksQuery {
             ),
             (
                 "status",
-                "`all` (default), `pending` or `completed`.",
+                "`all` (default), `pending` (any open status), `completed` (any done status) or \
+                 the name of one of the caller's statuses (exactly).",
                 rules::task_status(),
             ),
             (
                 "priority",
-                "`low`, `medium` or `high`.",
+                "The name of one of the caller's priorities (exactly).",
                 rules::priority_filter(),
             ),
             (
@@ -243,8 +276,9 @@ impl IntoParams for ListTasksQuery {
             ),
             (
                 "sort",
-                "`due_date`, `priority`, `created_at`, `updated_at` or `title`; prefix `-` for \
-                 descending (default `-created_at`).",
+                "`due_date`, `priority` (the priorities' rank), `status` (the statuses' order), \
+                 `position` (the manual order), `created_at`, `updated_at` or `title`; prefix `-` \
+                 for descending (default `-created_at`). Ties break by id.",
                 rules::task_sort(),
             ),
         ];
@@ -272,4 +306,66 @@ pub struct TaskPage {
     pub limit: i64,
     /// 0 when `total` is 0.
     pub pages: i64,
+}
+
+/// Where `POST …/tasks/{task_id}/move` puts the task: exactly one of `before`, `after` (another
+/// of the caller's tasks) or `to`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"before": 42}))]
+pub struct MoveTaskRequest {
+    /// Right above this task.
+    pub before: Option<i64>,
+    /// Right below this task.
+    pub after: Option<i64>,
+    /// `top` or `bottom` of the whole list.
+    pub to: Option<MoveTo>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MoveTo {
+    Top,
+    Bottom,
+}
+
+/// `POST …/tasks/reorder`: these tasks, in this order (each once, 1 to 1000 of them).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"task_ids": [42, 17, 23]}))]
+pub struct ReorderTasksRequest {
+    #[serde(deserialize_with = "whole_numbers")]
+    #[schema(value_type = Vec<i64>, min_items = 1, max_items = 1000)]
+    pub task_ids: Option<Vec<i64>>,
+}
+
+/// `GET …/tasks/{task_id}/occurrences`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OccurrencesQuery {
+    /// Occurrences strictly after this RFC 3339 time (default: now).
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub after: Option<String>,
+    /// How many, at least 1 (default 10); values above 100 are served as 100.
+    #[param(value_type = Option<i64>, minimum = 1)]
+    pub limit: Option<String>,
+}
+
+/// The next occurrences of a task's rule, computed (nothing is written).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"occurrences": ["2030-05-06T09:00:00.000000Z", "2030-05-08T09:00:00.000000Z"]}))]
+pub struct OccurrencesResponse {
+    /// RFC 3339 times in UTC, soonest first.
+    pub occurrences: Vec<String>,
+}
+
+/// `?scope=` of `PATCH` and `DELETE …/tasks/{task_id}`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TaskScopeQuery {
+    /// `PATCH`: `following` changes this occurrence and every later one of its series.
+    /// `DELETE`: `series` deletes every task of the task's series, completed ones included.
+    /// Absent: the task alone.
+    #[param(value_type = Option<String>)]
+    pub scope: Option<String>,
 }

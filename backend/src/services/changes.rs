@@ -16,9 +16,10 @@ use serde_json::json;
 
 use crate::{
     core::error::{ApiError, ErrorCode},
-    db::{Change, ChangeKind, ChangePage, Changed, Place, Store, StoreResult},
+    db::{Change, ChangeKind, ChangePage, Changed, ObjectKind, Place, Store, StoreResult},
     models::{Caller, UserId},
     schemas::{
+        categories::category_json,
         changes::{ChangeItem, ChangesResponse},
         tags::TagResponse,
         tasks::TaskResponse,
@@ -212,12 +213,7 @@ impl ChangeService {
         let events = page
             .changes
             .into_iter()
-            .filter(|change| {
-                !matches!(
-                    change.kind,
-                    ChangeKind::TaskUpdated | ChangeKind::TagUpdated
-                ) || updated.insert((change.kind, change.id))
-            })
+            .filter(|change| !change.kind.is_updated() || updated.insert((change.kind, change.id)))
             .map(|change| StreamEvent {
                 id: format_cursor(user_id, change.place),
                 name: change.kind.name(),
@@ -266,25 +262,23 @@ impl ChangeService {
 /// kept apart from the task's edits (it is news, not state); a task created within the page
 /// keeps `task.created` (the client has not seen it), whatever came after, unless deleted.
 fn compact(page: ChangePage) -> Vec<(ChangeKind, Change)> {
+    /// An object, or a task's reminders (kept apart from its edits).
     #[derive(PartialEq, Eq, Hash)]
     enum Object {
-        Task(i64),
-        Tag(i64),
+        Of(ObjectKind, i64),
         Reminder(i64),
     }
     let key = |change: &Change| match change.kind {
         ChangeKind::Reminder => Object::Reminder(change.id),
-        kind if kind.is_tag() => Object::Tag(change.id),
-        _ => Object::Task(change.id),
+        kind => Object::Of(kind.object(), change.id),
     };
     let mut last: HashMap<Object, (usize, ChangeKind)> = HashMap::new();
     for (index, change) in page.changes.iter().enumerate() {
-        let created = last.get(&key(change)).is_some_and(|(_, kind)| {
-            matches!(kind, ChangeKind::TaskCreated | ChangeKind::TagCreated)
-        });
+        let created = last
+            .get(&key(change))
+            .is_some_and(|(_, kind)| kind.is_created());
         let kind = match change.kind {
-            ChangeKind::TaskUpdated if created => ChangeKind::TaskCreated,
-            ChangeKind::TagUpdated if created => ChangeKind::TagCreated,
+            kind if kind.is_updated() && created => kind.object().created_updated().0,
             kind => kind,
         };
         last.insert(key(change), (index, kind));
@@ -300,8 +294,9 @@ fn compact(page: ChangePage) -> Vec<(ChangeKind, Change)> {
 /// The object as the other routes answer it; `None` for a deletion.
 fn object_json(object: Changed) -> Option<serde_json::Value> {
     match object {
-        Changed::Task(task) => serde_json::to_value(TaskResponse::from(task)).ok(),
+        Changed::Task(task) => serde_json::to_value(TaskResponse::from(*task)).ok(),
         Changed::Tag(tag) => serde_json::to_value(TagResponse::from(tag)).ok(),
+        Changed::Category(category) => serde_json::to_value(category_json(category)).ok(),
         Changed::Deleted => None,
     }
 }

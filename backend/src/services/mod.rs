@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod auth;
 pub mod availability;
 pub mod background;
+pub mod categories;
 pub mod changes;
 pub mod health;
 pub mod reminders;

@@ -8,15 +8,20 @@ use chrono::{DateTime, Utc};
 pub use crate::db::ListedTasks as TaskList;
 use crate::{
     core::error::{ApiError, ErrorCode},
-    db::{SortField, Store, TagRef, TaskFields, TaskFilter, TaskSort, TaskWrite},
+    db::{
+        Placement, Resolved, SortField, Store, TagRef, TaskFields, TaskFilter, TaskSort, TaskWrite,
+    },
     events::EventBus,
     models::{
-        Caller, Priority, RecurrenceRule, TagId, Task, TaskDescription, TaskId, TaskTitle,
-        parse_instant,
+        Caller, Pick, RecurrenceRule, TagId, Task, TaskDescription, TaskId, TaskTitle,
+        parse_instant, recurrence,
     },
     schemas::{
         Patch,
-        tasks::{CreateTaskRequest, ListTasksQuery, ReplaceTaskRequest, UpdateTaskRequest},
+        tasks::{
+            CreateTaskRequest, ListTasksQuery, MoveTaskRequest, MoveTo, OccurrencesQuery,
+            ReorderTasksRequest, ReplaceTaskRequest, TaskScopeQuery, UpdateTaskRequest,
+        },
     },
 };
 
@@ -52,6 +57,53 @@ fn tag_ids(raw: Vec<i64>) -> Vec<TagId> {
     ids.sort_unstable();
     ids.dedup();
     ids
+}
+
+/// The most tasks one reorder places.
+const MAX_REORDER: usize = 1000;
+
+fn bad_scope(allowed: &str) -> ApiError {
+    ApiError::validation(
+        "scope",
+        format!("scope must be {allowed}, or absent for the task alone."),
+    )
+}
+
+/// A status or priority a create names (exactly, as tasks show it), or the default.
+fn named<I>(name: Option<String>) -> Pick<I> {
+    name.map_or(Pick::Default, Pick::Named)
+}
+
+/// Gives `fields` the status, priority and completion a write asks for: a named status decides
+/// `completed` (a `completed` given as well must agree); `completed` alone moves the task to
+/// the default status of that kind when it changes, and keeps the status otherwise.
+fn choose(
+    current: &Task,
+    fields: &mut TaskFields,
+    resolved: Resolved,
+    completed: Option<bool>,
+) -> Result<(), ApiError> {
+    if let Some(priority) = resolved.priority {
+        fields.priority = Pick::Id(priority);
+    }
+    match (resolved.status, completed) {
+        (Some((_, done)), Some(completed)) if done != completed => {
+            return Err(ApiError::validation(
+                "completed",
+                "completed contradicts the status's kind: leave one of them out.",
+            ));
+        }
+        (Some((status, done)), _) => {
+            fields.status = Pick::Id(status);
+            fields.completed = done;
+        }
+        (None, Some(completed)) if completed != current.completed => {
+            fields.status = Pick::Default;
+            fields.completed = completed;
+        }
+        (None, _) => {}
+    }
+    Ok(())
 }
 
 /// Task writes and reads; each write wakes the user's event streams.
@@ -90,22 +142,19 @@ impl TaskService {
             title: TaskTitle::parse(&body.title)?,
             description: body.description.map(description).transpose()?,
             completed: body.completed.unwrap_or(false),
-            priority: body
-                .priority
-                .as_deref()
-                .map(Priority::parse)
-                .transpose()?
-                .unwrap_or_default(),
+            status: named(body.status),
+            priority: named(body.priority),
             due_date: body.due_date.map(due_date).transpose()?,
             remind_at: body.remind_at.map(remind_at).transpose()?,
             recurrence_rule: body.recurrence_rule.map(recurrence).transpose()?,
         };
         check_recurrence(&fields)?;
-        let tags = body.tag_ids.map(tag_ids);
-        let task = self
-            .store
-            .create_task(&caller, TaskWrite { fields, tags })
-            .await?;
+        let write = TaskWrite {
+            fields,
+            tags: body.tag_ids.map(tag_ids),
+            completed_given: body.completed.is_some(),
+        };
+        let task = self.store.create_task(&caller, write).await?;
         self.events.changed(caller.user_id);
         Ok(task)
     }
@@ -118,19 +167,29 @@ impl TaskService {
         id: TaskId,
         body: ReplaceTaskRequest,
     ) -> Result<Task, ApiError> {
-        let fields = TaskFields {
-            title: TaskTitle::parse(&body.title)?,
-            description: body.description.map(description).transpose()?,
-            completed: body.completed,
-            priority: Priority::parse(&body.priority)?,
-            due_date: body.due_date.map(due_date).transpose()?,
-            remind_at: body.remind_at.map(remind_at).transpose()?,
-            recurrence_rule: body.recurrence_rule.map(recurrence).transpose()?,
-        };
-        check_recurrence(&fields)?;
+        let title = TaskTitle::parse(&body.title)?;
+        let description = body.description.map(description).transpose()?;
+        let due_date = body.due_date.map(due_date).transpose()?;
+        let remind_at = body.remind_at.map(remind_at).transpose()?;
+        let recurrence_rule = body.recurrence_rule.map(recurrence).transpose()?;
+        let resolved = self
+            .resolve(caller, body.status.as_deref(), Some(&body.priority))
+            .await?;
         let tags = Some(tag_ids(body.tag_ids.unwrap_or_default()));
-        self.edit(caller, id, tags, move |_| Ok(fields.clone()))
-            .await
+        self.edit(caller, id, tags, move |current| {
+            let mut fields = TaskFields {
+                title: title.clone(),
+                description: description.clone(),
+                due_date,
+                remind_at,
+                recurrence_rule: recurrence_rule.clone(),
+                ..TaskFields::from(current)
+            };
+            choose(current, &mut fields, resolved, Some(body.completed))?;
+            check_recurrence(&fields)?;
+            Ok(fields)
+        })
+        .await
     }
 
     /// Changes only the fields present; `null` clears a nullable field.
@@ -139,10 +198,44 @@ impl TaskService {
         caller: Caller,
         id: TaskId,
         body: UpdateTaskRequest,
+        scope: TaskScopeQuery,
     ) -> Result<Task, ApiError> {
-        // Validated in full before the database is touched.
-        let (tags, edit) = patch_edit(body)?;
-        self.edit(caller, id, tags, edit).await
+        // Validated in full before the database is touched, but for the names of a status
+        // and a priority, which are the user's.
+        let names = (body.status.clone(), body.priority.clone());
+        let resolved = self
+            .resolve(caller, names.0.as_deref(), names.1.as_deref())
+            .await?;
+        match scope.scope.as_deref() {
+            None => {
+                let (tags, edit) = patch_edit(body, resolved)?;
+                self.edit(caller, id, tags, edit).await
+            }
+            Some("following") => {
+                // Later occurrences take what belongs to the whole series; the due date,
+                // reminder, completion and status stay each occurrence's own.
+                let series_wide = UpdateTaskRequest {
+                    due_date: Patch::Absent,
+                    remind_at: Patch::Absent,
+                    completed: None,
+                    status: None,
+                    ..body.clone()
+                };
+                let later_resolved = Resolved {
+                    status: None,
+                    ..resolved
+                };
+                let (tags, edit) = patch_edit(body, resolved)?;
+                let (_, later) = patch_edit(series_wide, later_resolved)?;
+                let task = self
+                    .store
+                    .edit_following(&caller, id, tags, edit, later)
+                    .await?;
+                self.events.changed(caller.user_id);
+                Ok(task)
+            }
+            Some(_) => Err(bad_scope("following")),
+        }
     }
 
     /// Flips completion and returns the task.
@@ -150,9 +243,27 @@ impl TaskService {
         self.edit(caller, id, None, |current| {
             let mut fields = TaskFields::from(current);
             fields.completed = !fields.completed;
+            // The default status of the other kind.
+            fields.status = Pick::Default;
             Ok(fields)
         })
         .await
+    }
+
+    /// The status and priority that names in a write stand for (nothing to read without one).
+    async fn resolve(
+        &self,
+        caller: Caller,
+        status: Option<&str>,
+        priority: Option<&str>,
+    ) -> Result<Resolved, ApiError> {
+        if status.is_none() && priority.is_none() {
+            return Ok(Resolved::default());
+        }
+        Ok(self
+            .store
+            .resolve_names(caller.user_id, status, priority)
+            .await?)
     }
 
     pub async fn find_task(&self, caller: Caller, id: TaskId) -> Result<Task, ApiError> {
@@ -162,12 +273,139 @@ impl TaskService {
             .ok_or_else(|| ErrorCode::TaskNotFound.into())
     }
 
-    pub async fn delete_task(&self, caller: Caller, id: TaskId) -> Result<(), ApiError> {
-        if !self.store.delete_task(&caller, id).await? {
+    /// Deletes the task, or (`scope=series`) its whole series.
+    pub async fn delete_task(
+        &self,
+        caller: Caller,
+        id: TaskId,
+        scope: TaskScopeQuery,
+    ) -> Result<(), ApiError> {
+        let deleted = match scope.scope.as_deref() {
+            None => self.store.delete_task(&caller, id).await?,
+            Some("series") => self.store.delete_series(&caller, id).await?,
+            Some(_) => return Err(bad_scope("series")),
+        };
+        if !deleted {
             return Err(ErrorCode::TaskNotFound.into());
         }
         self.events.changed(caller.user_id);
         Ok(())
+    }
+
+    /// Places one task in the manual order.
+    pub async fn move_task(
+        &self,
+        caller: Caller,
+        id: TaskId,
+        body: MoveTaskRequest,
+    ) -> Result<Task, ApiError> {
+        let placement = match (body.before, body.after, body.to) {
+            (Some(next), None, None) => Placement::Before(TaskId::from(next)),
+            (None, Some(previous), None) => Placement::After(TaskId::from(previous)),
+            (None, None, Some(MoveTo::Top)) => Placement::Top,
+            (None, None, Some(MoveTo::Bottom)) => Placement::Bottom,
+            _ => {
+                return Err(ApiError::validation(
+                    "body",
+                    "Give exactly one of before, after (a task id) or to (top or bottom).",
+                ));
+            }
+        };
+        if matches!(placement, Placement::Before(other) | Placement::After(other) if other == id) {
+            return Err(ApiError::new(ErrorCode::InvalidTaskOrder)
+                .with_detail("A task cannot be placed next to itself.")
+                .with_field(if body.before.is_some() {
+                    "before"
+                } else {
+                    "after"
+                }));
+        }
+        let task = self.store.move_task(&caller, id, placement).await?;
+        self.events.changed(caller.user_id);
+        Ok(task)
+    }
+
+    /// Places these tasks in this order, where the topmost of them was.
+    pub async fn reorder_tasks(
+        &self,
+        caller: Caller,
+        body: ReorderTasksRequest,
+    ) -> Result<Vec<Task>, ApiError> {
+        let ids: Vec<TaskId> = body
+            .task_ids
+            .unwrap_or_default()
+            .into_iter()
+            .map(TaskId::from)
+            .collect();
+        let mut unique = ids.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        if ids.is_empty() || ids.len() > MAX_REORDER || unique.len() != ids.len() {
+            return Err(ApiError::new(ErrorCode::InvalidTaskOrder).with_field("task_ids"));
+        }
+        let tasks = self.store.reorder_tasks(&caller, &ids).await?;
+        self.events.changed(caller.user_id);
+        Ok(tasks)
+    }
+
+    /// The next occurrences of the task's rule, in the user's time zone; nothing is written.
+    pub async fn occurrences(
+        &self,
+        caller: Caller,
+        id: TaskId,
+        query: OccurrencesQuery,
+    ) -> Result<Vec<DateTime<Utc>>, ApiError> {
+        let limit = parse_positive(query.limit.as_deref(), 10, "limit")?.min(100);
+        let after = match query.after {
+            Some(raw) => parse_instant(&restore_plus(&raw), ErrorCode::ValidationError, "after")
+                .map_err(|_| {
+                    ApiError::validation("after", "after must be an RFC 3339 time with an offset.")
+                })?,
+            None => self.store.clock().now(),
+        };
+        let task = self.find_task(caller, id).await?;
+        if task.recurrence_rule.is_none() {
+            return Err(ErrorCode::TaskNotRecurring.into());
+        }
+        let zone = self.store.find_user(&caller).await?.timezone;
+        Ok(recurrence::occurrences_after(
+            &task,
+            zone.as_str(),
+            after,
+            limit as u16,
+        ))
+    }
+
+    /// Moves an open recurring task to its next occurrence without completing it.
+    pub async fn skip_task(&self, caller: Caller, id: TaskId) -> Result<Task, ApiError> {
+        let task = self.store.skip_task(&caller, id).await?;
+        self.events.changed(caller.user_id);
+        Ok(task)
+    }
+
+    /// Ends the task's series with this occurrence: its rule gets an `UNTIL` at its due date.
+    pub async fn stop_recurring(&self, caller: Caller, id: TaskId) -> Result<Task, ApiError> {
+        self.edit(caller, id, None, |current| {
+            let (Some(rule), Some(due)) = (&current.recurrence_rule, current.due_date) else {
+                return Err(ErrorCode::TaskNotRecurring.into());
+            };
+            if let Some(next) = current.successor_id {
+                return Err(ApiError::validation(
+                    "task_id",
+                    format!(
+                        "This occurrence already has a next one: stop the series from its \
+                         latest occurrence (task {next} or one after it)."
+                    ),
+                ));
+            }
+            let mut fields = TaskFields::from(current);
+            fields.recurrence_rule = Some(
+                recurrence::ending_at(rule, due)
+                    .ok_or_else(|| ApiError::from(ErrorCode::TaskNotRecurring))?,
+            );
+            Ok(fields)
+        })
+        .await
     }
 
     /// Links a tag; true when the link is new. Either id not being the user's is a 404.
@@ -224,13 +462,19 @@ impl ListParams {
         let page = parse_positive(query.page.as_deref(), 1, "page")?;
         let limit =
             parse_positive(query.limit.as_deref(), DEFAULT_PAGE_SIZE, "limit")?.min(MAX_PAGE_SIZE);
-        let completed = match query.status.as_deref() {
-            None | Some("all") => None,
-            Some("pending") => Some(false),
-            Some("completed") => Some(true),
-            Some(_) => return Err(ApiError::new(ErrorCode::InvalidStatus).with_field("status")),
+        let (completed, status) = match query.status.as_deref() {
+            None | Some("all") => (None, None),
+            Some("pending") => (Some(false), None),
+            Some("completed") => (Some(true), None),
+            Some("") => return Err(ApiError::new(ErrorCode::InvalidStatus).with_field("status")),
+            Some(name) => (None, Some(name.to_owned())),
         };
-        let priority = query.priority.as_deref().map(Priority::parse).transpose()?;
+        let priority = match query.priority.as_deref() {
+            Some("") => {
+                return Err(ApiError::new(ErrorCode::InvalidPriority).with_field("priority"));
+            }
+            name => name.map(str::to_owned),
+        };
         for (field, value) in [("q", &query.q), ("tag", &query.tag)] {
             if value.as_deref().is_some_and(|v| v.contains('\0')) {
                 return Err(ApiError::validation(
@@ -248,6 +492,7 @@ impl ListParams {
             limit,
             filter: TaskFilter {
                 completed,
+                status,
                 priority,
                 tag: query.tag.map(|raw| {
                     let name = raw.trim().to_owned();
@@ -311,6 +556,8 @@ fn parse_sort(raw: Option<&str>) -> Result<TaskSort, ApiError> {
     let field = match name {
         "due_date" => SortField::DueDate,
         "priority" => SortField::Priority,
+        "status" => SortField::Status,
+        "position" => SortField::Position,
         "created_at" => SortField::CreatedAt,
         "updated_at" => SortField::UpdatedAt,
         "title" => SortField::Title,
@@ -328,6 +575,7 @@ fn parse_sort(raw: Option<&str>) -> Result<TaskSort, ApiError> {
 )]
 fn patch_edit(
     body: UpdateTaskRequest,
+    resolved: Resolved,
 ) -> Result<
     (
         Option<Vec<TagId>>,
@@ -337,7 +585,6 @@ fn patch_edit(
 > {
     // A `null` for these was refused with the body (see `schemas::not_null`).
     let title = body.title.as_deref().map(TaskTitle::parse).transpose()?;
-    let priority = body.priority.as_deref().map(Priority::parse).transpose()?;
     let completed = body.completed;
     let description = body.description.try_map(description)?;
     let due = body.due_date.try_map(due_date)?;
@@ -351,8 +598,7 @@ fn patch_edit(
     let edit = move |current: &Task| {
         let mut fields = TaskFields::from(current);
         fields.title = title.clone().unwrap_or(fields.title);
-        fields.priority = priority.unwrap_or(fields.priority);
-        fields.completed = completed.unwrap_or(fields.completed);
+        choose(current, &mut fields, resolved, completed)?;
         fields.description = description.clone().apply_to(fields.description);
         fields.due_date = due.clone().apply_to(fields.due_date);
         fields.remind_at = remind.clone().apply_to(fields.remind_at);
@@ -399,8 +645,8 @@ mod tests {
     #[test]
     fn bad_filters_get_their_codes() {
         for (query, code) in [
-            ("status=done", ErrorCode::InvalidStatus),
-            ("priority=urgent", ErrorCode::InvalidPriority),
+            ("priority=", ErrorCode::InvalidPriority),
+            ("status=", ErrorCode::InvalidStatus),
             ("sort=-name", ErrorCode::InvalidSortField),
             ("due_before=soon", ErrorCode::InvalidDueDate),
         ] {
