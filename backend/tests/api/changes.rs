@@ -5,14 +5,14 @@
 use std::{collections::BTreeMap, time::Duration};
 
 use futures_util::future::join_all;
-use reqwest::{StatusCode, header::HeaderValue};
+use reqwest::{Method, StatusCode, header::HeaderValue};
 use serde_json::{Value, json};
 use sqlx::{Connection, Executor, PgConnection};
 use todo_api::core::settings::DatabaseBackend;
 
 use super::helpers::{
-    EventStream, Place, SseEvent, TestApp, TestUser, assert_error, assert_status, cursor_place,
-    server_url, unix_now,
+    EventStream, Place, SIGN_UP_ENTRIES, SseEvent, TestApp, TestUser, assert_error, assert_status,
+    cursor_place, server_url, unix_now,
 };
 
 /// Asserts that `user`'s `/changes` without `since` answers no changes and returns the
@@ -147,6 +147,54 @@ fn change(cursor: String, kind: &str, id: &Value, data: Value) -> Value {
     json!({"cursor": cursor, "type": kind, "id": id, "data": data})
 }
 
+/// The entries sign-up put first in `user`'s log (`log`: the cursors of their log from its
+/// start), as (cursor, type, data): the default statuses, then the default priorities, each
+/// as GET answers it now.
+async fn sign_up_entries(
+    app: &TestApp,
+    user: &TestUser,
+    log: &[String],
+) -> Vec<(String, &'static str, Value)> {
+    let statuses = app.fetch_statuses(user).await;
+    let priorities = app.fetch_priorities(user).await;
+    let names = |list: &Value| -> Vec<Value> {
+        let list = list.as_array().unwrap().iter();
+        list.map(|item| item["name"].clone()).collect()
+    };
+    assert_eq!(
+        names(&statuses),
+        ["not_started", "in_progress", "completed"]
+    );
+    assert_eq!(names(&priorities), ["low", "medium", "high"]);
+    let created = (statuses.as_array().unwrap().iter())
+        .map(|status| ("status.created", status))
+        .chain(
+            (priorities.as_array().unwrap().iter()).map(|priority| ("priority.created", priority)),
+        );
+    let entries: Vec<(String, &'static str, Value)> = created
+        .zip(log)
+        .map(|((kind, data), cursor)| (cursor.clone(), kind, data.clone()))
+        .collect();
+    assert_eq!(entries.len(), SIGN_UP_ENTRIES, "{log:?}");
+    entries
+}
+
+/// `entries` (cursor, type, data) as `/changes` items.
+fn as_changes(entries: &[(String, &str, Value)]) -> Vec<Value> {
+    entries
+        .iter()
+        .map(|(cursor, kind, data)| change(cursor.clone(), kind, &data["id"], data.clone()))
+        .collect()
+}
+
+/// (cursor, type, id) of `entries` (cursor, type, data).
+fn entry_keys(entries: &[(String, &str, Value)]) -> Vec<(String, String, Value)> {
+    entries
+        .iter()
+        .map(|(cursor, kind, data)| (cursor.clone(), (*kind).to_owned(), data["id"].clone()))
+        .collect()
+}
+
 /// Asserts that the next events on `stream` are `expected` (cursor, name, data), then nothing
 /// for a second.
 async fn assert_events(stream: &mut EventStream, expected: &[(String, &str, Value)]) {
@@ -175,7 +223,8 @@ async fn changes_since_a_cursor_come_in_order_each_object_once_as_it_is_now() {
     );
     let one = app.create_task(&user, json!({"title": "one"})).await; // 1
     let start = current_cursor(&app, &user).await;
-    assert_log_end(&app, &user, &start, &app.log_cursor(&user, 1).await).await;
+    let first = app.log_cursor(&user, SIGN_UP_ENTRIES as i64 + 1).await;
+    assert_log_end(&app, &user, &start, &first).await;
 
     let tag = app.create_tag(&user, json!({"name": "home"})).await; // 2
     let two = app
@@ -198,8 +247,11 @@ async fn changes_since_a_cursor_come_in_order_each_object_once_as_it_is_now() {
     let one = app.fetch_task(&user, &one["id"]).await;
     let two = app.fetch_task(&user, &two["id"]).await;
     let tag = app.fetch_tag(&user, &tag["id"]).await;
-    let log = app.log_cursors(&user).await;
-    assert_eq!(log.len(), 8, "{log:?}");
+    let all = app.log_cursors(&user).await;
+    assert_eq!(all.len(), SIGN_UP_ENTRIES + 8, "{all:?}");
+    let sign_up = as_changes(&sign_up_entries(&app, &user, &all).await);
+    // The entries after sign-up's: the `n`-th at `c(n)`.
+    let log = &all[SIGN_UP_ENTRIES..];
     let c = |n: usize| log[n - 1].clone();
     app.settled_log_end(&user).await;
 
@@ -224,19 +276,18 @@ async fn changes_since_a_cursor_come_in_order_each_object_once_as_it_is_now() {
         app.fetch_changes(&user, &[("since", &c(1))]).await,
         since_start
     );
-    // From the start of the log: `one` is new too.
+    // From the start of the log: sign-up's statuses and priorities first, and `one` is new
+    // too.
+    let mut from_zero = sign_up.clone();
+    from_zero.extend([
+        change(c(2), "tag.created", &tag["id"], tag.clone()),
+        change(c(5), "task.created", &one["id"], one.clone()),
+        change(c(7), "task.deleted", &three["id"], Value::Null),
+        change(c(8), "task.created", &two["id"], two.clone()),
+    ]);
     assert_eq!(
         app.fetch_changes(&user, &[("since", "0")]).await,
-        json!({
-            "changes": [
-                change(c(2), "tag.created", &tag["id"], tag.clone()),
-                change(c(5), "task.created", &one["id"], one.clone()),
-                change(c(7), "task.deleted", &three["id"], Value::Null),
-                change(c(8), "task.created", &two["id"], two.clone()),
-            ],
-            "cursor": c(8),
-            "has_more": false,
-        })
+        json!({"changes": from_zero, "cursor": c(8), "has_more": false})
     );
     // Up to date: nothing, the same cursor; the current one is at or after it.
     assert_eq!(
@@ -298,8 +349,9 @@ async fn changes_since_a_cursor_come_in_order_each_object_once_as_it_is_now() {
 
     // 100 by default, at most 1000.
     app.insert_bulk_tasks(&user.id, 1100).await; // 9 ..= 1108
-    let log = app.log_cursors(&user).await;
-    assert_eq!(log.len(), 1108);
+    let all = app.log_cursors(&user).await;
+    assert_eq!(all.len(), SIGN_UP_ENTRIES + 1108);
+    let log = &all[SIGN_UP_ENTRIES..];
     let c = |n: usize| log[n - 1].clone();
     app.settled_log_end(&user).await;
     let bulk_page = |page: &Value, first: usize, count: usize, has_more: bool| {
@@ -343,15 +395,22 @@ async fn cursors_that_are_not_the_caller_s_are_refused_on_changes_and_on_the_str
             .await;
     }
     let mine = app.log_cursors(&user).await;
-    let theirs = app.log_cursors(&other).await;
-    assert_eq!((mine.len(), theirs.len()), (3, 5));
+    let all_theirs = app.log_cursors(&other).await;
+    assert_eq!(
+        (mine.len(), all_theirs.len()),
+        (SIGN_UP_ENTRIES + 3, SIGN_UP_ENTRIES + 5)
+    );
+    // The entries of their tasks, after sign-up's.
+    let mine = &mine[SIGN_UP_ENTRIES..];
+    let theirs = &all_theirs[SIGN_UP_ENTRIES..];
     let end = current_cursor(&app, &user).await;
     assert_log_end(&app, &user, &end, &mine[2]).await;
     let tag = &user.id[..8];
     let (xid, id) = cursor_place(&user, &mine[1]);
     let (end_xid, _) = cursor_place(&user, &end);
     let mut bad = vec![
-        // Another user's: at their second entry, and at their last.
+        // Another user's: at their first entry (sign-up's), their second task's, and their last.
+        all_theirs[0].clone(),
         theirs[1].clone(),
         theirs[4].clone(),
         // Past the log's end.
@@ -420,7 +479,7 @@ async fn cursors_that_are_not_the_caller_s_are_refused_on_changes_and_on_the_str
         assert_log_end(&app, &user, event.cursor(), &mine[2]).await;
     }
     let task = app.create_task(&user, json!({"title": "mine 3"})).await;
-    let fourth = app.log_cursor(&user, 4).await;
+    let fourth = app.log_cursor(&user, SIGN_UP_ENTRIES as i64 + 4).await;
     for stream in [&mut by_header, &mut by_query] {
         assert_events(stream, &[(fourth.clone(), "task.created", task.clone())]).await;
     }
@@ -513,11 +572,8 @@ async fn next_entry(
 /// creations and updates of objects deleted since left out (their deletions are sent).
 fn kept(expected: &Expected) -> Vec<(usize, &'static str, Value)> {
     let deleted = |kind: &str, id: &Value| {
-        let gone = if kind.starts_with("tag.") {
-            "tag.deleted"
-        } else {
-            "task.deleted"
-        };
+        let (object, _) = kind.split_once('.').expect("a type object.what");
+        let gone = format!("{object}.deleted");
         expected
             .iter()
             .any(|(other, other_id)| *other == gone && other_id == id)
@@ -540,7 +596,18 @@ async fn a_user_never_gets_another_user_s_changes_on_changes_the_stream_or_a_res
     for user in &users {
         live.push(EventStream::open(&app, user).await);
     }
+    // Each log starts with sign-up's entries.
     let mut expected: [Expected; 2] = [Vec::new(), Vec::new()];
+    for (user, expected) in users.iter().zip(&mut expected) {
+        let log = app.log_cursors(user).await;
+        let sign_up = sign_up_entries(&app, user, &log).await;
+        assert_eq!(log.len(), SIGN_UP_ENTRIES);
+        expected.extend(
+            sign_up
+                .iter()
+                .map(|(_, kind, data)| (*kind, data["id"].clone())),
+        );
+    }
     let mut kept_objects: [Vec<Value>; 2] = [Vec::new(), Vec::new()];
 
     // The same writes by both, interleaved; each write's event is read on its user's stream
@@ -640,17 +707,19 @@ async fn a_cursor_older_than_the_log_kept_is_gone_and_a_stream_resumed_from_it_r
     let tag = assert_status(response, StatusCode::OK).await;
     let t3 = app.create_task(&user, json!({"title": "t3"})).await; // 6
     app.create_task(&other, json!({"title": "theirs"})).await;
-    // The cursors of the user's entries, taken before retention deletes any.
-    let mut log = app.log_cursors(&user).await;
-    assert_eq!(log.len(), 6);
+    // The cursors of the user's entries, taken before retention deletes any: sign-up's, then
+    // the ones numbered above (`log`).
+    let all = app.log_cursors(&user).await;
+    assert_eq!(all.len(), SIGN_UP_ENTRIES + 6);
+    let mut log = all[SIGN_UP_ENTRIES..].to_vec();
     let c = |log: &[String], n: usize| log[n - 1].clone();
 
-    // Retention has deleted the user's three oldest entries.
+    // Retention has deleted the user's oldest entries: sign-up's, then three.
     let third = cursor_place(&user, &c(&log, 3));
-    expire(&app, &user, &up_to(third), 3).await;
+    expire(&app, &user, &up_to(third), SIGN_UP_ENTRIES as u64 + 3).await;
     assert_eq!(app.log_places(&user).await.len(), 3);
 
-    for gone in [c(&log, 1), c(&log, 2)] {
+    for gone in [all[0].clone(), c(&log, 1), c(&log, 2)] {
         let response = app.get_changes(&user, &[("since", &gone)]).await;
         assert_error(response, StatusCode::GONE, "CURSOR_EXPIRED").await;
     }
@@ -674,7 +743,7 @@ async fn a_cursor_older_than_the_log_kept_is_gone_and_a_stream_resumed_from_it_r
     );
     // The other user's log is untouched.
     let (theirs, _) = walk_changes(&app, &other, "0").await;
-    assert_eq!(theirs.len(), 1);
+    assert_eq!(theirs.len(), SIGN_UP_ENTRIES + 1);
 
     // A stream resumed from a cursor no longer kept: `resync` first (its id the log's end),
     // then live changes.
@@ -750,16 +819,22 @@ async fn retention_deletes_only_entries_older_than_the_cutoff_a_batch_at_a_time(
         app.create_task(&other, json!({"title": format!("theirs {n}")}))
             .await;
     }
-    let log = app.log_cursors(&user).await;
-    assert_eq!(log.len(), 10);
+    let all = app.log_cursors(&user).await;
+    assert_eq!(all.len(), SIGN_UP_ENTRIES + 10);
+    // The entries of the tasks, after sign-up's.
+    let log = &all[SIGN_UP_ENTRIES..];
     let c = |n: usize| log[n - 1].clone();
     let place = |n: usize| cursor_place(&user, &log[n - 1]);
-    // Six entries 40 days old, two 29 days old, the rest (and the other user's) new.
+    // Sign-up's entries and the next six 40 days old (twelve), two 29 days old, the rest (and
+    // the other user's) new.
     let sql = format!(
         "UPDATE changes SET at = at - 40 * 86400 WHERE user_id = $1 AND {}",
         up_to(place(6))
     );
-    assert_eq!(app.execute_sql(&sql, Some(&user.id)).await, 6);
+    assert_eq!(
+        app.execute_sql(&sql, Some(&user.id)).await,
+        SIGN_UP_ENTRIES as u64 + 6
+    );
     let sql = format!(
         "UPDATE changes SET at = at - 29 * 86400 WHERE user_id = $1 AND {}",
         at_any(&[place(7), place(8)])
@@ -767,17 +842,20 @@ async fn retention_deletes_only_entries_older_than_the_cutoff_a_batch_at_a_time(
     assert_eq!(app.execute_sql(&sql, Some(&user.id)).await, 2);
     let mine = || app.count_rows_with("changes", "user_id", &user.id);
 
-    // Retention of 30 days, 4 entries per statement.
+    // Retention of 30 days, 5 entries per statement.
     let before = unix_now() - 30 * 86_400;
-    assert_eq!(app.store.prune_changes(before, 4).await.unwrap(), 4);
+    assert_eq!(mine().await, 16);
+    assert_eq!(app.store.prune_changes(before, 5).await.unwrap(), 5);
+    assert_eq!(mine().await, 11);
+    assert_eq!(app.store.prune_changes(before, 5).await.unwrap(), 5);
     assert_eq!(mine().await, 6);
-    assert_eq!(app.store.prune_changes(before, 4).await.unwrap(), 2);
+    assert_eq!(app.store.prune_changes(before, 5).await.unwrap(), 2);
     assert_eq!(mine().await, 4);
-    assert_eq!(app.store.prune_changes(before, 4).await.unwrap(), 0);
+    assert_eq!(app.store.prune_changes(before, 5).await.unwrap(), 0);
     assert_eq!(mine().await, 4);
     assert_eq!(
         app.count_rows_with("changes", "user_id", &other.id).await,
-        3
+        SIGN_UP_ENTRIES as i64 + 3
     );
 
     // What is left is the user's newest four, in full.
@@ -810,9 +888,10 @@ async fn a_stream_resumed_after_a_disconnect_sends_exactly_the_missed_changes_th
         .await; // 3
     assert_status(response, StatusCode::OK).await;
     let read = events(&mut first, 2).await;
+    // The `n`-th entry after sign-up's at `c(n)`.
     let log = app.log_cursors(&user).await;
-    assert_eq!(log.len(), 3);
-    let c = |n: usize| log[n - 1].clone();
+    assert_eq!(log.len(), SIGN_UP_ENTRIES + 3);
+    let c = |n: usize| log[SIGN_UP_ENTRIES + n - 1].clone();
     assert_eq!(
         event_keys(&read),
         [
@@ -833,8 +912,8 @@ async fn a_stream_resumed_after_a_disconnect_sends_exactly_the_missed_changes_th
     let a = app.fetch_task(&user, &a["id"]).await;
     let b = app.fetch_task(&user, &b["id"]).await;
     let log = app.log_cursors(&user).await;
-    assert_eq!(log.len(), 6);
-    let c = |n: usize| log[n - 1].clone();
+    assert_eq!(log.len(), SIGN_UP_ENTRIES + 6);
+    let c = |n: usize| log[SIGN_UP_ENTRIES + n - 1].clone();
     let missed = vec![
         (c(3), "task.updated", a.clone()),
         (c(4), "task.created", b.clone()),
@@ -852,8 +931,8 @@ async fn a_stream_resumed_after_a_disconnect_sends_exactly_the_missed_changes_th
     assert_eq!(got, missed);
     let c_task = app.create_task(&user, json!({"title": "c"})).await; // 7
     let log = app.log_cursors(&user).await;
-    assert_eq!(log.len(), 7);
-    let c = |n: usize| log[n - 1].clone();
+    assert_eq!(log.len(), SIGN_UP_ENTRIES + 7);
+    let c = |n: usize| log[SIGN_UP_ENTRIES + n - 1].clone();
     assert_events(&mut by_header, &[(c(7), "task.created", c_task.clone())]).await;
 
     // The same with the id in the query (for clients that cannot set the header).
@@ -865,9 +944,11 @@ async fn a_stream_resumed_after_a_disconnect_sends_exactly_the_missed_changes_th
     all_missed.push((c(7), "task.created", c_task.clone()));
     assert_events(&mut by_query, &all_missed).await;
 
-    // From 0: the whole log kept, less the creation of the tag deleted since.
+    // From 0: the whole log kept (sign-up's entries first), less the creation of the tag
+    // deleted since.
     let mut replay = EventStream::resume(&app, &user, "0").await;
-    let mut everything = vec![(c(1), "task.created", a.clone())];
+    let mut everything = sign_up_entries(&app, &user, &log).await;
+    everything.push((c(1), "task.created", a.clone()));
     everything.extend(all_missed.clone());
     assert_events(&mut replay, &everything).await;
 
@@ -876,8 +957,8 @@ async fn a_stream_resumed_after_a_disconnect_sends_exactly_the_missed_changes_th
     assert_no_more_events(&mut up_to_date).await;
     let d = app.create_task(&user, json!({"title": "d"})).await; // 8
     let log = app.log_cursors(&user).await;
-    assert_eq!(log.len(), 8);
-    let c = |n: usize| log[n - 1].clone();
+    assert_eq!(log.len(), SIGN_UP_ENTRIES + 8);
+    let c = |n: usize| log[SIGN_UP_ENTRIES + n - 1].clone();
     for stream in [&mut up_to_date, &mut by_header, &mut by_query, &mut replay] {
         assert_events(stream, &[(c(8), "task.created", d.clone())]).await;
     }
@@ -915,7 +996,10 @@ async fn two_processes_writing_at_once_give_each_change_once_in_one_order() {
     .await;
     let total = 2 * written.len();
     let all = a.log_cursors(&user).await;
-    assert_eq!(all.len(), total, "entries in the log");
+    assert_eq!(all.len(), SIGN_UP_ENTRIES + total, "entries in the log");
+    let sign_up = sign_up_entries(&a, &user, &all).await;
+    // The entries of the writes, after sign-up's.
+    let all = all[SIGN_UP_ENTRIES..].to_vec();
 
     let mut orders = Vec::new();
     for (stream, name) in [(&mut on_a, "A"), (&mut on_b, "B")] {
@@ -936,10 +1020,12 @@ async fn two_processes_writing_at_once_give_each_change_once_in_one_order() {
     }
     assert_eq!(orders[0], orders[1], "one order for both processes");
 
-    // `/changes` entry by entry (through A) is the same log; in one page (through B), each
-    // task once, as it is now.
+    // `/changes` entry by entry (through A) is the same log, after sign-up's entries; in one
+    // page (through B), sign-up's statuses and priorities, then each task once, as it is now.
     let (changes, reached) = walk_changes(&a, &user, "0").await;
-    assert_eq!(change_keys(&changes), orders[0]);
+    let mut whole_log = entry_keys(&sign_up);
+    whole_log.extend(orders[0].iter().cloned());
+    assert_eq!(change_keys(&changes), whole_log);
     assert_eq!(reached, all[total - 1]);
     let page = b
         .fetch_changes(&user, &[("since", "0"), ("limit", "1000")])
@@ -947,9 +1033,11 @@ async fn two_processes_writing_at_once_give_each_change_once_in_one_order() {
     assert_eq!(page["cursor"], all[total - 1]);
     assert_eq!(page["has_more"], false);
     let items = page["changes"].as_array().unwrap();
-    assert_eq!(items.len(), written.len());
+    assert_eq!(items.len(), SIGN_UP_ENTRIES + written.len());
+    assert_eq!(items[..SIGN_UP_ENTRIES], as_changes(&sign_up));
+    let tasks = &items[SIGN_UP_ENTRIES..];
     for (task, patched) in &written {
-        let found: Vec<&Value> = items
+        let found: Vec<&Value> = tasks
             .iter()
             .filter(|item| item["id"] == task["id"])
             .collect();
@@ -963,7 +1051,9 @@ async fn two_processes_writing_at_once_give_each_change_once_in_one_order() {
     let only_a = a
         .create_task(&user, json!({"title": "through A alone"}))
         .await;
-    let next = a.log_cursor(&user, total as i64 + 1).await;
+    let next = a
+        .log_cursor(&user, (SIGN_UP_ENTRIES + total) as i64 + 1)
+        .await;
     let event = on_b.next_event().await;
     assert_eq!(
         (event.name(), event.id.clone(), event.json()),
@@ -973,7 +1063,9 @@ async fn two_processes_writing_at_once_give_each_change_once_in_one_order() {
     let only_b = b
         .create_task(&user, json!({"title": "through B alone"}))
         .await;
-    let next = a.log_cursor(&user, total as i64 + 2).await;
+    let next = a
+        .log_cursor(&user, (SIGN_UP_ENTRIES + total) as i64 + 2)
+        .await;
     let event = on_a.next_event().await;
     assert_eq!(
         (event.name(), event.id.clone(), event.json()),
@@ -1066,7 +1158,8 @@ async fn a_stream_misses_nothing_while_its_postgres_listener_is_cut_off_and_reco
             .unwrap_or_else(|| panic!("change {n} of B's not on A's stream within {within:?}"));
         assert_eq!(event.name(), "task.created");
         assert_eq!(event.json(), *task);
-        assert_eq!(a.log_rank(&user, event.cursor()).await, n as i64 + 5);
+        let rank = (SIGN_UP_ENTRIES + n) as i64 + 5;
+        assert_eq!(a.log_rank(&user, event.cursor()).await, rank);
     }
     // And live again.
     let after = b.create_task(&user, json!({"title": "after"})).await;
@@ -1078,18 +1171,22 @@ async fn a_stream_misses_nothing_while_its_postgres_listener_is_cut_off_and_reco
     assert_no_more_events(&mut stream).await;
 }
 
-/// A client's copy of a user's tasks and tags, kept from changes alone, as the docs tell
-/// client authors to.
+/// A client's copy of a user's tasks, tags, statuses and priorities, kept from changes alone,
+/// as the docs tell client authors to.
 #[derive(Default)]
 struct Replica {
     tasks: BTreeMap<i64, Value>,
     tags: BTreeMap<i64, Value>,
+    statuses: BTreeMap<i64, Value>,
+    priorities: BTreeMap<i64, Value>,
 }
 
 impl Replica {
     /// Applies one change. A renamed or recoloured tag is renamed on the tasks that carry it,
     /// a deleted one is gone from them (no `task.updated` is sent for those); a task lists its
-    /// tags by name, case-insensitively, then by id.
+    /// tags by name, case-insensitively, then by id. A status or priority is kept as it is
+    /// sent: the tasks that show a new name of one, or move off a deleted one, come with their
+    /// own `task.updated`.
     fn apply(&mut self, kind: &str, id: &Value, data: &Value) {
         let key = id.as_i64().expect("an id");
         match kind {
@@ -1121,6 +1218,20 @@ impl Replica {
                     let tags = task["tags"].as_array_mut().unwrap();
                     tags.retain(|tag| tag["id"] != *id);
                 }
+            }
+            "status.created" | "status.updated" => {
+                assert_eq!(data["id"], *id);
+                self.statuses.insert(key, data.clone());
+            }
+            "status.deleted" => {
+                self.statuses.remove(&key);
+            }
+            "priority.created" | "priority.updated" => {
+                assert_eq!(data["id"], *id);
+                self.priorities.insert(key, data.clone());
+            }
+            "priority.deleted" => {
+                self.priorities.remove(&key);
             }
             other => panic!("unknown change type {other}"),
         }
@@ -1183,11 +1294,35 @@ impl Replica {
         for (copy, task) in copied.iter().zip(&listed) {
             assert_eq!(copy, task, "{what}: task {}", task["id"]);
         }
-        let mut tags = app.fetch_tags(user).await.as_array().unwrap().clone();
-        tags.sort_by_key(|tag| tag["id"].as_i64().unwrap());
+        let by_id = |list: Value| {
+            let mut list = list.as_array().unwrap().clone();
+            list.sort_by_key(|item| item["id"].as_i64().unwrap());
+            list
+        };
+        let tags = by_id(app.fetch_tags(user).await);
         let copied: Vec<Value> = self.tags.values().cloned().collect();
         assert_eq!(copied, tags, "{what}: tags");
+        let statuses = by_id(app.fetch_statuses(user).await);
+        let copied: Vec<Value> = self.statuses.values().cloned().collect();
+        assert_eq!(copied, statuses, "{what}: statuses");
+        let priorities = by_id(app.fetch_priorities(user).await);
+        let copied: Vec<Value> = self.priorities.values().cloned().collect();
+        assert_eq!(copied, priorities, "{what}: priorities");
     }
+}
+
+/// Sends `method` to `path` under `user`'s `/api/v1/users/{user_id}` (with `body` as JSON, if
+/// any); asserts `status` and returns the body.
+async fn user_request(
+    app: &TestApp,
+    user: &TestUser,
+    (method, path): (Method, &str),
+    body: Option<Value>,
+    status: StatusCode,
+) -> Value {
+    let path = format!("/api/v1/users/{}{path}", user.id);
+    let response = app.send(method, &path, Some(&user.access), body.as_ref());
+    assert_status(response.await, status).await
 }
 
 #[tokio::test]
@@ -1259,6 +1394,31 @@ async fn replaying_the_changes_from_zero_rebuilds_exactly_what_listing_returns()
     )
     .await;
     gone(app.unlink_tag(&user, &milk["id"], &home["id"]).await).await;
+    // A status and a priority of the user's own, a task moved to each.
+    let waiting = user_request(
+        &app,
+        &user,
+        (Method::POST, "/statuses"),
+        Some(json!({"name": "waiting", "color": "#FFAA00"})),
+        StatusCode::CREATED,
+    )
+    .await;
+    let urgent = user_request(
+        &app,
+        &user,
+        (Method::POST, "/priorities"),
+        Some(json!({"name": "urgent"})),
+        StatusCode::CREATED,
+    )
+    .await;
+    ok(app
+        .patch_task(&user, &call["id"], &json!({"status": "waiting"}))
+        .await)
+    .await;
+    ok(app
+        .patch_task(&user, &temp["id"], &json!({"priority": "urgent"}))
+        .await)
+    .await;
     // The reminder (long due) is delivered.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while app.fetch_task(&user, &call["id"]).await["reminded_at"].is_null() {
@@ -1292,10 +1452,72 @@ async fn replaying_the_changes_from_zero_rebuilds_exactly_what_listing_returns()
         .await)
     .await;
     gone(app.delete_tag(&user, &home["id"]).await).await;
+    // A priority renamed on the tasks that carry it (Buy milk: "high"), a status recoloured,
+    // statuses deleted: one unused, one whose task moves to another.
+    let high = app.fetch_priorities(&user).await[2].clone();
+    assert_eq!(high["name"], "high");
+    let path = format!("/priorities/{}", high["id"]);
+    user_request(
+        &app,
+        &user,
+        (Method::PATCH, &path),
+        Some(json!({"name": "top"})),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(app.fetch_task(&user, &milk["id"]).await["priority"], "top");
+    let path = format!("/statuses/{}", waiting["id"]);
+    user_request(
+        &app,
+        &user,
+        (Method::PATCH, &path),
+        Some(json!({"color": "#0055FF"})),
+        StatusCode::OK,
+    )
+    .await;
+    let in_progress = app.fetch_statuses(&user).await[1].clone();
+    assert_eq!(in_progress["name"], "in_progress");
+    let path = format!("/statuses/{}", in_progress["id"]);
+    user_request(
+        &app,
+        &user,
+        (Method::DELETE, &path),
+        None,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    let not_started = app.fetch_statuses(&user).await[0].clone();
+    assert_eq!(not_started["name"], "not_started");
+    let path = format!(
+        "/statuses/{}?replace_with={}",
+        waiting["id"], not_started["id"]
+    );
+    user_request(
+        &app,
+        &user,
+        (Method::DELETE, &path),
+        None,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    assert_eq!(
+        app.fetch_task(&user, &call["id"]).await["status"],
+        "not_started"
+    );
     gone(app.delete_task(&user, &report["id"]).await).await;
     // Deleting an occurrence unlinks it from the one before.
     gone(app.delete_task(&user, &after_next).await).await;
     gone(app.delete_task(&user, &temp["id"]).await).await;
+    // Unused once Temp is gone.
+    let path = format!("/priorities/{}", urgent["id"]);
+    user_request(
+        &app,
+        &user,
+        (Method::DELETE, &path),
+        None,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
     app.create_task(
         &user,
         json!({"title": "Later", "tag_ids": [errands["id"], work["id"]]}),
@@ -1323,13 +1545,24 @@ async fn a_stream_10_000_changes_behind_catches_up_with_all_of_them_in_order() {
     let user = app.signed_in_user().await;
     const BEHIND: i64 = 10_000;
     app.insert_bulk_tasks(&user.id, BEHIND).await;
-    let log = app.log_cursors(&user).await;
-    assert_eq!(log.len() as i64, BEHIND);
+    let all = app.log_cursors(&user).await;
+    assert_eq!(all.len() as i64, SIGN_UP_ENTRIES as i64 + BEHIND);
+    let sign_up = sign_up_entries(&app, &user, &all).await;
+    // The entries of the tasks, after sign-up's.
+    let log = &all[SIGN_UP_ENTRIES..];
     let end = current_cursor(&app, &user).await;
     assert_log_end(&app, &user, &end, &log[log.len() - 1]).await;
 
     let started = std::time::Instant::now();
     let mut stream = EventStream::resume(&app, &user, "0").await;
+    for (index, (cursor, name, data)) in sign_up.iter().enumerate() {
+        let event = stream.next_event().await;
+        assert_eq!(
+            (event.cursor(), event.name(), event.json()),
+            (cursor.as_str(), *name, data.clone()),
+            "sign-up's entry {index}"
+        );
+    }
     let mut titles = std::collections::HashSet::new();
     let mut last_id = 0;
     for n in 1..=BEHIND {
@@ -1353,5 +1586,6 @@ async fn a_stream_10_000_changes_behind_catches_up_with_all_of_them_in_order() {
     let task = app.create_task(&user, json!({"title": "live"})).await;
     let event = stream.next_event().await;
     assert_eq!((event.name(), event.json()), ("task.created", task));
-    assert_eq!(app.log_rank(&user, event.cursor()).await, BEHIND + 1);
+    let rank = SIGN_UP_ENTRIES as i64 + BEHIND + 1;
+    assert_eq!(app.log_rank(&user, event.cursor()).await, rank);
 }

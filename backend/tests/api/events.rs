@@ -14,8 +14,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use super::helpers::{
-    ARRIVES_WITHIN, EventStream, SseEvent, SseItem, TEST_SECRET, TestApp, TestUser, assert_error,
-    assert_status, body, claims_of, events_path, forge_token, utc_time,
+    ARRIVES_WITHIN, EventStream, SIGN_UP_ENTRIES, SseEvent, SseItem, TEST_SECRET, TestApp,
+    TestUser, assert_error, assert_status, body, claims_of, events_path, forge_token, utc_time,
 };
 
 /// How long a test keeps listening after an event that must arrive once, to see that it does
@@ -47,13 +47,14 @@ struct LogStream<'a> {
 }
 
 impl<'a> LogStream<'a> {
-    /// Opens the stream of `user`, who has no log entries yet.
+    /// Opens the stream of `user`, whose log holds only sign-up's entries yet.
     async fn open(app: &'a TestApp, user: &'a TestUser) -> Self {
+        assert_eq!(app.log_cursors(user).await.len(), SIGN_UP_ENTRIES);
         Self {
             stream: EventStream::open(app, user).await,
             app,
             user,
-            last: 0,
+            last: SIGN_UP_ENTRIES as i64,
         }
     }
 
@@ -862,12 +863,16 @@ async fn a_stream_that_stops_reading_does_not_hold_up_writers_or_other_streams()
     // the stream read the log: a creation read after its task's edit carries the edit.
     let (mut reading, events) = reader.await.unwrap();
     assert_eq!(events.len(), WRITES, "events on the reading stream");
-    // Each at the next entry of the log.
+    // Each at the next entry of the log, after sign-up's.
     let log = app.log_cursors(&user).await;
-    assert_eq!(log.len(), WRITES, "entries in the log");
+    assert_eq!(log.len(), SIGN_UP_ENTRIES + WRITES, "entries in the log");
     for (index, (event, (name, data))) in events.iter().zip(&written).enumerate() {
         assert_eq!(event.name(), *name, "event {index}");
-        assert_eq!(event.cursor(), log[index], "event {index}");
+        assert_eq!(
+            event.cursor(),
+            log[SIGN_UP_ENTRIES + index],
+            "event {index}"
+        );
         let carried = event.json();
         if *name == "task.created" {
             let edited = &written[index + 1].1;
@@ -960,11 +965,15 @@ async fn concurrent_writes_each_arrive_once_with_each_task_s_events_in_order() {
         events.push(stream.next_event().await);
     }
     assert_no_more_events(&mut stream).await;
-    // Every entry of the log once, in log order, none left out.
+    // Every entry of the log after sign-up's once, in log order, none left out.
     let cursors: Vec<&str> = events.iter().map(SseEvent::cursor).collect();
     let all = app.log_cursors(&user).await;
-    assert_eq!(all.len(), 2 * WRITERS, "entries in the log");
-    assert_eq!(cursors, all, "the events' cursors");
+    assert_eq!(
+        all.len(),
+        SIGN_UP_ENTRIES + 2 * WRITERS,
+        "entries in the log"
+    );
+    assert_eq!(cursors, all[SIGN_UP_ENTRIES..], "the events' cursors");
     for (task, patched) in &written {
         let of_task: Vec<&SseEvent> = events
             .iter()

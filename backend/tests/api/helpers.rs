@@ -38,6 +38,11 @@ use super::BACKEND;
 pub const TEST_SECRET: &str = "5f0c6b1e8a3d47f2b9e1c0a4d6f8e2b3c5a7d9e1f3b5c7a9e2d4f6a8c0b2d4e6";
 pub const PASSWORD: &str = "correct horse battery staple";
 
+/// How many entries sign-up puts in a new user's change log, before anything else: the default
+/// statuses (`status.created`: `not_started`, `in_progress`, `completed`), then the default
+/// priorities (`priority.created`: `low`, `medium`, `high`).
+pub const SIGN_UP_ENTRIES: usize = 6;
+
 /// The server URL tests create their databases on (`TEST_DATABASE_URL`, without a database
 /// name), defaulting to the local PostgreSQL.
 pub fn server_url() -> String {
@@ -538,14 +543,19 @@ impl TestApp {
         assert_eq!(affected, 1);
     }
 
-    /// Inserts `count` tasks titled `bulk 1`… for the user directly, bypassing the API.
+    /// Inserts `count` tasks titled `bulk 1`… for the user directly, bypassing the API: open,
+    /// of the user's `not_started` status and `medium` priority, each new one above the others
+    /// in the manual order, as the service would create them.
     pub async fn insert_bulk_tasks(&self, user_id: &str, count: i64) {
         let user_id = uuid::Uuid::parse_str(user_id).unwrap();
         match &self.db {
             TestDb::Postgres { pool, .. } => {
                 sqlx::query(
-                    "INSERT INTO tasks (user_id, title, title_key) \
-                     SELECT $1, 'bulk ' || g, 'bulk ' || g FROM generate_series(1, $2) AS g",
+                    "INSERT INTO tasks (user_id, title, title_key, status_id, priority_id) \
+                     SELECT $1, 'bulk ' || g, 'bulk ' || g, \
+                            (SELECT id FROM statuses WHERE user_id = $1 AND name = 'not_started'), \
+                            (SELECT id FROM priorities WHERE user_id = $1 AND name = 'medium') \
+                     FROM generate_series(1, $2) AS g",
                 )
                 .bind(user_id)
                 .bind(count)
@@ -556,8 +566,13 @@ impl TestApp {
             TestDb::Sqlite { pool, .. } => {
                 sqlx::query(
                     "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < $2) \
-                     INSERT INTO tasks (user_id, title, title_key, created_at, updated_at) \
+                     INSERT INTO tasks (user_id, title, title_key, status_id, priority_id, \
+                                        position, created_at, updated_at) \
                      SELECT $1, 'bulk ' || n, 'bulk ' || n, \
+                            (SELECT id FROM statuses WHERE user_id = $1 AND name = 'not_started'), \
+                            (SELECT id FROM priorities WHERE user_id = $1 AND name = 'medium'), \
+                            (SELECT coalesce(min(position), 0) FROM tasks WHERE user_id = $1) \
+                                - 65536 * n, \
                             strftime('%Y-%m-%dT%H:%M:%f000Z', 'now'), \
                             strftime('%Y-%m-%dT%H:%M:%f000Z', 'now') FROM g",
                 )
@@ -960,19 +975,25 @@ impl TestApp {
 
     // --- what many tests need: users, tasks and tags that exist, reads that must succeed ------
 
-    /// Signs up and signs in a fresh user.
+    /// Signs up and signs in a fresh user, and waits until sign-up's entries in their change log
+    /// (see [`SIGN_UP_ENTRIES`]) are settled: a stream opened without `Last-Event-ID` starts at
+    /// the log's settled end, which on PostgreSQL can lag behind entries already committed
+    /// while an older transaction runs anywhere on the server, so one opened before that would
+    /// also send them.
     pub async fn signed_in_user(&self) -> TestUser {
         let email = unique_email();
         let response = self.register(&email, PASSWORD).await;
         assert_eq!(response.status(), StatusCode::CREATED);
         let id = body(response).await["id"].as_str().unwrap().to_owned();
         let (access, refresh) = self.sign_in(&email, PASSWORD).await;
-        TestUser {
+        let user = TestUser {
             id,
             email,
             access,
             refresh,
-        }
+        };
+        self.settled_log_end(&user).await;
+        user
     }
 
     /// Signs in and returns (access token, refresh token).
@@ -1035,6 +1056,18 @@ impl TestApp {
     /// All of `user`'s tags; asserts 200.
     pub async fn fetch_tags(&self, user: &TestUser) -> Value {
         assert_status(self.list_tags(user).await, StatusCode::OK).await
+    }
+
+    /// All of `user`'s statuses (`GET …/statuses`, in their order); asserts 200.
+    pub async fn fetch_statuses(&self, user: &TestUser) -> Value {
+        let response = self.user_route(Method::GET, user.into(), "/statuses", None);
+        assert_status(response.await, StatusCode::OK).await
+    }
+
+    /// All of `user`'s priorities (`GET …/priorities`, in their order); asserts 200.
+    pub async fn fetch_priorities(&self, user: &TestUser) -> Value {
+        let response = self.user_route(Method::GET, user.into(), "/priorities", None);
+        assert_status(response.await, StatusCode::OK).await
     }
 
     /// `user`'s reminders due by `before` (default: now); asserts 200 and returns the array.

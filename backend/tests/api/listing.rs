@@ -601,7 +601,7 @@ async fn an_unknown_sort_field_is_rejected() {
 }
 
 /// The document types each list parameter, and every value it allows for an enum or a boolean
-/// is served.
+/// (and every status and priority name of a new account) is served.
 #[tokio::test]
 async fn the_document_types_the_list_parameters_and_each_allowed_value_is_served() {
     let Some(app) = TestApp::spawn().await else {
@@ -629,13 +629,37 @@ async fn the_document_types_the_list_parameters_and_each_allowed_value_is_served
     for name in ["due_before", "due_after"] {
         assert_eq!(schema(name)["format"], "date-time", "{name}");
     }
-    let enums = [("status", 3), ("priority", 3), ("sort", 10)];
-    for (name, count) in enums {
-        let values = schema(name)["enum"].as_array().unwrap().clone();
-        assert_eq!(values.len(), count, "{name}");
+    let values = schema("sort")["enum"].as_array().unwrap().clone();
+    assert_eq!(values.len(), 14, "sort");
+    for value in values {
+        let value = value.as_str().unwrap();
+        let response = app.list_tasks(&user, &[("sort", value)]).await;
+        assert_eq!(response.status(), StatusCode::OK, "sort={value}");
+    }
+    // `status` and `priority` take the names of the caller's own statuses and priorities: text,
+    // not an enum. Each of a new account's is served, and the three completion filters.
+    for name in ["status", "priority"] {
+        let schema = schema(name);
+        assert_eq!(schema["type"], "string", "{name}: {schema}");
+        assert_eq!(schema["minLength"], 1, "{name}: {schema}");
+        assert!(schema.get("enum").is_none(), "{name}: {schema}");
+    }
+    let names = |list: Value| -> Vec<String> {
+        let list = list.as_array().unwrap().iter();
+        list.map(|item| item["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let mut statuses = vec![
+        "all".to_owned(),
+        "pending".to_owned(),
+        "completed".to_owned(),
+    ];
+    statuses.extend(names(app.fetch_statuses(&user).await));
+    let priorities = names(app.fetch_priorities(&user).await);
+    assert_eq!((statuses.len(), priorities.len()), (6, 3));
+    for (name, values) in [("status", statuses), ("priority", priorities)] {
         for value in values {
-            let value = value.as_str().unwrap();
-            let response = app.list_tasks(&user, &[(name, value)]).await;
+            let response = app.list_tasks(&user, &[(name, value.as_str())]).await;
             assert_eq!(response.status(), StatusCode::OK, "{name}={value}");
         }
     }

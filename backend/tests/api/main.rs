@@ -28,6 +28,8 @@ macro_rules! behaviour_suite {
         mod account;
         #[path = "auth.rs"]
         mod auth;
+        #[path = "category_races.rs"]
+        mod category_races;
         #[path = "changes.rs"]
         mod changes;
         #[path = "errors.rs"]
@@ -40,6 +42,8 @@ macro_rules! behaviour_suite {
         mod listing;
         #[path = "operations.rs"]
         mod operations;
+        #[path = "organising.rs"]
+        mod organising;
         #[path = "parity.rs"]
         mod parity;
         #[path = "recurrence.rs"]
@@ -50,6 +54,8 @@ macro_rules! behaviour_suite {
         mod tasks;
         #[path = "tokens.rs"]
         mod tokens;
+        #[path = "upgrade.rs"]
+        mod upgrade;
     };
 }
 

@@ -59,8 +59,9 @@ async fn keys_of_rows_from_before_the_case_key_migration_are_folded_as_the_servi
         .unwrap();
     store.migrate_up().await.unwrap();
     assert_eq!(
-        store.migrate_down(5).await.unwrap(),
+        store.migrate_down(6).await.unwrap(),
         [
+            20261208000011,
             20261130000010,
             20261130000009,
             20261130000008,
@@ -106,8 +107,8 @@ async fn keys_of_rows_from_before_the_case_key_migration_are_folded_as_the_servi
 }
 
 /// The column rules hold in the database itself, whoever writes (on PostgreSQL they are domains
-/// since migration 10, on SQLite CHECK constraints): a value that breaks one is refused as a
-/// check violation and nothing is written.
+/// since migration 10, and 11 for the statuses and priorities; on SQLite CHECK constraints): a
+/// value that breaks one is refused as a check violation and nothing is written.
 #[tokio::test]
 async fn the_database_refuses_values_that_break_the_column_rules() {
     let Some(app) = TestApp::spawn().await else {
@@ -117,13 +118,16 @@ async fn the_database_refuses_values_that_break_the_column_rules() {
     const AT: &str = "'2026-01-01T00:00:00.000000Z'";
     let user = app.signed_in_user().await;
     let long = |n: usize| "x".repeat(n);
-    let task = |title: &str, description: Option<&str>, priority: i32| {
+    // A task of the user's `not_started` status and `medium` priority.
+    let task = |title: &str, description: Option<&str>, position: i64| {
         let description = description.map_or("NULL".to_owned(), |d| format!("'{d}'"));
         format!(
             "INSERT INTO tasks (user_id, title, title_key, description, description_key, \
-                                priority, created_at, updated_at) \
+                                status_id, priority_id, position, created_at, updated_at) \
              VALUES ($1, '{title}', lower('{title}'), {description}, lower({description}), \
-                     {priority}, {AT}, {AT})"
+                     (SELECT id FROM statuses WHERE user_id = $1 AND name = 'not_started'), \
+                     (SELECT id FROM priorities WHERE user_id = $1 AND name = 'medium'), \
+                     {position}, {AT}, {AT})"
         )
     };
     let tag = |name: &str, color: &str| {
@@ -132,16 +136,32 @@ async fn the_database_refuses_values_that_break_the_column_rules() {
              VALUES ($1, '{name}', lower('{name}'), '{color}', {AT})"
         )
     };
+    // A status (or, without a kind, a priority) at position 10.
+    let category = |table: &str, name: &str, color: &str| {
+        let (kind, done) = match table {
+            "statuses" => (", done", ", false"),
+            _ => ("", ""),
+        };
+        format!(
+            "INSERT INTO {table} (user_id, name, name_key, color, position{kind}, \
+                                  created_at, updated_at) \
+             VALUES ($1, '{name}', '{name}', '{color}', 10{done}, {AT}, {AT})"
+        )
+    };
     let broken = [
-        task("", None, 1),
-        task(&long(201), None, 1),
-        task("ok", Some(&long(1001)), 1),
-        task("ok", None, 3),
-        task("ok", None, -1),
+        task("", None, -65536),
+        task(&long(201), None, -65536),
+        task("ok", Some(&long(1001)), -65536),
         tag("", "#00ff00"),
         tag(&long(51), "#00ff00"),
         tag("ok", "green"),
         tag("ok", "#00ff0"),
+        category("statuses", "", "#00ff00"),
+        category("statuses", &long(51), "#00ff00"),
+        category("statuses", "ok", "green"),
+        category("priorities", "", "#00ff00"),
+        category("priorities", &long(51), "#00ff00"),
+        category("priorities", "ok", "#00ff0"),
     ];
     for sql in &broken {
         let error = app.try_sql(sql, Some(&user.id)).await.unwrap_err();
@@ -153,18 +173,37 @@ async fn the_database_refuses_values_that_break_the_column_rules() {
     }
     assert_eq!(app.count_rows_with("tasks", "user_id", &user.id).await, 0);
     assert_eq!(app.count_rows_with("tags", "user_id", &user.id).await, 0);
+    // Only the defaults sign-up created.
+    assert_eq!(
+        app.count_rows_with("statuses", "user_id", &user.id).await,
+        3
+    );
+    assert_eq!(
+        app.count_rows_with("priorities", "user_id", &user.id).await,
+        3
+    );
 
     // At the limits, the same statements are accepted.
     let fine = [
-        task(&long(200), Some(&long(1000)), 2),
-        task("x", None, 0),
+        task(&long(200), Some(&long(1000)), -65536),
+        task("x", None, -131072),
         tag(&long(50), "#00FF00"),
+        category("statuses", &long(50), "#00FF00"),
+        category("priorities", "x", "#00ff00"),
     ];
     for sql in &fine {
         assert_eq!(app.execute_sql(sql, Some(&user.id)).await, 1);
     }
     assert_eq!(app.count_rows_with("tasks", "user_id", &user.id).await, 2);
     assert_eq!(app.count_rows_with("tags", "user_id", &user.id).await, 1);
+    assert_eq!(
+        app.count_rows_with("statuses", "user_id", &user.id).await,
+        4
+    );
+    assert_eq!(
+        app.count_rows_with("priorities", "user_id", &user.id).await,
+        4
+    );
 }
 
 #[tokio::test]

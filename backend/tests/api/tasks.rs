@@ -5,8 +5,8 @@ use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
 
 use super::helpers::{
-    TestApp, assert_error, assert_status, assert_validation_error, body, tag_summary, task_path,
-    tasks_path, utc_time,
+    SIGN_UP_ENTRIES, TestApp, assert_error, assert_status, assert_validation_error, body,
+    tag_summary, task_path, tasks_path, utc_time,
 };
 
 #[tokio::test]
@@ -43,6 +43,7 @@ async fn create_task_answers_201_with_location_and_the_full_task() {
     assert_eq!(location, format!("/api/v1/users/{}/tasks/{id}", user.id));
     let created_at = utc_time(&task["created_at"]);
     assert_eq!(utc_time(&task["updated_at"]), created_at);
+    assert!(task["position"].is_i64(), "{task}");
     assert_eq!(
         task,
         json!({
@@ -52,7 +53,11 @@ async fn create_task_answers_201_with_location_and_the_full_task() {
             "description": "The ferns first.",
             "completed": false,
             "completed_at": null,
+            "status": "not_started",
             "priority": "medium",
+            "position": task["position"],
+            // A recurring task starts its series.
+            "series_id": id,
             "due_date": "2030-05-01T09:00:00.000000Z",
             "remind_at": "2030-05-01T08:30:00.000000Z",
             "recurrence_rule": "FREQ=WEEKLY;BYDAY=MO,WE",
@@ -348,7 +353,12 @@ async fn put_replaces_the_task_and_omitted_fields_become_null() {
             "description": null,
             "completed": false,
             "completed_at": null,
+            "status": "not_started",
             "priority": "high",
+            // A replacement leaves the task where it was in the manual order.
+            "position": task["position"],
+            // Without its recurrence rule it starts no series.
+            "series_id": null,
             "due_date": null,
             "remind_at": null,
             "recurrence_rule": null,
@@ -373,6 +383,7 @@ async fn put_replaces_the_task_and_omitted_fields_become_null() {
     let replaced = body(response).await;
     assert_eq!(replaced["tags"], json!([]));
     assert_eq!(replaced["completed"], true);
+    assert_eq!(replaced["status"], "completed");
     utc_time(&replaced["completed_at"]);
 }
 
@@ -931,8 +942,12 @@ async fn concurrent_toggles_each_flip_the_task_as_the_one_before_left_it() {
         app.fetch_task(&user, &task["id"]).await["completed"],
         json!(true)
     );
-    // The creation and one change per toggle: a toggle that lost a race recorded nothing.
-    assert_eq!(app.count_rows("changes").await, 1 + toggles);
+    // Sign-up's entries, the creation and one change per toggle: a toggle that lost a race
+    // recorded nothing.
+    assert_eq!(
+        app.count_rows("changes").await,
+        SIGN_UP_ENTRIES as i64 + 1 + toggles
+    );
 }
 
 #[tokio::test]

@@ -152,10 +152,13 @@ impl Race {
     }
 
     async fn changes(&self) -> i64 {
-        sqlx::query_scalar("SELECT count(*) FROM changes WHERE object_id = $1")
-            .bind(self.task_id)
-            .fetch_one(&mut self.observer().await)
-            .await
-            .unwrap()
+        // The task's kinds (1 to 3, and 7: a reminder); a status or priority may share its id.
+        sqlx::query_scalar(
+            "SELECT count(*) FROM changes WHERE object_id = $1 AND kind IN (1, 2, 3, 7)",
+        )
+        .bind(self.task_id)
+        .fetch_one(&mut self.observer().await)
+        .await
+        .unwrap()
     }
 }
