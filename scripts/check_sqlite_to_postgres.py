@@ -259,6 +259,19 @@ def make_data():
     BOB.task("milk", title="Buy MILK", tag_ids=["home"], due_date="2030-01-01T00:00:00Z")
     BOB.task("bike", title="Fix the bike", description="Chain and BRAKES", tag_ids=["bike", "home"])
     BOB.patch(f"/tasks/{BOB.tasks['milk']}/complete", what="complete a task")
+    # Own statuses and priorities, a renamed default, and a manual order.
+    waiting = ADA.post("/statuses", {"name": "Waiting", "kind": "open", "color": "#FFAA00", "position": 1},
+                       what="create a status")["id"]
+    ADA.post("/priorities", {"name": "urgent", "position": 3, "is_default": True}, what="create a priority")
+    statuses = {s["name"]: s["id"] for s in ok(ADA.get("/statuses"), 200, "ada: statuses")}
+    ADA.patch(f"/statuses/{statuses['in_progress']}", {"name": "Doing"}, what="rename a status")
+    ADA.patch(f"/tasks/{ADA.tasks['report']}", {"status": "Waiting", "priority": "urgent"},
+              what="give a task the new status and priority")
+    ADA.patch(f"/tasks/{ADA.tasks['sale']}", {"status": "Doing"}, what="a renamed status")
+    ADA.post(f"/tasks/{ADA.tasks['plants']}/move", {"to": "top"}, status=200, what="move a task")
+    ADA.post("/tasks/reorder", {"task_ids": [ADA.tasks["sale"], ADA.tasks["izmir"]]}, status=200,
+             what="reorder tasks")
+    kept["waiting"] = waiting
     # The highest ids SQLite hands out go to a task and a tag that are deleted: ids continue after them.
     ADA.tag("trash", "Trash")
     ADA.task("deleted", title="Delete me", tag_ids=["home", "trash"])
@@ -296,16 +309,18 @@ def listings(user):
     """Every read whose answer must survive the copy exactly: path -> (status, body)."""
     paths = []
     sorts = ["", "title", "-title", "due_date", "-due_date", "priority", "-priority",
-             "created_at", "updated_at", "-updated_at"]
+             "created_at", "updated_at", "-updated_at", "position", "-position", "status"]
     for sort in sorts:
         paths.append(f"/tasks?limit=3&sort={sort}" if sort else "/tasks?limit=3")
     filters = ["status=completed", "status=pending", "priority=low", "overdue=true",
+               "status=Waiting", "status=Doing", "priority=urgent",
                "due_before=2030-06-01T00:00:00Z", "due_after=1000-01-01T00:00:00Z",
                # case keys: tag names, titles and descriptions in another case
                "tag=HOME", "tag=école", "tag=ERRANDS", "q=rapport", "q=ÖLBAUM", "q=izmir", "q=week",
                "q=%C3%A9t%C3%A9", "q=brakes", "q=milk", "q=50%25_off", "q=_OFF%5C", "q=nothing"]
     paths += [f"/tasks?limit=100&{f}&sort=title" for f in filters]
-    paths += ["/tags", "/reminders", "/reminders?before=2031-01-01T00:00:00Z", ""]
+    paths += ["/tags", "/reminders", "/reminders?before=2031-01-01T00:00:00Z", "",
+              "/statuses", "/priorities", "/categories"]
     paths += [f"/tasks/{task_id}" for task_id in sorted(user.tasks.values())]
     recorded = {}
     for path in paths:
@@ -691,6 +706,9 @@ def reminder_and_ids(kept):
            f"the new task's id {task['id']} does not follow the highest id SQLite handed out, {kept['max_task']}")
     expect(tag["id"] == kept["max_tag"] + 1,
            f"the new tag's id {tag['id']} does not follow the highest id SQLite handed out, {kept['max_tag']}")
+    # New tasks go to the top of the manual order, above every copied one.
+    top = ok(ADA.get("/tasks?sort=position&limit=1"), 200, "ada: the top of the order")["items"][0]["id"]
+    expect(top == task["id"], f"the new task {task['id']} is not at the top of the order (task {top} is)")
     mine = [("task.created", task["id"]), ("tag.created", tag["id"])]
     changes, _ = ADA.changes_until(cursor, lambda changes: ("tag.created", tag["id"]) in
                                    [(c["type"], c["id"]) for c in changes])
