@@ -108,8 +108,24 @@ def seed(file_or_url: str) -> None:
         "SELECT count(*) FROM users WHERE email LIKE 'bench-%@example.com'").fetchone()[0]
     if registered != 100:
         sys.exit(f"sqlite_db.py: expected the 100 bench users to be registered, found {registered}")
+    seed_sql = SEED
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'statuses'").fetchone():
+        # Schema version 11 on: the same tasks, their completion and level as the user's
+        # default status of that kind and priority of that rank, each new one above the others
+        # in the manual order.
+        seed_sql = seed_sql.replace(
+            "completed_at, priority, due_date, created_at, updated_at)",
+            "completed_at, status_id, priority_id, position, due_date, created_at, updated_at)",
+        ).replace(
+            "       s.n * 7 % 3,\n",
+            "       (SELECT st.id FROM statuses st WHERE st.user_id = u.id AND st.is_default\n"
+            "          AND st.done = (s.n % 4 = 0)),\n"
+            "       (SELECT p.id FROM priorities p WHERE p.user_id = u.id\n"
+            "          AND p.position = s.n * 7 % 3),\n"
+            "       -65536 * s.n,\n",
+        )
     conn.execute("BEGIN IMMEDIATE")
-    for statement in SEED.split(";\n"):
+    for statement in seed_sql.split(";\n"):
         if statement.strip():
             conn.execute(statement)
     conn.execute("COMMIT")

@@ -62,6 +62,10 @@ function request()
   elseif endpoint == "list-filtered" then
     return wrk.format("GET", tasks_path(user) .. "?status=pending&priority=high&sort=due_date",
       auth(user))
+  elseif endpoint == "list-position" then
+    return wrk.format("GET", tasks_path(user) .. "?sort=position&limit=20", auth(user))
+  elseif endpoint == "list-status" then
+    return wrk.format("GET", tasks_path(user) .. "?status=not_started&limit=20", auth(user))
   elseif endpoint == "list-search" then
     return wrk.format("GET", tasks_path(user) .. "?q=report", auth(user))
   elseif endpoint == "get" then
