@@ -151,7 +151,13 @@ WHERE c.id = tasks.id;
 DROP INDEX tasks_user_priority_idx;
 ALTER TABLE tasks DROP COLUMN priority;
 
-CREATE INDEX tasks_user_status_idx ON tasks (user_id, status_id);
+-- A status's tasks in the default list's order (newest first, ties by id), so that a page of
+-- one status reads its rows in order and stops after the last (with generic plans the planner
+-- cannot tell how many tasks a status has, and with (user_id, status_id) alone it sorted them
+-- all), and its count reads this index alone.
+CREATE INDEX tasks_user_status_idx ON tasks (user_id, status_id, created_at, id);
 CREATE INDEX tasks_user_priority_idx ON tasks (user_id, priority_id);
-CREATE INDEX tasks_user_position_idx ON tasks (user_id, position);
+-- The manual order exactly as `sort=position` lists it (ties by id): a page reads its rows in
+-- order and stops.
+CREATE INDEX tasks_user_position_idx ON tasks (user_id, position, id);
 CREATE INDEX tasks_user_series_idx ON tasks (user_id, series_id) WHERE series_id IS NOT NULL;
