@@ -17,9 +17,9 @@ use crate::{
         state::AppState,
     },
     schemas::tasks::{
-        CreateTaskRequest, ListTasksQuery, MoveTaskRequest, OccurrencesQuery, OccurrencesResponse,
-        ReorderTasksRequest, ReplaceTaskRequest, TaskPage, TaskResponse, TaskScopeQuery,
-        UpdateTaskRequest,
+        CreateTaskRequest, DeleteScopeQuery, ListTasksQuery, MoveTaskRequest, OccurrencesQuery,
+        OccurrencesResponse, PatchScopeQuery, ReorderTasksRequest, ReplaceTaskRequest, TaskPage,
+        TaskResponse, UpdateTaskRequest,
     },
     services::tasks::{ListParams, TaskList},
 };
@@ -150,7 +150,7 @@ pub async fn replace_task(
 /// date, reminder, completion and status, which stay each occurrence's own).
 #[utoipa::path(
     patch, path = "/api/v1/users/{user_id}/tasks/{task_id}", tag = "tasks",
-    params(TaskScopeQuery),
+    params(PatchScopeQuery),
     request_body = UpdateTaskRequest,
     responses(
         (status = 200, description = "The updated task.", body = TaskResponse),
@@ -163,7 +163,7 @@ pub async fn update_task(
     State(state): State<AppState>,
     scope: UserScope,
     TaskIdPath(id): TaskIdPath,
-    ApiQuery(query): ApiQuery<TaskScopeQuery>,
+    ApiQuery(query): ApiQuery<PatchScopeQuery>,
     ApiJson(body): ApiJson<UpdateTaskRequest>,
 ) -> Result<Json<TaskResponse>, ApiError> {
     let task = state
@@ -194,7 +194,7 @@ pub async fn toggle_task(
 /// recurring series, completed ones included.
 #[utoipa::path(
     delete, path = "/api/v1/users/{user_id}/tasks/{task_id}", tag = "tasks",
-    params(TaskScopeQuery),
+    params(DeleteScopeQuery),
     responses(
         (status = 204, description = "Deleted."),
         (status = 404, description = "`TASK_NOT_FOUND`.", body = ErrorBody),
@@ -205,7 +205,7 @@ pub async fn delete_task(
     State(state): State<AppState>,
     scope: UserScope,
     TaskIdPath(id): TaskIdPath,
-    ApiQuery(query): ApiQuery<TaskScopeQuery>,
+    ApiQuery(query): ApiQuery<DeleteScopeQuery>,
 ) -> Result<StatusCode, ApiError> {
     state.tasks.delete_task(scope.caller(), id, query).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Patch, not_null, rfc3339_utc, rules};
+use super::{Patch, WholeNumber, not_null, rfc3339_utc, rules};
 use crate::models::Category;
 
 /// A status's kind: tasks of a `done` status are completed.
@@ -113,8 +113,8 @@ pub struct CreateStatusRequest {
     /// `open` (the default) or `done`; it cannot change later.
     pub kind: Option<StatusKind>,
     /// Display order (0 to 10000); after the last one when absent.
-    #[schema(minimum = 0, maximum = 10000)]
-    pub position: Option<i32>,
+    #[schema(value_type = Option<i32>, minimum = 0, maximum = 10000)]
+    pub position: Option<WholeNumber>,
     /// Make it the default of its kind (the previous default stops being it).
     pub is_default: Option<bool>,
 }
@@ -129,8 +129,8 @@ pub struct CreatePriorityRequest {
     #[schema(schema_with = rules::color)]
     pub color: Option<String>,
     /// Rank (0 to 10000); above the highest when absent.
-    #[schema(minimum = 0, maximum = 10000)]
-    pub position: Option<i32>,
+    #[schema(value_type = Option<i32>, minimum = 0, maximum = 10000)]
+    pub position: Option<WholeNumber>,
     /// Make it the default for new tasks (the previous default stops being it).
     pub is_default: Option<bool>,
 }
@@ -150,9 +150,10 @@ pub struct UpdateCategoryRequest {
     pub color: Patch<String>,
     #[serde(default, deserialize_with = "not_null")]
     #[schema(value_type = i32, minimum = 0, maximum = 10000)]
-    pub position: Option<i32>,
+    pub position: Option<WholeNumber>,
+    /// Only `true`: makes it the default.
     #[serde(default, deserialize_with = "not_null")]
-    #[schema(value_type = bool)]
+    #[schema(schema_with = rules::only_true)]
     pub is_default: Option<bool>,
 }
 

@@ -11,7 +11,8 @@ use utoipa::{
 };
 
 use super::{
-    Patch, not_null, rfc3339_utc, rfc3339_utc_opt, rules, whole_numbers, whole_numbers_patch,
+    Patch, WholeNumber, not_null, rfc3339_utc, rfc3339_utc_opt, rules, whole_numbers,
+    whole_numbers_patch,
 };
 use crate::models::{TagSummary, Task, TaskId, UserId};
 
@@ -315,9 +316,11 @@ pub struct TaskPage {
 #[schema(example = json!({"before": 42}))]
 pub struct MoveTaskRequest {
     /// Right above this task.
-    pub before: Option<i64>,
+    #[schema(value_type = Option<i64>)]
+    pub before: Option<WholeNumber>,
     /// Right below this task.
-    pub after: Option<i64>,
+    #[schema(value_type = Option<i64>)]
+    pub after: Option<WholeNumber>,
     /// `top` or `bottom` of the whole list.
     pub to: Option<MoveTo>,
 }
@@ -359,13 +362,22 @@ pub struct OccurrencesResponse {
     pub occurrences: Vec<String>,
 }
 
-/// `?scope=` of `PATCH` and `DELETE …/tasks/{task_id}`.
+/// `?scope=` of `DELETE …/tasks/{task_id}`.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct TaskScopeQuery {
-    /// `PATCH`: `following` changes this occurrence and every later one of its series.
-    /// `DELETE`: `series` deletes every task of the task's series, completed ones included.
-    /// Absent: the task alone.
-    #[param(value_type = Option<String>)]
+pub struct DeleteScopeQuery {
+    /// `series` deletes every task of the task's series, completed ones included. Absent: the
+    /// task alone.
+    #[param(schema_with = rules::delete_scope)]
+    pub scope: Option<String>,
+}
+
+/// `?scope=` of `PATCH …/tasks/{task_id}`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PatchScopeQuery {
+    /// `following` changes this occurrence and every later one of its series. Absent: the task
+    /// alone.
+    #[param(schema_with = rules::patch_scope)]
     pub scope: Option<String>,
 }

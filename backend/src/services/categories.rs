@@ -8,22 +8,27 @@ use crate::{
     db::{CategoryEdit, NewCategory, Store},
     events::EventBus,
     models::{Caller, Category, CategoryKind, CategoryName, TagColor},
-    schemas::categories::{
-        CreatePriorityRequest, CreateStatusRequest, DeleteCategoryQuery, StatusKind,
-        UpdateCategoryRequest,
+    schemas::{
+        WholeNumber,
+        categories::{
+            CreatePriorityRequest, CreateStatusRequest, DeleteCategoryQuery, StatusKind,
+            UpdateCategoryRequest,
+        },
     },
 };
 
 const MAX_POSITION: i32 = 10_000;
 
-fn position(raw: i32) -> Result<i32, ApiError> {
-    if !(0..=MAX_POSITION).contains(&raw) {
-        return Err(ApiError::validation(
-            "position",
-            "position must be a whole number from 0 to 10000.",
-        ));
-    }
-    Ok(raw)
+fn position(raw: WholeNumber) -> Result<i32, ApiError> {
+    i32::try_from(raw.0)
+        .ok()
+        .filter(|position| (0..=MAX_POSITION).contains(position))
+        .ok_or_else(|| {
+            ApiError::validation(
+                "position",
+                "position must be a whole number from 0 to 10000.",
+            )
+        })
 }
 
 fn color(raw: &str) -> Result<String, ApiError> {

@@ -19,8 +19,9 @@ use crate::{
     schemas::{
         Patch,
         tasks::{
-            CreateTaskRequest, ListTasksQuery, MoveTaskRequest, MoveTo, OccurrencesQuery,
-            ReorderTasksRequest, ReplaceTaskRequest, TaskScopeQuery, UpdateTaskRequest,
+            CreateTaskRequest, DeleteScopeQuery, ListTasksQuery, MoveTaskRequest, MoveTo,
+            OccurrencesQuery, PatchScopeQuery, ReorderTasksRequest, ReplaceTaskRequest,
+            UpdateTaskRequest,
         },
     },
 };
@@ -198,7 +199,7 @@ impl TaskService {
         caller: Caller,
         id: TaskId,
         body: UpdateTaskRequest,
-        scope: TaskScopeQuery,
+        scope: PatchScopeQuery,
     ) -> Result<Task, ApiError> {
         // Validated in full before the database is touched, but for the names of a status
         // and a priority, which are the user's.
@@ -278,7 +279,7 @@ impl TaskService {
         &self,
         caller: Caller,
         id: TaskId,
-        scope: TaskScopeQuery,
+        scope: DeleteScopeQuery,
     ) -> Result<(), ApiError> {
         let deleted = match scope.scope.as_deref() {
             None => self.store.delete_task(&caller, id).await?,
@@ -300,8 +301,8 @@ impl TaskService {
         body: MoveTaskRequest,
     ) -> Result<Task, ApiError> {
         let placement = match (body.before, body.after, body.to) {
-            (Some(next), None, None) => Placement::Before(TaskId::from(next)),
-            (None, Some(previous), None) => Placement::After(TaskId::from(previous)),
+            (Some(next), None, None) => Placement::Before(TaskId::from(next.0)),
+            (None, Some(previous), None) => Placement::After(TaskId::from(previous.0)),
             (None, None, Some(MoveTo::Top)) => Placement::Top,
             (None, None, Some(MoveTo::Bottom)) => Placement::Bottom,
             _ => {
