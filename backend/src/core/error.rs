@@ -74,7 +74,7 @@ error_codes! {
     PriorityAlreadyExists => BAD_REQUEST, "You already have a priority with this name.";
     TaskNotRecurring => BAD_REQUEST, "The task has no recurrence rule.";
     InvalidTaskOrder => BAD_REQUEST,
-        "task_ids must list 1 to 1000 task ids, each once (and a task is not placed next to itself).";
+        "task_ids must list 1 to 1000 task ids, each once; a move names exactly one of before, after, to, and not the task itself.";
     InvalidCredentials => UNAUTHORIZED, "Incorrect email or password.";
     MissingToken => UNAUTHORIZED,
         "Authentication is required: send an Authorization: Bearer token.";

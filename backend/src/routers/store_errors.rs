@@ -23,10 +23,9 @@ impl From<StoreError> for ApiError {
             }
             StoreError::NotFound(Missing::Status) => CategoryKind::Status.invalid("status"),
             StoreError::NotFound(Missing::Priority) => CategoryKind::Priority.invalid("priority"),
-            StoreError::NotFound(Missing::StatusKind) => ApiError::validation(
-                "completed",
-                "completed contradicts the status's kind: leave one of them out.",
-            ),
+            StoreError::NotFound(Missing::StatusKind) => {
+                crate::services::tasks::status_contradicts_completed()
+            }
             StoreError::NotFound(Missing::Replacement) => ApiError::validation(
                 "replace_with",
                 "replace_with must be the id of another of your statuses of the same kind (or \

@@ -61,9 +61,9 @@ pub fn router() -> Router<AppState> {
     request_body = CreateTaskRequest,
     responses(
         (status = 201, description = "Created; `Location` names the new task.", body = TaskResponse),
-        (status = 400, description = "`INVALID_TITLE`, `DESCRIPTION_TOO_LONG`, `INVALID_STATUS`, `INVALID_PRIORITY` (not the name of one of the caller's), `INVALID_DUE_DATE`, `INVALID_REMIND_AT`, `INVALID_RRULE`.", body = ErrorBody),
+        (status = 400, description = "`INVALID_TITLE`, `DESCRIPTION_TOO_LONG`, `INVALID_STATUS` (not the name of one of the caller's, or its kind contradicts `completed`), `INVALID_PRIORITY` (not the name of one of the caller's), `INVALID_DUE_DATE`, `INVALID_REMIND_AT`, `INVALID_RRULE`.", body = ErrorBody),
         (status = 404, description = "`TAG_NOT_FOUND`: a `tag_ids` entry is not one of the caller's tags; nothing is written.", body = ErrorBody),
-        (status = 422, description = "`VALIDATION_ERROR`, e.g. `completed` contradicting the kind of the `status` named.", body = ErrorBody),
+        (status = 422, description = "`VALIDATION_ERROR`: a body that is not the document's.", body = ErrorBody),
     )
 )]
 pub async fn create_task(
@@ -156,7 +156,7 @@ pub async fn replace_task(
         (status = 200, description = "The updated task.", body = TaskResponse),
         (status = 400, description = "A validation code, as for create.", body = ErrorBody),
         (status = 404, description = "`TASK_NOT_FOUND`, `TAG_NOT_FOUND`.", body = ErrorBody),
-        (status = 422, description = "`VALIDATION_ERROR`: `null` for a field that cannot be cleared, `completed` contradicting the status, an unknown `scope`.", body = ErrorBody),
+        (status = 422, description = "`VALIDATION_ERROR`: `null` for a field that cannot be cleared, an unknown `scope`.", body = ErrorBody),
     )
 )]
 pub async fn update_task(
@@ -218,9 +218,8 @@ pub async fn delete_task(
     request_body = MoveTaskRequest,
     responses(
         (status = 200, description = "The task in its new place (see `position`).", body = TaskResponse),
-        (status = 400, description = "`INVALID_TASK_ORDER`: placed next to itself.", body = ErrorBody),
+        (status = 400, description = "`INVALID_TASK_ORDER`: not exactly one of `before`, `after`, `to`, or placed next to itself.", body = ErrorBody),
         (status = 404, description = "`TASK_NOT_FOUND`: the task, or the one named, is not the caller's.", body = ErrorBody),
-        (status = 422, description = "`VALIDATION_ERROR`: not exactly one of `before`, `after`, `to`.", body = ErrorBody),
     )
 )]
 pub async fn move_task(

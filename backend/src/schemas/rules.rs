@@ -253,6 +253,25 @@ pub fn query_date_time() -> Object {
     date_time(false, "2030-05-01T00:00:00Z")
 }
 
+/// A boolean that may only be `true` (`is_default` in a PATCH: a default stops being one when
+/// another is made it).
+pub fn only_true() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::Boolean)
+        .enum_values(Some([true]))
+        .build()
+}
+
+/// `scope` of a task's `DELETE`: `series` only.
+pub fn delete_scope() -> Object {
+    string(false).enum_values(Some(["series"])).build()
+}
+
+/// `scope` of a task's `PATCH`: `following` only.
+pub fn patch_scope() -> Object {
+    string(false).enum_values(Some(["following"])).build()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,23 +303,4 @@ mod tests {
         assert!(trimmed_pattern(50).contains(r"[^\u0000]{0,48}"));
         assert!(trimmed_or_blank_pattern(100).contains(r"{0,98}"));
     }
-}
-
-/// A boolean that may only be `true` (`is_default` in a PATCH: a default stops being one when
-/// another is made it).
-pub fn only_true() -> Object {
-    ObjectBuilder::new()
-        .schema_type(Type::Boolean)
-        .enum_values(Some([true]))
-        .build()
-}
-
-/// `scope` of a task's `DELETE`: `series` only.
-pub fn delete_scope() -> Object {
-    string(false).enum_values(Some(["series"])).build()
-}
-
-/// `scope` of a task's `PATCH`: `following` only.
-pub fn patch_scope() -> Object {
-    string(false).enum_values(Some(["following"])).build()
 }

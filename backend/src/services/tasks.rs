@@ -60,6 +60,16 @@ fn tag_ids(raw: Vec<i64>) -> Vec<TagId> {
     ids
 }
 
+/// A status named with a `completed` that its kind contradicts (400 `INVALID_STATUS`).
+pub(crate) fn status_contradicts_completed() -> ApiError {
+    ApiError::new(ErrorCode::InvalidStatus)
+        .with_detail(
+            "The status's kind contradicts completed (a done status is completed, an open one \
+             is not): leave one of them out.",
+        )
+        .with_field("status")
+}
+
 /// The most tasks one reorder places.
 const MAX_REORDER: usize = 1000;
 
@@ -89,10 +99,7 @@ fn choose(
     }
     match (resolved.status, completed) {
         (Some((_, done)), Some(completed)) if done != completed => {
-            return Err(ApiError::validation(
-                "completed",
-                "completed contradicts the status's kind: leave one of them out.",
-            ));
+            return Err(status_contradicts_completed());
         }
         (Some((status, done)), _) => {
             fields.status = Pick::Id(status);
@@ -306,8 +313,7 @@ impl TaskService {
             (None, None, Some(MoveTo::Top)) => Placement::Top,
             (None, None, Some(MoveTo::Bottom)) => Placement::Bottom,
             _ => {
-                return Err(ApiError::validation(
-                    "body",
+                return Err(ApiError::new(ErrorCode::InvalidTaskOrder).with_detail(
                     "Give exactly one of before, after (a task id) or to (top or bottom).",
                 ));
             }

@@ -1241,7 +1241,7 @@ async fn the_status_and_completed_move_together() {
 }
 
 #[tokio::test]
-async fn a_status_contradicting_completed_is_422_and_nothing_changes() {
+async fn a_status_contradicting_completed_is_400_and_nothing_changes() {
     let Some(app) = TestApp::spawn().await else {
         return;
     };
@@ -1254,17 +1254,22 @@ async fn a_status_contradicting_completed_is_422_and_nothing_changes() {
         json!({"status": "completed", "completed": false}),
         json!({"status": "not_started", "completed": true}),
     ] {
+        let contradicts = |response| async {
+            let error = assert_error(response, StatusCode::BAD_REQUEST, "INVALID_STATUS").await;
+            assert_eq!(error["field"], "status");
+            assert!(error["detail"].as_str().unwrap().contains("contradicts"));
+        };
         let response = app.patch_task(&user, &task["id"], &request).await;
-        assert_validation_error(response, "completed").await;
+        contradicts(response).await;
         let mut create = request.clone();
         create["title"] = json!("new");
         let response = app.post_task(&user, &create).await;
-        assert_validation_error(response, "completed").await;
+        contradicts(response).await;
         let mut put = request.clone();
         put["title"] = json!("put");
         put["priority"] = json!("high");
         let response = app.put_task(&user, &task["id"], &put).await;
-        assert_validation_error(response, "completed").await;
+        contradicts(response).await;
     }
     assert_eq!(app.fetch_task(&user, &task["id"]).await, task);
     assert_eq!(app.total_tasks(&user).await, 1);
@@ -1758,12 +1763,7 @@ async fn a_move_needs_exactly_one_place_and_never_next_to_itself() {
         json!({"before": null}),
     ] {
         let response = move_task(&app, &user, a, request.clone()).await;
-        let error = assert_error(
-            response,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "VALIDATION_ERROR",
-        )
-        .await;
+        let error = assert_error(response, StatusCode::BAD_REQUEST, "INVALID_TASK_ORDER").await;
         assert!(error["detail"].is_string(), "{request}");
     }
     for request in [
