@@ -73,6 +73,11 @@ error_codes! {
     StatusAlreadyExists => BAD_REQUEST, "You already have a status with this name.";
     PriorityAlreadyExists => BAD_REQUEST, "You already have a priority with this name.";
     TaskNotRecurring => BAD_REQUEST, "The task has no recurrence rule.";
+    TaskNotOpen => BAD_REQUEST, "The task is completed: only an open occurrence can be skipped.";
+    NotLatestOccurrence => BAD_REQUEST,
+        "This occurrence already has a next one: stop the series from its latest occurrence.";
+    InvalidReplacement => BAD_REQUEST,
+        "replace_with must be the id of another of your statuses of the same kind (or of another of your priorities).";
     InvalidTaskOrder => BAD_REQUEST,
         "task_ids must list 1 to 1000 task ids, each once; a move names exactly one of before, after, to, and not the task itself.";
     InvalidCredentials => UNAUTHORIZED, "Incorrect email or password.";

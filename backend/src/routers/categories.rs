@@ -155,7 +155,7 @@ pub async fn update_status(
         (status = 204, description = "Deleted."),
         (status = 404, description = "`STATUS_NOT_FOUND`.", body = ErrorBody),
         (status = 409, description = "`STATUS_IN_USE`, `CANNOT_DELETE_DEFAULT` (a default, which also keeps the last open and the last done status).", body = ErrorBody),
-        (status = 422, description = "`VALIDATION_ERROR`: `replace_with` is not another of the caller's statuses of the same kind.", body = ErrorBody),
+        (status = 400, description = "`INVALID_REPLACEMENT`: `replace_with` is not another of the caller's statuses of the same kind.", body = ErrorBody),
     )
 )]
 pub async fn delete_status(
@@ -274,7 +274,7 @@ pub async fn update_priority(
         (status = 204, description = "Deleted."),
         (status = 404, description = "`PRIORITY_NOT_FOUND`.", body = ErrorBody),
         (status = 409, description = "`PRIORITY_IN_USE`, `CANNOT_DELETE_DEFAULT`.", body = ErrorBody),
-        (status = 422, description = "`VALIDATION_ERROR`: `replace_with` is not another of the caller's priorities.", body = ErrorBody),
+        (status = 400, description = "`INVALID_REPLACEMENT`: `replace_with` is not another of the caller's priorities.", body = ErrorBody),
     )
 )]
 pub async fn delete_priority(

@@ -26,11 +26,9 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(Missing::StatusKind) => {
                 crate::services::tasks::status_contradicts_completed()
             }
-            StoreError::NotFound(Missing::Replacement) => ApiError::validation(
-                "replace_with",
-                "replace_with must be the id of another of your statuses of the same kind (or \
-                 of another of your priorities).",
-            ),
+            StoreError::NotFound(Missing::Replacement) => {
+                ApiError::new(ErrorCode::InvalidReplacement).with_field("replace_with")
+            }
             StoreError::Refused(Refusal::Default) => ErrorCode::CannotDeleteDefault.into(),
             StoreError::Refused(Refusal::InUse(CategoryKind::Status)) => {
                 ErrorCode::StatusInUse.into()
@@ -39,10 +37,7 @@ impl From<StoreError> for ApiError {
                 ErrorCode::PriorityInUse.into()
             }
             StoreError::Refused(Refusal::NotRecurring) => ErrorCode::TaskNotRecurring.into(),
-            StoreError::Refused(Refusal::NotOpen) => ApiError::validation(
-                "task_id",
-                "The task is completed: only an open occurrence can be skipped.",
-            ),
+            StoreError::Refused(Refusal::NotOpen) => ErrorCode::TaskNotOpen.into(),
             StoreError::Refused(Refusal::SeriesEnded) => ApiError::new(ErrorCode::TaskNotRecurring)
                 .with_detail(
                     "The series has no occurrence after this one: there is none to skip to.",

@@ -285,9 +285,8 @@ pub async fn list_occurrences(
     post, path = "/api/v1/users/{user_id}/tasks/{task_id}/skip", tag = "tasks",
     responses(
         (status = 200, description = "The task at its next occurrence.", body = TaskResponse),
-        (status = 400, description = "`TASK_NOT_RECURRING` (also when the series has no later occurrence).", body = ErrorBody),
+        (status = 400, description = "`TASK_NOT_RECURRING` (also when the series has no later occurrence), `TASK_NOT_OPEN` (completed).", body = ErrorBody),
         (status = 404, description = "`TASK_NOT_FOUND`.", body = ErrorBody),
-        (status = 422, description = "`VALIDATION_ERROR`: the task is completed.", body = ErrorBody),
     )
 )]
 pub async fn skip_task(
@@ -305,9 +304,8 @@ pub async fn skip_task(
     post, path = "/api/v1/users/{user_id}/tasks/{task_id}/stop-recurring", tag = "tasks",
     responses(
         (status = 200, description = "The task with its ended rule.", body = TaskResponse),
-        (status = 400, description = "`TASK_NOT_RECURRING`.", body = ErrorBody),
+        (status = 400, description = "`TASK_NOT_RECURRING`, `NOT_LATEST_OCCURRENCE` (a later occurrence exists: stop from that one).", body = ErrorBody),
         (status = 404, description = "`TASK_NOT_FOUND`.", body = ErrorBody),
-        (status = 422, description = "`VALIDATION_ERROR`: a later occurrence exists (stop from that one).", body = ErrorBody),
     )
 )]
 pub async fn stop_recurring(

@@ -397,13 +397,12 @@ impl TaskService {
                 return Err(ErrorCode::TaskNotRecurring.into());
             };
             if let Some(next) = current.successor_id {
-                return Err(ApiError::validation(
-                    "task_id",
-                    format!(
-                        "This occurrence already has a next one: stop the series from its \
-                         latest occurrence (task {next} or one after it)."
-                    ),
-                ));
+                return Err(
+                    ApiError::new(ErrorCode::NotLatestOccurrence).with_detail(format!(
+                        "This occurrence already has a next one: stop the series from its latest \
+                     occurrence (task {next} or one after it)."
+                    )),
+                );
             }
             let mut fields = TaskFields::from(current);
             fields.recurrence_rule = Some(

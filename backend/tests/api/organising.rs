@@ -837,11 +837,12 @@ async fn a_status_in_use_is_deleted_only_with_a_replacement_of_its_kind() {
         in_progress.to_string(),
         foreign.to_string(),
         "999999999".to_owned(),
-        "abc".to_owned(),
     ] {
         let response = delete(&app, &user, "statuses", in_progress, Some(&replacement)).await;
-        assert_validation_error(response, "replace_with").await;
+        assert_bad_replacement(response).await;
     }
+    let response = delete(&app, &user, "statuses", in_progress, Some("abc")).await;
+    assert_validation_error(response, "replace_with").await;
     assert_eq!(list(&app, &user, "statuses").await, statuses);
     assert_eq!(app.fetch_task(&user, &busy["id"]).await, busy);
     assert_eq!(
@@ -920,7 +921,7 @@ async fn a_status_in_use_is_deleted_only_with_a_replacement_of_its_kind() {
         Some(&not_started.to_string()),
     )
     .await;
-    assert_validation_error(response, "replace_with").await;
+    assert_bad_replacement(response).await;
     let response = delete(
         &app,
         &user,
@@ -975,7 +976,7 @@ async fn a_priority_in_use_is_deleted_only_with_a_replacement() {
     assert_error(response, StatusCode::CONFLICT, "PRIORITY_IN_USE").await;
     for replacement in [high_id.to_string(), foreign.to_string(), "-1".to_owned()] {
         let response = delete(&app, &user, "priorities", high_id, Some(&replacement)).await;
-        assert_validation_error(response, "replace_with").await;
+        assert_bad_replacement(response).await;
     }
     assert_eq!(list(&app, &user, "priorities").await, before);
     for task in &high {
@@ -2382,12 +2383,7 @@ async fn skip_moves_an_open_occurrence_to_the_next_one() {
     // A completed occurrence is not skipped.
     let done = app.fetch_task(&user, &task["id"]).await;
     let response = task_action(&app, &user, &done, "skip").await;
-    assert_error(
-        response,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "VALIDATION_ERROR",
-    )
-    .await;
+    assert_error(response, StatusCode::BAD_REQUEST, "TASK_NOT_OPEN").await;
     assert_eq!(app.fetch_task(&user, &task["id"]).await, done);
 
     let plain = app
@@ -2480,12 +2476,7 @@ async fn stop_recurring_ends_the_series_at_this_occurrence() {
     let next = complete_to_successor(&app, &user, &weekly).await;
     let first = app.fetch_task(&user, &weekly["id"]).await;
     let response = task_action(&app, &user, &first, "stop-recurring").await;
-    assert_error(
-        response,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "VALIDATION_ERROR",
-    )
-    .await;
+    assert_error(response, StatusCode::BAD_REQUEST, "NOT_LATEST_OCCURRENCE").await;
     assert_eq!(app.fetch_task(&user, &weekly["id"]).await, first);
     let stopped = assert_status(
         task_action(&app, &user, &next, "stop-recurring").await,
@@ -2750,7 +2741,7 @@ async fn another_users_statuses_and_priorities_are_no_replacement() {
         Some(&id(&their_open).to_string()),
     )
     .await;
-    assert_validation_error(response, "replace_with").await;
+    assert_bad_replacement(response).await;
     let high = id_of(&app, &user, "priorities", "high").await;
     let response = delete(
         &app,
@@ -2760,7 +2751,7 @@ async fn another_users_statuses_and_priorities_are_no_replacement() {
         Some(&their_priority.to_string()),
     )
     .await;
-    assert_validation_error(response, "replace_with").await;
+    assert_bad_replacement(response).await;
 
     // Their unused status is not mine to delete, even naming one of mine.
     let response = delete(
@@ -2790,4 +2781,10 @@ async fn another_users_statuses_and_priorities_are_no_replacement() {
             .len(),
         3
     );
+}
+
+/// A `replace_with` that is not another of the user's of the same kind: 400, on that field.
+async fn assert_bad_replacement(response: reqwest::Response) {
+    let error = assert_error(response, StatusCode::BAD_REQUEST, "INVALID_REPLACEMENT").await;
+    assert_eq!(error["field"], "replace_with");
 }
