@@ -72,14 +72,24 @@ impl StorageFault {
     }
 }
 
-/// Writes failing for a storage fault, from the first failure to the next write that succeeds.
+/// Writes failing for a storage fault, from the first failure to a write that succeeds with no
+/// failure in the [`STORAGE_RECOVERY_SETTLES`] before it.
 #[derive(Debug)]
 struct StorageEpisode {
     /// The latest failure's kind.
     fault: StorageFault,
     began: Instant,
     last_failure: Instant,
+    /// Whether a write has succeeded since `last_failure`.
+    succeeded_since: bool,
     failures: u64,
+}
+
+impl StorageEpisode {
+    /// Over: a write succeeded after the last failure, and that failure is settled.
+    fn is_over(&self) -> bool {
+        self.succeeded_since && self.last_failure.elapsed() >= STORAGE_RECOVERY_SETTLES
+    }
 }
 
 /// How long after the last write refused for a storage fault readiness still reports it, when
@@ -87,6 +97,13 @@ struct StorageEpisode {
 /// that stopped sending requests for the fault sends some again, and a write can show whether
 /// the fault is over (it is failing again at once if not).
 pub const STORAGE_FAULT_REPORTED_FOR: Duration = Duration::from_secs(10);
+
+/// How long after the last refused write a write that succeeds still does not end the episode.
+/// A full disk lets through the writes that fit in pages already allocated (an update in place,
+/// a row where one was deleted) while refusing those that need more: under a mix of writes,
+/// successes and refusals interleave, and readiness should keep saying "full" rather than
+/// flip with every request. One success with no refusal for this long ends the episode.
+pub const STORAGE_RECOVERY_SETTLES: Duration = Duration::from_secs(1);
 
 impl DbHealth {
     pub fn availability(&self) -> Availability {
@@ -180,6 +197,7 @@ impl DbHealth {
             Some(episode) => {
                 episode.fault = fault;
                 episode.last_failure = now;
+                episode.succeeded_since = false;
                 episode.failures += 1;
             }
             None => {
@@ -194,6 +212,7 @@ impl DbHealth {
                     fault,
                     began: now,
                     last_failure: now,
+                    succeeded_since: false,
                     failures: 1,
                 });
                 self.inner.storage_failing.store(true, Ordering::Release);
@@ -201,13 +220,24 @@ impl DbHealth {
         }
     }
 
-    /// A write committed: any storage episode is over.
+    /// A write committed: a storage episode whose last failure is settled is over; a younger
+    /// one is over once that failure is (unless another comes first).
     pub fn write_succeeded(&self) {
         if !self.inner.storage_failing.load(Ordering::Acquire) {
             return;
         }
-        let ended = self.inner.storage.lock().unwrap().take();
-        self.inner.storage_failing.store(false, Ordering::Release);
+        let ended = {
+            let mut episode = self.inner.storage.lock().unwrap();
+            let Some(current) = episode.as_mut() else {
+                return;
+            };
+            current.succeeded_since = true;
+            if !current.is_over() {
+                return;
+            }
+            self.inner.storage_failing.store(false, Ordering::Release);
+            episode.take()
+        };
         if let Some(episode) = ended {
             tracing::info!(
                 fault = episode.fault.name(),
@@ -218,8 +248,8 @@ impl DbHealth {
         }
     }
 
-    /// The storage fault readiness reports: the latest one of an episode whose last failure is
-    /// less than [`STORAGE_FAULT_REPORTED_FOR`] old.
+    /// The storage fault readiness reports: the latest one of an episode that is not over and
+    /// whose last failure is less than [`STORAGE_FAULT_REPORTED_FOR`] old.
     pub fn storage_fault(&self) -> Option<StorageFault> {
         if !self.inner.storage_failing.load(Ordering::Acquire) {
             return None;
@@ -227,7 +257,9 @@ impl DbHealth {
         let episode = self.inner.storage.lock().unwrap();
         episode
             .as_ref()
-            .filter(|episode| episode.last_failure.elapsed() < STORAGE_FAULT_REPORTED_FOR)
+            .filter(|episode| {
+                !episode.is_over() && episode.last_failure.elapsed() < STORAGE_FAULT_REPORTED_FOR
+            })
             .map(|episode| episode.fault)
     }
 }
@@ -254,8 +286,14 @@ mod tests {
         assert!(health.is_available());
     }
 
+    fn backdate_last_failure(health: &DbHealth, by: Duration) {
+        let mut episode = health.inner.storage.lock().unwrap();
+        let episode = episode.as_mut().unwrap();
+        episode.last_failure = Instant::now().checked_sub(by).unwrap();
+    }
+
     #[test]
-    fn a_storage_episode_lasts_from_the_first_refused_write_to_the_next_good_one() {
+    fn a_storage_episode_lasts_from_the_first_refused_write_to_a_good_one_after_it_settled() {
         let health = DbHealth::default();
         assert_eq!(health.storage_fault(), None);
         health.storage_failed(StorageFault::Full, &"disk full");
@@ -272,26 +310,35 @@ mod tests {
                 .failures,
             2
         );
+        // A write that fitted, just after a refusal: still full.
         health.write_succeeded();
+        assert_eq!(health.storage_fault(), Some(StorageFault::Full));
+        // Once that refusal is settled, the success already seen ends what readiness reports…
+        backdate_last_failure(&health, STORAGE_RECOVERY_SETTLES);
         assert_eq!(health.storage_fault(), None);
+        // …and the next good write ends the episode.
+        health.write_succeeded();
         assert!(health.inner.storage.lock().unwrap().is_none());
+        assert!(!health.inner.storage_failing.load(Ordering::Acquire));
+    }
+
+    #[test]
+    fn a_refusal_after_a_good_write_keeps_the_episode_reported() {
+        let health = DbHealth::default();
+        health.storage_failed(StorageFault::Full, &"disk full");
+        health.write_succeeded();
+        backdate_last_failure(&health, STORAGE_RECOVERY_SETTLES);
+        health.storage_failed(StorageFault::Full, &"disk full");
+        assert_eq!(health.storage_fault(), Some(StorageFault::Full));
+        health.write_succeeded();
+        assert_eq!(health.storage_fault(), Some(StorageFault::Full));
     }
 
     #[test]
     fn readiness_stops_reporting_a_storage_fault_no_write_has_met_for_a_while() {
         let health = DbHealth::default();
         health.storage_failed(StorageFault::ReadOnly, &"read-only");
-        let long_ago = Instant::now()
-            .checked_sub(STORAGE_FAULT_REPORTED_FOR)
-            .unwrap();
-        health
-            .inner
-            .storage
-            .lock()
-            .unwrap()
-            .as_mut()
-            .unwrap()
-            .last_failure = long_ago;
+        backdate_last_failure(&health, STORAGE_FAULT_REPORTED_FOR);
         assert_eq!(health.storage_fault(), None);
         // The episode is still open: its end is logged by the next good write.
         assert!(health.inner.storage_failing.load(Ordering::Acquire));

@@ -117,13 +117,26 @@ async fn writes_to_a_read_only_postgres_database_answer_503_database_read_only()
         refused <= 1 && statuses[2..].iter().all(|status| *status == 201),
         "writes resume once the database allows them: {statuses:?}"
     );
-    let ready = app
-        .client
-        .get(app.url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ready.status(), StatusCode::OK, "readiness recovers");
+    // Readiness recovers once a write has succeeded with no refusal in the second before it
+    // (a refusal may have come just now).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        let ready = app
+            .client
+            .get(app.url("/health/ready"))
+            .send()
+            .await
+            .unwrap();
+        if ready.status() == StatusCode::OK {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "readiness recovers: {}",
+            ready.text().await.unwrap()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 /// `ALTER DATABASE` of the test's database, with `change` (for the sessions that start after).
