@@ -528,3 +528,187 @@ async fn dropped_edits_storm(pooler: Option<SocketAddr>) {
         .unwrap();
     assert_eq!(stored, "after the storm");
 }
+
+/// Moves and reorders dropped at a random moment. Each is a transaction (the account's lock,
+/// the neighbours' positions, the moved rows, and now and then the account's positions spread
+/// out again): a move answered 200 must be in the stored order, a dropped one all there or not
+/// at all, positions stay distinct, and no connection is stranded inside a transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moves_dropped_at_any_moment_are_all_or_nothing() {
+    let _turn = crate::support::one_at_a_time().await;
+    if skip_postgres().await {
+        return;
+    }
+    dropped_moves_storm(None).await;
+}
+
+/// The same behind PgBouncer in transaction mode; runs when `TEST_POOLER_URL` is set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_transaction_pooler_dropped_moves_are_all_or_nothing() {
+    let _turn = crate::support::one_at_a_time().await;
+    if skip_postgres().await {
+        return;
+    }
+    let Some(pooler) = pooler_or_skip() else {
+        return;
+    };
+    dropped_moves_storm(Some(pooler)).await;
+}
+
+/// A move of the storm, and the order it leaves.
+enum Move {
+    /// `{"to": "top"}`.
+    Top(i64),
+    /// `{"after": anchor}`: the bottom task right after the top one; 18 in a row halve one gap
+    /// until it is used up and the positions are spread out.
+    After { moved: i64, anchor: i64 },
+    /// `/tasks/reorder` of every task, in a new order.
+    Reorder(Vec<i64>),
+}
+
+impl Move {
+    fn pick(order: &[i64], step: usize) -> Self {
+        match step % 20 {
+            0..18 => Self::After {
+                moved: *order.last().unwrap(),
+                anchor: order[0],
+            },
+            18 => Self::Top(order[rand::rng().random_range(1..order.len())]),
+            _ => {
+                let mut shuffled = order.to_vec();
+                shuffled.rotate_left(rand::rng().random_range(1..order.len()));
+                shuffled.swap(0, order.len() - 1);
+                Self::Reorder(shuffled)
+            }
+        }
+    }
+
+    fn applied_to(&self, order: &[i64]) -> Vec<i64> {
+        match self {
+            Self::Top(moved) => std::iter::once(*moved)
+                .chain(order.iter().copied().filter(|id| id != moved))
+                .collect(),
+            Self::After { moved, anchor } => {
+                let mut after: Vec<i64> = order.iter().copied().filter(|id| id != moved).collect();
+                let at = after.iter().position(|id| id == anchor).unwrap() + 1;
+                after.insert(at, *moved);
+                after
+            }
+            Self::Reorder(ids) => ids.clone(),
+        }
+    }
+}
+
+async fn dropped_moves_storm(pooler: Option<SocketAddr>) {
+    const TASKS: usize = 6;
+    let database = PgDatabase::create().await;
+    let (_proxy, settings) = through_slow_proxy(&database, pooler).await;
+    let app = App::serve(settings).await;
+    let (user_id, token) = app.signed_in_user("moves@example.com").await;
+    for i in 0..TASKS {
+        app.create_task(&user_id, &token, &format!("task {i}"))
+            .await;
+    }
+    let tasks = format!("/api/v1/users/{user_id}/tasks");
+    let send = |step: &Move, deadline: Option<Duration>| {
+        let request = match step {
+            Move::Top(id) => app
+                .client
+                .post(app.url(&format!("{tasks}/{id}/move")))
+                .json(&json!({"to": "top"})),
+            Move::After { moved, anchor } => app
+                .client
+                .post(app.url(&format!("{tasks}/{moved}/move")))
+                .json(&json!({"after": anchor})),
+            Move::Reorder(ids) => app
+                .client
+                .post(app.url(&format!("{tasks}/reorder")))
+                .json(&json!({"task_ids": ids})),
+        };
+        let request = request.bearer_auth(&token);
+        match deadline {
+            Some(deadline) => request.timeout(deadline).send(),
+            None => request.send(),
+        }
+    };
+    let mut observer = database.connect().await;
+    let user: uuid::Uuid = user_id.parse().unwrap();
+    let (mut order, _) = stored_order(&mut observer, user).await;
+
+    // How long one move takes here, unhurried: the deadlines below spread over it.
+    let started = tokio::time::Instant::now();
+    for step in 0..9 {
+        let step = Move::pick(&order, step);
+        let response = send(&step, None).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        order = step.applied_to(&order);
+    }
+    let typical = started.elapsed() / 9;
+    let longest = u64::try_from((typical * 3 / 2).as_micros()).unwrap();
+    let (stored, mut positions) = stored_order(&mut observer, user).await;
+    assert_eq!(stored, order);
+
+    // Moves of one task that changed other tasks' positions: spreads.
+    let (mut answered, mut dropped, mut spreads) = (0, 0, 0);
+    for step in 0..90 {
+        let step = Move::pick(&order, step);
+        let after = step.applied_to(&order);
+        let deadline = Duration::from_micros(rand::rng().random_range(0..longest));
+        let acknowledged = match send(&step, Some(deadline)).await {
+            Ok(response) => {
+                assert_eq!(response.status(), StatusCode::OK);
+                answered += 1;
+                true
+            }
+            Err(_) => {
+                dropped += 1;
+                tokio::time::sleep(typical * 2).await;
+                false
+            }
+        };
+        let stranded = settled_connections(&mut observer).await;
+        assert!(
+            stranded.is_empty(),
+            "connections of the service left inside a transaction: {stranded:?}"
+        );
+        let (stored, now) = stored_order(&mut observer, user).await;
+        assert!(
+            stored == after || (!acknowledged && stored == order),
+            "a move answered {acknowledged}: stored {stored:?}, before {order:?}, after {after:?}"
+        );
+        if let Move::After { moved, .. } = step {
+            let others_moved = now
+                .iter()
+                .any(|(id, position)| *id != moved && positions.get(id) != Some(position));
+            spreads += usize::from(others_moved);
+        }
+        (order, positions) = (stored, now);
+    }
+    eprintln!("moves storm: {answered} answered, {dropped} dropped, {spreads} spreads");
+    assert!(
+        answered > 0 && dropped > 0,
+        "the storm should both finish and drop moves"
+    );
+    assert!(spreads > 0, "the storm's moves should have used up a gap");
+}
+
+/// The user's tasks in the manual order, and each one's position; fails when two share one.
+async fn stored_order(
+    observer: &mut sqlx::PgConnection,
+    user: uuid::Uuid,
+) -> (Vec<i64>, std::collections::BTreeMap<i64, i64>) {
+    let rows: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT id, position FROM tasks WHERE user_id = $1 ORDER BY position, id")
+            .bind(user)
+            .fetch_all(&mut *observer)
+            .await
+            .unwrap();
+    let positions: std::collections::BTreeMap<i64, i64> = rows.iter().copied().collect();
+    let distinct: BTreeSet<i64> = positions.values().copied().collect();
+    assert_eq!(
+        distinct.len(),
+        rows.len(),
+        "two tasks share a position: {rows:?}"
+    );
+    (rows.into_iter().map(|(id, _)| id).collect(), positions)
+}
