@@ -7,15 +7,17 @@
 //! task's `position`; moves and reorders keep positions unique however they race. A series can
 //! be previewed, skipped, stopped, deleted whole and edited from one occurrence on.
 
+use std::fmt::Display;
+
 use futures_util::future::join_all;
 use reqwest::{Method, Response, StatusCode, header};
 use serde_json::{Value, json};
 
 use super::helpers::{
-    TestApp, TestUser, assert_error, assert_status, assert_validation_error, body, utc_time,
+    TestApp, TestUser, assert_error, assert_status, assert_validation_error, body, titles, utc_time,
 };
 
-// --- helpers ------------------------------------------------------------------------------------
+// --- helpers: requests --------------------------------------------------------------------------
 
 /// `/api/v1/users/{user_id}{rest}`.
 fn user_path(user: &TestUser, rest: &str) -> String {
@@ -34,10 +36,22 @@ async fn call(
         .await
 }
 
-/// `GET …/statuses` or `…/priorities` (`which`); asserts 200.
+// --- helpers: statuses and priorities (`which`: `statuses` or `priorities`) ----------------------
+
+/// `GET …/{which}`; asserts 200.
 async fn list(app: &TestApp, user: &TestUser, which: &str) -> Value {
     let response = call(app, user, Method::GET, &format!("/{which}"), None).await;
     assert_status(response, StatusCode::OK).await
+}
+
+/// How many statuses or priorities (`which`) `user` has.
+async fn count(app: &TestApp, user: &TestUser, which: &str) -> usize {
+    list(app, user, which).await.as_array().unwrap().len()
+}
+
+/// The names of `user`'s statuses or priorities (`which`), in their order.
+async fn names(app: &TestApp, user: &TestUser, which: &str) -> Vec<String> {
+    names_of(&list(app, user, which).await, "name")
 }
 
 /// The status or priority (`which`) of `user` named `name`, as the list shows it.
@@ -56,18 +70,43 @@ async fn id_of(app: &TestApp, user: &TestUser, which: &str, name: &str) -> i64 {
     named(app, user, which, name).await["id"].as_i64().unwrap()
 }
 
+/// `GET …/{which}/{id}`.
+async fn get(app: &TestApp, user: &TestUser, which: &str, id: i64) -> Response {
+    call(app, user, Method::GET, &format!("/{which}/{id}"), None).await
+}
+
+/// `POST …/{which}` with `request`.
+async fn post(app: &TestApp, user: &TestUser, which: &str, request: Value) -> Response {
+    let path = format!("/{which}");
+    call(app, user, Method::POST, &path, Some(&request)).await
+}
+
+/// `POST …/{which}` with `request`; asserts 201 and returns the `Location` header and what was
+/// created.
+async fn create_located(
+    app: &TestApp,
+    user: &TestUser,
+    which: &str,
+    request: Value,
+) -> (String, Value) {
+    let response = post(app, user, which, request.clone()).await;
+    assert_eq!(response.status(), StatusCode::CREATED, "creating {request}");
+    let location = response.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    (location, body(response).await)
+}
+
 /// `POST …/{which}` with `request`; asserts 201 and returns what was created.
 async fn create(app: &TestApp, user: &TestUser, which: &str, request: Value) -> Value {
-    let response = call(
-        app,
-        user,
-        Method::POST,
-        &format!("/{which}"),
-        Some(&request),
-    )
-    .await;
-    assert_eq!(response.status(), StatusCode::CREATED, "creating {request}");
-    body(response).await
+    create_located(app, user, which, request).await.1
+}
+
+/// Creates a done status named `archived` for `user`; returns it.
+async fn archived_status(app: &TestApp, user: &TestUser) -> Value {
+    let request = json!({"name": "archived", "kind": "done"});
+    create(app, user, "statuses", request).await
 }
 
 /// `PATCH …/{which}/{id}` with `request`.
@@ -76,19 +115,80 @@ async fn patch(app: &TestApp, user: &TestUser, which: &str, id: i64, request: Va
     call(app, user, Method::PATCH, &path, Some(&request)).await
 }
 
-/// `DELETE …/{which}/{id}`, with `?replace_with=` if given.
-async fn delete(
+/// `PATCH …/{which}/{id}` with `request`; asserts 200 and returns the status or priority.
+async fn patched_category(
     app: &TestApp,
     user: &TestUser,
     which: &str,
     id: i64,
-    replace_with: Option<&str>,
+    request: Value,
+) -> Value {
+    assert_status(patch(app, user, which, id, request).await, StatusCode::OK).await
+}
+
+/// `DELETE …/{which}/{id}`.
+async fn delete(app: &TestApp, user: &TestUser, which: &str, id: i64) -> Response {
+    call(app, user, Method::DELETE, &format!("/{which}/{id}"), None).await
+}
+
+/// `DELETE …/{which}/{id}?replace_with={replacement}`: its tasks move to `replacement`.
+async fn delete_replacing(
+    app: &TestApp,
+    user: &TestUser,
+    which: &str,
+    id: i64,
+    replacement: impl Display,
 ) -> Response {
-    let path = match replace_with {
-        Some(other) => format!("/{which}/{id}?replace_with={other}"),
-        None => format!("/{which}/{id}"),
-    };
+    let path = format!("/{which}/{id}?replace_with={replacement}");
     call(app, user, Method::DELETE, &path, None).await
+}
+
+/// Creates a status and a priority named `theirs` for `other`; returns each as `(which, the
+/// code for not finding it, it)`.
+async fn create_theirs(
+    app: &TestApp,
+    other: &TestUser,
+) -> [(&'static str, &'static str, Value); 2] {
+    let request = || json!({"name": "theirs"});
+    let status = create(app, other, "statuses", request()).await;
+    let priority = create(app, other, "priorities", request()).await;
+    [
+        ("statuses", "STATUS_NOT_FOUND", status),
+        ("priorities", "PRIORITY_NOT_FOUND", priority),
+    ]
+}
+
+/// Asserts that `other`'s status and priority made by [`create_theirs`] are as they were.
+async fn assert_theirs_unchanged(app: &TestApp, other: &TestUser, theirs: &[(&str, &str, Value)]) {
+    for (which, _, item) in theirs {
+        assert_eq!(&named(app, other, which, "theirs").await, item);
+    }
+}
+
+// --- helpers: values and errors -----------------------------------------------------------------
+
+/// The id of a task, status or priority.
+fn id(item: &Value) -> i64 {
+    item["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no id in {item}"))
+}
+
+/// The ids of tasks, statuses or priorities, in their order.
+fn ids_of<'a>(items: impl IntoIterator<Item = &'a Value>) -> Vec<i64> {
+    items.into_iter().map(id).collect()
+}
+
+/// The ids of the first `N` of `tasks`, to name them one by one.
+fn first_ids<const N: usize>(tasks: &[Value]) -> [i64; N] {
+    std::array::from_fn(|i| id(&tasks[i]))
+}
+
+/// The ids in ascending order, to compare which tasks two lists hold.
+fn sorted(ids: &[i64]) -> Vec<i64> {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids
 }
 
 /// The names of a list of statuses, priorities or tasks (`title`).
@@ -101,28 +201,111 @@ fn names_of(items: &Value, field: &str) -> Vec<String> {
         .collect()
 }
 
+/// Asserts a 422 `VALIDATION_ERROR`, whichever field it names.
+async fn assert_invalid_request(response: Response) {
+    assert_error(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "VALIDATION_ERROR",
+    )
+    .await;
+}
+
+/// Asserts a 403 `FORBIDDEN`.
+async fn assert_forbidden(response: Response) {
+    assert_error(response, StatusCode::FORBIDDEN, "FORBIDDEN").await;
+}
+
+/// Asserts a 400 with `code` naming `field`; returns the error body.
+async fn assert_bad_request_on(response: Response, code: &str, field: &str) -> Value {
+    let error = assert_error(response, StatusCode::BAD_REQUEST, code).await;
+    assert_eq!(error["field"], field, "{error}");
+    error
+}
+
+/// A `replace_with` that is not another of the user's of the same kind: 400, on that field.
+async fn assert_bad_replacement(response: Response) {
+    assert_bad_request_on(response, "INVALID_REPLACEMENT", "replace_with").await;
+}
+
+/// `user`'s change log after `cursor`, once every entry of it is settled.
+async fn changes_since(app: &TestApp, user: &TestUser, cursor: &str) -> Value {
+    app.settled_log_end(user).await;
+    app.fetch_changes(user, &[("since", cursor)]).await
+}
+
+/// The entries of a `/changes` answer.
+fn entries(changes: &Value) -> &[Value] {
+    changes["changes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no changes in {changes}"))
+}
+
+/// The first entry of `kind` in a `/changes` answer, for the item `id` if given; fails the test
+/// when there is none.
+fn change_of<'a>(changes: &'a Value, kind: &str, id: Option<&Value>) -> &'a Value {
+    entries(changes)
+        .iter()
+        .find(|change| change["type"] == kind && id.is_none_or(|id| change["id"] == *id))
+        .unwrap_or_else(|| panic!("a {kind} for {id:?} in {changes}"))
+}
+
+// --- helpers: tasks ---------------------------------------------------------------------------
+
 /// `PATCH …/tasks/{id}` with `request`; asserts 200 and returns the task.
 async fn patched(app: &TestApp, user: &TestUser, id: &Value, request: Value) -> Value {
     let response = app.patch_task(user, id, &request).await;
     assert_status(response, StatusCode::OK).await
 }
 
+/// `PUT …/tasks/{id}` with `request`; asserts 200 and returns the task.
+async fn replaced(app: &TestApp, user: &TestUser, id: &Value, request: Value) -> Value {
+    let response = app.put_task(user, id, &request).await;
+    assert_status(response, StatusCode::OK).await
+}
+
+/// How many of `user`'s tasks the list counts with the filter `(name, value)`.
+async fn count_tasks(app: &TestApp, user: &TestUser, filter: (&str, &str)) -> i64 {
+    let page = app.fetch_tasks(user, &[filter]).await;
+    page["total"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no total in {page}"))
+}
+
+/// Asserts that each of `user`'s `tasks` is still as it was.
+async fn assert_unchanged(app: &TestApp, user: &TestUser, tasks: &[Value]) {
+    for task in tasks {
+        assert_eq!(&app.fetch_task(user, &task["id"]).await, task);
+    }
+}
+
+// --- helpers: the manual order ------------------------------------------------------------------
+
 /// Creates tasks titled `{prefix}0`, `{prefix}1`, … in that order (the last one on top).
 async fn tasks_titled(app: &TestApp, user: &TestUser, prefix: &str, count: usize) -> Vec<Value> {
+    tasks_titled_with(app, user, prefix, count, json!({})).await
+}
+
+/// [`tasks_titled`], each task with the fields of `fields` besides its title.
+async fn tasks_titled_with(
+    app: &TestApp,
+    user: &TestUser,
+    prefix: &str,
+    count: usize,
+    fields: Value,
+) -> Vec<Value> {
     let mut tasks = Vec::new();
     for i in 0..count {
-        tasks.push(
-            app.create_task(user, json!({"title": format!("{prefix}{i}")}))
-                .await,
-        );
+        let mut request = fields.clone();
+        request["title"] = json!(format!("{prefix}{i}"));
+        tasks.push(app.create_task(user, request).await);
     }
     tasks
 }
 
-fn id(task: &Value) -> i64 {
-    task["id"]
-        .as_i64()
-        .unwrap_or_else(|| panic!("no id in {task}"))
+/// Creates a task titled `title`; returns its id.
+async fn task_id(app: &TestApp, user: &TestUser, title: &str) -> i64 {
+    id(&app.create_task(user, json!({"title": title})).await)
 }
 
 /// `user`'s tasks in the manual order as `(id, position)`, asserting that the positions are
@@ -166,9 +349,15 @@ async fn move_task(app: &TestApp, user: &TestUser, task: i64, request: Value) ->
     call(app, user, Method::POST, &path, Some(&request)).await
 }
 
+/// Moves `task` with `request`; asserts 200 and returns the answer (not compared with the task
+/// as it is now: a concurrent move may have spread the positions since).
+async fn move_succeeds(app: &TestApp, user: &TestUser, task: i64, request: Value) -> Value {
+    assert_status(move_task(app, user, task, request).await, StatusCode::OK).await
+}
+
 /// Moves `task` with `request`; asserts 200 and that the answer is the task at its new place.
 async fn moved(app: &TestApp, user: &TestUser, task: i64, request: Value) -> Value {
-    let answer = assert_status(move_task(app, user, task, request).await, StatusCode::OK).await;
+    let answer = move_succeeds(app, user, task, request).await;
     assert_eq!(id(&answer), task);
     assert_eq!(app.fetch_task(user, task).await, answer);
     answer
@@ -180,10 +369,54 @@ async fn reorder(app: &TestApp, user: &TestUser, task_ids: &[i64]) -> Response {
     call(app, user, Method::POST, "/tasks/reorder", Some(&request)).await
 }
 
+/// Reorders `task_ids`; asserts 200 and returns the answer (the tasks reordered).
+async fn reordered(app: &TestApp, user: &TestUser, task_ids: &[i64]) -> Value {
+    assert_status(reorder(app, user, task_ids).await, StatusCode::OK).await
+}
+
+// --- helpers: series ----------------------------------------------------------------------------
+
 /// `POST …/tasks/{task}/{action}` without a body (`skip`, `stop-recurring`).
 async fn task_action(app: &TestApp, user: &TestUser, task: &Value, action: &str) -> Response {
     let path = format!("/tasks/{}/{action}", task["id"]);
     call(app, user, Method::POST, &path, None).await
+}
+
+/// Sends a [`task_action`]; asserts 200 and returns the task.
+async fn performed(app: &TestApp, user: &TestUser, task: &Value, action: &str) -> Value {
+    assert_status(task_action(app, user, task, action).await, StatusCode::OK).await
+}
+
+/// Asserts that the [`task_action`] on `task` is refused with a 400 `code` and leaves the task
+/// as `task` has it.
+async fn assert_action_refused(
+    app: &TestApp,
+    user: &TestUser,
+    task: &Value,
+    action: &str,
+    code: &str,
+) {
+    let response = task_action(app, user, task, action).await;
+    assert_error(response, StatusCode::BAD_REQUEST, code).await;
+    assert_eq!(&app.fetch_task(user, &task["id"]).await, task);
+}
+
+/// `DELETE …/tasks/{task}?scope={scope}`.
+async fn delete_in_scope(app: &TestApp, user: &TestUser, task: &Value, scope: &str) -> Response {
+    let path = format!("/tasks/{}?scope={scope}", task["id"]);
+    call(app, user, Method::DELETE, &path, None).await
+}
+
+/// `PATCH …/tasks/{task}?scope={scope}` with `request`.
+async fn patch_in_scope(
+    app: &TestApp,
+    user: &TestUser,
+    task: &Value,
+    scope: &str,
+    request: Value,
+) -> Response {
+    let path = format!("/tasks/{}?scope={scope}", task["id"]);
+    call(app, user, Method::PATCH, &path, Some(&request)).await
 }
 
 /// `GET …/tasks/{task}/occurrences` with `query`.
@@ -202,6 +435,16 @@ async fn occurrences(
     request.send().await.unwrap()
 }
 
+/// `GET …/tasks/{task}/occurrences` with `query`; asserts 200 and returns the answer.
+async fn listed_occurrences(
+    app: &TestApp,
+    user: &TestUser,
+    task: &Value,
+    query: &[(&str, &str)],
+) -> Value {
+    assert_status(occurrences(app, user, task, query).await, StatusCode::OK).await
+}
+
 /// A recurring task due at `due` with `rule`, and a reminder if given.
 async fn recurring(
     app: &TestApp,
@@ -214,6 +457,19 @@ async fn recurring(
     let request =
         json!({"title": title, "due_date": due, "remind_at": remind, "recurrence_rule": rule});
     app.create_task(user, request).await
+}
+
+/// A recurring task titled `title` with `rule`, first due on 2030-05-01 at 09:00 UTC, without a
+/// reminder.
+async fn series(app: &TestApp, user: &TestUser, title: &str, rule: &str) -> Value {
+    recurring(app, user, title, rule, "2030-05-01T09:00:00Z", None).await
+}
+
+/// A task titled `daily` recurring daily, first due on 2030-05-01 at 09:00 UTC, with a reminder
+/// half an hour before.
+async fn daily_with_reminder(app: &TestApp, user: &TestUser) -> Value {
+    let (due, remind) = ("2030-05-01T09:00:00Z", Some("2030-05-01T08:30:00Z"));
+    recurring(app, user, "daily", "FREQ=DAILY", due, remind).await
 }
 
 /// Completes `task` by PATCH; returns its successor, fetched.
@@ -279,8 +535,7 @@ async fn new_accounts_get_three_statuses_and_three_priorities() {
 
     // One status by id; each account has its own.
     let first = &statuses[0];
-    let path = format!("/statuses/{}", first["id"]);
-    let fetched = call(&app, &user, Method::GET, &path, None).await;
+    let fetched = get(&app, &user, "statuses", id(first)).await;
     assert_eq!(assert_status(fetched, StatusCode::OK).await, *first);
     let other = app.signed_in_user().await;
     let theirs = list(&app, &other, "statuses").await;
@@ -296,13 +551,7 @@ async fn create_status_and_priority_answer_201_with_location() {
     let user = app.signed_in_user().await;
 
     let request = json!({"name": "  waiting  ", "color": "#FFAA00"});
-    let response = call(&app, &user, Method::POST, "/statuses", Some(&request)).await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let location = response.headers()[header::LOCATION]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let waiting = body(response).await;
+    let (location, waiting) = create_located(&app, &user, "statuses", request).await;
     let status_id = id(&waiting);
     assert_eq!(
         location,
@@ -321,18 +570,13 @@ async fn create_status_and_priority_answer_201_with_location() {
     assert_eq!(assert_status(fetched, StatusCode::OK).await, waiting);
 
     // A done status at a position of its own; the list is ordered by position, then id.
-    let archived = create(
-        &app,
-        &user,
-        "statuses",
-        json!({"name": "archived", "kind": "done", "position": 1}),
-    )
-    .await;
+    let request = json!({"name": "archived", "kind": "done", "position": 1});
+    let archived = create(&app, &user, "statuses", request).await;
     assert_eq!(archived["kind"], "done");
     assert_eq!(archived["position"], 1);
     assert_eq!(archived["is_default"], false);
     assert_eq!(
-        names_of(&list(&app, &user, "statuses").await, "name"),
+        names(&app, &user, "statuses").await,
         [
             "not_started",
             "in_progress",
@@ -345,13 +589,7 @@ async fn create_status_and_priority_answer_201_with_location() {
     assert_eq!(last["position"], 4, "after the largest position");
 
     let request = json!({"name": "urgent", "color": "#ff0000", "position": 10000});
-    let response = call(&app, &user, Method::POST, "/priorities", Some(&request)).await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let location = response.headers()[header::LOCATION]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let urgent = body(response).await;
+    let (location, urgent) = create_located(&app, &user, "priorities", request).await;
     assert_eq!(
         location,
         format!("/api/v1/users/{}/priorities/{}", user.id, id(&urgent))
@@ -367,22 +605,10 @@ async fn create_status_and_priority_answer_201_with_location() {
     let trivial = create(&app, &user, "priorities", json!({"name": "trivial"})).await;
     assert_eq!(trivial["position"], 10001, "max + 1");
     // A priority has no kind.
-    let response = call(
-        &app,
-        &user,
-        Method::POST,
-        "/priorities",
-        Some(&json!({"name": "odd", "kind": "done"})),
-    )
-    .await;
-    assert_error(
-        response,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "VALIDATION_ERROR",
-    )
-    .await;
+    let request = json!({"name": "odd", "kind": "done"});
+    assert_invalid_request(post(&app, &user, "priorities", request).await).await;
     assert_eq!(
-        names_of(&list(&app, &user, "priorities").await, "name"),
+        names(&app, &user, "priorities").await,
         ["low", "medium", "high", "urgent", "trivial"]
     );
 }
@@ -395,46 +621,31 @@ async fn status_and_priority_names_are_unique_per_user_in_any_case() {
     let user = app.signed_in_user().await;
 
     for name in ["Completed", " IN_PROGRESS ", "not_started"] {
-        let request = json!({"name": name});
-        let response = call(&app, &user, Method::POST, "/statuses", Some(&request)).await;
-        let error = assert_error(response, StatusCode::BAD_REQUEST, "STATUS_ALREADY_EXISTS").await;
-        assert_eq!(error["field"], "name");
+        let response = post(&app, &user, "statuses", json!({"name": name})).await;
+        assert_bad_request_on(response, "STATUS_ALREADY_EXISTS", "name").await;
     }
     for name in ["HIGH", "Low"] {
-        let request = json!({"name": name});
-        let response = call(&app, &user, Method::POST, "/priorities", Some(&request)).await;
-        let error =
-            assert_error(response, StatusCode::BAD_REQUEST, "PRIORITY_ALREADY_EXISTS").await;
-        assert_eq!(error["field"], "name");
+        let response = post(&app, &user, "priorities", json!({"name": name})).await;
+        assert_bad_request_on(response, "PRIORITY_ALREADY_EXISTS", "name").await;
     }
 
     // A rename into another's name, in any case, too; its own name in another case is fine.
     let in_progress = id_of(&app, &user, "statuses", "in_progress").await;
-    let response = patch(
-        &app,
-        &user,
-        "statuses",
-        in_progress,
-        json!({"name": "Not_Started"}),
-    )
-    .await;
-    let error = assert_error(response, StatusCode::BAD_REQUEST, "STATUS_ALREADY_EXISTS").await;
-    assert_eq!(error["field"], "name");
+    let request = json!({"name": "Not_Started"});
+    let response = patch(&app, &user, "statuses", in_progress, request).await;
+    assert_bad_request_on(response, "STATUS_ALREADY_EXISTS", "name").await;
     let high = id_of(&app, &user, "priorities", "high").await;
     let response = patch(&app, &user, "priorities", high, json!({"name": "MEDIUM"})).await;
     assert_error(response, StatusCode::BAD_REQUEST, "PRIORITY_ALREADY_EXISTS").await;
-    let response = patch(&app, &user, "priorities", high, json!({"name": "High"})).await;
-    assert_eq!(
-        assert_status(response, StatusCode::OK).await["name"],
-        "High"
-    );
+    let renamed = patched_category(&app, &user, "priorities", high, json!({"name": "High"})).await;
+    assert_eq!(renamed["name"], "High");
 
     assert_eq!(
-        names_of(&list(&app, &user, "statuses").await, "name"),
+        names(&app, &user, "statuses").await,
         ["not_started", "in_progress", "completed"]
     );
     assert_eq!(
-        names_of(&list(&app, &user, "priorities").await, "name"),
+        names(&app, &user, "priorities").await,
         ["low", "medium", "High"]
     );
 
@@ -460,55 +671,19 @@ async fn bad_names_positions_kinds_and_colors_create_nothing() {
 
         let before = list(&app, &user, which).await;
         for name in [json!(""), json!("   "), json!("n".repeat(51)), json!(5)] {
-            let request = json!({"name": name});
-            let response = call(
-                &app,
-                &user,
-                Method::POST,
-                &format!("/{which}"),
-                Some(&request),
-            )
-            .await;
+            let response = post(&app, &user, which, json!({"name": name})).await;
             assert_validation_error(response, "name").await;
         }
-        let response = call(
-            &app,
-            &user,
-            Method::POST,
-            &format!("/{which}"),
-            Some(&json!({})),
-        )
-        .await;
-        assert_error(
-            response,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "VALIDATION_ERROR",
-        )
-        .await;
+        assert_invalid_request(post(&app, &user, which, json!({})).await).await;
         for position in [-1, 10001] {
             let request = json!({"name": "bad", "position": position});
-            let response = call(
-                &app,
-                &user,
-                Method::POST,
-                &format!("/{which}"),
-                Some(&request),
-            )
-            .await;
+            let response = post(&app, &user, which, request).await;
             assert_validation_error(response, "position").await;
         }
         for color in ["red", "#12345", "123456", "#GGGGGG", ""] {
             let request = json!({"name": "bad", "color": color});
-            let response = call(
-                &app,
-                &user,
-                Method::POST,
-                &format!("/{which}"),
-                Some(&request),
-            )
-            .await;
-            let error = assert_error(response, StatusCode::BAD_REQUEST, "INVALID_COLOR").await;
-            assert_eq!(error["field"], "color", "{color:?}");
+            let response = post(&app, &user, which, request).await;
+            assert_bad_request_on(response, "INVALID_COLOR", "color").await;
         }
         // The same rules for a PATCH.
         let target = id(&before[0]);
@@ -527,21 +702,8 @@ async fn bad_names_positions_kinds_and_colors_create_nothing() {
     }
 
     let request = json!({"name": "bad", "kind": "closed"});
-    let response = call(&app, &user, Method::POST, "/statuses", Some(&request)).await;
-    assert_error(
-        response,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "VALIDATION_ERROR",
-    )
-    .await;
-    assert_eq!(
-        list(&app, &user, "statuses")
-            .await
-            .as_array()
-            .unwrap()
-            .len(),
-        5
-    );
+    assert_invalid_request(post(&app, &user, "statuses", request).await).await;
+    assert_eq!(count(&app, &user, "statuses").await, 5);
 }
 
 #[tokio::test]
@@ -553,15 +715,8 @@ async fn patch_changes_name_color_and_position_but_never_the_kind() {
     let status = named(&app, &user, "statuses", "in_progress").await;
     let status_id = id(&status);
 
-    let response = patch(
-        &app,
-        &user,
-        "statuses",
-        status_id,
-        json!({"name": " doing ", "color": "#123ABC", "position": 7}),
-    )
-    .await;
-    let changed = assert_status(response, StatusCode::OK).await;
+    let request = json!({"name": " doing ", "color": "#123ABC", "position": 7});
+    let changed = patched_category(&app, &user, "statuses", status_id, request).await;
     assert_eq!(
         changed,
         json!({
@@ -572,66 +727,35 @@ async fn patch_changes_name_color_and_position_but_never_the_kind() {
     );
     assert!(utc_time(&changed["updated_at"]) >= utc_time(&status["updated_at"]));
     assert_eq!(
-        names_of(&list(&app, &user, "statuses").await, "name"),
+        names(&app, &user, "statuses").await,
         ["not_started", "completed", "doing"]
     );
 
     // `null` clears the colour; an empty body changes nothing.
-    let response = patch(&app, &user, "statuses", status_id, json!({"color": null})).await;
-    let cleared = assert_status(response, StatusCode::OK).await;
+    let request = json!({"color": null});
+    let cleared = patched_category(&app, &user, "statuses", status_id, request).await;
     assert_eq!(cleared["color"], Value::Null);
     assert_eq!(cleared["name"], "doing");
-    let response = patch(&app, &user, "statuses", status_id, json!({})).await;
-    let same = assert_status(response, StatusCode::OK).await;
+    let same = patched_category(&app, &user, "statuses", status_id, json!({})).await;
     assert_eq!(same["name"], "doing");
     assert_eq!(same["position"], 7);
 
     // The kind cannot change, and a default is not unset directly.
     for request in [json!({"kind": "done"}), json!({"kind": "open"})] {
-        let response = patch(&app, &user, "statuses", status_id, request).await;
-        assert_error(
-            response,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "VALIDATION_ERROR",
-        )
-        .await;
+        assert_invalid_request(patch(&app, &user, "statuses", status_id, request).await).await;
     }
     let default = id_of(&app, &user, "statuses", "not_started").await;
-    let response = patch(
-        &app,
-        &user,
-        "statuses",
-        default,
-        json!({"is_default": false}),
-    )
-    .await;
-    assert_validation_error(response, "is_default").await;
-    let response = patch(
-        &app,
-        &user,
-        "statuses",
-        status_id,
-        json!({"is_default": false}),
-    )
-    .await;
-    assert_validation_error(response, "is_default").await;
     let medium = id_of(&app, &user, "priorities", "medium").await;
-    let response = patch(
-        &app,
-        &user,
-        "priorities",
-        medium,
-        json!({"is_default": false}),
-    )
-    .await;
-    assert_validation_error(response, "is_default").await;
+    for (which, target) in [
+        ("statuses", default),
+        ("statuses", status_id),
+        ("priorities", medium),
+    ] {
+        let response = patch(&app, &user, which, target, json!({"is_default": false})).await;
+        assert_validation_error(response, "is_default").await;
+    }
     let response = patch(&app, &user, "priorities", medium, json!({"kind": "done"})).await;
-    assert_error(
-        response,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "VALIDATION_ERROR",
-    )
-    .await;
+    assert_invalid_request(response).await;
 
     let statuses = list(&app, &user, "statuses").await;
     assert_eq!(statuses[0]["is_default"], true);
@@ -650,13 +774,8 @@ async fn making_one_the_default_undefaults_the_previous_one_of_its_kind() {
     let user = app.signed_in_user().await;
 
     // A new default done status: `completed` stops being one, the open default stays.
-    let archived = create(
-        &app,
-        &user,
-        "statuses",
-        json!({"name": "archived", "kind": "done", "is_default": true}),
-    )
-    .await;
+    let request = json!({"name": "archived", "kind": "done", "is_default": true});
+    let archived = create(&app, &user, "statuses", request).await;
     assert_eq!(archived["is_default"], true);
     let defaults = |statuses: Value| -> Vec<(String, bool)> {
         statuses
@@ -686,18 +805,9 @@ async fn making_one_the_default_undefaults_the_previous_one_of_its_kind() {
 
     // An existing open status made the default.
     let in_progress = id_of(&app, &user, "statuses", "in_progress").await;
-    let response = patch(
-        &app,
-        &user,
-        "statuses",
-        in_progress,
-        json!({"is_default": true}),
-    )
-    .await;
-    assert_eq!(
-        assert_status(response, StatusCode::OK).await["is_default"],
-        true
-    );
+    let make_default = || json!({"is_default": true});
+    let changed = patched_category(&app, &user, "statuses", in_progress, make_default()).await;
+    assert_eq!(changed["is_default"], true);
     assert_eq!(
         defaults(list(&app, &user, "statuses").await),
         expect(&[
@@ -708,18 +818,8 @@ async fn making_one_the_default_undefaults_the_previous_one_of_its_kind() {
         ])
     );
     // Making the default the default again changes nothing.
-    let response = patch(
-        &app,
-        &user,
-        "statuses",
-        in_progress,
-        json!({"is_default": true}),
-    )
-    .await;
-    assert_eq!(
-        assert_status(response, StatusCode::OK).await["is_default"],
-        true
-    );
+    let same = patched_category(&app, &user, "statuses", in_progress, make_default()).await;
+    assert_eq!(same["is_default"], true);
 
     // New and completed tasks get the defaults.
     let task = app.create_task(&user, json!({"title": "t"})).await;
@@ -733,13 +833,8 @@ async fn making_one_the_default_undefaults_the_previous_one_of_its_kind() {
         .await;
     assert_eq!(done["status"], "archived");
 
-    let urgent = create(
-        &app,
-        &user,
-        "priorities",
-        json!({"name": "urgent", "is_default": true}),
-    )
-    .await;
+    let request = json!({"name": "urgent", "is_default": true});
+    let urgent = create(&app, &user, "priorities", request).await;
     assert_eq!(urgent["is_default"], true);
     assert_eq!(
         named(&app, &user, "priorities", "medium").await["is_default"],
@@ -750,22 +845,18 @@ async fn making_one_the_default_undefaults_the_previous_one_of_its_kind() {
     // The old defaults can be deleted now that they are not: `completed` is unused, `medium`
     // still has the first tasks.
     let completed = id_of(&app, &user, "statuses", "completed").await;
-    let response = delete(&app, &user, "statuses", completed, None).await;
+    let response = delete(&app, &user, "statuses", completed).await;
     assert_status(response, StatusCode::NO_CONTENT).await;
     let medium = id_of(&app, &user, "priorities", "medium").await;
-    let response = delete(&app, &user, "priorities", medium, None).await;
+    let response = delete(&app, &user, "priorities", medium).await;
     assert_error(response, StatusCode::CONFLICT, "PRIORITY_IN_USE").await;
-    let replacement = id(&urgent).to_string();
-    let response = delete(&app, &user, "priorities", medium, Some(&replacement)).await;
+    let response = delete_replacing(&app, &user, "priorities", medium, id(&urgent)).await;
     assert_status(response, StatusCode::NO_CONTENT).await;
     assert_eq!(
         app.fetch_task(&user, &done["id"]).await["priority"],
         "urgent"
     );
-    assert_eq!(
-        app.fetch_tasks(&user, &[("priority", "urgent")]).await["total"],
-        3
-    );
+    assert_eq!(count_tasks(&app, &user, ("priority", "urgent")).await, 3);
 }
 
 #[tokio::test]
@@ -781,18 +872,15 @@ async fn defaults_cannot_be_deleted_and_unused_ones_go() {
         ("priorities", "medium"),
     ] {
         let target = id_of(&app, &user, which, name).await;
-        let response = delete(&app, &user, which, target, None).await;
+        let response = delete(&app, &user, which, target).await;
         assert_error(response, StatusCode::CONFLICT, "CANNOT_DELETE_DEFAULT").await;
         // Not with a replacement either.
         let all = list(&app, &user, which).await;
-        let other = all
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(id)
+        let other = ids_of(all.as_array().unwrap())
+            .into_iter()
             .find(|&other| other != target)
             .unwrap();
-        let response = delete(&app, &user, which, target, Some(&other.to_string())).await;
+        let response = delete_replacing(&app, &user, which, target, other).await;
         assert_error(response, StatusCode::CONFLICT, "CANNOT_DELETE_DEFAULT").await;
         named(&app, &user, which, name).await;
     }
@@ -802,14 +890,13 @@ async fn defaults_cannot_be_deleted_and_unused_ones_go() {
         ("priorities", "high", "PRIORITY_NOT_FOUND"),
     ] {
         let target = id_of(&app, &user, which, name).await;
-        let response = delete(&app, &user, which, target, None).await;
+        let response = delete(&app, &user, which, target).await;
         assert_status(response, StatusCode::NO_CONTENT).await;
-        let path = format!("/{which}/{target}");
-        let response = call(&app, &user, Method::GET, &path, None).await;
+        let response = get(&app, &user, which, target).await;
         assert_error(response, StatusCode::NOT_FOUND, code).await;
-        let response = delete(&app, &user, which, target, None).await;
+        let response = delete(&app, &user, which, target).await;
         assert_error(response, StatusCode::NOT_FOUND, code).await;
-        assert_eq!(list(&app, &user, which).await.as_array().unwrap().len(), 2);
+        assert_eq!(count(&app, &user, which).await, 2);
     }
 }
 
@@ -830,51 +917,29 @@ async fn a_status_in_use_is_deleted_only_with_a_replacement_of_its_kind() {
     let foreign = id_of(&app, &other, "statuses", "not_started").await;
     let statuses = list(&app, &user, "statuses").await;
 
-    let response = delete(&app, &user, "statuses", in_progress, None).await;
+    let response = delete(&app, &user, "statuses", in_progress).await;
     assert_error(response, StatusCode::CONFLICT, "STATUS_IN_USE").await;
-    for replacement in [
-        completed.to_string(),
-        in_progress.to_string(),
-        foreign.to_string(),
-        "999999999".to_owned(),
-    ] {
-        let response = delete(&app, &user, "statuses", in_progress, Some(&replacement)).await;
+    for replacement in [completed, in_progress, foreign, 999_999_999] {
+        let response = delete_replacing(&app, &user, "statuses", in_progress, replacement).await;
         assert_bad_replacement(response).await;
     }
-    let response = delete(&app, &user, "statuses", in_progress, Some("abc")).await;
+    let response = delete_replacing(&app, &user, "statuses", in_progress, "abc").await;
     assert_validation_error(response, "replace_with").await;
     assert_eq!(list(&app, &user, "statuses").await, statuses);
     assert_eq!(app.fetch_task(&user, &busy["id"]).await, busy);
-    assert_eq!(
-        list(&app, &other, "statuses")
-            .await
-            .as_array()
-            .unwrap()
-            .len(),
-        3
-    );
+    assert_eq!(count(&app, &other, "statuses").await, 3);
 
     // With a replacement of the same kind the tasks move, in the same transaction.
     let waiting = create(&app, &user, "statuses", json!({"name": "waiting"})).await;
     let cursor = app.settled_log_end(&user).await;
-    let response = delete(
-        &app,
-        &user,
-        "statuses",
-        in_progress,
-        Some(&id(&waiting).to_string()),
-    )
-    .await;
+    let response = delete_replacing(&app, &user, "statuses", in_progress, id(&waiting)).await;
     assert_status(response, StatusCode::NO_CONTENT).await;
     let now = app.fetch_task(&user, &busy["id"]).await;
     assert_eq!(now["status"], "waiting");
     assert_eq!(now["completed"], false);
     // The log has the deletion and the moved task as it is now, and nothing else.
-    app.settled_log_end(&user).await;
-    let changes = app.fetch_changes(&user, &[("since", &cursor)]).await;
-    let mut items: Vec<(String, Value, Value)> = changes["changes"]
-        .as_array()
-        .unwrap()
+    let changes = changes_since(&app, &user, &cursor).await;
+    let mut items: Vec<(String, Value, Value)> = entries(&changes)
         .iter()
         .map(|c| {
             (
@@ -898,51 +963,24 @@ async fn a_status_in_use_is_deleted_only_with_a_replacement_of_its_kind() {
         "not_started"
     );
     assert_eq!(
-        names_of(&list(&app, &user, "statuses").await, "name"),
+        names(&app, &user, "statuses").await,
         ["not_started", "completed", "waiting"]
     );
 
     // A done status in use moves to another done one; the default open one is a replacement
     // for an open one.
-    let archived = create(
-        &app,
-        &user,
-        "statuses",
-        json!({"name": "archived", "kind": "done"}),
-    )
-    .await;
+    let archived = id(&archived_status(&app, &user).await);
     let shelved = patched(&app, &user, &idle["id"], json!({"status": "archived"})).await;
     assert_eq!(shelved["completed"], true);
-    let response = delete(
-        &app,
-        &user,
-        "statuses",
-        id(&archived),
-        Some(&not_started.to_string()),
-    )
-    .await;
+    let response = delete_replacing(&app, &user, "statuses", archived, not_started).await;
     assert_bad_replacement(response).await;
-    let response = delete(
-        &app,
-        &user,
-        "statuses",
-        id(&archived),
-        Some(&completed.to_string()),
-    )
-    .await;
+    let response = delete_replacing(&app, &user, "statuses", archived, completed).await;
     assert_status(response, StatusCode::NO_CONTENT).await;
     let moved = app.fetch_task(&user, &idle["id"]).await;
     assert_eq!(moved["status"], "completed");
     assert_eq!(moved["completed"], true);
     assert_eq!(moved["completed_at"], shelved["completed_at"]);
-    let response = delete(
-        &app,
-        &user,
-        "statuses",
-        id(&waiting),
-        Some(&not_started.to_string()),
-    )
-    .await;
+    let response = delete_replacing(&app, &user, "statuses", id(&waiting), not_started).await;
     assert_status(response, StatusCode::NO_CONTENT).await;
     assert_eq!(
         app.fetch_task(&user, &busy["id"]).await["status"],
@@ -957,13 +995,7 @@ async fn a_priority_in_use_is_deleted_only_with_a_replacement() {
     };
     let user = app.signed_in_user().await;
     let other = app.signed_in_user().await;
-    let mut high = Vec::new();
-    for i in 0..3 {
-        high.push(
-            app.create_task(&user, json!({"title": format!("h{i}"), "priority": "high"}))
-                .await,
-        );
-    }
+    let high = tasks_titled_with(&app, &user, "h", 3, json!({"priority": "high"})).await;
     let low_task = app
         .create_task(&user, json!({"title": "l", "priority": "low"}))
         .await;
@@ -972,37 +1004,22 @@ async fn a_priority_in_use_is_deleted_only_with_a_replacement() {
     let foreign = id_of(&app, &other, "priorities", "low").await;
     let before = list(&app, &user, "priorities").await;
 
-    let response = delete(&app, &user, "priorities", high_id, None).await;
+    let response = delete(&app, &user, "priorities", high_id).await;
     assert_error(response, StatusCode::CONFLICT, "PRIORITY_IN_USE").await;
-    for replacement in [high_id.to_string(), foreign.to_string(), "-1".to_owned()] {
-        let response = delete(&app, &user, "priorities", high_id, Some(&replacement)).await;
+    for replacement in [high_id, foreign, -1] {
+        let response = delete_replacing(&app, &user, "priorities", high_id, replacement).await;
         assert_bad_replacement(response).await;
     }
     assert_eq!(list(&app, &user, "priorities").await, before);
-    for task in &high {
-        assert_eq!(&app.fetch_task(&user, &task["id"]).await, task);
-    }
+    assert_unchanged(&app, &user, &high).await;
 
-    let response = delete(
-        &app,
-        &user,
-        "priorities",
-        high_id,
-        Some(&low_id.to_string()),
-    )
-    .await;
+    let response = delete_replacing(&app, &user, "priorities", high_id, low_id).await;
     assert_status(response, StatusCode::NO_CONTENT).await;
     for task in high.iter().chain([&low_task]) {
         assert_eq!(app.fetch_task(&user, &task["id"]).await["priority"], "low");
     }
-    assert_eq!(
-        names_of(&list(&app, &user, "priorities").await, "name"),
-        ["low", "medium"]
-    );
-    assert_eq!(
-        app.fetch_tasks(&user, &[("priority", "low")]).await["total"],
-        4
-    );
+    assert_eq!(names(&app, &user, "priorities").await, ["low", "medium"]);
+    assert_eq!(count_tasks(&app, &user, ("priority", "low")).await, 4);
 }
 
 #[tokio::test]
@@ -1012,56 +1029,31 @@ async fn unknown_and_foreign_ids_are_404_and_another_users_path_is_403() {
     };
     let user = app.signed_in_user().await;
     let other = app.signed_in_user().await;
-    let their_status = create(&app, &other, "statuses", json!({"name": "theirs"})).await;
-    let their_priority = create(&app, &other, "priorities", json!({"name": "theirs"})).await;
+    let theirs = create_theirs(&app, &other).await;
 
-    for (which, code, theirs) in [
-        ("statuses", "STATUS_NOT_FOUND", id(&their_status)),
-        ("priorities", "PRIORITY_NOT_FOUND", id(&their_priority)),
-    ] {
-        for target in [theirs, 999_999_999] {
-            let path = format!("/{which}/{target}");
-            let response = call(&app, &user, Method::GET, &path, None).await;
+    let token = Some(user.access.as_str());
+    for (which, code, item) in &theirs {
+        for target in [id(item), 999_999_999] {
+            let response = get(&app, &user, which, target).await;
             assert_error(response, StatusCode::NOT_FOUND, code).await;
-            let response = delete(&app, &user, which, target, None).await;
+            let response = delete(&app, &user, which, target).await;
             assert_error(response, StatusCode::NOT_FOUND, code).await;
         }
         // Their path with my token.
         let path = format!("/api/v1/users/{}/{which}", other.id);
-        let response = app.get(&path, Some(&user.access)).await;
-        assert_error(response, StatusCode::FORBIDDEN, "FORBIDDEN").await;
-        let response = app
-            .post_json(&path, Some(&user.access), &json!({"name": "intruder"}))
-            .await;
-        assert_error(response, StatusCode::FORBIDDEN, "FORBIDDEN").await;
-        let item = format!("{path}/{theirs}");
-        let response = app
-            .send_json(
-                Method::PATCH,
-                &item,
-                Some(&user.access),
-                &json!({"name": "x"}),
-            )
-            .await;
-        assert_error(response, StatusCode::FORBIDDEN, "FORBIDDEN").await;
-        let response = app
-            .send(Method::DELETE, &item, Some(&user.access), None)
-            .await;
-        assert_error(response, StatusCode::FORBIDDEN, "FORBIDDEN").await;
+        assert_forbidden(app.get(&path, token).await).await;
+        let intruder = json!({"name": "intruder"});
+        assert_forbidden(app.post_json(&path, token, &intruder).await).await;
+        let path = format!("{path}/{}", id(item));
+        let rename = json!({"name": "x"});
+        assert_forbidden(app.send_json(Method::PATCH, &path, token, &rename).await).await;
+        assert_forbidden(app.send(Method::DELETE, &path, token, None).await).await;
     }
     let path = format!("/api/v1/users/{}/categories", other.id);
-    let response = app.get(&path, Some(&user.access)).await;
-    assert_error(response, StatusCode::FORBIDDEN, "FORBIDDEN").await;
+    assert_forbidden(app.get(&path, token).await).await;
 
     // Their statuses and priorities are untouched, and none of theirs is a name of mine.
-    assert_eq!(
-        named(&app, &other, "statuses", "theirs").await,
-        their_status
-    );
-    assert_eq!(
-        named(&app, &other, "priorities", "theirs").await,
-        their_priority
-    );
+    assert_theirs_unchanged(&app, &other, &theirs).await;
     let response = app
         .post_task(&user, &json!({"title": "t", "status": "theirs"}))
         .await;
@@ -1079,14 +1071,10 @@ async fn patching_an_unknown_or_foreign_status_or_priority_is_404() {
     };
     let user = app.signed_in_user().await;
     let other = app.signed_in_user().await;
-    let their_status = create(&app, &other, "statuses", json!({"name": "theirs"})).await;
-    let their_priority = create(&app, &other, "priorities", json!({"name": "theirs"})).await;
+    let theirs = create_theirs(&app, &other).await;
 
-    for (which, code, theirs) in [
-        ("statuses", "STATUS_NOT_FOUND", id(&their_status)),
-        ("priorities", "PRIORITY_NOT_FOUND", id(&their_priority)),
-    ] {
-        for target in [theirs, 999_999_999] {
+    for (which, code, item) in &theirs {
+        for target in [id(item), 999_999_999] {
             for request in [
                 json!({"name": "mine"}),
                 json!({"is_default": true}),
@@ -1098,20 +1086,13 @@ async fn patching_an_unknown_or_foreign_status_or_priority_is_404() {
                 let error = body(response).await;
                 assert_eq!(
                     (status, error["code"].as_str()),
-                    (StatusCode::NOT_FOUND, Some(code)),
+                    (StatusCode::NOT_FOUND, Some(*code)),
                     "PATCH {which}/{target} {request}: {error}"
                 );
             }
         }
     }
-    assert_eq!(
-        named(&app, &other, "statuses", "theirs").await,
-        their_status
-    );
-    assert_eq!(
-        named(&app, &other, "priorities", "theirs").await,
-        their_priority
-    );
+    assert_theirs_unchanged(&app, &other, &theirs).await;
 }
 
 // --- tasks' status, priority and completion ---------------------------------------------------
@@ -1159,33 +1140,17 @@ async fn tasks_show_their_status_priority_position_and_series() {
     assert_eq!(agreeing["status"], "in_progress");
 
     // PUT takes a status too, and keeps the task's own status when `completed` agrees.
-    let response = app
-        .put_task(
-            &user,
-            &named_task["id"],
-            &json!({"title": "put", "priority": "low", "completed": false}),
-        )
-        .await;
-    let put = assert_status(response, StatusCode::OK).await;
+    let task_id = &named_task["id"];
+    let request = json!({"title": "put", "priority": "low", "completed": false});
+    let put = replaced(&app, &user, task_id, request).await;
     assert_eq!(put["status"], "in_progress");
     assert_eq!(put["priority"], "low");
-    let response = app
-        .put_task(
-            &user,
-            &named_task["id"],
-            &json!({"title": "put", "priority": "low", "completed": true}),
-        )
-        .await;
-    let put = assert_status(response, StatusCode::OK).await;
+    let request = json!({"title": "put", "priority": "low", "completed": true});
+    let put = replaced(&app, &user, task_id, request).await;
     assert_eq!(put["status"], "completed");
-    let response = app
-        .put_task(
-            &user,
-            &named_task["id"],
-            &json!({"title": "put", "priority": "low", "completed": false, "status": "in_progress"}),
-        )
-        .await;
-    let put = assert_status(response, StatusCode::OK).await;
+    let request =
+        json!({"title": "put", "priority": "low", "completed": false, "status": "in_progress"});
+    let put = replaced(&app, &user, task_id, request).await;
     assert_eq!(put["status"], "in_progress");
     assert_eq!(put["completed"], false);
     assert_eq!(put["completed_at"], Value::Null);
@@ -1256,8 +1221,7 @@ async fn a_status_contradicting_completed_is_400_and_nothing_changes() {
         json!({"status": "not_started", "completed": true}),
     ] {
         let contradicts = |response| async {
-            let error = assert_error(response, StatusCode::BAD_REQUEST, "INVALID_STATUS").await;
-            assert_eq!(error["field"], "status");
+            let error = assert_bad_request_on(response, "INVALID_STATUS", "status").await;
             assert!(error["detail"].as_str().unwrap().contains("contradicts"));
         };
         let response = app.patch_task(&user, &task["id"], &request).await;
@@ -1285,36 +1249,20 @@ async fn unknown_names_are_400_and_names_match_exactly() {
     let task = app.create_task(&user, json!({"title": "t"})).await;
 
     for status in ["Completed", "done", " completed", "COMPLETED", ""] {
-        let response = app
-            .post_task(&user, &json!({"title": "x", "status": status}))
-            .await;
-        let error = assert_error(response, StatusCode::BAD_REQUEST, "INVALID_STATUS").await;
-        assert_eq!(error["field"], "status", "{status:?}");
-        let response = app
-            .patch_task(
-                &user,
-                &task["id"],
-                &json!({"status": status, "title": "changed"}),
-            )
-            .await;
-        let error = assert_error(response, StatusCode::BAD_REQUEST, "INVALID_STATUS").await;
-        assert_eq!(error["field"], "status");
+        let request = json!({"title": "x", "status": status});
+        let response = app.post_task(&user, &request).await;
+        assert_bad_request_on(response, "INVALID_STATUS", "status").await;
+        let request = json!({"status": status, "title": "changed"});
+        let response = app.patch_task(&user, &task["id"], &request).await;
+        assert_bad_request_on(response, "INVALID_STATUS", "status").await;
     }
     for priority in ["High", "urgent", "high ", ""] {
-        let response = app
-            .post_task(&user, &json!({"title": "x", "priority": priority}))
-            .await;
-        let error = assert_error(response, StatusCode::BAD_REQUEST, "INVALID_PRIORITY").await;
-        assert_eq!(error["field"], "priority", "{priority:?}");
-        let response = app
-            .patch_task(
-                &user,
-                &task["id"],
-                &json!({"priority": priority, "completed": true}),
-            )
-            .await;
-        let error = assert_error(response, StatusCode::BAD_REQUEST, "INVALID_PRIORITY").await;
-        assert_eq!(error["field"], "priority");
+        let request = json!({"title": "x", "priority": priority});
+        let response = app.post_task(&user, &request).await;
+        assert_bad_request_on(response, "INVALID_PRIORITY", "priority").await;
+        let request = json!({"priority": priority, "completed": true});
+        let response = app.patch_task(&user, &task["id"], &request).await;
+        assert_bad_request_on(response, "INVALID_PRIORITY", "priority").await;
         let put = json!({"title": "x", "priority": priority, "completed": false});
         let response = app.put_task(&user, &task["id"], &put).await;
         assert_error(response, StatusCode::BAD_REQUEST, "INVALID_PRIORITY").await;
@@ -1338,13 +1286,7 @@ async fn a_custom_done_status_completes_the_task_and_continues_its_series() {
         return;
     };
     let user = app.signed_in_user().await;
-    create(
-        &app,
-        &user,
-        "statuses",
-        json!({"name": "archived", "kind": "done"}),
-    )
-    .await;
+    archived_status(&app, &user).await;
 
     let plain = app.create_task(&user, json!({"title": "plain"})).await;
     let archived = patched(&app, &user, &plain["id"], json!({"status": "archived"})).await;
@@ -1352,27 +1294,16 @@ async fn a_custom_done_status_completes_the_task_and_continues_its_series() {
     assert_eq!(archived["status"], "archived");
     utc_time(&archived["completed_at"]);
     assert_eq!(
-        app.fetch_tasks(&user, &[("status", "completed")]).await["total"],
+        count_tasks(&app, &user, ("status", "completed")).await,
         1,
         "any done status is completed"
     );
-    assert_eq!(
-        app.fetch_tasks(&user, &[("status", "archived")]).await["total"],
-        1
-    );
+    assert_eq!(count_tasks(&app, &user, ("status", "archived")).await, 1);
     // Completing an archived task again keeps its status.
     let same = patched(&app, &user, &plain["id"], json!({"completed": true})).await;
     assert_eq!(same["status"], "archived");
 
-    let task = recurring(
-        &app,
-        &user,
-        "daily",
-        "FREQ=DAILY",
-        "2030-05-01T09:00:00Z",
-        Some("2030-05-01T08:30:00Z"),
-    )
-    .await;
+    let task = daily_with_reminder(&app, &user).await;
     let done = patched(&app, &user, &task["id"], json!({"status": "archived"})).await;
     assert_eq!(done["completed"], true);
     assert!(done["successor_id"].is_i64(), "a successor: {done}");
@@ -1400,22 +1331,13 @@ async fn renaming_a_status_renames_it_on_every_task_and_logs_each_one() {
         return;
     };
     let user = app.signed_in_user().await;
-    let mut busy = Vec::new();
-    for i in 0..3 {
-        busy.push(
-            app.create_task(
-                &user,
-                json!({"title": format!("busy {i}"), "status": "in_progress"}),
-            )
-            .await,
-        );
-    }
+    let busy = tasks_titled_with(&app, &user, "busy ", 3, json!({"status": "in_progress"})).await;
     let idle = app.create_task(&user, json!({"title": "idle"})).await;
     let status_id = id_of(&app, &user, "statuses", "in_progress").await;
     let before = app.settled_log_end(&user).await;
 
-    let response = patch(&app, &user, "statuses", status_id, json!({"name": "doing"})).await;
-    let renamed = assert_status(response, StatusCode::OK).await;
+    let request = json!({"name": "doing"});
+    let renamed = patched_category(&app, &user, "statuses", status_id, request).await;
     assert_eq!(renamed["name"], "doing");
 
     for task in &busy {
@@ -1428,7 +1350,7 @@ async fn renaming_a_status_renames_it_on_every_task_and_logs_each_one() {
     }
     assert_eq!(app.fetch_task(&user, &idle["id"]).await, idle);
     assert_eq!(
-        titles_of(&app.fetch_tasks(&user, &[("status", "doing")]).await),
+        titles(&app.fetch_tasks(&user, &[("status", "doing")]).await),
         ["busy 2", "busy 1", "busy 0"]
     );
     let response = app.list_tasks(&user, &[("status", "in_progress")]).await;
@@ -1444,25 +1366,17 @@ async fn renaming_a_status_renames_it_on_every_task_and_logs_each_one() {
 
     // The log has the status and each of its tasks as they are now; replaying it gives what
     // GET gives.
-    app.settled_log_end(&user).await;
-    let changes = app.fetch_changes(&user, &[("since", &before)]).await;
-    let items = changes["changes"].as_array().unwrap();
-    let status_change = items
-        .iter()
-        .find(|c| c["type"] == "status.updated")
-        .unwrap_or_else(|| panic!("a status.updated in {changes}"));
+    let changes = changes_since(&app, &user, &before).await;
+    let status_change = change_of(&changes, "status.updated", None);
     assert_eq!(status_change["id"], status_id);
     assert_eq!(status_change["data"], renamed);
     for task in &busy {
-        let change = items
-            .iter()
-            .find(|c| c["type"] == "task.updated" && c["id"] == task["id"])
-            .unwrap_or_else(|| panic!("task.updated for {} in {changes}", task["id"]));
+        let change = change_of(&changes, "task.updated", Some(&task["id"]));
         assert_eq!(change["data"]["status"], "doing");
         assert_eq!(change["data"], app.fetch_task(&user, &task["id"]).await);
     }
     assert!(
-        !items
+        !entries(&changes)
             .iter()
             .any(|c| c["id"] == idle["id"] && c["type"] != "status.updated"),
         "the task of another status is not in the log: {changes}"
@@ -1488,8 +1402,8 @@ async fn renaming_a_priority_renames_it_on_every_task_and_logs_each_one() {
     let high = id_of(&app, &user, "priorities", "high").await;
     let before = app.settled_log_end(&user).await;
 
-    let response = patch(&app, &user, "priorities", high, json!({"name": "urgent!"})).await;
-    let renamed = assert_status(response, StatusCode::OK).await;
+    let request = json!({"name": "urgent!"});
+    let renamed = patched_category(&app, &user, "priorities", high, request).await;
 
     for task in [&urgent, &done_urgent] {
         assert_eq!(
@@ -1497,53 +1411,34 @@ async fn renaming_a_priority_renames_it_on_every_task_and_logs_each_one() {
             "urgent!"
         );
     }
-    assert_eq!(
-        app.fetch_tasks(&user, &[("priority", "urgent!")]).await["total"],
-        2
-    );
+    assert_eq!(count_tasks(&app, &user, ("priority", "urgent!")).await, 2);
     let response = app.list_tasks(&user, &[("priority", "high")]).await;
     assert_error(response, StatusCode::BAD_REQUEST, "INVALID_PRIORITY").await;
 
-    app.settled_log_end(&user).await;
-    let changes = app.fetch_changes(&user, &[("since", &before)]).await;
-    let items = changes["changes"].as_array().unwrap();
-    let change = items
-        .iter()
-        .find(|c| c["type"] == "priority.updated")
-        .unwrap_or_else(|| panic!("a priority.updated in {changes}"));
+    let changes = changes_since(&app, &user, &before).await;
+    let change = change_of(&changes, "priority.updated", None);
     assert_eq!(change["id"], high);
     assert_eq!(change["data"], renamed);
-    let tasks: Vec<&Value> = items
+    let tasks: Vec<&Value> = entries(&changes)
         .iter()
         .filter(|c| c["type"] == "task.updated")
         .collect();
     assert_eq!(tasks.len(), 2, "{changes}");
     for task in [&urgent, &done_urgent] {
-        let change = tasks
-            .iter()
-            .find(|c| c["id"] == task["id"])
-            .unwrap_or_else(|| panic!("task.updated for {} in {changes}", task["id"]));
+        let change = change_of(&changes, "task.updated", Some(&task["id"]));
         assert_eq!(change["data"], app.fetch_task(&user, &task["id"]).await);
     }
     assert!(!tasks.iter().any(|c| c["id"] == other["id"]));
 
     // A colour change alone is the priority's change only.
     let before = app.settled_log_end(&user).await;
-    let response = patch(&app, &user, "priorities", high, json!({"color": "#FF0000"})).await;
-    assert_status(response, StatusCode::OK).await;
-    app.settled_log_end(&user).await;
-    let changes = app.fetch_changes(&user, &[("since", &before)]).await;
-    let kinds: Vec<&str> = changes["changes"]
-        .as_array()
-        .unwrap()
+    patched_category(&app, &user, "priorities", high, json!({"color": "#FF0000"})).await;
+    let changes = changes_since(&app, &user, &before).await;
+    let kinds: Vec<&str> = entries(&changes)
         .iter()
         .map(|c| c["type"].as_str().unwrap())
         .collect();
     assert_eq!(kinds, ["priority.updated"], "{changes}");
-}
-
-fn titles_of(page: &Value) -> Vec<String> {
-    names_of(&page["items"], "title")
 }
 
 #[tokio::test]
@@ -1552,13 +1447,7 @@ async fn tasks_filter_by_status_kind_or_name_and_by_priority() {
         return;
     };
     let user = app.signed_in_user().await;
-    create(
-        &app,
-        &user,
-        "statuses",
-        json!({"name": "archived", "kind": "done"}),
-    )
-    .await;
+    archived_status(&app, &user).await;
     for (title, status, priority) in [
         ("a", "not_started", "low"),
         ("b", "in_progress", "high"),
@@ -1572,7 +1461,7 @@ async fn tasks_filter_by_status_kind_or_name_and_by_priority() {
         )
         .await;
     }
-    let sorted = |query: &[(&'static str, &'static str)]| {
+    let by_title = |query: &[(&'static str, &'static str)]| {
         let mut query = query.to_vec();
         query.push(("sort", "title"));
         query
@@ -1595,8 +1484,8 @@ async fn tasks_filter_by_status_kind_or_name_and_by_priority() {
         ),
         (vec![("priority", "medium"), ("status", "pending")], vec![]),
     ] {
-        let page = app.fetch_tasks(&user, &sorted(&query)).await;
-        assert_eq!(titles_of(&page), expected, "{query:?}");
+        let page = app.fetch_tasks(&user, &by_title(&query)).await;
+        assert_eq!(titles(&page), expected, "{query:?}");
         assert_eq!(page["total"], expected.len(), "{query:?}");
     }
     for (query, code, field) in [
@@ -1606,8 +1495,7 @@ async fn tasks_filter_by_status_kind_or_name_and_by_priority() {
         (("priority", "urgent"), "INVALID_PRIORITY", "priority"),
     ] {
         let response = app.list_tasks(&user, &[query]).await;
-        let error = assert_error(response, StatusCode::BAD_REQUEST, code).await;
-        assert_eq!(error["field"], field);
+        assert_bad_request_on(response, code, field).await;
     }
 }
 
@@ -1628,7 +1516,7 @@ async fn sorting_by_priority_and_status_follows_their_positions() {
         )
         .await;
     }
-    let order = async |sort: &str| titles_of(&app.fetch_tasks(&user, &[("sort", sort)]).await);
+    let order = async |sort: &str| titles(&app.fetch_tasks(&user, &[("sort", sort)]).await);
 
     assert_eq!(order("priority").await, ["l", "m", "h"]);
     assert_eq!(order("-priority").await, ["h", "m", "l"]);
@@ -1636,17 +1524,17 @@ async fn sorting_by_priority_and_status_follows_their_positions() {
     assert_eq!(order("-status").await, ["l", "m", "h"]);
 
     let low = id_of(&app, &user, "priorities", "low").await;
-    let response = patch(&app, &user, "priorities", low, json!({"position": 5})).await;
-    assert_eq!(assert_status(response, StatusCode::OK).await["position"], 5);
+    let moved = patched_category(&app, &user, "priorities", low, json!({"position": 5})).await;
+    assert_eq!(moved["position"], 5);
     assert_eq!(
-        names_of(&list(&app, &user, "priorities").await, "name"),
+        names(&app, &user, "priorities").await,
         ["medium", "high", "low"]
     );
     assert_eq!(order("priority").await, ["m", "h", "l"]);
 
     let not_started = id_of(&app, &user, "statuses", "not_started").await;
-    let response = patch(&app, &user, "statuses", not_started, json!({"position": 9})).await;
-    assert_status(response, StatusCode::OK).await;
+    let request = json!({"position": 9});
+    patched_category(&app, &user, "statuses", not_started, request).await;
     assert_eq!(order("status").await, ["m", "l", "h"]);
 
     // Ties break by id.
@@ -1663,39 +1551,25 @@ async fn new_tasks_go_to_the_top_of_the_manual_order() {
         return;
     };
     let user = app.signed_in_user().await;
-    let tasks = tasks_titled(&app, &user, "t", 4).await;
+    let [t0, t1, t2, t3] = first_ids(&tasks_titled(&app, &user, "t", 4).await);
 
-    let order = order_ids(&app, &user).await;
-    let newest_first: Vec<i64> = tasks.iter().rev().map(id).collect();
-    assert_eq!(order, newest_first);
+    assert_eq!(order_ids(&app, &user).await, [t3, t2, t1, t0]);
     assert_eq!(
-        titles_of(&app.fetch_tasks(&user, &[("sort", "-position")]).await),
+        titles(&app.fetch_tasks(&user, &[("sort", "-position")]).await),
         ["t0", "t1", "t2", "t3"]
     );
 
     // After a move to the bottom, a new task still goes to the top.
-    moved(&app, &user, id(&tasks[3]), json!({"to": "bottom"})).await;
-    let fresh = app.create_task(&user, json!({"title": "fresh"})).await;
-    assert_eq!(
-        order_ids(&app, &user).await,
-        [
-            id(&fresh),
-            id(&tasks[2]),
-            id(&tasks[1]),
-            id(&tasks[0]),
-            id(&tasks[3])
-        ]
-    );
-    moved(&app, &user, id(&tasks[0]), json!({"to": "top"})).await;
-    let newer = app.create_task(&user, json!({"title": "newer"})).await;
-    assert_eq!(
-        order_ids(&app, &user).await[..3],
-        [id(&newer), id(&tasks[0]), id(&fresh)]
-    );
+    moved(&app, &user, t3, json!({"to": "bottom"})).await;
+    let fresh = task_id(&app, &user, "fresh").await;
+    assert_eq!(order_ids(&app, &user).await, [fresh, t2, t1, t0, t3]);
+    moved(&app, &user, t0, json!({"to": "top"})).await;
+    let newer = task_id(&app, &user, "newer").await;
+    assert_eq!(order_ids(&app, &user).await[..3], [newer, t0, fresh]);
     // Each user's order is their own.
     let other = app.signed_in_user().await;
-    let theirs = app.create_task(&other, json!({"title": "theirs"})).await;
-    assert_eq!(order_ids(&app, &other).await, [id(&theirs)]);
+    let theirs = task_id(&app, &other, "theirs").await;
+    assert_eq!(order_ids(&app, &other).await, [theirs]);
 }
 
 #[tokio::test]
@@ -1706,7 +1580,7 @@ async fn move_places_a_task_before_after_at_the_top_or_bottom() {
     let user = app.signed_in_user().await;
     // Top to bottom: e d c b a.
     let t = tasks_titled(&app, &user, "", 5).await;
-    let [a, b, c, d, e] = [0, 1, 2, 3, 4].map(|i| id(&t[i]));
+    let [a, b, c, d, e] = first_ids(&t);
     assert_eq!(order_ids(&app, &user).await, [e, d, c, b, a]);
 
     let answer = moved(&app, &user, a, json!({"before": d})).await;
@@ -1752,7 +1626,7 @@ async fn a_move_needs_exactly_one_place_and_never_next_to_itself() {
     };
     let user = app.signed_in_user().await;
     let t = tasks_titled(&app, &user, "t", 3).await;
-    let [a, b, c] = [0, 1, 2].map(|i| id(&t[i]));
+    let [a, b, c] = first_ids(&t);
     let before = manual_order(&app, &user).await;
 
     for request in [
@@ -1772,26 +1646,17 @@ async fn a_move_needs_exactly_one_place_and_never_next_to_itself() {
         json!({"before": "b"}),
         json!({"after": b, "extra": 1}),
     ] {
-        let response = move_task(&app, &user, a, request).await;
-        assert_error(
-            response,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "VALIDATION_ERROR",
-        )
-        .await;
+        assert_invalid_request(move_task(&app, &user, a, request).await).await;
     }
     for (request, field) in [
         (json!({"before": a}), "before"),
         (json!({"after": a}), "after"),
     ] {
         let response = move_task(&app, &user, a, request).await;
-        let error = assert_error(response, StatusCode::BAD_REQUEST, "INVALID_TASK_ORDER").await;
-        assert_eq!(error["field"], field);
+        assert_bad_request_on(response, "INVALID_TASK_ORDER", field).await;
     }
     assert_eq!(manual_order(&app, &user).await, before);
-    for task in &t {
-        assert_eq!(&app.fetch_task(&user, &task["id"]).await, task);
-    }
+    assert_unchanged(&app, &user, &t).await;
 }
 
 #[tokio::test]
@@ -1803,8 +1668,8 @@ async fn moving_next_to_unknown_or_foreign_tasks_is_404_and_changes_nothing() {
     let other = app.signed_in_user().await;
     let t = tasks_titled(&app, &user, "t", 3).await;
     let theirs = tasks_titled(&app, &other, "theirs", 2).await;
-    let [a, b] = [id(&t[0]), id(&t[1])];
-    let [x, y] = [id(&theirs[0]), id(&theirs[1])];
+    let [a, b] = first_ids(&t);
+    let [x, y] = first_ids(&theirs);
     let mine = manual_order(&app, &user).await;
     let their_order = manual_order(&app, &other).await;
 
@@ -1837,13 +1702,11 @@ async fn moving_next_to_unknown_or_foreign_tasks_is_404_and_changes_nothing() {
     let response = app
         .post_json(&path, Some(&user.access), &json!({"to": "bottom"}))
         .await;
-    assert_error(response, StatusCode::FORBIDDEN, "FORBIDDEN").await;
+    assert_forbidden(response).await;
 
     assert_eq!(manual_order(&app, &user).await, mine);
     assert_eq!(manual_order(&app, &other).await, their_order);
-    for task in &theirs {
-        assert_eq!(&app.fetch_task(&other, &task["id"]).await, task);
-    }
+    assert_unchanged(&app, &other, &theirs).await;
 }
 
 #[tokio::test]
@@ -1852,45 +1715,34 @@ async fn reorder_places_the_tasks_where_the_topmost_of_them_was() {
         return;
     };
     let user = app.signed_in_user().await;
-    let t = tasks_titled(&app, &user, "t", 6).await;
-    let ids: Vec<i64> = t.iter().map(id).collect();
     // Top to bottom: t5 t4 t3 t2 t1 t0.
-    let [t0, t1, t2, t3, t4, t5] = [0, 1, 2, 3, 4, 5].map(|i| ids[i]);
+    let [t0, t1, t2, t3, t4, t5] = first_ids(&tasks_titled(&app, &user, "t", 6).await);
     assert_eq!(order_ids(&app, &user).await, [t5, t4, t3, t2, t1, t0]);
 
     // The topmost of them is t4: they go there, in this order; t5 above and t3, t2, t0 below
     // stay as they were.
-    let response = reorder(&app, &user, &[t1, t4, t2]).await;
-    let answer = assert_status(response, StatusCode::OK).await;
-    let answered: Vec<i64> = answer.as_array().unwrap().iter().map(id).collect();
-    assert_eq!(answered, [t1, t4, t2]);
-    for task in answer.as_array().unwrap() {
+    let answer = reordered(&app, &user, &[t1, t4, t2]).await;
+    let answered = answer.as_array().unwrap();
+    assert_eq!(ids_of(answered), [t1, t4, t2]);
+    for task in answered {
         assert_eq!(task, &app.fetch_task(&user, id(task)).await);
     }
     assert_eq!(order_ids(&app, &user).await, [t5, t1, t4, t2, t3, t0]);
 
     // All of them, bottom up.
     let all_reversed = [t0, t3, t2, t4, t1, t5];
-    let answer = assert_status(reorder(&app, &user, &all_reversed).await, StatusCode::OK).await;
-    assert_eq!(
-        answer
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(id)
-            .collect::<Vec<_>>(),
-        all_reversed
-    );
+    let answer = reordered(&app, &user, &all_reversed).await;
+    assert_eq!(ids_of(answer.as_array().unwrap()), all_reversed);
     assert_eq!(order_ids(&app, &user).await, all_reversed);
 
     // One task alone stays where it is.
     let before = manual_order(&app, &user).await;
-    assert_status(reorder(&app, &user, &[t2]).await, StatusCode::OK).await;
+    reordered(&app, &user, &[t2]).await;
     assert_eq!(order_ids(&app, &user).await, all_reversed);
     assert_eq!(manual_order(&app, &user).await.len(), before.len());
 
     // The bottom two swapped.
-    assert_status(reorder(&app, &user, &[t5, t1]).await, StatusCode::OK).await;
+    reordered(&app, &user, &[t5, t1]).await;
     assert_eq!(order_ids(&app, &user).await, [t0, t3, t2, t4, t5, t1]);
 }
 
@@ -1901,14 +1753,13 @@ async fn bad_reorders_are_refused_and_change_nothing() {
     };
     let user = app.signed_in_user().await;
     let t = tasks_titled(&app, &user, "t", 3).await;
-    let [a, b, c] = [0, 1, 2].map(|i| id(&t[i]));
+    let [a, b, c] = first_ids(&t);
     let before = manual_order(&app, &user).await;
 
     let too_many: Vec<i64> = (1..=1001).collect();
     for ids in [vec![], vec![a, b, a], vec![c, c], too_many] {
         let response = reorder(&app, &user, &ids).await;
-        let error = assert_error(response, StatusCode::BAD_REQUEST, "INVALID_TASK_ORDER").await;
-        assert_eq!(error["field"], "task_ids", "{} ids", ids.len());
+        assert_bad_request_on(response, "INVALID_TASK_ORDER", "task_ids").await;
     }
     for request in [
         json!({}),
@@ -1933,9 +1784,7 @@ async fn bad_reorders_are_refused_and_change_nothing() {
     let response = reorder(&app, &user, &[c, b, 999_999_999, a]).await;
     assert_error(response, StatusCode::NOT_FOUND, "TASK_NOT_FOUND").await;
     assert_eq!(manual_order(&app, &user).await, before);
-    for task in &t {
-        assert_eq!(&app.fetch_task(&user, &task["id"]).await, task);
-    }
+    assert_unchanged(&app, &user, &t).await;
 }
 
 #[tokio::test]
@@ -1945,11 +1794,11 @@ async fn moving_into_the_same_gap_again_and_again_keeps_the_order() {
     };
     let user = app.signed_in_user().await;
     // Top to bottom: top q p x bottom.
-    let bottom = id(&app.create_task(&user, json!({"title": "bottom"})).await);
-    let x = id(&app.create_task(&user, json!({"title": "x"})).await);
-    let p = id(&app.create_task(&user, json!({"title": "p"})).await);
-    let q = id(&app.create_task(&user, json!({"title": "q"})).await);
-    let top = id(&app.create_task(&user, json!({"title": "top"})).await);
+    let bottom = task_id(&app, &user, "bottom").await;
+    let x = task_id(&app, &user, "x").await;
+    let p = task_id(&app, &user, "p").await;
+    let q = task_id(&app, &user, "q").await;
+    let top = task_id(&app, &user, "top").await;
     assert_eq!(order_ids(&app, &user).await, [top, q, p, x, bottom]);
 
     // Each move puts one of p and q between the other and x: the gap halves every time, so
@@ -1984,7 +1833,7 @@ async fn moving_into_the_same_gap_again_and_again_keeps_the_order() {
     // A reorder into a used-up gap.
     for round in 0..20 {
         let ids = if round % 2 == 0 { [q, p] } else { [p, q] };
-        assert_status(reorder(&app, &user, &ids).await, StatusCode::OK).await;
+        reordered(&app, &user, &ids).await;
         assert_eq!(
             order_ids(&app, &user).await,
             [top, x, ids[0], ids[1], bottom],
@@ -1999,8 +1848,7 @@ async fn concurrent_moves_keep_every_task_once_in_a_place_of_its_own() {
         return;
     };
     let user = app.signed_in_user().await;
-    let tasks = tasks_titled(&app, &user, "t", 40).await;
-    let ids: Vec<i64> = tasks.iter().map(id).collect();
+    let ids = ids_of(&tasks_titled(&app, &user, "t", 40).await);
     // Tasks 0..20 move, each next to an anchor of its own among 20..40 (anchors do not move):
     // whatever order the moves land in, each ends right next to its anchor.
     let moves = (0..20).map(|i| {
@@ -2010,23 +1858,15 @@ async fn concurrent_moves_keep_every_task_once_in_a_place_of_its_own() {
         } else {
             json!({"after": anchor})
         };
-        let app = &app;
-        let user = &user;
-        async move {
-            let response = move_task(app, user, task, request).await;
-            assert_status(response, StatusCode::OK).await
-        }
+        let (app, user) = (&app, &user);
+        async move { move_succeeds(app, user, task, request).await }
     });
     let answers = join_all(moves).await;
     assert_eq!(answers.len(), 20);
 
     let order = order_ids(&app, &user).await;
     assert_eq!(order.len(), 40);
-    let mut sorted = order.clone();
-    sorted.sort_unstable();
-    let mut all = ids.clone();
-    all.sort_unstable();
-    assert_eq!(sorted, all, "every task once");
+    assert_eq!(sorted(&order), sorted(&ids), "every task once");
     let place = |task: i64| order.iter().position(|&id| id == task).unwrap();
     for i in 0..20 {
         let (task, anchor) = (ids[i], ids[20 + (i * 7) % 20]);
@@ -2060,8 +1900,7 @@ async fn moves_racing_patches_of_the_same_tasks_lose_neither() {
         return;
     };
     let user = app.signed_in_user().await;
-    let tasks = tasks_titled(&app, &user, "t", 20).await;
-    let ids: Vec<i64> = tasks.iter().map(id).collect();
+    let ids = ids_of(&tasks_titled(&app, &user, "t", 20).await);
 
     let mut requests = Vec::new();
     for i in 0..10 {
@@ -2107,41 +1946,30 @@ async fn concurrent_moves_into_one_gap_stay_one_block_above_it() {
         return;
     };
     let user = app.signed_in_user().await;
-    let bottom = id(&app.create_task(&user, json!({"title": "bottom"})).await);
-    let x = id(&app.create_task(&user, json!({"title": "x"})).await);
-    let tasks = tasks_titled(&app, &user, "t", 24).await;
-    let ids: Vec<i64> = tasks.iter().map(id).collect();
-    let top = id(&app.create_task(&user, json!({"title": "top"})).await);
+    let bottom = task_id(&app, &user, "bottom").await;
+    let x = task_id(&app, &user, "x").await;
+    let ids = ids_of(&tasks_titled(&app, &user, "t", 24).await);
+    let top = task_id(&app, &user, "top").await;
 
     // Every move is right above x: each halves the gap there, so the positions are spread
     // again while other moves wait for their turn. Some tasks move twice.
     let movers: Vec<i64> = ids[..20].iter().chain(&ids[..4]).copied().collect();
     let moves = movers.iter().map(|&task| {
         let (app, user) = (&app, &user);
-        async move {
-            let response = move_task(app, user, task, json!({"before": x})).await;
-            assert_status(response, StatusCode::OK).await
-        }
+        async move { move_succeeds(app, user, task, json!({"before": x})).await }
     });
     join_all(moves).await;
 
     let order = order_ids(&app, &user).await;
     assert_eq!(order.len(), 27);
-    let mut sorted = order.clone();
-    sorted.sort_unstable();
-    let mut all: Vec<i64> = ids.iter().copied().chain([bottom, x, top]).collect();
-    all.sort_unstable();
-    assert_eq!(sorted, all, "every task once");
+    let all: Vec<i64> = ids.iter().copied().chain([bottom, x, top]).collect();
+    assert_eq!(sorted(&order), sorted(&all), "every task once");
     // Top to bottom: top, the four that did not move (newest first), the twenty moved ones in
     // some order, x, bottom.
     let unmoved: Vec<i64> = ids[20..].iter().rev().copied().collect();
     assert_eq!(order[0], top);
     assert_eq!(order[1..5], unmoved[..]);
-    let mut block = order[5..25].to_vec();
-    block.sort_unstable();
-    let mut expected: Vec<i64> = ids[..20].to_vec();
-    expected.sort_unstable();
-    assert_eq!(block, expected);
+    assert_eq!(sorted(&order[5..25]), sorted(&ids[..20]));
     assert_eq!(order[25..], [x, bottom]);
 }
 
@@ -2154,8 +1982,7 @@ async fn concurrent_creates_and_moves_to_the_top_never_share_a_place() {
     let tasks = tasks_titled(&app, &user, "old", 10).await;
     let (app_ref, user_ref) = (&app, &user);
     let moves = tasks.iter().map(|task| async move {
-        let response = move_task(app_ref, user_ref, id(task), json!({"to": "top"})).await;
-        assert_status(response, StatusCode::OK).await
+        move_succeeds(app_ref, user_ref, id(task), json!({"to": "top"})).await
     });
     let creates = (0..10).map(|i| async move {
         app_ref
@@ -2185,22 +2012,10 @@ async fn occurrences_are_the_rules_next_times_after_a_time() {
         return;
     };
     let user = app.signed_in_user().await;
-    let task = recurring(
-        &app,
-        &user,
-        "daily",
-        "FREQ=DAILY",
-        "2030-05-01T09:00:00Z",
-        None,
-    )
-    .await;
+    let task = series(&app, &user, "daily", "FREQ=DAILY").await;
 
     let query = [("after", "2030-05-01T09:00:00Z"), ("limit", "3")];
-    let answer = assert_status(
-        occurrences(&app, &user, &task, &query).await,
-        StatusCode::OK,
-    )
-    .await;
+    let answer = listed_occurrences(&app, &user, &task, &query).await;
     assert_eq!(
         answer,
         json!({"occurrences": [
@@ -2211,49 +2026,29 @@ async fn occurrences_are_the_rules_next_times_after_a_time() {
     );
     // An offset other than Z, strictly after.
     let query = [("after", "2030-05-02T11:00:00+02:00"), ("limit", "1")];
-    let answer = assert_status(
-        occurrences(&app, &user, &task, &query).await,
-        StatusCode::OK,
-    )
-    .await;
+    let answer = listed_occurrences(&app, &user, &task, &query).await;
     assert_eq!(
         answer["occurrences"],
         json!(["2030-05-03T09:00:00.000000Z"])
     );
 
     // Default: ten, from now (the first is the due date itself, in the future).
-    let answer = assert_status(occurrences(&app, &user, &task, &[]).await, StatusCode::OK).await;
+    let answer = listed_occurrences(&app, &user, &task, &[]).await;
     let all = answer["occurrences"].as_array().unwrap();
     assert_eq!(all.len(), 10, "{answer}");
     assert_eq!(all[0], "2030-05-01T09:00:00.000000Z");
     assert_eq!(all[9], "2030-05-10T09:00:00.000000Z");
 
     let query = [("after", "2030-05-01T00:00:00Z"), ("limit", "500")];
-    let answer = assert_status(
-        occurrences(&app, &user, &task, &query).await,
-        StatusCode::OK,
-    )
-    .await;
+    let answer = listed_occurrences(&app, &user, &task, &query).await;
     let all = answer["occurrences"].as_array().unwrap();
     assert_eq!(all.len(), 100);
     assert_eq!(all[99], "2030-08-08T09:00:00.000000Z");
 
     // A series that ends: fewer than asked.
-    let counted = recurring(
-        &app,
-        &user,
-        "twice",
-        "FREQ=WEEKLY;COUNT=2",
-        "2030-05-01T09:00:00Z",
-        None,
-    )
-    .await;
+    let counted = series(&app, &user, "twice", "FREQ=WEEKLY;COUNT=2").await;
     let query = [("after", "2030-04-01T00:00:00Z")];
-    let answer = assert_status(
-        occurrences(&app, &user, &counted, &query).await,
-        StatusCode::OK,
-    )
-    .await;
+    let answer = listed_occurrences(&app, &user, &counted, &query).await;
     assert_eq!(
         answer["occurrences"],
         json!(["2030-05-01T09:00:00.000000Z", "2030-05-08T09:00:00.000000Z"])
@@ -2302,11 +2097,7 @@ async fn occurrences_keep_the_local_time_in_the_users_zone() {
     .await;
 
     let query = [("after", "2030-03-29T08:00:00Z"), ("limit", "4")];
-    let answer = assert_status(
-        occurrences(&app, &user, &task, &query).await,
-        StatusCode::OK,
-    )
-    .await;
+    let answer = listed_occurrences(&app, &user, &task, &query).await;
     assert_eq!(
         answer["occurrences"],
         json!([
@@ -2318,11 +2109,7 @@ async fn occurrences_keep_the_local_time_in_the_users_zone() {
     );
     // And back on 2030-10-27.
     let query = [("after", "2030-10-25T12:00:00Z"), ("limit", "3")];
-    let answer = assert_status(
-        occurrences(&app, &user, &task, &query).await,
-        StatusCode::OK,
-    )
-    .await;
+    let answer = listed_occurrences(&app, &user, &task, &query).await;
     assert_eq!(
         answer["occurrences"],
         json!([
@@ -2339,18 +2126,9 @@ async fn skip_moves_an_open_occurrence_to_the_next_one() {
         return;
     };
     let user = app.signed_in_user().await;
-    let task = recurring(
-        &app,
-        &user,
-        "daily",
-        "FREQ=DAILY",
-        "2030-05-01T09:00:00Z",
-        Some("2030-05-01T08:30:00Z"),
-    )
-    .await;
+    let task = daily_with_reminder(&app, &user).await;
 
-    let response = task_action(&app, &user, &task, "skip").await;
-    let skipped = assert_status(response, StatusCode::OK).await;
+    let skipped = performed(&app, &user, &task, "skip").await;
     let mut expected = task.clone();
     expected["due_date"] = json!("2030-05-02T09:00:00.000000Z");
     expected["remind_at"] = json!("2030-05-02T08:30:00.000000Z");
@@ -2359,18 +2137,10 @@ async fn skip_moves_an_open_occurrence_to_the_next_one() {
     assert_eq!(app.fetch_task(&user, &task["id"]).await, skipped);
     assert_eq!(app.total_tasks(&user).await, 1, "no task is created");
 
-    let skipped = assert_status(
-        task_action(&app, &user, &task, "skip").await,
-        StatusCode::OK,
-    )
-    .await;
+    let skipped = performed(&app, &user, &task, "skip").await;
     assert_eq!(skipped["due_date"], "2030-05-03T09:00:00.000000Z");
     let query = [("after", "2030-05-03T09:00:00Z"), ("limit", "1")];
-    let answer = assert_status(
-        occurrences(&app, &user, &task, &query).await,
-        StatusCode::OK,
-    )
-    .await;
+    let answer = listed_occurrences(&app, &user, &task, &query).await;
     assert_eq!(
         answer["occurrences"],
         json!(["2030-05-04T09:00:00.000000Z"])
@@ -2382,9 +2152,7 @@ async fn skip_moves_an_open_occurrence_to_the_next_one() {
 
     // A completed occurrence is not skipped.
     let done = app.fetch_task(&user, &task["id"]).await;
-    let response = task_action(&app, &user, &done, "skip").await;
-    assert_error(response, StatusCode::BAD_REQUEST, "TASK_NOT_OPEN").await;
-    assert_eq!(app.fetch_task(&user, &task["id"]).await, done);
+    assert_action_refused(&app, &user, &done, "skip", "TASK_NOT_OPEN").await;
 
     let plain = app
         .create_task(
@@ -2392,31 +2160,15 @@ async fn skip_moves_an_open_occurrence_to_the_next_one() {
             json!({"title": "plain", "due_date": "2030-05-01T09:00:00Z"}),
         )
         .await;
-    let response = task_action(&app, &user, &plain, "skip").await;
-    assert_error(response, StatusCode::BAD_REQUEST, "TASK_NOT_RECURRING").await;
-    assert_eq!(app.fetch_task(&user, &plain["id"]).await, plain);
+    assert_action_refused(&app, &user, &plain, "skip", "TASK_NOT_RECURRING").await;
     let response = task_action(&app, &user, &json!({"id": 999_999_999}), "skip").await;
     assert_error(response, StatusCode::NOT_FOUND, "TASK_NOT_FOUND").await;
 
     // The last occurrence of a COUNT rule has nothing to skip to.
-    let twice = recurring(
-        &app,
-        &user,
-        "twice",
-        "FREQ=DAILY;COUNT=2",
-        "2030-05-01T09:00:00Z",
-        None,
-    )
-    .await;
-    let second = assert_status(
-        task_action(&app, &user, &twice, "skip").await,
-        StatusCode::OK,
-    )
-    .await;
+    let twice = series(&app, &user, "twice", "FREQ=DAILY;COUNT=2").await;
+    let second = performed(&app, &user, &twice, "skip").await;
     assert_eq!(second["due_date"], "2030-05-02T09:00:00.000000Z");
-    let response = task_action(&app, &user, &twice, "skip").await;
-    assert_error(response, StatusCode::BAD_REQUEST, "TASK_NOT_RECURRING").await;
-    assert_eq!(app.fetch_task(&user, &twice["id"]).await, second);
+    assert_action_refused(&app, &user, &second, "skip", "TASK_NOT_RECURRING").await;
 }
 
 #[tokio::test]
@@ -2425,18 +2177,9 @@ async fn stop_recurring_ends_the_series_at_this_occurrence() {
         return;
     };
     let user = app.signed_in_user().await;
-    let task = recurring(
-        &app,
-        &user,
-        "daily",
-        "FREQ=DAILY",
-        "2030-05-01T09:00:00Z",
-        None,
-    )
-    .await;
+    let task = series(&app, &user, "daily", "FREQ=DAILY").await;
 
-    let response = task_action(&app, &user, &task, "stop-recurring").await;
-    let stopped = assert_status(response, StatusCode::OK).await;
+    let stopped = performed(&app, &user, &task, "stop-recurring").await;
     assert_eq!(
         stopped["recurrence_rule"],
         "FREQ=DAILY;UNTIL=20300501T090000Z"
@@ -2444,19 +2187,13 @@ async fn stop_recurring_ends_the_series_at_this_occurrence() {
     assert_eq!(stopped["due_date"], task["due_date"]);
     assert_eq!(stopped["completed"], false);
     let query = [("after", "2030-04-30T00:00:00Z")];
-    let answer = assert_status(
-        occurrences(&app, &user, &stopped, &query).await,
-        StatusCode::OK,
-    )
-    .await;
+    let answer = listed_occurrences(&app, &user, &stopped, &query).await;
     assert_eq!(
         answer["occurrences"],
         json!(["2030-05-01T09:00:00.000000Z"])
     );
     // Nothing to skip to either.
-    let response = task_action(&app, &user, &stopped, "skip").await;
-    assert_error(response, StatusCode::BAD_REQUEST, "TASK_NOT_RECURRING").await;
-    assert_eq!(app.fetch_task(&user, &task["id"]).await, stopped);
+    assert_action_refused(&app, &user, &stopped, "skip", "TASK_NOT_RECURRING").await;
 
     let done = patched(&app, &user, &task["id"], json!({"completed": true})).await;
     assert_eq!(done["completed"], true);
@@ -2464,25 +2201,18 @@ async fn stop_recurring_ends_the_series_at_this_occurrence() {
     assert_eq!(app.total_tasks(&user).await, 1);
 
     // An occurrence that already has a successor: stop from the latest one.
-    let weekly = recurring(
-        &app,
-        &user,
-        "weekly",
-        "FREQ=WEEKLY;COUNT=5",
-        "2030-05-01T09:00:00Z",
-        None,
-    )
-    .await;
+    let weekly = series(&app, &user, "weekly", "FREQ=WEEKLY;COUNT=5").await;
     let next = complete_to_successor(&app, &user, &weekly).await;
     let first = app.fetch_task(&user, &weekly["id"]).await;
-    let response = task_action(&app, &user, &first, "stop-recurring").await;
-    assert_error(response, StatusCode::BAD_REQUEST, "NOT_LATEST_OCCURRENCE").await;
-    assert_eq!(app.fetch_task(&user, &weekly["id"]).await, first);
-    let stopped = assert_status(
-        task_action(&app, &user, &next, "stop-recurring").await,
-        StatusCode::OK,
+    assert_action_refused(
+        &app,
+        &user,
+        &first,
+        "stop-recurring",
+        "NOT_LATEST_OCCURRENCE",
     )
     .await;
+    let stopped = performed(&app, &user, &next, "stop-recurring").await;
     assert_eq!(
         stopped["recurrence_rule"],
         "FREQ=WEEKLY;UNTIL=20300508T090000Z"
@@ -2491,9 +2221,7 @@ async fn stop_recurring_ends_the_series_at_this_occurrence() {
     assert_eq!(done["successor_id"], Value::Null);
 
     let plain = app.create_task(&user, json!({"title": "plain"})).await;
-    let response = task_action(&app, &user, &plain, "stop-recurring").await;
-    assert_error(response, StatusCode::BAD_REQUEST, "TASK_NOT_RECURRING").await;
-    assert_eq!(app.fetch_task(&user, &plain["id"]).await, plain);
+    assert_action_refused(&app, &user, &plain, "stop-recurring", "TASK_NOT_RECURRING").await;
 }
 
 #[tokio::test]
@@ -2505,15 +2233,7 @@ async fn series_id_is_the_first_tasks_id_on_every_occurrence() {
     let plain = app.create_task(&user, json!({"title": "plain"})).await;
     assert_eq!(plain["series_id"], Value::Null);
 
-    let first = recurring(
-        &app,
-        &user,
-        "daily",
-        "FREQ=DAILY",
-        "2030-05-01T09:00:00Z",
-        None,
-    )
-    .await;
+    let first = series(&app, &user, "daily", "FREQ=DAILY").await;
     assert_eq!(first["series_id"], first["id"]);
     let second = complete_to_successor(&app, &user, &first).await;
     assert_eq!(second["series_id"], first["id"]);
@@ -2544,95 +2264,42 @@ async fn deleting_a_series_deletes_every_occurrence_and_nothing_else() {
         return;
     };
     let user = app.signed_in_user().await;
-    let first = recurring(&app, &user, "a", "FREQ=DAILY", "2030-05-01T09:00:00Z", None).await;
+    let first = series(&app, &user, "a", "FREQ=DAILY").await;
     let second = complete_to_successor(&app, &user, &first).await;
     let third = complete_to_successor(&app, &user, &second).await;
-    let other_first = recurring(
-        &app,
-        &user,
-        "b",
-        "FREQ=WEEKLY",
-        "2030-05-01T09:00:00Z",
-        None,
-    )
-    .await;
+    let other_first = series(&app, &user, "b", "FREQ=WEEKLY").await;
     let other_second = complete_to_successor(&app, &user, &other_first).await;
     let plain = app.create_task(&user, json!({"title": "plain"})).await;
 
-    let response = app
-        .send(
-            Method::DELETE,
-            &format!("{}?scope=bogus", super::helpers::task_path(&user, &second)),
-            Some(&user.access),
-            None,
-        )
-        .await;
+    let response = delete_in_scope(&app, &user, &second, "bogus").await;
     assert_validation_error(response, "scope").await;
-    let response = app
-        .send_json(
-            Method::PATCH,
-            &format!("{}?scope=bogus", super::helpers::task_path(&user, &second)),
-            Some(&user.access),
-            &json!({"title": "x"}),
-        )
-        .await;
+    let response = patch_in_scope(&app, &user, &second, "bogus", json!({"title": "x"})).await;
     assert_validation_error(response, "scope").await;
     assert_eq!(app.total_tasks(&user).await, 6);
 
     // From a middle occurrence, completed ones included.
-    let response = app
-        .send(
-            Method::DELETE,
-            &format!("{}?scope=series", super::helpers::task_path(&user, &second)),
-            Some(&user.access),
-            None,
-        )
-        .await;
+    let response = delete_in_scope(&app, &user, &second, "series").await;
     assert_status(response, StatusCode::NO_CONTENT).await;
     for task in [&first, &second, &third] {
         let response = app.get_task(&user, &task["id"]).await;
         assert_error(response, StatusCode::NOT_FOUND, "TASK_NOT_FOUND").await;
     }
     let left = app.fetch_tasks(&user, &[("sort", "created_at")]).await;
-    assert_eq!(titles_of(&left), ["b", "b", "plain"]);
+    assert_eq!(titles(&left), ["b", "b", "plain"]);
     assert_eq!(
         app.fetch_task(&user, &other_first["id"]).await["successor_id"],
         other_second["id"]
     );
 
     // From the first occurrence; and a task in no series goes alone.
-    let response = app
-        .send(
-            Method::DELETE,
-            &format!(
-                "{}?scope=series",
-                super::helpers::task_path(&user, &other_first)
-            ),
-            Some(&user.access),
-            None,
-        )
-        .await;
+    let response = delete_in_scope(&app, &user, &other_first, "series").await;
     assert_status(response, StatusCode::NO_CONTENT).await;
-    assert_eq!(titles_of(&app.fetch_tasks(&user, &[]).await), ["plain"]);
-    let response = app
-        .send(
-            Method::DELETE,
-            &format!("{}?scope=series", super::helpers::task_path(&user, &plain)),
-            Some(&user.access),
-            None,
-        )
-        .await;
+    assert_eq!(titles(&app.fetch_tasks(&user, &[]).await), ["plain"]);
+    let response = delete_in_scope(&app, &user, &plain, "series").await;
     assert_status(response, StatusCode::NO_CONTENT).await;
     assert_eq!(app.total_tasks(&user).await, 0);
 
-    let response = app
-        .send(
-            Method::DELETE,
-            &format!("{}?scope=series", super::helpers::task_path(&user, &plain)),
-            Some(&user.access),
-            None,
-        )
-        .await;
+    let response = delete_in_scope(&app, &user, &plain, "series").await;
     assert_error(response, StatusCode::NOT_FOUND, "TASK_NOT_FOUND").await;
 }
 
@@ -2642,15 +2309,7 @@ async fn patch_following_changes_this_and_every_later_occurrence() {
         return;
     };
     let user = app.signed_in_user().await;
-    let first = recurring(
-        &app,
-        &user,
-        "walk",
-        "FREQ=DAILY",
-        "2030-05-01T09:00:00Z",
-        None,
-    )
-    .await;
+    let first = series(&app, &user, "walk", "FREQ=DAILY").await;
     let second = complete_to_successor(&app, &user, &first).await;
     let third = complete_to_successor(&app, &user, &second).await;
     let first = app.fetch_task(&user, &first["id"]).await;
@@ -2658,18 +2317,8 @@ async fn patch_following_changes_this_and_every_later_occurrence() {
     assert_eq!(second["completed"], true);
     assert_eq!(third["completed"], false);
 
-    let path = format!(
-        "{}?scope=following",
-        super::helpers::task_path(&user, &second)
-    );
-    let response = app
-        .send_json(
-            Method::PATCH,
-            &path,
-            Some(&user.access),
-            &json!({"title": "run", "description": "faster", "priority": "high"}),
-        )
-        .await;
+    let request = json!({"title": "run", "description": "faster", "priority": "high"});
+    let response = patch_in_scope(&app, &user, &second, "following", request).await;
     let changed = assert_status(response, StatusCode::OK).await;
     assert_eq!(changed["id"], second["id"]);
     assert_eq!(changed["title"], "run");
@@ -2693,21 +2342,11 @@ async fn patch_following_changes_this_and_every_later_occurrence() {
     assert_eq!(app.total_tasks(&user).await, 3, "no occurrence is created");
 
     // A due date given moves this occurrence only.
-    let path = format!(
-        "{}?scope=following",
-        super::helpers::task_path(&user, &first)
-    );
-    let response = app
-        .send_json(
-            Method::PATCH,
-            &path,
-            Some(&user.access),
-            &json!({"title": "stroll", "due_date": "2030-04-30T09:00:00Z"}),
-        )
-        .await;
+    let request = json!({"title": "stroll", "due_date": "2030-04-30T09:00:00Z"});
+    let response = patch_in_scope(&app, &user, &first, "following", request).await;
     let changed = assert_status(response, StatusCode::OK).await;
     assert_eq!(changed["due_date"], "2030-04-30T09:00:00.000000Z");
-    let titles = titles_of(&app.fetch_tasks(&user, &[]).await);
+    let titles = titles(&app.fetch_tasks(&user, &[]).await);
     assert_eq!(titles, ["stroll", "stroll", "stroll"]);
     assert_eq!(
         app.fetch_task(&user, &third["id"]).await["due_date"],
@@ -2733,58 +2372,18 @@ async fn another_users_statuses_and_priorities_are_no_replacement() {
     let their_priority = id_of(&app, &other, "priorities", "low").await;
 
     let in_progress = id_of(&app, &user, "statuses", "in_progress").await;
-    let response = delete(
-        &app,
-        &user,
-        "statuses",
-        in_progress,
-        Some(&id(&their_open).to_string()),
-    )
-    .await;
+    let response = delete_replacing(&app, &user, "statuses", in_progress, id(&their_open)).await;
     assert_bad_replacement(response).await;
     let high = id_of(&app, &user, "priorities", "high").await;
-    let response = delete(
-        &app,
-        &user,
-        "priorities",
-        high,
-        Some(&their_priority.to_string()),
-    )
-    .await;
+    let response = delete_replacing(&app, &user, "priorities", high, their_priority).await;
     assert_bad_replacement(response).await;
 
     // Their unused status is not mine to delete, even naming one of mine.
-    let response = delete(
-        &app,
-        &user,
-        "statuses",
-        id(&their_open),
-        Some(&in_progress.to_string()),
-    )
-    .await;
+    let response = delete_replacing(&app, &user, "statuses", id(&their_open), in_progress).await;
     assert_error(response, StatusCode::NOT_FOUND, "STATUS_NOT_FOUND").await;
 
-    assert_eq!(
-        app.fetch_tasks(&user, &[("status", "in_progress")]).await["total"],
-        1
-    );
-    assert_eq!(
-        app.fetch_tasks(&user, &[("priority", "high")]).await["total"],
-        1
-    );
+    assert_eq!(count_tasks(&app, &user, ("status", "in_progress")).await, 1);
+    assert_eq!(count_tasks(&app, &user, ("priority", "high")).await, 1);
     assert_eq!(named(&app, &other, "statuses", "theirs").await, their_open);
-    assert_eq!(
-        list(&app, &user, "statuses")
-            .await
-            .as_array()
-            .unwrap()
-            .len(),
-        3
-    );
-}
-
-/// A `replace_with` that is not another of the user's of the same kind: 400, on that field.
-async fn assert_bad_replacement(response: reqwest::Response) {
-    let error = assert_error(response, StatusCode::BAD_REQUEST, "INVALID_REPLACEMENT").await;
-    assert_eq!(error["field"], "replace_with");
+    assert_eq!(count(&app, &user, "statuses").await, 3);
 }
