@@ -3,7 +3,7 @@
 //! when the one before was completed); every later occurrence records the first task's id in
 //! `series_id`.
 
-use super::{Missing, Refusal, Store, StoreError, StoreResult, dialect::sql, tasks::task_columns};
+use super::{Refusal, Store, StoreError, StoreResult, dialect::sql, tasks::task_columns};
 use crate::models::{Caller, TagId, Task, TaskFields, TaskId, TaskWrite, recurrence};
 
 impl Store {
@@ -21,11 +21,7 @@ impl Store {
             task_columns!("tasks"),
             ", {tags tasks} AS tags"
         ));
-        let mut tx = self.backend.begin(&self.health).await?;
-        let task = self
-            .caller_task(tx.conn(), caller, id, true)
-            .await?
-            .ok_or(StoreError::NotFound(Missing::Task))?;
+        let (mut tx, task) = self.begin_on_task(caller, id).await?;
         if task.recurrence_rule.is_none() || task.due_date.is_none() {
             return Err(StoreError::Refused(Refusal::NotRecurring));
         }
@@ -85,15 +81,7 @@ impl Store {
         later: impl Fn(&Task) -> Result<TaskFields, E> + Send + Sync,
     ) -> Result<Task, E> {
         let now = self.now();
-        let mut tx = self
-            .backend
-            .begin(&self.health)
-            .await
-            .map_err(StoreError::from)?;
-        let before = self
-            .caller_task(tx.conn(), caller, id, true)
-            .await?
-            .ok_or(StoreError::NotFound(Missing::Task))?;
+        let (mut tx, before) = self.begin_on_task(caller, id).await?;
         let write = TaskWrite {
             fields: edit(&before)?,
             tags: tags.clone(),

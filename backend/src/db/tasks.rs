@@ -157,15 +157,7 @@ impl Store {
             return Ok(task);
         }
         let now = self.now();
-        let mut tx = self
-            .backend
-            .begin(&self.health)
-            .await
-            .map_err(StoreError::from)?;
-        let before = self
-            .caller_task(tx.conn(), caller, id, true)
-            .await?
-            .ok_or(StoreError::NotFound(Missing::Task))?;
+        let (tx, before) = self.begin_on_task(caller, id).await?;
         let write = TaskWrite {
             fields: edit(&before)?,
             tags,
@@ -428,6 +420,21 @@ impl Store {
             .await?;
         conn.finish().await?;
         Ok(reminded)
+    }
+
+    /// Begins a transaction and reads the caller's task `id` in it, locked until the
+    /// transaction ends (see [`Store::caller_task`]); `NotFound(Task)` when there is none.
+    pub(super) async fn begin_on_task(
+        &self,
+        caller: &Caller,
+        id: TaskId,
+    ) -> StoreResult<(Tx, Task)> {
+        let mut tx = self.backend.begin(&self.health).await?;
+        let task = self
+            .caller_task(tx.conn(), caller, id, true)
+            .await?
+            .ok_or(StoreError::NotFound(Missing::Task))?;
+        Ok((tx, task))
     }
 
     /// One of the caller's tasks, with the session check folded into the same statement;
